@@ -1,14 +1,17 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Girofle keeps a fleet of dockerised GitLab CE instances safe.
+//!
+//! Data flows one way: the binaries in `src/bin` call [`ops`], which use the
+//! modules below it. Nothing below [`ops`] prints to the user.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod atomic;
+pub mod cli;
+pub mod cron;
+pub mod docker;
+pub mod error;
+pub mod home;
+pub mod inventory;
+pub mod net;
+pub mod ops;
+pub mod timefmt;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use error::{Error, Result};

@@ -1,0 +1,127 @@
+//! Cron entries: one file per instance in `$GIROFLE_CRON_DIR`, never an edit
+//! of root's crontab. Cron ignores file names with dots, so none are used.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+/// The default schedule of an instance's backups: every 4 hours.
+pub const DEFAULT_SCHEDULE: &str = "0 */4 * * *";
+
+/// The cron file of instance `number`.
+pub fn entry_path(cron_dir: &Path, number: u32) -> PathBuf {
+    cron_dir.join(format!("girofle-gitlab-{number}"))
+}
+
+/// Checks a five-field schedule (or an `@daily`-style nickname); the error
+/// says what is wrong.
+pub fn validate_schedule(schedule: &str) -> Result<(), String> {
+    const NICKNAMES: [&str; 7] = [
+        "@hourly",
+        "@daily",
+        "@midnight",
+        "@weekly",
+        "@monthly",
+        "@yearly",
+        "@annually",
+    ];
+    let schedule = schedule.trim();
+    if schedule.starts_with('@') {
+        return if NICKNAMES.contains(&schedule) {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{schedule}` is not a cron nickname ({})",
+                NICKNAMES.join(", ")
+            ))
+        };
+    }
+    let fields: Vec<&str> = schedule.split_whitespace().collect();
+    if fields.len() != 5 {
+        return Err(format!(
+            "`{schedule}` has {} fields; a cron schedule has 5 (minute hour day month weekday)",
+            fields.len()
+        ));
+    }
+    for field in fields {
+        if !field
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "*/,-".contains(c))
+        {
+            return Err(format!("`{field}` is not a cron field"));
+        }
+    }
+    Ok(())
+}
+
+/// Writes (atomically) the entry that runs `command` as root on `schedule`.
+pub fn write_entry(
+    cron_dir: &Path,
+    number: u32,
+    schedule: &str,
+    command: &[String],
+) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(cron_dir)
+        .with_context(|| format!("cannot create {}", cron_dir.display()))?;
+    let path = entry_path(cron_dir, number);
+    let line = command
+        .iter()
+        .map(|word| shell_quote(word))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let contents = format!(
+        "# Girofle: backups of GitLab instance {number}. Written by girofle-commission; \
+         removed by girofle-decommission.\nSHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n\
+         {schedule} root {line}\n"
+    );
+    crate::atomic::write(&path, contents.as_bytes(), 0o644)?;
+    Ok(path)
+}
+
+/// Removes the entry of instance `number`; a missing entry is not an error.
+pub fn remove_entry(cron_dir: &Path, number: u32) -> anyhow::Result<()> {
+    let path = entry_path(cron_dir, number);
+    match std::fs::remove_file(&path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            Err(anyhow::Error::new(error).context(format!("cannot remove {}", path.display())))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Quotes a word for the `/bin/sh` that cron runs the line with.
+fn shell_quote(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-=:@".contains(c))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''").replace('%', "\\%"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules() {
+        assert!(validate_schedule("0 */4 * * *").is_ok());
+        assert!(validate_schedule("* * * * *").is_ok());
+        assert!(validate_schedule("@daily").is_ok());
+        assert!(validate_schedule("0 */4 * *").is_err());
+        assert!(validate_schedule("0 * * * * ; rm -rf /").is_err());
+        assert!(validate_schedule("@sometimes").is_err());
+    }
+
+    #[test]
+    fn words_with_spaces_are_quoted() {
+        assert_eq!(shell_quote("/girofle home"), "'/girofle home'");
+        assert_eq!(
+            shell_quote("/usr/local/bin/girofle-backup"),
+            "/usr/local/bin/girofle-backup"
+        );
+    }
+}

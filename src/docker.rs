@@ -1,0 +1,434 @@
+//! The Docker engine, through its CLI (so that `DOCKER_HOST` and contexts
+//! work as they do for the admin), with arguments passed as a list.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow, bail};
+use serde::Deserialize;
+
+/// A handle on the `docker` command.
+#[derive(Debug, Clone)]
+pub struct Docker {
+    program: PathBuf,
+}
+
+/// What the engine says of a container's run state, in the contract's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Running.
+    Running,
+    /// Created, exited or dead.
+    Stopped,
+    /// Frozen by `docker pause`.
+    Paused,
+    /// Restarting after an exit.
+    Restarting,
+    /// The engine has no container of that name.
+    Missing,
+    /// The engine did not answer.
+    Unknown,
+}
+
+impl Status {
+    /// The word the contract uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
+            Status::Missing => "missing",
+            Status::Unknown => "unknown",
+        }
+    }
+
+    fn from_engine_state(state: &str) -> Status {
+        match state {
+            "running" => Status::Running,
+            "paused" => Status::Paused,
+            "restarting" => Status::Restarting,
+            _ => Status::Stopped,
+        }
+    }
+}
+
+/// A container's health as its HEALTHCHECK reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// The last checks passed.
+    Healthy,
+    /// The checks failed `retries` times in a row.
+    Unhealthy,
+    /// No verdict yet.
+    Starting,
+    /// No health check, or the container is not running.
+    None,
+}
+
+impl Health {
+    /// The word the contract uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Healthy => "healthy",
+            Health::Unhealthy => "unhealthy",
+            Health::Starting => "starting",
+            Health::None => "none",
+        }
+    }
+
+    fn from_engine(status: &str) -> Health {
+        match status {
+            "healthy" => Health::Healthy,
+            "unhealthy" => Health::Unhealthy,
+            "starting" => Health::Starting,
+            _ => Health::None,
+        }
+    }
+}
+
+/// One line of `docker ps -a`.
+#[derive(Debug, Clone)]
+pub struct ContainerSummary {
+    /// The container's name.
+    pub name: String,
+    /// Its run state.
+    pub status: Status,
+    /// Its health, read from the status text (`Up 3 minutes (healthy)`).
+    pub health: Health,
+    /// Its labels.
+    pub labels: HashMap<String, String>,
+    /// The image reference it was created from.
+    pub image: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PsLine {
+    names: String,
+    state: String,
+    status: String,
+    #[serde(default)]
+    labels: String,
+    #[serde(default)]
+    image: String,
+}
+
+/// `.State` of `docker inspect`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerState {
+    /// created, running, paused, restarting, removing, exited or dead.
+    pub status: String,
+    /// The health-check record, when the image has one.
+    pub health: Option<HealthRecord>,
+}
+
+impl ContainerState {
+    /// The run state in the contract's words.
+    pub fn status(&self) -> Status {
+        Status::from_engine_state(&self.status)
+    }
+
+    /// The health in the contract's words.
+    pub fn health(&self) -> Health {
+        match (&self.health, self.status()) {
+            (Some(record), Status::Running) => Health::from_engine(&record.status),
+            _ => Health::None,
+        }
+    }
+
+    /// The output of the last health check, trimmed.
+    pub fn last_health_output(&self) -> Option<String> {
+        let record = self.health.as_ref()?;
+        let last = record.log.as_ref()?.last()?;
+        Some(format!(
+            "exit {}: {}",
+            last.exit_code,
+            last.output.trim().replace('\n', " | ")
+        ))
+    }
+}
+
+/// `.State.Health` of `docker inspect`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthRecord {
+    /// healthy, unhealthy or starting.
+    pub status: String,
+    /// The last few checks, oldest first.
+    pub log: Option<Vec<HealthCheck>>,
+}
+
+/// One health check run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthCheck {
+    /// The probe's exit code.
+    pub exit_code: i64,
+    /// What the probe printed.
+    pub output: String,
+}
+
+/// Everything `docker run` needs for one GitLab container.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// The container name.
+    pub name: String,
+    /// The host name inside the container.
+    pub hostname: String,
+    /// Labels, as `key=value`.
+    pub labels: Vec<(String, String)>,
+    /// Published ports: host address, host port, container port.
+    pub publish: Vec<(String, u16, u16)>,
+    /// Bind mounts: host path, container path.
+    pub mounts: Vec<(PathBuf, String)>,
+    /// Environment variables.
+    pub env: Vec<(String, String)>,
+    /// The image reference.
+    pub image: String,
+}
+
+impl RunSpec {
+    /// The arguments of `docker run` for this spec, as the contract fixes them.
+    pub fn arguments(&self) -> Vec<String> {
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "--detach".into(),
+            "--name".into(),
+            self.name.clone(),
+            "--hostname".into(),
+            self.hostname.clone(),
+            "--restart".into(),
+            "always".into(),
+            "--shm-size".into(),
+            "256m".into(),
+        ];
+        for (key, value) in &self.labels {
+            args.push("--label".into());
+            args.push(format!("{key}={value}"));
+        }
+        for (ip, host_port, container_port) in &self.publish {
+            args.push("--publish".into());
+            args.push(format!(
+                "{}:{host_port}:{container_port}",
+                publish_address(ip)
+            ));
+        }
+        for (host, container) in &self.mounts {
+            args.push("--volume".into());
+            args.push(format!("{}:{container}", host.display()));
+        }
+        for (key, value) in &self.env {
+            args.push("--env".into());
+            args.push(format!("{key}={value}"));
+        }
+        args.push(self.image.clone());
+        args
+    }
+}
+
+fn publish_address(ip: &str) -> String {
+    if ip.contains(':') {
+        format!("[{ip}]")
+    } else {
+        ip.to_string()
+    }
+}
+
+/// What a docker command printed, and whether it succeeded.
+struct Captured {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl Docker {
+    /// Finds `docker` on the `PATH`.
+    pub fn new() -> anyhow::Result<Docker> {
+        let program = which::which("docker")
+            .context("the docker command is not installed (no `docker` on the PATH)")?;
+        Ok(Docker { program })
+    }
+
+    fn capture(&self, args: &[&str]) -> anyhow::Result<Captured> {
+        let output = duct::cmd(&self.program, args)
+            .stdout_capture()
+            .stderr_capture()
+            .stdin_null()
+            .unchecked()
+            .run()
+            .with_context(|| format!("cannot run docker {}", args.first().unwrap_or(&"")))?;
+        Ok(Captured {
+            success: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        })
+    }
+
+    fn checked(&self, args: &[&str]) -> anyhow::Result<String> {
+        let captured = self.capture(args)?;
+        if captured.success {
+            Ok(captured.stdout)
+        } else {
+            Err(anyhow!(
+                "docker {} failed: {}",
+                args.first().unwrap_or(&""),
+                captured.stderr
+            ))
+        }
+    }
+
+    /// The engine's version; an error says why the engine does not answer.
+    pub fn server_version(&self) -> anyhow::Result<String> {
+        let out = self
+            .checked(&["version", "--format", "{{.Server.Version}}"])
+            .context("the Docker engine does not answer")?;
+        Ok(out.trim().to_string())
+    }
+
+    /// Every container the engine has, in ONE call, whatever their number.
+    pub fn list_containers(&self) -> anyhow::Result<Vec<ContainerSummary>> {
+        let out = self.checked(&["ps", "--all", "--no-trunc", "--format", "{{json .}}"])?;
+        out.lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| {
+                let ps: PsLine = serde_json::from_str(line)
+                    .with_context(|| format!("unexpected line from docker ps: {line}"))?;
+                Ok(ContainerSummary {
+                    name: ps.names.split(',').next().unwrap_or("").to_string(),
+                    status: Status::from_engine_state(&ps.state),
+                    health: health_from_status_text(&ps.status),
+                    labels: parse_labels(&ps.labels),
+                    image: ps.image,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether the image is present in the engine.
+    pub fn image_present(&self, image: &str) -> anyhow::Result<bool> {
+        let captured = self.capture(&["image", "inspect", "--format", "{{.Id}}", image])?;
+        if captured.success {
+            return Ok(true);
+        }
+        if captured.stderr.contains("No such image") || captured.stderr.contains("No such object") {
+            return Ok(false);
+        }
+        bail!("docker image inspect {image} failed: {}", captured.stderr)
+    }
+
+    /// Pulls the image; the error carries the engine's reason.
+    pub fn pull(&self, image: &str) -> anyhow::Result<()> {
+        self.checked(&["pull", "--quiet", image]).map(|_| ())
+    }
+
+    /// Creates and starts a container; returns its ID.
+    pub fn run(&self, spec: &RunSpec) -> anyhow::Result<String> {
+        let args = spec.arguments();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Ok(self.checked(&args)?.trim().to_string())
+    }
+
+    /// `.State` of a container, or `None` when the engine has no such container.
+    pub fn inspect_state(&self, container: &str) -> anyhow::Result<Option<ContainerState>> {
+        let captured = self.capture(&[
+            "inspect",
+            "--type",
+            "container",
+            "--format",
+            "{{json .State}}",
+            container,
+        ])?;
+        if !captured.success {
+            if captured.stderr.contains("No such") {
+                return Ok(None);
+            }
+            bail!("docker inspect {container} failed: {}", captured.stderr);
+        }
+        let state = serde_json::from_str(captured.stdout.trim())
+            .with_context(|| format!("unexpected state of {container}"))?;
+        Ok(Some(state))
+    }
+
+    /// Removes a container, running or not.
+    pub fn remove(&self, container: &str) -> anyhow::Result<()> {
+        self.checked(&["rm", "--force", "--volumes", container])
+            .map(|_| ())
+    }
+
+    /// The last `lines` lines the container printed (stdout and stderr), best effort.
+    pub fn logs_tail(&self, container: &str, lines: u32) -> String {
+        let lines = lines.to_string();
+        match self.capture(&["logs", "--tail", &lines, container]) {
+            Ok(captured) => format!("{}{}", captured.stdout, captured.stderr)
+                .trim_end()
+                .to_string(),
+            Err(error) => format!("(no logs: {error})"),
+        }
+    }
+}
+
+fn health_from_status_text(status: &str) -> Health {
+    if status.contains("(healthy)") {
+        Health::Healthy
+    } else if status.contains("(unhealthy)") {
+        Health::Unhealthy
+    } else if status.contains("(health: starting)") {
+        Health::Starting
+    } else {
+        Health::None
+    }
+}
+
+fn parse_labels(text: &str) -> HashMap<String, String> {
+    text.split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_is_read_from_the_status_text() {
+        assert_eq!(
+            health_from_status_text("Up 3 minutes (healthy)"),
+            Health::Healthy
+        );
+        assert_eq!(
+            health_from_status_text("Up 1 second (health: starting)"),
+            Health::Starting
+        );
+        assert_eq!(
+            health_from_status_text("Up 2 hours (unhealthy)"),
+            Health::Unhealthy
+        );
+        assert_eq!(
+            health_from_status_text("Exited (0) 2 minutes ago"),
+            Health::None
+        );
+    }
+
+    #[test]
+    fn run_arguments_follow_the_contract() {
+        let spec = RunSpec {
+            name: "girofle-gitlab-1".into(),
+            hostname: "git.example.org".into(),
+            labels: vec![("girofle.instance".into(), "1".into())],
+            publish: vec![("127.0.0.2".into(), 8080, 8080)],
+            mounts: vec![(
+                PathBuf::from("/girofle/noeud-gitlab-1/mapping-volumes/data"),
+                "/var/opt/gitlab".into(),
+            )],
+            env: vec![],
+            image: "gitlab/gitlab-ce:latest".into(),
+        };
+        let args = spec.arguments().join(" ");
+        assert!(args.contains("--restart always --shm-size 256m"), "{args}");
+        assert!(args.contains("--publish 127.0.0.2:8080:8080"), "{args}");
+        assert!(args.ends_with("gitlab/gitlab-ce:latest"), "{args}");
+    }
+}

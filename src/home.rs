@@ -1,0 +1,326 @@
+//! The one place that knows the directory tree of `$GIROFLE_HOME` and the
+//! environment variables of the contract.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+/// The default home when neither `--home` nor the environment names one.
+pub const DEFAULT_HOME: &str = "/girofle";
+/// The image new instances run when neither `--image` nor `GIROFLE_IMAGE` says otherwise.
+pub const DEFAULT_IMAGE: &str = "gitlab/gitlab-ce:latest";
+/// The container-name prefix when `GIROFLE_PREFIX` is unset.
+pub const DEFAULT_PREFIX: &str = "girofle";
+/// Where cron entries go when `GIROFLE_CRON_DIR` is unset.
+pub const DEFAULT_CRON_DIR: &str = "/etc/cron.d";
+
+/// A Girofle home and the settings that come with it from the environment.
+#[derive(Debug, Clone)]
+pub struct Home {
+    root: PathBuf,
+    prefix: String,
+    cron_dir: PathBuf,
+    default_image: String,
+}
+
+fn env_non_empty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+impl Home {
+    /// The home named by `--home`, else `GIROFLE_HOME`, else the legacy
+    /// `REPERTOIRE_GIROFLE`, else `/girofle`; made absolute.
+    pub fn resolve(explicit: Option<&Path>) -> Home {
+        let root = explicit
+            .map(Path::to_path_buf)
+            .or_else(|| env_non_empty("GIROFLE_HOME").map(PathBuf::from))
+            .or_else(|| env_non_empty("REPERTOIRE_GIROFLE").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_HOME));
+        let root = std::path::absolute(&root).unwrap_or(root);
+        Home {
+            root,
+            prefix: env_non_empty("GIROFLE_PREFIX").unwrap_or_else(|| DEFAULT_PREFIX.into()),
+            cron_dir: env_non_empty("GIROFLE_CRON_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_CRON_DIR)),
+            default_image: env_non_empty("GIROFLE_IMAGE").unwrap_or_else(|| DEFAULT_IMAGE.into()),
+        }
+    }
+
+    /// The home directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The container-name prefix (`GIROFLE_PREFIX`).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Where cron entries are written (`GIROFLE_CRON_DIR`).
+    pub fn cron_dir(&self) -> &Path {
+        &self.cron_dir
+    }
+
+    /// The image new instances run by default (`GIROFLE_IMAGE`).
+    pub fn default_image(&self) -> &str {
+        &self.default_image
+    }
+
+    /// `inventory.girofle`.
+    pub fn inventory(&self) -> PathBuf {
+        self.root.join("inventory.girofle")
+    }
+
+    /// The sidecar locked while the inventory or the counter is changed.
+    pub fn inventory_lock(&self) -> PathBuf {
+        self.root.join("inventory.girofle.lock")
+    }
+
+    /// `.auto-increment.girofle`: the last instance number handed out.
+    pub fn counter(&self) -> PathBuf {
+        self.root.join(".auto-increment.girofle")
+    }
+
+    /// The append-only operations log.
+    pub fn log_file(&self) -> PathBuf {
+        self.root.join("girofle.log")
+    }
+
+    /// `girofle.conf`.
+    pub fn conf(&self) -> PathBuf {
+        self.root.join("girofle.conf")
+    }
+
+    /// Where the installed binaries live.
+    pub fn operations(&self) -> PathBuf {
+        self.root.join("operations-std")
+    }
+
+    /// The directory of instance `number`.
+    pub fn instance_dir(&self, number: u32) -> InstanceDir {
+        InstanceDir::new(self.root.join(format!("noeud-gitlab-{number}")))
+    }
+
+    /// The container name of instance `number`, with its optional name.
+    pub fn container_name(&self, number: u32, name: &str) -> String {
+        if name.is_empty() {
+            format!("{}-gitlab-{number}", self.prefix)
+        } else {
+            format!("{}-gitlab-{number}-{name}", self.prefix)
+        }
+    }
+
+    /// Creates the home directory when it does not exist yet.
+    pub fn create(&self) -> anyhow::Result<()> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(&self.root)
+            .with_context(|| format!("cannot create the Girofle home {}", self.root.display()))
+    }
+
+    /// Appends a timestamped line to `girofle.log`. Best effort: a log that
+    /// cannot be written never fails an operation, and a missing home is not created.
+    pub fn log(&self, operation: &str, message: &str) {
+        if !self.root.is_dir() {
+            return;
+        }
+        let line = format!(
+            "{} {}[{}]: {}\n",
+            crate::timefmt::now_rfc3339(),
+            operation,
+            std::process::id(),
+            message.replace('\n', " | ")
+        );
+        if let Ok(mut file) = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o640)
+            .open(self.log_file())
+        {
+            let _ = file.write_all(line.as_bytes());
+        }
+    }
+}
+
+/// `noeud-gitlab-<N>/` and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceDir {
+    root: PathBuf,
+}
+
+impl InstanceDir {
+    /// The instance directory at `root` (which need not exist).
+    pub fn new(root: PathBuf) -> InstanceDir {
+        InstanceDir { root }
+    }
+
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `mapping-volumes/`.
+    pub fn volumes(&self) -> PathBuf {
+        self.root.join("mapping-volumes")
+    }
+
+    /// The host side of `/etc/gitlab`.
+    pub fn config(&self) -> PathBuf {
+        self.volumes().join("config")
+    }
+
+    /// The host side of `/var/opt/gitlab`.
+    pub fn data(&self) -> PathBuf {
+        self.volumes().join("data")
+    }
+
+    /// The host side of `/var/log/gitlab`.
+    pub fn logs(&self) -> PathBuf {
+        self.volumes().join("log")
+    }
+
+    /// `bckups/`.
+    pub fn backups(&self) -> PathBuf {
+        self.root.join("bckups")
+    }
+
+    /// The complete backups of this instance, oldest first. Partial backups
+    /// (`.partial-<ID>`) and names that are not backup IDs are left out.
+    pub fn complete_backups(&self) -> Vec<BackupId> {
+        let Ok(entries) = fs::read_dir(self.backups()) else {
+            return Vec::new();
+        };
+        let mut ids: Vec<BackupId> = entries
+            .flatten()
+            .filter(|entry| entry.file_type().map(|t| t.is_dir()).unwrap_or(false))
+            .filter_map(|entry| BackupId::parse(&entry.file_name().to_string_lossy()))
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// The newest complete backup, if any.
+    pub fn latest_backup(&self) -> Option<BackupId> {
+        self.complete_backups().pop()
+    }
+}
+
+/// The name of a backup: the UTC time it started, `YYYY-MM-DDTHH-MM-SSZ`, or
+/// the legacy `DD-MM-YYYY-time-HHhMMmSSs`. Ordered by that time.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BackupId {
+    when: (u16, u8, u8, u8, u8, u8),
+    name: String,
+}
+
+impl BackupId {
+    /// Parses either form; `None` for anything else.
+    pub fn parse(name: &str) -> Option<BackupId> {
+        Self::parse_current(name)
+            .or_else(|| Self::parse_legacy(name))
+            .map(|when| BackupId {
+                when,
+                name: name.to_string(),
+            })
+    }
+
+    fn parse_current(name: &str) -> Option<(u16, u8, u8, u8, u8, u8)> {
+        // 2026-11-25T14-30-00Z
+        let bytes = name.as_bytes();
+        if bytes.len() != 20 || bytes[10] != b'T' || bytes[19] != b'Z' {
+            return None;
+        }
+        let date: Vec<&str> = name[..10].split('-').collect();
+        let clock: Vec<&str> = name[11..19].split('-').collect();
+        if date.len() != 3 || clock.len() != 3 {
+            return None;
+        }
+        Some((
+            number(date[0], 4)?,
+            number(date[1], 2)?,
+            number(date[2], 2)?,
+            number(clock[0], 2)?,
+            number(clock[1], 2)?,
+            number(clock[2], 2)?,
+        ))
+    }
+
+    fn parse_legacy(name: &str) -> Option<(u16, u8, u8, u8, u8, u8)> {
+        // 25-11-2026-time-14h-30m-00s
+        let parts: Vec<&str> = name.split('-').collect();
+        if parts.len() != 7 || parts[3] != "time" {
+            return None;
+        }
+        Some((
+            number(parts[2], 4)?,
+            number(parts[1], 2)?,
+            number(parts[0], 2)?,
+            number(parts[4].strip_suffix('h')?, 2)?,
+            number(parts[5].strip_suffix('m')?, 2)?,
+            number(parts[6].strip_suffix('s')?, 2)?,
+        ))
+    }
+
+    /// The directory name, as found or made.
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+}
+
+impl std::fmt::Display for BackupId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+fn number<T: std::str::FromStr>(text: &str, digits: usize) -> Option<T> {
+    if text.len() == digits && text.bytes().all(|b| b.is_ascii_digit()) {
+        text.parse().ok()
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_ids_of_both_forms_sort_by_time() {
+        let mut ids: Vec<BackupId> = [
+            "2026-11-25T14-30-00Z",
+            "24-12-2025-time-09h-05m-00s",
+            "2026-01-02T00-00-00Z",
+        ]
+        .iter()
+        .map(|name| BackupId::parse(name).unwrap())
+        .collect();
+        ids.sort();
+        let names: Vec<&str> = ids.iter().map(BackupId::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "24-12-2025-time-09h-05m-00s",
+                "2026-01-02T00-00-00Z",
+                "2026-11-25T14-30-00Z"
+            ]
+        );
+    }
+
+    #[test]
+    fn partial_and_foreign_names_are_not_backups() {
+        for name in [
+            ".partial-2026-11-25T14-30-00Z",
+            "latest",
+            "2026-11-25T14-30-00",
+            "",
+        ] {
+            assert_eq!(BackupId::parse(name), None, "{name}");
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! Rows of `inventory.girofle`: read (CSV, or the legacy scripts' lines),
+//! locked through the `inventory.girofle.lock` sidecar, replaced atomically.
+
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::home::Home;
+
+/// Whether an instance is still in service. Decommissioned rows stay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RowState {
+    /// In service (or being commissioned; see [`Row::note`]).
+    Commissioned,
+    /// Taken out of service; its number is never reused.
+    Decommissioned,
+}
+
+impl RowState {
+    /// The word the contract uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowState::Commissioned => "commissioned",
+            RowState::Decommissioned => "decommissioned",
+        }
+    }
+}
+
+/// One instance, as the inventory records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Row {
+    /// The instance number, never reused.
+    pub number: u32,
+    /// The optional name given at commission (empty when none).
+    pub name: String,
+    /// The Docker container's name.
+    pub container: String,
+    /// In service or not.
+    pub state: RowState,
+    /// The address the ports are published on.
+    pub ip: String,
+    /// The HTTP port (also the port of `external_url`).
+    pub http_port: Option<u16>,
+    /// The published HTTPS port (unknown for legacy rows).
+    pub https_port: Option<u16>,
+    /// The published SSH port (unknown for legacy rows).
+    pub ssh_port: Option<u16>,
+    /// The host name of `external_url`.
+    pub hostname: String,
+    /// The image reference the container runs.
+    pub image: String,
+    /// The instance directory (`noeud-gitlab-<N>`).
+    pub dir: PathBuf,
+    /// The cron schedule of its backups.
+    pub backup_schedule: String,
+    /// When the row was written first.
+    pub created: String,
+    /// What went wrong last, shown by `girofle-list`; empty when all is well.
+    pub note: String,
+}
+
+impl Row {
+    /// `http://<hostname>:<http-port>`, the instance's `external_url`.
+    pub fn url(&self) -> String {
+        let host = if self.hostname.is_empty() {
+            self.ip.as_str()
+        } else {
+            self.hostname.as_str()
+        };
+        match self.http_port {
+            Some(port) => format!("http://{host}:{port}"),
+            None => format!("http://{host}"),
+        }
+    }
+
+    /// Whether `spec` (a number, a name or a container name) designates this row.
+    pub fn matches(&self, spec: &str) -> bool {
+        spec == self.number.to_string()
+            || (!self.name.is_empty() && spec == self.name)
+            || spec == self.container
+    }
+}
+
+/// The prefix of every line the legacy scripts wrote.
+const LEGACY_MARK: &str = "+girofle+ INSTANCE GITLAB no.";
+const CSV_HEADER_START: &str = "number,";
+
+/// Reads the inventory without locking: it is only ever replaced by rename,
+/// so a reader sees one whole version. A missing file is an empty inventory.
+pub fn read(home: &Home) -> Result<Vec<Row>> {
+    Ok(parse_file(home)?.0)
+}
+
+/// Finds the row `spec` designates: a commissioned row first, then any.
+pub fn find<'a>(rows: &'a [Row], spec: &str) -> Option<&'a Row> {
+    rows.iter()
+        .filter(|row| row.matches(spec))
+        .max_by_key(|row| (row.state == RowState::Commissioned, row.number))
+}
+
+fn parse_file(home: &Home) -> Result<(Vec<Row>, bool)> {
+    let path = home.inventory();
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((Vec::new(), false));
+        }
+        Err(error) => {
+            return Err(anyhow::Error::new(error)
+                .context(format!("cannot read {}", path.display()))
+                .into());
+        }
+    };
+    parse(&text).map_err(|(line, problem)| {
+        Error::failed(format!(
+            "{} line {line}: {problem}; fix or remove that line, nothing was changed",
+            path.display()
+        ))
+    })
+}
+
+/// Parses an inventory's text: rows, and whether any line was in the legacy
+/// form. The error is the 1-based line number and what is wrong with it.
+pub fn parse(text: &str) -> Result<(Vec<Row>, bool), (usize, String)> {
+    let first = text
+        .lines()
+        .position(|line| !line.trim().is_empty())
+        .map(|index| (index, text.lines().nth(index).unwrap_or("")));
+    match first {
+        None => Ok((Vec::new(), false)),
+        Some((_, line)) if line.starts_with(CSV_HEADER_START) => {
+            parse_csv(text).map(|rows| (rows, false))
+        }
+        Some(_) => {
+            let mut rows = Vec::new();
+            for (index, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                rows.push(parse_legacy(line).map_err(|problem| (index + 1, problem))?);
+            }
+            Ok((rows, true))
+        }
+    }
+}
+
+fn parse_csv(text: &str) -> Result<Vec<Row>, (usize, String)> {
+    let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    for record in reader.deserialize::<Row>() {
+        match record {
+            Ok(row) => rows.push(row),
+            Err(error) => {
+                let line = error.position().map(|p| p.line() as usize).unwrap_or(0);
+                let problem = match error.kind() {
+                    csv::ErrorKind::Deserialize { err, .. } => match err.field() {
+                        Some(field) => format!("field {} is invalid: {}", field + 1, err.kind()),
+                        None => err.kind().to_string(),
+                    },
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => format!("{len} fields where the header has {expected_len}"),
+                    _ => error.to_string(),
+                };
+                return Err((line, problem));
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// ` +girofle+ INSTANCE GITLAB no. [N] + [ADRESSE_IP_SRV_GITLAB=…] +[NO_PORT_IP_SRV_GITLAB=…] +
+/// [REP_GIROFLE_INSTANCE_GITLAB=…] + [NOM_DU_CONTENEUR_CREE=…]`
+fn parse_legacy(line: &str) -> Result<Row, String> {
+    let rest = line.trim().strip_prefix(LEGACY_MARK).ok_or_else(|| {
+        "neither a CSV row (no header line) nor a legacy `+girofle+ INSTANCE GITLAB no.` line"
+            .to_string()
+    })?;
+    let mut fields = rest
+        .split('[')
+        .skip(1)
+        .map(|part| part.split(']').next().unwrap_or(""));
+    let number: u32 = fields
+        .next()
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or("the instance number in [N] is missing or not a number")?;
+    let mut row = Row {
+        number,
+        name: String::new(),
+        container: String::new(),
+        state: RowState::Commissioned,
+        ip: String::new(),
+        http_port: None,
+        https_port: None,
+        ssh_port: None,
+        hostname: String::new(),
+        image: crate::home::DEFAULT_IMAGE.to_string(),
+        dir: PathBuf::new(),
+        backup_schedule: String::new(),
+        created: String::new(),
+        note: String::new(),
+    };
+    for field in fields {
+        let Some((key, value)) = field.split_once('=') else {
+            continue;
+        };
+        let value = value.trim();
+        match key.trim() {
+            "ADRESSE_IP_SRV_GITLAB" => row.ip = value.to_string(),
+            key if key.starts_with("NO_PORT_IP_SRV_GITLAB") => {
+                row.http_port = if value.is_empty() {
+                    None
+                } else {
+                    Some(
+                        value
+                            .parse()
+                            .map_err(|_| format!("port `{value}` is not a port number"))?,
+                    )
+                }
+            }
+            key if key.starts_with("REP_GIROFLE_") => row.dir = PathBuf::from(value),
+            "NOM_DU_CONTENEUR_CREE" => row.container = value.to_string(),
+            _ => {}
+        }
+    }
+    if row.container.is_empty() {
+        return Err("the container name [NOM_DU_CONTENEUR_CREE=…] is missing".into());
+    }
+    if row.ip.is_empty() {
+        row.ip = "0.0.0.0".into();
+    }
+    Ok(row)
+}
+
+/// Renders rows as the CSV file, header included.
+pub fn render(rows: &[Row]) -> anyhow::Result<Vec<u8>> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    if rows.is_empty() {
+        writer.write_record(CSV_COLUMNS)?;
+    }
+    for row in rows {
+        writer.serialize(row)?;
+    }
+    Ok(writer.into_inner().context("cannot render the inventory")?)
+}
+
+const CSV_COLUMNS: [&str; 14] = [
+    "number",
+    "name",
+    "container",
+    "state",
+    "ip",
+    "http_port",
+    "https_port",
+    "ssh_port",
+    "hostname",
+    "image",
+    "dir",
+    "backup_schedule",
+    "created",
+    "note",
+];
+
+/// The inventory held under its exclusive lock: read, change, [`commit`](Locked::commit).
+/// The lock is released when this value is dropped.
+pub struct Locked {
+    home: Home,
+    rows: Vec<Row>,
+    _lock: File,
+}
+
+/// Takes the exclusive inventory lock (waiting for it), then reads the rows.
+/// Creates the home if needed, since every writer needs it.
+pub fn lock(home: &Home) -> Result<Locked> {
+    home.create()?;
+    let lock_path = home.inventory_lock();
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    file.lock()
+        .with_context(|| format!("cannot lock {}", lock_path.display()))?;
+    let (rows, _legacy) = parse_file(home)?;
+    Ok(Locked {
+        home: home.clone(),
+        rows,
+        _lock: file,
+    })
+}
+
+impl Locked {
+    /// The rows as read under the lock, plus changes not yet committed.
+    pub fn rows(&self) -> &[Row] {
+        &self.rows
+    }
+
+    /// The row of instance `number`, to change.
+    pub fn row_mut(&mut self, number: u32) -> Option<&mut Row> {
+        self.rows.iter_mut().find(|row| row.number == number)
+    }
+
+    /// Adds a row.
+    pub fn push(&mut self, row: Row) {
+        self.rows.push(row);
+    }
+
+    /// Removes the row of instance `number` (only for a commission that
+    /// failed before its container existed).
+    pub fn remove(&mut self, number: u32) {
+        self.rows.retain(|row| row.number != number);
+    }
+
+    /// Hands out the next instance number and records it at once, so that it
+    /// is never handed out again, even if what follows fails.
+    pub fn next_number(&mut self) -> Result<u32> {
+        let path = self.home.counter();
+        let recorded: u32 = match fs::read_to_string(&path) {
+            Ok(text) => text.trim().parse().map_err(|_| {
+                Error::failed(format!(
+                    "{} holds `{}`, not a number",
+                    path.display(),
+                    text.trim()
+                ))
+            })?,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(error) => {
+                return Err(anyhow::Error::new(error)
+                    .context(format!("cannot read {}", path.display()))
+                    .into());
+            }
+        };
+        let highest_row = self.rows.iter().map(|row| row.number).max().unwrap_or(0);
+        let next = recorded.max(highest_row) + 1;
+        crate::atomic::write(&path, format!("{next}\n").as_bytes(), 0o600)?;
+        Ok(next)
+    }
+
+    /// Replaces `inventory.girofle` with the rows, atomically, mode 0600.
+    /// Legacy lines read earlier are written back as CSV rows.
+    pub fn commit(&mut self) -> Result<()> {
+        self.rows.sort_by_key(|row| row.number);
+        let bytes = render(&self.rows)?;
+        crate::atomic::write(&self.home.inventory(), &bytes, 0o600)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LEGACY: &str = " +girofle+ INSTANCE GITLAB no. [1] + [ADRESSE_IP_SRV_GITLAB=192.168.1.32] +[NO_PORT_IP_SRV_GITLAB=80] + [REP_GIROFLE_INSTANCE_GITLAB=/girofle/noeud-gitlab-1] + [NOM_DU_CONTENEUR_CREE=conteneur-kytes.io.gitlab.1]\n";
+
+    #[test]
+    fn legacy_lines_become_rows() {
+        let (rows, legacy) = parse(LEGACY).unwrap();
+        assert!(legacy);
+        assert_eq!(rows.len(), 1);
+        let row = &rows[0];
+        assert_eq!(row.number, 1);
+        assert_eq!(row.ip, "192.168.1.32");
+        assert_eq!(row.http_port, Some(80));
+        assert_eq!(row.dir, PathBuf::from("/girofle/noeud-gitlab-1"));
+        assert_eq!(row.container, "conteneur-kytes.io.gitlab.1");
+        assert_eq!(row.https_port, None);
+    }
+
+    #[test]
+    fn csv_round_trips() {
+        let (rows, _) = parse(LEGACY).unwrap();
+        let text = String::from_utf8(render(&rows).unwrap()).unwrap();
+        assert!(text.starts_with("number,name,container,state,"));
+        let (again, legacy) = parse(&text).unwrap();
+        assert!(!legacy);
+        assert_eq!(again, rows);
+    }
+
+    #[test]
+    fn a_bad_csv_row_is_named_by_its_line() {
+        let (rows, _) = parse(LEGACY).unwrap();
+        let mut text = String::from_utf8(render(&rows).unwrap()).unwrap();
+        text.push_str("two,,x,commissioned,,,,,,,,,,\n");
+        let (line, problem) = parse(&text).unwrap_err();
+        assert_eq!(line, 3, "{problem}");
+    }
+
+    #[test]
+    fn garbage_in_a_legacy_file_is_named_by_its_line() {
+        let text = format!("{LEGACY}\nthis is not an inventory line\n");
+        let (line, _) = parse(&text).unwrap_err();
+        assert_eq!(line, 3);
+    }
+}

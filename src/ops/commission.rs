@@ -1,0 +1,490 @@
+//! `girofle-commission`: a new GitLab instance, validated before anything is
+//! touched, recorded in the inventory, scheduled for backups, waited for.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::docker::{Docker, Health, RunSpec};
+use crate::error::{Error, Result};
+use crate::home::{Home, InstanceDir};
+use crate::inventory::{self, Row, RowState};
+use crate::{cron, net, timefmt};
+
+/// The ports searched upwards from when none is given.
+pub const DEFAULT_HTTP_PORT: u16 = 8080;
+/// See [`DEFAULT_HTTP_PORT`].
+pub const DEFAULT_HTTPS_PORT: u16 = 8443;
+/// See [`DEFAULT_HTTP_PORT`].
+pub const DEFAULT_SSH_PORT: u16 = 2222;
+/// How long to wait for `healthy` by default: GitLab's first boot is slow.
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// The longest instance name.
+pub const MAX_NAME_LENGTH: usize = 40;
+
+/// What the admin asked for; `None` takes the default.
+#[derive(Debug, Clone, Default)]
+pub struct Args {
+    /// The optional instance name.
+    pub name: Option<String>,
+    /// The address the ports are published on (default 0.0.0.0).
+    pub ip: Option<String>,
+    /// The HTTP port, also the port of `external_url`.
+    pub http_port: Option<u16>,
+    /// The HTTPS port.
+    pub https_port: Option<u16>,
+    /// The SSH port.
+    pub ssh_port: Option<u16>,
+    /// The host name of `external_url` (default: this host's name).
+    pub hostname: Option<String>,
+    /// The image (default: `GIROFLE_IMAGE`, else `gitlab/gitlab-ce:latest`).
+    pub image: Option<String>,
+    /// The backup schedule (default every 4 hours).
+    pub backup_schedule: Option<String>,
+    /// How long to wait for `healthy`; `None` does not wait.
+    pub wait: Option<Duration>,
+}
+
+/// The commissioned instance.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Its number.
+    pub number: u32,
+    /// Its container.
+    pub container: String,
+    /// Its `external_url`.
+    pub url: String,
+}
+
+/// The validated request, before anything exists.
+struct Plan {
+    name: String,
+    ip: IpAddr,
+    hostname: String,
+    image: String,
+    schedule: String,
+}
+
+/// Commissions an instance. `progress` receives one-line status updates
+/// while waiting (the binary shows them on a terminal only).
+pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<Outcome> {
+    let plan = validate(home, args)?;
+    let docker = Docker::new()?;
+    docker.server_version()?;
+    ensure_image(&docker, &plan.image)?;
+
+    let row = reserve(home, args, &plan)?;
+    let instance = InstanceDir::new(row.dir.clone());
+    home.log(
+        "commission",
+        &format!(
+            "instance {} reserved: {} on {}, image {}",
+            row.number,
+            row.container,
+            row.url(),
+            row.image
+        ),
+    );
+
+    if let Err(error) = docker.run(&run_spec(home, &row, &instance)) {
+        undo_reservation(home, &docker, &row);
+        return Err(Error::Failed(error.context(format!(
+            "cannot start the container of instance {}; its row and directory were removed",
+            row.number
+        ))));
+    }
+
+    let command = vec![
+        backup_program().display().to_string(),
+        "--home".to_string(),
+        home.root().display().to_string(),
+        row.number.to_string(),
+    ];
+    if let Err(error) = cron::write_entry(home.cron_dir(), row.number, &plan.schedule, &command) {
+        set_note(home, row.number, &format!("no backup schedule: {error:#}"))?;
+        return Err(Error::Failed(error.context(format!(
+            "instance {} runs, but its backup schedule could not be written",
+            row.number
+        ))));
+    }
+
+    let outcome = Outcome {
+        number: row.number,
+        container: row.container.clone(),
+        url: row.url(),
+    };
+    if let Some(timeout) = args.wait {
+        wait_healthy(home, &docker, &row, timeout, progress)?;
+    }
+    set_note(home, row.number, "")?;
+    home.log(
+        "commission",
+        &format!(
+            "instance {} ({}) commissioned at {}",
+            row.number, row.container, outcome.url
+        ),
+    );
+    Ok(outcome)
+}
+
+fn validate(home: &Home, args: &Args) -> Result<Plan> {
+    let name = match &args.name {
+        None => String::new(),
+        Some(name) => {
+            validate_name(name)?;
+            name.clone()
+        }
+    };
+    let ip_text = args.ip.clone().unwrap_or_else(|| "0.0.0.0".into());
+    let ip: IpAddr = ip_text
+        .parse()
+        .map_err(|_| Error::usage(format!("--ip {ip_text}: not an IP address")))?;
+    if !net::is_local_address(ip) {
+        return Err(Error::usage(format!(
+            "--ip {ip}: this address is not assigned to any interface of this host"
+        )));
+    }
+    let hostname = match &args.hostname {
+        Some(hostname) => hostname.clone(),
+        None => nix::unistd::gethostname()
+            .ok()
+            .and_then(|name| name.into_string().ok())
+            .unwrap_or_else(|| "localhost".into()),
+    };
+    validate_hostname(&hostname)?;
+    let schedule = args
+        .backup_schedule
+        .clone()
+        .unwrap_or_else(|| cron::DEFAULT_SCHEDULE.into());
+    cron::validate_schedule(&schedule)
+        .map_err(|problem| Error::usage(format!("--backup-schedule: {problem}")))?;
+    let explicit: Vec<u16> = [args.http_port, args.https_port, args.ssh_port]
+        .into_iter()
+        .flatten()
+        .collect();
+    let distinct: BTreeSet<u16> = explicit.iter().copied().collect();
+    if distinct.len() != explicit.len() {
+        return Err(Error::usage("the HTTP, HTTPS and SSH ports must differ"));
+    }
+    let image = args
+        .image
+        .clone()
+        .unwrap_or_else(|| home.default_image().to_string());
+    if image.is_empty() || image.starts_with('-') || image.chars().any(char::is_whitespace) {
+        return Err(Error::usage(format!(
+            "--image `{image}`: not an image reference"
+        )));
+    }
+    Ok(Plan {
+        name,
+        ip,
+        hostname,
+        image,
+        schedule,
+    })
+}
+
+/// `[a-z0-9][a-z0-9_-]*`, at most 40 characters.
+pub fn validate_name(name: &str) -> Result<()> {
+    let valid_start = name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let valid_rest = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if name.is_empty() {
+        Err(Error::usage("the instance name is empty"))
+    } else if name.len() > MAX_NAME_LENGTH {
+        Err(Error::usage(format!(
+            "the instance name `{name}` has {} characters; at most {MAX_NAME_LENGTH} are allowed",
+            name.len()
+        )))
+    } else if !valid_start || !valid_rest {
+        Err(Error::usage(format!(
+            "the instance name `{name}` is invalid: use lower-case letters, digits, `_` and `-`, starting with a letter or digit"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+fn validate_hostname(hostname: &str) -> Result<()> {
+    let valid = !hostname.is_empty()
+        && hostname.len() <= 253
+        && hostname.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "--hostname `{hostname}`: not a valid host name"
+        )))
+    }
+}
+
+fn ensure_image(docker: &Docker, image: &str) -> Result<()> {
+    if docker.image_present(image)? {
+        return Ok(());
+    }
+    docker.pull(image).map_err(|error| {
+        Error::usage(format!(
+            "image `{image}` is not present locally and cannot be pulled ({error:#})"
+        ))
+    })
+}
+
+/// Under the inventory lock: checks what depends on other instances, hands
+/// out the number and ports, makes the directories and writes the row.
+fn reserve(home: &Home, args: &Args, plan: &Plan) -> Result<Row> {
+    let mut locked = inventory::lock(home)?;
+    let active: Vec<Row> = locked
+        .rows()
+        .iter()
+        .filter(|row| row.state == RowState::Commissioned)
+        .cloned()
+        .collect();
+    if !plan.name.is_empty()
+        && let Some(holder) = active.iter().find(|row| row.name == plan.name)
+    {
+        return Err(Error::usage(format!(
+            "the name `{}` is taken by instance {} ({})",
+            plan.name, holder.number, holder.container
+        )));
+    }
+    let ip = plan.ip.to_string();
+    let mut chosen: Vec<u16> = Vec::new();
+    let mut ports = [0u16; 3];
+    let requests = [
+        ("HTTP", args.http_port, DEFAULT_HTTP_PORT),
+        ("HTTPS", args.https_port, DEFAULT_HTTPS_PORT),
+        ("SSH", args.ssh_port, DEFAULT_SSH_PORT),
+    ];
+    // Explicit ports first, so that a default never takes one the admin named.
+    for (index, (label, explicit, _)) in requests.iter().enumerate() {
+        if let Some(port) = explicit {
+            check_port(&active, &ip, plan.ip, *port, label)?;
+            ports[index] = *port;
+            chosen.push(*port);
+        }
+    }
+    for (index, (label, explicit, base)) in requests.iter().enumerate() {
+        if explicit.is_none() {
+            let port = (*base..=u16::MAX)
+                .find(|port| {
+                    !chosen.contains(port)
+                        && holder_of(&active, &ip, *port).is_none()
+                        && net::port_is_free(plan.ip, *port)
+                })
+                .ok_or_else(|| {
+                    Error::failed(format!("no free {label} port above {base} on {ip}"))
+                })?;
+            ports[index] = port;
+            chosen.push(port);
+        }
+    }
+
+    let number = locked.next_number()?;
+    let instance = home.instance_dir(number);
+    if instance.root().exists() {
+        return Err(Error::failed(format!(
+            "{} already exists although number {number} was never handed out; left untouched",
+            instance.root().display()
+        )));
+    }
+    create_dirs(&instance)?;
+    let row = Row {
+        number,
+        name: plan.name.clone(),
+        container: home.container_name(number, &plan.name),
+        state: RowState::Commissioned,
+        ip,
+        http_port: Some(ports[0]),
+        https_port: Some(ports[1]),
+        ssh_port: Some(ports[2]),
+        hostname: plan.hostname.clone(),
+        image: plan.image.clone(),
+        dir: instance.root().to_path_buf(),
+        backup_schedule: plan.schedule.clone(),
+        created: timefmt::now_rfc3339(),
+        note: format!("commissioning since {}", timefmt::now_rfc3339()),
+    };
+    locked.push(row.clone());
+    if let Err(error) = locked.commit() {
+        let _ = std::fs::remove_dir_all(instance.root());
+        return Err(error);
+    }
+    Ok(row)
+}
+
+fn holder_of<'a>(rows: &'a [Row], ip: &str, port: u16) -> Option<&'a Row> {
+    rows.iter().find(|row| {
+        net::addresses_overlap(&row.ip, ip)
+            && [row.http_port, row.https_port, row.ssh_port].contains(&Some(port))
+    })
+}
+
+fn check_port(rows: &[Row], ip_text: &str, ip: IpAddr, port: u16, label: &str) -> Result<()> {
+    if let Some(holder) = holder_of(rows, ip_text, port) {
+        return Err(Error::usage(format!(
+            "{label} port {port} on {ip_text} is held by instance {} ({})",
+            holder.number, holder.container
+        )));
+    }
+    if !net::port_is_free(ip, port) {
+        return Err(Error::usage(format!(
+            "{label} port {port} on {ip_text} is already in use on this host"
+        )));
+    }
+    Ok(())
+}
+
+fn create_dirs(instance: &InstanceDir) -> Result<()> {
+    let make = |path: &Path, mode: u32| {
+        std::fs::DirBuilder::new()
+            .mode(mode)
+            .create(path)
+            .with_context(|| format!("cannot create {}", path.display()))
+    };
+    let result = (|| -> anyhow::Result<()> {
+        // The instance directory holds gitlab-secrets.json: root only.
+        make(instance.root(), 0o700)?;
+        make(&instance.volumes(), 0o755)?;
+        make(&instance.config(), 0o775)?;
+        make(&instance.data(), 0o755)?;
+        make(&instance.logs(), 0o755)?;
+        make(&instance.backups(), 0o700)?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(instance.root());
+    }
+    Ok(result?)
+}
+
+fn run_spec(home: &Home, row: &Row, instance: &InstanceDir) -> RunSpec {
+    let http = row.http_port.unwrap_or(80);
+    let ssh = row.ssh_port.unwrap_or(22);
+    let mut publish = vec![(row.ip.clone(), http, http)];
+    if let Some(https) = row.https_port {
+        publish.push((row.ip.clone(), https, 443));
+    }
+    publish.push((row.ip.clone(), ssh, 22));
+    RunSpec {
+        name: row.container.clone(),
+        hostname: row.hostname.clone(),
+        labels: vec![
+            ("girofle.home".into(), home.root().display().to_string()),
+            ("girofle.instance".into(), row.number.to_string()),
+        ],
+        publish,
+        mounts: vec![
+            (instance.config(), "/etc/gitlab".into()),
+            (instance.data(), "/var/opt/gitlab".into()),
+            (instance.logs(), "/var/log/gitlab".into()),
+        ],
+        env: vec![("GITLAB_OMNIBUS_CONFIG".into(), omnibus_config(row))],
+        image: row.image.clone(),
+    }
+}
+
+/// The `GITLAB_OMNIBUS_CONFIG` of an instance: its URL and SSH port.
+pub fn omnibus_config(row: &Row) -> String {
+    format!(
+        "external_url '{}'; gitlab_rails['gitlab_shell_ssh_port'] = {}",
+        row.url(),
+        row.ssh_port.unwrap_or(22)
+    )
+}
+
+/// After `docker run` failed: nothing of this commission is left behind.
+fn undo_reservation(home: &Home, docker: &Docker, row: &Row) {
+    if let Ok(Some(_)) = docker.inspect_state(&row.container) {
+        let _ = docker.remove(&row.container);
+    }
+    let _ = std::fs::remove_dir_all(&row.dir);
+    if let Ok(mut locked) = inventory::lock(home) {
+        locked.remove(row.number);
+        let _ = locked.commit();
+    }
+    home.log(
+        "commission",
+        &format!("instance {} abandoned: docker run failed", row.number),
+    );
+}
+
+fn set_note(home: &Home, number: u32, note: &str) -> Result<()> {
+    let mut locked = inventory::lock(home)?;
+    if let Some(row) = locked.row_mut(number) {
+        row.note = note.to_string();
+        locked.commit()?;
+    }
+    Ok(())
+}
+
+fn wait_healthy(
+    home: &Home,
+    docker: &Docker,
+    row: &Row,
+    timeout: Duration,
+    progress: &mut dyn FnMut(&str),
+) -> Result<()> {
+    let start = Instant::now();
+    let mut last_output = None;
+    loop {
+        let state = docker.inspect_state(&row.container)?;
+        let health = state.as_ref().map(|state| state.health());
+        if let Some(output) = state.as_ref().and_then(|state| state.last_health_output()) {
+            last_output = Some(output);
+        }
+        if health == Some(Health::Healthy) {
+            return Ok(());
+        }
+        let elapsed = start.elapsed();
+        let described = match &state {
+            None => "missing".to_string(),
+            Some(state) => format!("{}, {}", state.status().as_str(), state.health().as_str()),
+        };
+        if elapsed >= timeout || state.is_none() {
+            let last_output = last_output.unwrap_or_else(|| "(no health check has run)".into());
+            let note = format!(
+                "not healthy {}s after commission ({described}); last health check: {last_output}",
+                elapsed.as_secs()
+            );
+            set_note(home, row.number, &note)?;
+            let logs = docker.logs_tail(&row.container, 20);
+            return Err(Error::failed(format!(
+                "instance {} ({}) is not healthy after {}s ({described}).\n\
+                 Last health check: {last_output}\n\
+                 Last lines of docker logs:\n{logs}\n\
+                 The container and its row are kept; `girofle-list` shows the problem.",
+                row.number,
+                row.container,
+                elapsed.as_secs()
+            )));
+        }
+        progress(&format!(
+            "waiting for {} to be healthy: {described} ({}s)",
+            row.container,
+            elapsed.as_secs()
+        ));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The `girofle-backup` the cron entry runs: the installed one, else the one
+/// beside this binary.
+fn backup_program() -> PathBuf {
+    let installed = PathBuf::from("/usr/local/bin/girofle-backup");
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("girofle-backup")))
+        .filter(|candidate| candidate.exists())
+        .unwrap_or(installed)
+}
