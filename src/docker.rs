@@ -351,6 +351,27 @@ impl Docker {
         Ok(Some(state))
     }
 
+    /// The labels of a container, or `None` when the engine has no such container.
+    pub fn labels(&self, container: &str) -> anyhow::Result<Option<HashMap<String, String>>> {
+        let captured = self.capture(&[
+            "inspect",
+            "--type",
+            "container",
+            "--format",
+            "{{json .Config.Labels}}",
+            container,
+        ])?;
+        if !captured.success {
+            if captured.stderr.contains("No such") {
+                return Ok(None);
+            }
+            bail!("docker inspect {container} failed: {}", captured.stderr);
+        }
+        let labels: Option<HashMap<String, String>> = serde_json::from_str(captured.stdout.trim())
+            .with_context(|| format!("unexpected labels of {container}"))?;
+        Ok(Some(labels.unwrap_or_default()))
+    }
+
     /// Removes a container, running or not.
     pub fn remove(&self, container: &str) -> anyhow::Result<()> {
         self.checked(&["rm", "--force", "--volumes", container])

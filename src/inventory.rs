@@ -246,7 +246,7 @@ pub fn render(rows: &[Row]) -> anyhow::Result<Vec<u8>> {
     for row in rows {
         writer.serialize(row)?;
     }
-    Ok(writer.into_inner().context("cannot render the inventory")?)
+    writer.into_inner().context("cannot render the inventory")
 }
 
 const CSV_COLUMNS: [&str; 14] = [

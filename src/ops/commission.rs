@@ -403,10 +403,17 @@ pub fn omnibus_config(row: &Row) -> String {
     )
 }
 
-/// After `docker run` failed: nothing of this commission is left behind.
+/// After `docker run` failed: nothing of this commission is left behind. A
+/// container is removed only if this commission created it (its labels say so):
+/// a name clash must not cost someone else's container.
 fn undo_reservation(home: &Home, docker: &Docker, row: &Row) {
-    if let Ok(Some(_)) = docker.inspect_state(&row.container) {
-        let _ = docker.remove(&row.container);
+    if let Ok(Some(labels)) = docker.labels(&row.container) {
+        let ours = labels.get("girofle.home").map(String::as_str)
+            == Some(&home.root().display().to_string())
+            && labels.get("girofle.instance") == Some(&row.number.to_string());
+        if ours {
+            let _ = docker.remove(&row.container);
+        }
     }
     let _ = std::fs::remove_dir_all(&row.dir);
     if let Ok(mut locked) = inventory::lock(home) {

@@ -3,16 +3,21 @@
 # with no registry: busybox-static for the shell and the network tools, git for
 # git-http-backend, then `docker import`.
 #
-#   tests/standin/build.sh [--tag REF] [--gitlab-version X.Y.Z]
+#   tests/standin/build.sh [--tag REF] [--gitlab-version X.Y.Z] [--boot-delay SECS]
+#
+# --boot-delay bakes STANDIN_BOOT_DELAY into the image, to imitate GitLab's slow
+# first boot (a container can also be given the variable at `docker run`).
 set -eu
 
 tag=girofle-gitlab-standin:latest
 gitlab_version=17.5.1
+boot_delay=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--tag) tag=$2; shift 2 ;;
 	--gitlab-version) gitlab_version=$2; shift 2 ;;
-	-h | --help) sed -n '2,6p' "$0"; exit 0 ;;
+	--boot-delay) boot_delay=$2; shift 2 ;;
+	-h | --help) sed -n '2,9p' "$0"; exit 0 ;;
 	*) echo "build.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -69,6 +74,7 @@ tar -C "$root" --numeric-owner --owner=0 --group=0 -cf - . |
 		--change 'ENTRYPOINT ["/opt/standin/init"]' \
 		--change 'EXPOSE 80 443 22' \
 		--change 'ENV PATH=/bin:/usr/bin:/usr/lib/git-core' \
+		--change "ENV STANDIN_BOOT_DELAY=$boot_delay" \
 		--change 'VOLUME ["/etc/gitlab", "/var/opt/gitlab", "/var/log/gitlab"]' \
 		--change 'HEALTHCHECK --interval=1s --timeout=10s --retries=3 CMD ["/opt/standin/healthcheck"]' \
 		--change "LABEL org.opencontainers.image.title=girofle-gitlab-standin girofle.gitlab.version=$gitlab_version" \
