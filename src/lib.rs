@@ -12,6 +12,7 @@ pub mod home;
 pub mod inventory;
 pub mod net;
 pub mod ops;
+pub mod snapshot;
 pub mod timefmt;
 
 pub use error::{Error, Result};
