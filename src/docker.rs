@@ -170,6 +170,19 @@ pub struct HealthCheck {
     pub output: String,
 }
 
+/// Why a container did not become healthy in time.
+#[derive(Debug, Clone)]
+pub struct NotHealthy {
+    /// Its state when the wait ended (`running, unhealthy`).
+    pub seen: String,
+    /// How long it was waited for.
+    pub waited: std::time::Duration,
+    /// The output of its last health check.
+    pub last_output: String,
+    /// The last lines of its logs.
+    pub logs: String,
+}
+
 /// Everything `docker run` needs for one GitLab container.
 #[derive(Debug, Clone)]
 pub struct RunSpec {
@@ -370,6 +383,127 @@ impl Docker {
         let labels: Option<HashMap<String, String>> = serde_json::from_str(captured.stdout.trim())
             .with_context(|| format!("unexpected labels of {container}"))?;
         Ok(Some(labels.unwrap_or_default()))
+    }
+
+    /// Stops a container, giving it `timeout` to shut down before SIGKILL.
+    pub fn stop(&self, container: &str, timeout: std::time::Duration) -> anyhow::Result<()> {
+        let seconds = timeout.as_secs().to_string();
+        self.checked(&["stop", "--time", &seconds, container])
+            .map(|_| ())
+    }
+
+    /// Starts a stopped container.
+    pub fn start(&self, container: &str) -> anyhow::Result<()> {
+        self.checked(&["start", container]).map(|_| ())
+    }
+
+    /// Freezes a container's processes.
+    pub fn pause(&self, container: &str) -> anyhow::Result<()> {
+        self.checked(&["pause", container]).map(|_| ())
+    }
+
+    /// Thaws a frozen container.
+    pub fn unpause(&self, container: &str) -> anyhow::Result<()> {
+        self.checked(&["unpause", container]).map(|_| ())
+    }
+
+    /// The image reference a container was created from, and the image's ID.
+    pub fn container_image(&self, container: &str) -> anyhow::Result<(String, String)> {
+        let out = self.checked(&[
+            "inspect",
+            "--type",
+            "container",
+            "--format",
+            "{{.Config.Image}}\t{{.Image}}",
+            container,
+        ])?;
+        let (reference, id) = out
+            .trim()
+            .split_once('\t')
+            .context("unexpected docker inspect output")?;
+        Ok((reference.to_string(), id.to_string()))
+    }
+
+    /// The ID of an image.
+    pub fn image_id(&self, image: &str) -> anyhow::Result<String> {
+        Ok(self
+            .checked(&["image", "inspect", "--format", "{{.Id}}", image])?
+            .trim()
+            .to_string())
+    }
+
+    /// Reads a file out of a container's filesystem (running or not).
+    pub fn read_file(&self, container: &str, path: &str) -> anyhow::Result<Vec<u8>> {
+        let source = format!("{container}:{path}");
+        let output = duct::cmd(&self.program, ["cp", source.as_str(), "-"])
+            .stdout_capture()
+            .stderr_capture()
+            .stdin_null()
+            .unchecked()
+            .run()?;
+        if !output.status.success() {
+            bail!(
+                "docker cp {source} failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        // `docker cp ... -` writes a tar stream: a 512-byte header, then the content.
+        let tar = output.stdout;
+        if tar.len() < 512 {
+            bail!("docker cp {source}: short tar stream");
+        }
+        let size_field = String::from_utf8_lossy(&tar[124..136]);
+        let size =
+            usize::from_str_radix(size_field.trim_matches(|c: char| c == '\0' || c == ' '), 8)
+                .context("docker cp: bad tar header")?;
+        Ok(tar
+            .get(512..512 + size)
+            .context("docker cp: short tar stream")?
+            .to_vec())
+    }
+
+    /// Polls a container until it is `healthy` or `timeout` passes. `progress`
+    /// gets a line at each poll. The error is what was seen last.
+    pub fn wait_healthy(
+        &self,
+        container: &str,
+        timeout: std::time::Duration,
+        progress: &mut dyn FnMut(&str),
+    ) -> anyhow::Result<Result<(), NotHealthy>> {
+        let start = std::time::Instant::now();
+        let mut last_output = None;
+        loop {
+            let state = self.inspect_state(container)?;
+            if let Some(output) = state.as_ref().and_then(ContainerState::last_health_output) {
+                last_output = Some(output);
+            }
+            if state.as_ref().map(ContainerState::health) == Some(Health::Healthy) {
+                return Ok(Ok(()));
+            }
+            let seen = match &state {
+                None => "missing".to_string(),
+                Some(state) => format!("{}, {}", state.status().as_str(), state.health().as_str()),
+            };
+            let elapsed = start.elapsed();
+            if elapsed >= timeout || state.is_none() {
+                return Ok(Err(NotHealthy {
+                    seen,
+                    waited: elapsed,
+                    last_output: last_output.unwrap_or_else(|| "(no health check has run)".into()),
+                    logs: self.logs_tail(container, 20),
+                }));
+            }
+            progress(&format!(
+                "waiting for {container} to be healthy: {seen} ({}s)",
+                elapsed.as_secs()
+            ));
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    }
+
+    /// Creates (without starting) a container from an image.
+    pub fn create(&self, name: &str, image: &str) -> anyhow::Result<()> {
+        self.checked(&["create", "--name", name, image]).map(|_| ())
     }
 
     /// Removes a container, running or not.

@@ -5,13 +5,16 @@
 
 pub mod atomic;
 pub mod cli;
+pub mod conf;
 pub mod cron;
 pub mod docker;
 pub mod error;
 pub mod home;
 pub mod inventory;
+pub mod lock;
 pub mod net;
 pub mod ops;
+pub mod recovery;
 pub mod snapshot;
 pub mod timefmt;
 

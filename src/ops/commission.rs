@@ -5,11 +5,11 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::docker::{Docker, Health, RunSpec};
+use crate::docker::{Docker, RunSpec};
 use crate::error::{Error, Result};
 use crate::home::{Home, InstanceDir};
 use crate::inventory::{self, Row, RowState};
@@ -368,7 +368,8 @@ fn create_dirs(instance: &InstanceDir) -> Result<()> {
     Ok(result?)
 }
 
-fn run_spec(home: &Home, row: &Row, instance: &InstanceDir) -> RunSpec {
+/// The `docker run` of an instance, as its inventory row describes it.
+pub fn run_spec(home: &Home, row: &Row, instance: &InstanceDir) -> RunSpec {
     let http = row.http_port.unwrap_or(80);
     let ssh = row.ssh_port.unwrap_or(22);
     let mut publish = vec![(row.ip.clone(), http, http)];
@@ -442,47 +443,28 @@ fn wait_healthy(
     timeout: Duration,
     progress: &mut dyn FnMut(&str),
 ) -> Result<()> {
-    let start = Instant::now();
-    let mut last_output = None;
-    loop {
-        let state = docker.inspect_state(&row.container)?;
-        let health = state.as_ref().map(|state| state.health());
-        if let Some(output) = state.as_ref().and_then(|state| state.last_health_output()) {
-            last_output = Some(output);
-        }
-        if health == Some(Health::Healthy) {
-            return Ok(());
-        }
-        let elapsed = start.elapsed();
-        let described = match &state {
-            None => "missing".to_string(),
-            Some(state) => format!("{}, {}", state.status().as_str(), state.health().as_str()),
-        };
-        if elapsed >= timeout || state.is_none() {
-            let last_output = last_output.unwrap_or_else(|| "(no health check has run)".into());
-            let note = format!(
-                "not healthy {}s after commission ({described}); last health check: {last_output}",
-                elapsed.as_secs()
-            );
-            set_note(home, row.number, &note)?;
-            let logs = docker.logs_tail(&row.container, 20);
-            return Err(Error::failed(format!(
-                "instance {} ({}) is not healthy after {}s ({described}).\n\
-                 Last health check: {last_output}\n\
-                 Last lines of docker logs:\n{logs}\n\
-                 The container and its row are kept; `girofle-list` shows the problem.",
-                row.number,
-                row.container,
-                elapsed.as_secs()
-            )));
-        }
-        progress(&format!(
-            "waiting for {} to be healthy: {described} ({}s)",
-            row.container,
-            elapsed.as_secs()
-        ));
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let Err(not_healthy) = docker.wait_healthy(&row.container, timeout, progress)? else {
+        return Ok(());
+    };
+    let note = format!(
+        "not healthy {}s after commission ({}); last health check: {}",
+        not_healthy.waited.as_secs(),
+        not_healthy.seen,
+        not_healthy.last_output
+    );
+    set_note(home, row.number, &note)?;
+    Err(Error::failed(format!(
+        "instance {} ({}) is not healthy after {}s ({}).\n\
+         Last health check: {}\n\
+         Last lines of docker logs:\n{}\n\
+         The container and its row are kept; `girofle-list` shows the problem.",
+        row.number,
+        row.container,
+        not_healthy.waited.as_secs(),
+        not_healthy.seen,
+        not_healthy.last_output,
+        not_healthy.logs
+    )))
 }
 
 /// The `girofle-backup` the cron entry runs: the installed one, else the one

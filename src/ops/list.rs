@@ -9,6 +9,7 @@ use crate::docker::{ContainerSummary, Docker, Health, Status};
 use crate::error::Result;
 use crate::home::{Home, InstanceDir};
 use crate::inventory::{self, RowState};
+use crate::{lock, recovery};
 
 /// What to list.
 #[derive(Debug, Clone, Default)]
@@ -64,7 +65,23 @@ pub struct Outcome {
 /// Lists the instances of `home`.
 pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     let rows = inventory::read(home)?;
-    let live = Docker::new().and_then(|docker| docker.list_containers());
+    let docker = Docker::new();
+    // A killed backup or restore may have left a container stopped or frozen:
+    // put it back before showing it (only when nobody holds the instance).
+    if let Ok(docker) = &docker {
+        for row in rows
+            .iter()
+            .filter(|row| row.state == RowState::Commissioned)
+        {
+            let instance = crate::ops::backup::instance_of(home, row);
+            if recovery::needs_recovery(&instance)
+                && let Some(_lock) = lock::try_lock_instance(&instance, "girofle-list")
+            {
+                let _ = recovery::recover(home, docker, &instance);
+            }
+        }
+    }
+    let live = docker.and_then(|docker| docker.list_containers());
     let (containers, engine_error): (HashMap<String, ContainerSummary>, _) = match live {
         Ok(list) => (
             list.into_iter().map(|c| (c.name.clone(), c)).collect(),

@@ -1,4 +1,7 @@
 //! One module per operation: arguments in, an outcome out, no printing of data.
 
+pub mod backup;
 pub mod commission;
+pub mod decommission;
 pub mod list;
+pub mod restore;

@@ -1,0 +1,99 @@
+//! `girofle-decommission INSTANCE`: a final backup, the container stopped and
+//! removed, its cron entry removed, its row marked. Volumes and backups stay.
+
+use std::time::Duration;
+
+use crate::conf::Conf;
+use crate::docker::Docker;
+use crate::error::{Error, Result};
+use crate::home::Home;
+use crate::inventory::{self, RowState};
+use crate::ops::backup::{self, DEFAULT_STOP_TIMEOUT};
+use crate::{cron, lock, recovery, timefmt};
+
+/// What to decommission.
+#[derive(Debug, Clone)]
+pub struct Args {
+    /// Number, name or container.
+    pub instance: String,
+    /// Skip the final backup.
+    pub no_backup: bool,
+    /// How long to wait for another operation on the same instance.
+    pub lock_timeout: Duration,
+}
+
+/// What was done.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The instance number.
+    pub number: u32,
+    /// The final backup's ID, unless skipped.
+    pub final_backup: Option<String>,
+    /// Where its data stays.
+    pub dir: std::path::PathBuf,
+}
+
+/// Decommissions an instance without losing its data.
+pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
+    let rows = inventory::read(home)?;
+    let row = backup::select(&rows, std::slice::from_ref(&args.instance), false)?.remove(0);
+    let docker = Docker::new()?;
+    docker.server_version()?;
+    let conf = Conf::load(home)?;
+    let instance = backup::instance_of(home, &row);
+
+    let final_backup = if args.no_backup {
+        None
+    } else {
+        let options = backup::Options {
+            lock_timeout: args.lock_timeout,
+            ..backup::Options::default()
+        };
+        // Retention must not remove older backups of an instance taken out of service.
+        let options = backup::Options {
+            keep_last: Some(u32::MAX),
+            ..options
+        };
+        let made =
+            backup::backup_instance(home, &docker, &conf, &row, &options).map_err(|error| {
+                Error::failed(format!(
+                    "the final backup of instance {} failed, so it was not decommissioned: {error}",
+                    row.number
+                ))
+            })?;
+        Some(made.id.to_string())
+    };
+
+    let _lock = lock::lock_instance(&instance, "girofle-decommission", args.lock_timeout)?;
+    recovery::recover(home, &docker, &instance)?;
+    if docker.inspect_state(&row.container)?.is_some() {
+        docker.stop(&row.container, DEFAULT_STOP_TIMEOUT)?;
+        docker.remove(&row.container)?;
+    }
+    cron::remove_entry(home.cron_dir(), row.number)?;
+    let mut locked = inventory::lock(home)?;
+    if let Some(stored) = locked.row_mut(row.number) {
+        stored.state = RowState::Decommissioned;
+        stored.note = format!(
+            "decommissioned {}; data and backups kept in {}",
+            timefmt::now_rfc3339(),
+            instance.root().display()
+        );
+    }
+    locked.commit()?;
+    home.log(
+        "decommission",
+        &format!(
+            "instance {} ({}) decommissioned; final backup {}; data kept in {}",
+            row.number,
+            row.container,
+            final_backup.as_deref().unwrap_or("skipped"),
+            instance.root().display()
+        ),
+    );
+    Ok(Outcome {
+        number: row.number,
+        final_backup,
+        dir: instance.root().to_path_buf(),
+    })
+}

@@ -1,0 +1,158 @@
+//! What the next run does after a run was killed: the container goes back to
+//! its prior state, partial backups and half-made staging trees go away, a
+//! half-done restore is rolled back. Called with the instance lock held, so
+//! whoever left these things is gone.
+
+use std::fs;
+
+use crate::docker::{Docker, Status};
+use crate::error::Result;
+use crate::home::{Home, InstanceDir};
+use crate::lock;
+
+/// Hidden prefixes under `bckups/` that never name a complete backup.
+pub const PARTIAL_PREFIX: &str = ".partial-";
+/// A backup being removed by retention: hidden first, then deleted.
+pub const REMOVING_PREFIX: &str = ".removing-";
+
+/// Undoes what a killed run left in `instance`; returns what was done (also logged).
+pub fn recover(home: &Home, docker: &Docker, instance: &InstanceDir) -> Result<Vec<String>> {
+    let mut done = Vec::new();
+    done.extend(roll_back_restore(docker, instance)?);
+    if let Some(record) = lock::read_record(instance) {
+        let state = docker.inspect_state(&record.container)?;
+        match (record.prior.as_str(), state.as_ref().map(|s| s.status())) {
+            ("running", Some(Status::Paused)) => {
+                docker.unpause(&record.container)?;
+                done.push(format!("unpaused {}", record.container));
+            }
+            ("running", Some(Status::Stopped)) => {
+                docker.start(&record.container)?;
+                done.push(format!("started {} again", record.container));
+            }
+            _ => {}
+        }
+        lock::clear_record(instance)?;
+        done.push(format!(
+            "{} (pid {}, dead) had left {} out of its prior state `{}`",
+            record.operation, record.pid, record.container, record.prior
+        ));
+    }
+    if let Ok(entries) = fs::read_dir(instance.backups()) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(PARTIAL_PREFIX) || name.starts_with(REMOVING_PREFIX) {
+                fs::remove_dir_all(entry.path())?;
+                done.push(format!("removed the leftover {name}"));
+            }
+        }
+    }
+    for line in &done {
+        home.log(
+            "recovery",
+            &format!("{}: {line}", instance.root().display()),
+        );
+    }
+    Ok(done)
+}
+
+/// Whether a killed run may have left something in `instance` (cheap: no lock).
+pub fn needs_recovery(instance: &InstanceDir) -> bool {
+    lock::read_record(instance).is_some() || journal_path(instance).exists()
+}
+
+fn journal_path(instance: &InstanceDir) -> std::path::PathBuf {
+    instance.root().join(".girofle-restore")
+}
+
+/// The staging tree of a restore, beside `mapping-volumes`.
+pub fn staging_path(instance: &InstanceDir) -> std::path::PathBuf {
+    instance.root().join("mapping-volumes.restoring")
+}
+
+/// Where the previous volumes go to be deleted after a successful restore
+/// (hidden from rollback first, then removed).
+pub fn removing_path(instance: &InstanceDir) -> std::path::PathBuf {
+    instance.root().join("mapping-volumes.removing")
+}
+
+/// The file that marks the restored tree, at its root (outside the three
+/// mounted volumes): wherever it is after a crash tells which tree is new.
+pub const RESTORED_MARK: &str = ".girofle-restored-from";
+
+/// Records (durably) that a restore of `container` is under way.
+pub fn write_journal(instance: &InstanceDir, container: &str) -> Result<()> {
+    let text = format!("pid={}\ncontainer={container}\n", std::process::id());
+    crate::atomic::write(&journal_path(instance), text.as_bytes(), 0o600)?;
+    Ok(())
+}
+
+/// Ends a restore's journal: what is in `mapping-volumes` now stays.
+pub fn clear_journal(instance: &InstanceDir) -> Result<()> {
+    match fs::remove_file(journal_path(instance)) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error.into()),
+        _ => {}
+    }
+    Ok(crate::atomic::sync_directory(instance.root())?)
+}
+
+/// Exchanges the staging tree and `mapping-volumes` in one atomic step.
+pub fn exchange_volumes(instance: &InstanceDir) -> Result<()> {
+    nix::fcntl::renameat2(
+        None,
+        &staging_path(instance),
+        None,
+        &instance.volumes(),
+        nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+    )
+    .map_err(|errno| {
+        anyhow::anyhow!("cannot exchange the staging tree and mapping-volumes: {errno}")
+    })?;
+    crate::atomic::sync_directory(instance.root())?;
+    Ok(())
+}
+
+/// Rolls back a restore that a killed run left half done: if the restored
+/// tree (the one with the mark) is in `mapping-volumes` and the previous one
+/// is still beside it, they are exchanged back; the staging tree goes away.
+/// The container record then returns the container to its prior state.
+fn roll_back_restore(docker: &Docker, instance: &InstanceDir) -> Result<Vec<String>> {
+    let Ok(text) = fs::read_to_string(journal_path(instance)) else {
+        return Ok(Vec::new());
+    };
+    let container = text
+        .lines()
+        .find_map(|l| l.strip_prefix("container="))
+        .unwrap_or("")
+        .to_string();
+    let staging = staging_path(instance);
+    let mut done = Vec::new();
+    let swapped = instance.volumes().join(RESTORED_MARK).exists();
+    if swapped && staging.is_dir() {
+        if let Ok(Some(state)) = docker.inspect_state(&container)
+            && state.status() != Status::Stopped
+        {
+            if state.status() == Status::Paused {
+                docker.unpause(&container)?;
+            }
+            docker.stop(&container, std::time::Duration::from_secs(120))?;
+        }
+        exchange_volumes(instance)?;
+        done.push(format!(
+            "put the previous volumes of {container} back (an interrupted restore had swapped them)"
+        ));
+    } else if swapped {
+        // The previous tree was already removed: the restore had succeeded.
+        fs::remove_file(instance.volumes().join(RESTORED_MARK))?;
+    }
+    let removing = removing_path(instance);
+    if removing.exists() {
+        fs::remove_dir_all(&removing)?;
+    }
+    if staging.exists() {
+        fs::remove_dir_all(&staging)?;
+        done.push("removed the staging tree of an interrupted restore".to_string());
+    }
+    clear_journal(instance)?;
+    Ok(done)
+}
