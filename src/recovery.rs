@@ -20,6 +20,9 @@ pub fn recover(home: &Home, docker: &Docker, instance: &InstanceDir) -> Result<V
     let mut done = Vec::new();
     done.extend(roll_back_restore(docker, instance)?);
     if let Some(record) = lock::read_record(instance) {
+        // The killed run's `docker stop` or `docker pause` may still be on its
+        // way: acting before it lands would leave the container stopped.
+        wait_for_docker_commands(&record.container, std::time::Duration::from_secs(180));
         let state = docker.inspect_state(&record.container)?;
         match (record.prior.as_str(), state.as_ref().map(|s| s.status())) {
             ("running", Some(Status::Paused)) => {
@@ -56,9 +59,45 @@ pub fn recover(home: &Home, docker: &Docker, instance: &InstanceDir) -> Result<V
     Ok(done)
 }
 
+/// Waits (bounded) until no `docker stop|pause|unpause|start ... CONTAINER`
+/// process is left on this host.
+fn wait_for_docker_commands(container: &str, limit: std::time::Duration) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit && docker_command_running(container) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+fn docker_command_running(container: &str) -> bool {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else {
+            return false;
+        };
+        let args: Vec<&[u8]> = cmdline
+            .split(|&b| b == 0)
+            .filter(|a| !a.is_empty())
+            .collect();
+        args.len() >= 3
+            && args[0].ends_with(b"docker")
+            && matches!(args[1], b"stop" | b"pause" | b"unpause" | b"start")
+            && args.last() == Some(&container.as_bytes())
+    })
+}
+
 /// Whether a killed run may have left something in `instance` (cheap: no lock).
 pub fn needs_recovery(instance: &InstanceDir) -> bool {
-    lock::read_record(instance).is_some() || journal_path(instance).exists()
+    lock::read_record(instance).is_some()
+        || journal_path(instance).exists()
+        || fs::read_dir(instance.backups()).is_ok_and(|entries| {
+            entries.flatten().any(|entry| {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                name.starts_with(PARTIAL_PREFIX) || name.starts_with(REMOVING_PREFIX)
+            })
+        })
 }
 
 fn journal_path(instance: &InstanceDir) -> std::path::PathBuf {

@@ -271,3 +271,96 @@ pub fn http_get(ip: &str, url: &str) -> (u16, String) {
         .to_string();
     (status, body)
 }
+
+impl Scenario {
+    /// `noeud-gitlab-<N>` of this scenario.
+    pub fn instance_dir(&self, number: u32) -> PathBuf {
+        self.home.join(format!("noeud-gitlab-{number}"))
+    }
+
+    /// The names under `bckups/` of instance `number`, sorted (partials included).
+    pub fn backup_names(&self, number: u32) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.instance_dir(number).join("bckups"))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// Backs up instance `number` with extra arguments; returns the new ID.
+    pub fn backup(&self, number: u32, args: &[&str]) -> String {
+        let number = number.to_string();
+        let mut all = vec![number.as_str()];
+        all.extend_from_slice(args);
+        let run = self.run("girofle-backup", &all).expect_code(0);
+        let id = run.stdout.trim().to_string();
+        assert_eq!(id.len(), 20, "not a backup ID: {id:?}");
+        id
+    }
+}
+
+/// The health of a container, as docker reports it.
+pub fn health(container: &str) -> String {
+    docker(&[
+        "inspect",
+        "--format",
+        "{{if .State.Health}}{{.State.Health.Status}}{{end}}",
+        container,
+    ])
+    .trim()
+    .to_string()
+}
+
+/// The run state of a container.
+pub fn status(container: &str) -> String {
+    docker(&["inspect", "--format", "{{.State.Status}}", container])
+        .trim()
+        .to_string()
+}
+
+/// Waits (up to two minutes) until the container is healthy.
+pub fn wait_healthy(container: &str) {
+    let start = std::time::Instant::now();
+    while health(container) != "healthy" {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{container} never became healthy: {} {}",
+            status(container),
+            health(container)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// Adds a commit to the repository in `dir` and pushes it to `remote`; returns its ID.
+pub fn push_commit(dir: &Path, remote: &str, message: &str) -> String {
+    std::fs::write(dir.join("README.md"), format!("{message}\n")).unwrap();
+    git(dir, &["add", "README.md"]);
+    git(dir, &["commit", "--quiet", "-m", message]);
+    git(dir, &["push", "--quiet", remote, "main"]);
+    git(dir, &["rev-parse", "HEAD"]).trim().to_string()
+}
+
+/// The HEAD commit of `remote`'s main branch, read through a fresh clone.
+pub fn remote_head(remote: &str) -> String {
+    let out = Command::new("git")
+        .args(["ls-remote", remote, "refs/heads/main"])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git ls-remote {remote}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
