@@ -499,3 +499,32 @@ fn decommission_takes_a_final_backup_and_keeps_the_data() {
     let run = it.world.run("girofle-decommission", &["1"]).expect_code(2);
     assert!(run.stderr.contains("decommissioned"));
 }
+
+#[test]
+fn without_arguments_on_a_terminal_it_asks_for_container_directory_and_backup() {
+    let it = instance_with_history();
+    let project = format!("{}/grp/app.git", it.url);
+    let first = push_commit(&it.app(), &project, "first");
+    let id = it.world.backup(1, &[]);
+    std::thread::sleep(Duration::from_millis(1100));
+    push_commit(&it.app(), &project, "second");
+    // `script` gives the binary a terminal; the answers come through it.
+    let binary = common::binary_path("girofle-restore");
+    let answers = format!("{}\n{}\n\n", it.container, it.dir());
+    let mut child = it
+        .world
+        .command("script")
+        .args(["-qec", &format!("{} --wait-timeout 60", binary.display()), "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), answers.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{screen}");
+    assert!(screen.contains("Container to restore into"), "{screen}");
+    assert!(screen.contains(&format!("Backup to restore [{id}]")), "{screen}");
+    assert_eq!(remote_head(&project), first);
+}

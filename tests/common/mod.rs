@@ -92,7 +92,8 @@ impl Scenario {
 
     /// A command for one of the crate's binaries, in this scenario's world.
     pub fn command(&self, binary: &str) -> Command {
-        let mut command = Command::new(binary_path(binary));
+        let path = if binary.starts_with("girofle-") { binary_path(binary) } else { PathBuf::from(binary) };
+        let mut command = Command::new(path);
         command
             .env("GIROFLE_HOME", &self.home)
             .env("GIROFLE_CRON_DIR", &self.cron_dir)
