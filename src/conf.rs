@@ -58,6 +58,8 @@ pub struct Target {
     pub known_hosts: Option<PathBuf>,
     /// Complete backups kept per instance on this target.
     pub keep_last: Option<NonZeroU32>,
+    /// Bandwidth limit of transfers, KiB/s (rsync `--bwlimit`).
+    pub bwlimit_kib: Option<u32>,
 }
 
 impl Conf {

@@ -78,6 +78,32 @@ pub fn write_entry(
     Ok(path)
 }
 
+/// The cron file of Girofle's own state backup (and shipping to `same-site`).
+pub fn state_entry_path(cron_dir: &Path) -> PathBuf {
+    cron_dir.join("girofle-state")
+}
+
+/// Writes the state entry when there is none: every 4 hours, Girofle's state
+/// is backed up and, when `same-site` is configured, shipped there with every
+/// instance's new backups.
+pub fn ensure_state_entry(cron_dir: &Path, command: &[String]) -> anyhow::Result<()> {
+    let path = state_entry_path(cron_dir);
+    if path.exists() {
+        return Ok(());
+    }
+    let line = command
+        .iter()
+        .map(|word| shell_quote(word))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let contents = format!(
+        "# Girofle: its own state, and shipping to the `same-site` target when configured.\n\
+         SHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n\
+         {DEFAULT_SCHEDULE} root {line}\n"
+    );
+    crate::atomic::write(&path, contents.as_bytes(), 0o644)
+}
+
 /// Removes the entry of instance `number`; a missing entry is not an error.
 pub fn remove_entry(cron_dir: &Path, number: u32) -> anyhow::Result<()> {
     let path = entry_path(cron_dir, number);
@@ -89,17 +115,10 @@ pub fn remove_entry(cron_dir: &Path, number: u32) -> anyhow::Result<()> {
     }
 }
 
-/// Quotes a word for the `/bin/sh` that cron runs the line with.
+/// Quotes a word for the `/bin/sh` that cron runs the line with; `%` is
+/// special to cron itself.
 fn shell_quote(word: &str) -> String {
-    if !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-=:@".contains(c))
-    {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''").replace('%', "\\%"))
-    }
+    crate::shell::quote(word).replace('%', "\\%")
 }
 
 #[cfg(test)]

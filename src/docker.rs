@@ -501,6 +501,13 @@ impl Docker {
         }
     }
 
+    /// `docker inspect` of these containers, as the engine prints it (JSON).
+    pub fn inspect_json(&self, containers: &[&str]) -> anyhow::Result<String> {
+        let mut args = vec!["inspect", "--type", "container"];
+        args.extend_from_slice(containers);
+        self.checked(&args)
+    }
+
     /// Creates (without starting) a container from an image.
     pub fn create(&self, name: &str, image: &str) -> anyhow::Result<()> {
         self.checked(&["create", "--name", name, image]).map(|_| ())

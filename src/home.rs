@@ -95,6 +95,11 @@ impl Home {
         self.root.join("girofle.conf")
     }
 
+    /// `sauvegardes/`: backups of Girofle's own configuration and state.
+    pub fn state_backups(&self) -> PathBuf {
+        self.root.join("sauvegardes")
+    }
+
     /// Where the installed binaries live.
     pub fn operations(&self) -> PathBuf {
         self.root.join("operations-std")

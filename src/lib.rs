@@ -15,6 +15,8 @@ pub mod lock;
 pub mod net;
 pub mod ops;
 pub mod recovery;
+pub mod remote;
+pub mod shell;
 pub mod snapshot;
 pub mod timefmt;
 

@@ -90,6 +90,15 @@ fn two_instances_on_their_own_addresses_serve_health_and_git() {
         "{cron}"
     );
 
+    // And Girofle's own state is backed up (and shipped) on the same rhythm.
+    let state = std::fs::read_to_string(world.cron_dir.join("girofle-state")).unwrap();
+    assert!(
+        state
+            .trim_end()
+            .ends_with(&format!("--home {} --state", world.home.display())),
+        "{state}"
+    );
+
     // The inventory is private.
     let mode = std::fs::metadata(world.inventory()).unwrap().mode() & 0o777;
     assert_eq!(mode, 0o600);

@@ -514,7 +514,11 @@ fn without_arguments_on_a_terminal_it_asks_for_container_directory_and_backup() 
     let mut child = it
         .world
         .command("script")
-        .args(["-qec", &format!("{} --wait-timeout 60", binary.display()), "/dev/null"])
+        .args([
+            "-qec",
+            &format!("{} --wait-timeout 60", binary.display()),
+            "/dev/null",
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -525,6 +529,9 @@ fn without_arguments_on_a_terminal_it_asks_for_container_directory_and_backup() 
     let screen = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{screen}");
     assert!(screen.contains("Container to restore into"), "{screen}");
-    assert!(screen.contains(&format!("Backup to restore [{id}]")), "{screen}");
+    assert!(
+        screen.contains(&format!("Backup to restore [{id}]")),
+        "{screen}"
+    );
     assert_eq!(remote_head(&project), first);
 }

@@ -42,8 +42,15 @@ struct Cli {
     /// Seconds `docker stop` gives GitLab to shut down
     #[arg(long, value_name = "SECS", default_value_t = backup::DEFAULT_STOP_TIMEOUT.as_secs())]
     stop_timeout: u64,
+    /// Back up Girofle's own state (inventory, counter, girofle.conf, cron entries, docker inspect, log)
+    /// into sauvegardes/; ships it and every instance's new backups to `same-site` when configured
+    #[arg(long)]
+    state: bool,
+    /// Ship complete backups to this target of girofle.conf
+    #[arg(long, value_name = "TARGET")]
+    to: Option<String>,
     /// Re-read a backup of INSTANCE and compare it with its MANIFEST
-    #[arg(long, value_name = "INSTANCE", conflicts_with_all = ["all", "instances"])]
+    #[arg(long, value_name = "INSTANCE", conflicts_with_all = ["all", "instances", "state", "to"])]
     verify: Option<String>,
     /// With --verify: the backup to re-read [default: the newest]
     #[arg(long, value_name = "ID", requires = "verify")]
@@ -85,6 +92,8 @@ fn run(cli: Cli, home: &girofle::home::Home) -> Result<Exit, Error> {
     let args = backup::Args {
         instances: cli.instances,
         all: cli.all,
+        state: cli.state,
+        to: cli.to,
         options: backup::Options {
             consistency: match cli.consistency {
                 ConsistencyArg::Stop => Consistency::Stop,
@@ -101,10 +110,20 @@ fn run(cli: Cli, home: &girofle::home::Home) -> Result<Exit, Error> {
     for made in &outcome.made {
         writeln!(stdout, "{}", made.id)?;
     }
+    if let Some(id) = &outcome.state {
+        writeln!(stdout, "{id}")?;
+    }
+    if cli::stderr_is_terminal() {
+        for shipped in &outcome.shipped {
+            eprintln!("shipped {shipped}");
+        }
+    }
     for (what, error) in &outcome.failures {
         eprintln!("girofle-backup: {what}: {error}");
     }
-    match (outcome.made.is_empty(), outcome.failures.is_empty()) {
+    let made_any =
+        !outcome.made.is_empty() || outcome.state.is_some() || !outcome.shipped.is_empty();
+    match (!made_any, outcome.failures.is_empty()) {
         (_, true) => Ok(Exit::Done),
         (true, false) => Ok(Exit::Failed),
         (false, false) => Ok(Exit::Partial),

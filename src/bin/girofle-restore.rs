@@ -24,6 +24,12 @@ struct Cli {
     /// The backup to restore [default: the newest complete one]
     #[arg(long, value_name = "ID")]
     backup: Option<String>,
+    /// Fetch the backup from this target of girofle.conf first
+    #[arg(long, value_name = "TARGET")]
+    from: Option<String>,
+    /// With --from: the instance folder on the target, HOST/noeud-gitlab-<N> [default: this host's, DIR's]
+    #[arg(long, value_name = "HOST/noeud-gitlab-N", requires = "from")]
+    source: Option<String>,
     /// Recreate the container from this image (needed when the GitLab versions differ)
     #[arg(long, value_name = "REF")]
     image: Option<String>,
@@ -94,6 +100,8 @@ fn run(mut cli: Cli, home: &girofle::home::Home) -> Result<Exit, Error> {
         container,
         dir,
         backup: cli.backup,
+        from: cli.from,
+        source: cli.source,
         image: cli.image,
         keep_previous: cli.keep_previous,
         lock_timeout: Duration::from_secs(cli.lock_timeout),

@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::home::{BackupId, Home, InstanceDir};
 use crate::inventory::{self, Row, RowState};
 use crate::recovery::{self, PARTIAL_PREFIX, REMOVING_PREFIX};
+use crate::remote::Remote;
 use crate::snapshot::{self, MANIFEST, Manifest, SyncStats};
 use crate::{lock, timefmt};
 
@@ -83,6 +84,11 @@ pub struct Args {
     pub instances: Vec<String>,
     /// Every commissioned instance.
     pub all: bool,
+    /// Girofle's own state too (`sauvegardes/<ID>/`).
+    pub state: bool,
+    /// The target to ship complete backups to. With `state` and no target,
+    /// `same-site` when it is configured.
+    pub to: Option<String>,
     /// How.
     pub options: Options,
 }
@@ -106,27 +112,54 @@ pub struct Made {
     pub removed: Vec<String>,
 }
 
-/// Every backup made, and every instance that failed.
+/// Every backup made, and every item that failed.
 #[derive(Debug)]
 pub struct Outcome {
     /// The backups made.
     pub made: Vec<Made>,
-    /// Instances that failed, with why.
+    /// The state backup made, with `state`.
+    pub state: Option<BackupId>,
+    /// What was shipped to the target: `<folder>/<ID>`.
+    pub shipped: Vec<String>,
+    /// Items that failed, with why.
     pub failures: Vec<(String, Error)>,
 }
 
-/// Backs up the instances `args` names; one failing does not stop the others.
+/// The target that `girofle-backup --state` ships to when it is configured.
+pub const SAME_SITE: &str = "same-site";
+
+/// Backs up the instances `args` names (and the state), then ships them; one
+/// item failing does not stop the others.
 pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     let rows = inventory::read(home)?;
-    let targets = select(&rows, &args.instances, args.all)?;
+    let targets = if args.state && args.instances.is_empty() && !args.all {
+        Vec::new()
+    } else {
+        select(&rows, &args.instances, args.all)?
+    };
     let conf = Conf::load(home)?;
+    let target_name = match (&args.to, args.state) {
+        (Some(name), _) => Some(name.clone()),
+        (None, true) if conf.targets.contains_key(SAME_SITE) => Some(SAME_SITE.to_string()),
+        _ => None,
+    };
+    let remote = target_name
+        .as_deref()
+        .map(|name| Remote::from_conf(&conf, name))
+        .transpose()?;
+    // An unreachable target, or one with the wrong host key, fails before anything is made here.
+    if let Some(remote) = &remote {
+        remote.prepare(&remote.host)?;
+    }
     let docker = Docker::new()?;
     let mut outcome = Outcome {
         made: Vec::new(),
+        state: None,
+        shipped: Vec::new(),
         failures: Vec::new(),
     };
-    for row in targets {
-        match backup_instance(home, &docker, &conf, &row, &args.options) {
+    for row in &targets {
+        match backup_instance(home, &docker, &conf, row, &args.options) {
             Ok(made) => outcome.made.push(made),
             Err(error) => {
                 home.log(
@@ -140,7 +173,215 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
             }
         }
     }
+    if args.state {
+        match backup_state(home, &docker, &conf, &rows) {
+            Ok(id) => outcome.state = Some(id),
+            Err(error) => {
+                home.log("backup", &format!("state FAILED: {error}"));
+                outcome
+                    .failures
+                    .push(("Girofle's state".to_string(), error));
+            }
+        }
+    }
+    if let Some(remote) = &remote {
+        // With --state alone, every instance's new backups travel with the state.
+        let shipping: Vec<&Row> = if targets.is_empty() {
+            rows.iter()
+                .filter(|r| r.state == RowState::Commissioned)
+                .collect()
+        } else {
+            targets.iter().collect()
+        };
+        for row in shipping {
+            let instance = instance_of(home, row);
+            let folder = format!("{}/{}/bckups", remote.host, dir_name(&instance));
+            match ship(
+                home,
+                remote,
+                &conf,
+                &instance.backups(),
+                &folder,
+                &instance.complete_backups(),
+            ) {
+                Ok(sent) => outcome.shipped.extend(sent),
+                Err(error) => outcome.failures.push((
+                    format!("shipping instance {} to `{}`", row.number, remote.name),
+                    error,
+                )),
+            }
+        }
+        if args.state {
+            let folder = format!("{}/sauvegardes", remote.host);
+            let ids = complete_in(&home.state_backups());
+            match ship(home, remote, &conf, &home.state_backups(), &folder, &ids) {
+                Ok(sent) => outcome.shipped.extend(sent),
+                Err(error) => outcome
+                    .failures
+                    .push((format!("shipping the state to `{}`", remote.name), error)),
+            }
+        }
+    }
     Ok(outcome)
+}
+
+/// `noeud-gitlab-<N>`: the name an instance's folder has on targets.
+pub fn dir_name(instance: &InstanceDir) -> String {
+    instance
+        .root()
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn complete_in(directory: &Path) -> Vec<BackupId> {
+    let mut ids: Vec<BackupId> = fs::read_dir(directory)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| BackupId::parse(&e.file_name().to_string_lossy()))
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+/// Sends the local complete backups newer than the newest one on the target
+/// (only the newest when the target has none yet; a partial left there by
+/// an interrupted run is completed), then applies the target's retention.
+fn ship(
+    home: &Home,
+    remote: &Remote,
+    conf: &Conf,
+    local: &Path,
+    folder: &str,
+    ids: &[BackupId],
+) -> Result<Vec<String>> {
+    remote.prepare(folder)?;
+    let there = remote.list(folder)?;
+    let to_send: Vec<&BackupId> = match there.last() {
+        Some(newest) => ids.iter().filter(|id| *id > newest).collect(),
+        None => ids.last().into_iter().collect(),
+    };
+    let mut sent = Vec::new();
+    for id in to_send {
+        remote.send(&local.join(id.as_str()), folder, id.as_str())?;
+        home.log(
+            "backup",
+            &format!("{folder}/{id} shipped to target `{}`", remote.name),
+        );
+        sent.push(format!("{folder}/{id}"));
+    }
+    let keep = remote.keep_last.unwrap_or_else(|| conf.keep_last());
+    let removed = remote.apply_retention(folder, keep)?;
+    if !removed.is_empty() {
+        home.log(
+            "backup",
+            &format!(
+                "target `{}` retention removed {folder}/{}",
+                remote.name,
+                removed.join(", ")
+            ),
+        );
+    }
+    Ok(sent)
+}
+
+/// Backs up Girofle's own state into `sauvegardes/<ID>/`: the inventory and
+/// counter (read together under the inventory lock), `girofle.conf`, the
+/// cron entries, `docker inspect` of every instance, the end of the log.
+pub fn backup_state(home: &Home, docker: &Docker, conf: &Conf, rows: &[Row]) -> Result<BackupId> {
+    let root = home.state_backups();
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&root)?;
+    let id = new_id_in(&root);
+    let partial = root.join(format!("{PARTIAL_PREFIX}{id}"));
+    let result = (|| -> Result<()> {
+        fs::DirBuilder::new().mode(0o700).create(&partial)?;
+        {
+            let _locked = inventory::lock(home)?;
+            for path in [home.inventory(), home.counter(), home.conf()] {
+                if path.exists() {
+                    copy_file(&path, &partial.join(path.file_name().unwrap_or_default()))?;
+                }
+            }
+        }
+        let cron = partial.join("cron.d");
+        fs::create_dir(&cron)?;
+        if let Ok(entries) = fs::read_dir(home.cron_dir()) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with("girofle-") {
+                    copy_file(&entry.path(), &cron.join(&name))?;
+                }
+            }
+        }
+        let existing: std::collections::HashSet<String> = docker
+            .list_containers()
+            .map(|list| list.into_iter().map(|c| c.name).collect())
+            .unwrap_or_default();
+        let names: Vec<&str> = rows
+            .iter()
+            .map(|r| r.container.as_str())
+            .filter(|n| existing.contains(*n))
+            .collect();
+        let inspect = if names.is_empty() {
+            "[]\n".to_string()
+        } else {
+            docker.inspect_json(&names)?
+        };
+        fs::write(partial.join("docker-inspect.json"), inspect)?;
+        let log = fs::read_to_string(home.log_file()).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(1000)..].join("\n");
+        fs::write(partial.join("girofle.log.tail"), tail + "\n")?;
+        let manifest = Manifest {
+            header: vec![
+                ("id".to_string(), id.to_string()),
+                ("kind".to_string(), "girofle-state".to_string()),
+                ("home".to_string(), home.root().display().to_string()),
+                ("host".to_string(), crate::remote::host_name(conf)),
+                ("finished".to_string(), timefmt::now_rfc3339()),
+                (
+                    "girofle_version".to_string(),
+                    env!("CARGO_PKG_VERSION").to_string(),
+                ),
+            ],
+            entries: snapshot::describe(&partial, None)?,
+        };
+        snapshot::write_manifest(&partial, &manifest)?;
+        fs::rename(&partial, root.join(id.as_str()))?;
+        crate::atomic::sync_directory(&root)?;
+        Ok(())
+    })();
+    if let Err(error) = result {
+        let _ = fs::remove_dir_all(&partial);
+        return Err(error);
+    }
+    let keep = conf.keep_last() as usize;
+    let ids = complete_in(&root);
+    if ids.len() > keep {
+        for old in &ids[..ids.len() - keep] {
+            let hidden = root.join(format!("{REMOVING_PREFIX}{old}"));
+            fs::rename(root.join(old.as_str()), &hidden)?;
+            fs::remove_dir_all(&hidden)?;
+        }
+    }
+    home.log(
+        "backup",
+        &format!("Girofle's state backed up as sauvegardes/{id}"),
+    );
+    Ok(id)
+}
+
+fn copy_file(from: &Path, to: &Path) -> Result<()> {
+    fs::copy(from, to).with_context(|| format!("cannot copy {}", from.display()))?;
+    let metadata = fs::metadata(from)?;
+    fs::set_permissions(to, metadata.permissions())?;
+    Ok(())
 }
 
 /// The rows `specs` name (or every commissioned one with `all`), checked
@@ -185,6 +426,10 @@ pub fn instance_of(home: &Home, row: &Row) -> InstanceDir {
 
 /// A new backup ID: the UTC time now; never one that exists already.
 fn new_id(instance: &InstanceDir) -> BackupId {
+    new_id_in(&instance.backups())
+}
+
+fn new_id_in(directory: &Path) -> BackupId {
     loop {
         let now = time::OffsetDateTime::now_utc();
         let name = now
@@ -192,11 +437,8 @@ fn new_id(instance: &InstanceDir) -> BackupId {
                 "[year]-[month]-[day]T[hour]-[minute]-[second]Z"
             ))
             .expect("a UTC date always formats");
-        let taken = instance.backups().join(&name).exists()
-            || instance
-                .backups()
-                .join(format!("{PARTIAL_PREFIX}{name}"))
-                .exists();
+        let taken = directory.join(&name).exists()
+            || directory.join(format!("{PARTIAL_PREFIX}{name}")).exists();
         if !taken {
             return BackupId::parse(&name).expect("a generated ID parses");
         }

@@ -112,6 +112,19 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         ))));
     }
 
+    let state_command = vec![
+        backup_program().display().to_string(),
+        "--home".to_string(),
+        home.root().display().to_string(),
+        "--state".to_string(),
+    ];
+    if let Err(error) = cron::ensure_state_entry(home.cron_dir(), &state_command) {
+        home.log(
+            "commission",
+            &format!("the state cron entry could not be written: {error:#}"),
+        );
+    }
+
     let outcome = Outcome {
         number: row.number,
         container: row.container.clone(),

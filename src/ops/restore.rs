@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::conf::Conf;
 use crate::docker::{Docker, Status};
 use crate::error::{Error, Result};
 use crate::home::{BackupId, Home, InstanceDir};
 use crate::inventory::{self, Row};
 use crate::ops::backup::{DEFAULT_STOP_TIMEOUT, VOLUMES};
 use crate::recovery::{self, RESTORED_MARK};
+use crate::remote::Remote;
 use crate::snapshot::{self, MANIFEST, Manifest};
 use crate::{lock, timefmt};
 
@@ -29,6 +31,10 @@ pub struct Args {
     pub dir: PathBuf,
     /// The backup; the newest complete one by default.
     pub backup: Option<String>,
+    /// Fetch the backup from this target of `girofle.conf` first.
+    pub from: Option<String>,
+    /// With `from`: `HOST/noeud-gitlab-<N>` on the target [default: this host, DIR's name].
+    pub source: Option<String>,
     /// Recreate the container from this image (when versions differ).
     pub image: Option<String>,
     /// Keep the previous volumes as `mapping-volumes.previous-<time>`.
@@ -64,7 +70,12 @@ pub fn usable_backups(instance: &InstanceDir) -> Vec<BackupId> {
 /// Checks the seed's conditions, each with exit 2 naming the first that
 /// fails: the container is known, the directory holds `mapping-volumes/`
 /// with the three volumes, and `bckups/` holds a complete backup.
-pub fn check_arguments(docker: &Docker, container: &str, dir: &Path) -> Result<InstanceDir> {
+pub fn check_arguments(
+    docker: &Docker,
+    container: &str,
+    dir: &Path,
+    need_backup: bool,
+) -> Result<InstanceDir> {
     if container.is_empty() {
         return Err(Error::usage("the container name is empty"));
     }
@@ -97,7 +108,7 @@ pub fn check_arguments(docker: &Docker, container: &str, dir: &Path) -> Result<I
     if !instance.backups().is_dir() {
         return Err(Error::usage(format!("{} has no bckups/", dir.display())));
     }
-    if usable_backups(&instance).is_empty() {
+    if need_backup && usable_backups(&instance).is_empty() {
         return Err(Error::usage(format!(
             "{} holds no complete backup (one with data, config and log)",
             instance.backups().display()
@@ -110,9 +121,31 @@ pub fn check_arguments(docker: &Docker, container: &str, dir: &Path) -> Result<I
 pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<Outcome> {
     let docker = Docker::new()?;
     docker.server_version()?;
-    let instance = check_arguments(&docker, &args.container, &args.dir)?;
+    let instance = check_arguments(&docker, &args.container, &args.dir, args.from.is_none())?;
     let row = owning_row(home, &instance, &args.container)?;
-    let backup = match &args.backup {
+    let remote = match &args.from {
+        Some(name) => Some(Remote::from_conf(&Conf::load(home)?, name)?),
+        None => None,
+    };
+    let _lock = lock::lock_instance(&instance, "girofle-restore", args.lock_timeout)?;
+    recovery::recover(home, &docker, &instance)?;
+    let backup_id = match &remote {
+        Some(remote) => Some(fetch(
+            home,
+            remote,
+            &instance,
+            args.source.as_deref(),
+            args.backup.as_deref(),
+        )?),
+        None => args.backup.clone(),
+    };
+    if usable_backups(&instance).is_empty() {
+        return Err(Error::usage(format!(
+            "{} holds no complete backup (one with data, config and log)",
+            instance.backups().display()
+        )));
+    }
+    let backup = match &backup_id {
         Some(id) => {
             let path = instance.backups().join(id);
             if BackupId::parse(id).is_none()
@@ -171,8 +204,6 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         row.as_ref(),
     )?;
 
-    let _lock = lock::lock_instance(&instance, "girofle-restore", args.lock_timeout)?;
-    recovery::recover(home, &docker, &instance)?;
     home.log(
         "restore",
         &format!(
@@ -315,6 +346,94 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         backup: backup_name,
         previous,
     })
+}
+
+/// Fetches a backup from a target into `bckups/` (under the instance lock):
+/// into `.partial-<ID>`, checked against its MANIFEST, then renamed. A copy
+/// that does not match is removed and refused.
+fn fetch(
+    home: &Home,
+    remote: &Remote,
+    instance: &InstanceDir,
+    source: Option<&str>,
+    id: Option<&str>,
+) -> Result<String> {
+    let folder = match source {
+        Some(source) => {
+            let valid = source.split('/').count() == 2
+                && source
+                    .split('/')
+                    .all(|part| !part.is_empty() && part != "." && part != "..");
+            if !valid {
+                return Err(Error::usage(format!(
+                    "--source `{source}` is not HOST/noeud-gitlab-<N>"
+                )));
+            }
+            format!("{source}/bckups")
+        }
+        None => format!(
+            "{}/{}/bckups",
+            remote.host,
+            crate::ops::backup::dir_name(instance)
+        ),
+    };
+    let there = remote.list(&folder)?;
+    let id = match id {
+        Some(id) => {
+            if !there.iter().any(|b| b.as_str() == id) {
+                return Err(Error::usage(format!(
+                    "target `{}` has no complete backup `{id}` in {folder}",
+                    remote.name
+                )));
+            }
+            id.to_string()
+        }
+        None => there.last().map(ToString::to_string).ok_or_else(|| {
+            Error::usage(format!(
+                "target `{}` has no complete backup in {folder}",
+                remote.name
+            ))
+        })?,
+    };
+    let destination = instance.backups().join(&id);
+    if destination.is_dir() {
+        return Ok(id);
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .create(instance.backups())?;
+    let partial = instance
+        .backups()
+        .join(format!("{}{id}", crate::recovery::PARTIAL_PREFIX));
+    let link_dest = instance
+        .latest_backup()
+        .map(|b| instance.backups().join(b.as_str()));
+    let fetched = remote
+        .fetch(&folder, &id, &partial, link_dest.as_deref())
+        .and_then(|()| {
+            let (_, problems) = snapshot::verify(&partial)?;
+            if problems.is_empty() {
+                return Ok(());
+            }
+            let shown: Vec<String> = problems.iter().take(10).map(ToString::to_string).collect();
+            Err(Error::usage(format!(
+                "the copy of {id} fetched from target `{}` does not match its MANIFEST ({}); \
+                 it was refused and removed, nothing was changed",
+                remote.name,
+                shown.join("; ")
+            )))
+        });
+    if let Err(error) = fetched {
+        let _ = fs::remove_dir_all(&partial);
+        return Err(error);
+    }
+    fs::rename(&partial, &destination)?;
+    crate::atomic::sync_directory(&instance.backups())?;
+    home.log(
+        "restore",
+        &format!("fetched {folder}/{id} from target `{}`", remote.name),
+    );
+    Ok(id)
 }
 
 /// The inventory row of the instance in `dir`, if any; it must be the row of `container`.

@@ -1,0 +1,390 @@
+//! Backup targets on other machines: rsync over SSH (host key checked
+//! against the configured known_hosts, never bypassed) or a mounted path.
+//! A target holds `<target>/<host>/noeud-gitlab-<N>/bckups/<ID>/` and
+//! `<target>/<host>/sauvegardes/<ID>/`; a transfer goes to `.partial-<ID>`,
+//! is checked against the local copy, and only then renamed `<ID>`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow, bail};
+
+use crate::conf::{Conf, Target};
+use crate::error::{Error, Result};
+use crate::home::BackupId;
+use crate::recovery::{PARTIAL_PREFIX, REMOVING_PREFIX};
+use crate::shell;
+
+/// Where a target is.
+#[derive(Debug, Clone)]
+enum Location {
+    Local(PathBuf),
+    Ssh {
+        destination: String,
+        path: String,
+        port: u16,
+        identity: Option<PathBuf>,
+        known_hosts: Option<PathBuf>,
+    },
+}
+
+/// A configured target, resolved for this host.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    /// The target's name in `girofle.conf`.
+    pub name: String,
+    location: Location,
+    /// This host's folder name on the target.
+    pub host: String,
+    /// Complete backups kept per instance there.
+    pub keep_last: Option<u32>,
+    bwlimit_kib: Option<u32>,
+}
+
+/// This host's name on targets: `[girofle] host`, else the machine's host name.
+pub fn host_name(conf: &Conf) -> String {
+    conf.girofle.host.clone().unwrap_or_else(|| {
+        nix::unistd::gethostname()
+            .ok()
+            .and_then(|name| name.into_string().ok())
+            .unwrap_or_else(|| "localhost".into())
+    })
+}
+
+impl Remote {
+    /// The target `name` of `conf`; an unknown name or a bad URL is exit 2.
+    pub fn from_conf(conf: &Conf, name: &str) -> Result<Remote> {
+        let target: &Target = conf.targets.get(name).ok_or_else(|| {
+            let known: Vec<&str> = conf.targets.keys().map(String::as_str).collect();
+            Error::usage(format!(
+                "no target `{name}` in girofle.conf (known: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })?;
+        let location = if target.url.starts_with('/') {
+            Location::Local(PathBuf::from(&target.url))
+        } else {
+            let (destination, path) = target
+                .url
+                .split_once(':')
+                .filter(|(destination, path)| !destination.is_empty() && path.starts_with('/'))
+                .ok_or_else(|| {
+                    Error::usage(format!(
+                        "target `{name}`: url `{}` is neither `user@host:/absolute/path` nor `/mounted/path`",
+                        target.url
+                    ))
+                })?;
+            Location::Ssh {
+                destination: destination.to_string(),
+                path: path.to_string(),
+                port: target.port.unwrap_or(22),
+                identity: target.identity.clone(),
+                known_hosts: target.known_hosts.clone(),
+            }
+        };
+        Ok(Remote {
+            name: name.to_string(),
+            location,
+            host: host_name(conf),
+            keep_last: target.keep_last.map(|n| n.get()),
+            bwlimit_kib: target.bwlimit_kib,
+        })
+    }
+
+    /// The path, on the target, of `relative` (under this host's folder unless it names another).
+    fn path_of(&self, relative: &str) -> String {
+        let base = match &self.location {
+            Location::Local(path) => path.display().to_string(),
+            Location::Ssh { path, .. } => path.clone(),
+        };
+        format!("{}/{relative}", base.trim_end_matches('/'))
+    }
+
+    /// The folder of this host's instance directory `dir_name` (`noeud-gitlab-<N>`).
+    pub fn instance_backups(&self, host: &str, dir_name: &str) -> String {
+        format!("{host}/{dir_name}/bckups")
+    }
+
+    fn ssh_command(&self) -> Vec<String> {
+        let Location::Ssh {
+            port,
+            identity,
+            known_hosts,
+            ..
+        } = &self.location
+        else {
+            return Vec::new();
+        };
+        let mut command = vec![
+            "ssh".to_string(),
+            "-p".into(),
+            port.to_string(),
+            "-o".into(),
+            "BatchMode=yes".into(),
+            "-o".into(),
+            "StrictHostKeyChecking=yes".into(),
+            "-o".into(),
+            "ConnectTimeout=10".into(),
+        ];
+        if let Some(identity) = identity {
+            command.extend([
+                "-i".into(),
+                identity.display().to_string(),
+                "-o".into(),
+                "IdentitiesOnly=yes".into(),
+            ]);
+        }
+        if let Some(known_hosts) = known_hosts {
+            command.extend([
+                "-o".into(),
+                format!("UserKnownHostsFile={}", known_hosts.display()),
+            ]);
+        }
+        command
+    }
+
+    /// Runs a shell command on the target (for an SSH target) and returns its stdout.
+    fn remote_shell(&self, words: &[&str]) -> anyhow::Result<String> {
+        let Location::Ssh { destination, .. } = &self.location else {
+            bail!("not an SSH target");
+        };
+        let mut args = self.ssh_command();
+        let program = args.remove(0);
+        args.push(destination.clone());
+        args.push("--".into());
+        args.push(shell::join(words));
+        let output = dying_with_parent(&program)
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .context("cannot run ssh")?;
+        if !output.status.success() {
+            bail!(
+                "target `{}`: {} failed: {}",
+                self.name,
+                words.first().unwrap_or(&""),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// Checks that the target answers (and that its host key is the known
+    /// one), and creates `relative` there.
+    pub fn prepare(&self, relative: &str) -> Result<()> {
+        let path = self.path_of(relative);
+        match &self.location {
+            Location::Local(base) => {
+                if !base.is_dir() {
+                    return Err(Error::failed(format!(
+                        "target `{}`: {} is not a directory (not mounted?)",
+                        self.name,
+                        base.display()
+                    )));
+                }
+                std::fs::create_dir_all(&path)
+                    .with_context(|| format!("target `{}`: cannot create {path}", self.name))?;
+            }
+            Location::Ssh { .. } => {
+                self.remote_shell(&["mkdir", "-p", &path])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The complete backup IDs in `relative` on the target, oldest first.
+    pub fn list(&self, relative: &str) -> Result<Vec<BackupId>> {
+        let path = self.path_of(relative);
+        let names: Vec<String> = match &self.location {
+            Location::Local(_) => match std::fs::read_dir(&path) {
+                Ok(entries) => entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect(),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                Err(error) => {
+                    return Err(anyhow!(error).context(format!("cannot list {path}")).into());
+                }
+            },
+            Location::Ssh { .. } => self
+                .remote_shell(&[
+                    "sh",
+                    "-c",
+                    "cd \"$1\" 2>/dev/null && ls -1A || true",
+                    "list",
+                    &path,
+                ])?
+                .lines()
+                .map(str::to_string)
+                .collect(),
+        };
+        let mut ids: Vec<BackupId> = names.iter().filter_map(|n| BackupId::parse(n)).collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    fn rsync_base(&self) -> Vec<String> {
+        let mut args = vec!["-aH".to_string(), "--numeric-ids".into(), "--delete".into()];
+        if let Location::Ssh { .. } = &self.location {
+            args.push("-e".into());
+            args.push(shell::join(
+                &self
+                    .ssh_command()
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>(),
+            ));
+        }
+        if let Some(limit) = self.bwlimit_kib {
+            args.push(format!("--bwlimit={limit}"));
+        }
+        args
+    }
+
+    fn rsync_location(&self, path: &str) -> String {
+        match &self.location {
+            Location::Local(_) => path.to_string(),
+            Location::Ssh { destination, .. } => format!("{destination}:{path}"),
+        }
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        match &self.location {
+            Location::Local(_) => {
+                std::fs::rename(from, to)
+                    .with_context(|| format!("cannot rename {from} to {to}"))?;
+                crate::atomic::sync_directory(Path::new(to).parent().unwrap_or(Path::new("/")))?;
+            }
+            Location::Ssh { .. } => {
+                self.remote_shell(&["mv", "-T", from, to])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the complete local backup `source` (named `id`) into `relative`
+    /// on the target: into `.partial-<ID>`, unchanged files hard-linked to the
+    /// newest backup already there, then compared file by file (checksums)
+    /// with the local copy, then renamed. A run that is interrupted leaves
+    /// only the partial, which the next run completes.
+    pub fn send(&self, source: &Path, relative: &str, id: &str) -> Result<()> {
+        self.prepare(relative)?;
+        let existing = self.list(relative)?;
+        let partial = self.path_of(&format!("{relative}/{PARTIAL_PREFIX}{id}"));
+        let mut args = self.rsync_base();
+        if let Some(newest) = existing.iter().rev().find(|other| other.as_str() != id) {
+            args.push(format!(
+                "--link-dest={}",
+                self.path_of(&format!("{relative}/{newest}"))
+            ));
+        }
+        args.push(format!("{}/", source.display()));
+        args.push(format!("{}/", self.rsync_location(&partial)));
+        run_rsync(&args).map_err(|error| {
+            error.context(format!(
+                "sending {id} to target `{}` was interrupted",
+                self.name
+            ))
+        })?;
+        // The other end must hold exactly what was verified here.
+        let mut check = self.rsync_base();
+        check.extend([
+            "--checksum".into(),
+            "--dry-run".into(),
+            "--itemize-changes".into(),
+        ]);
+        check.push(format!("{}/", source.display()));
+        check.push(format!("{}/", self.rsync_location(&partial)));
+        let differences = run_rsync(&check)?;
+        let differences: Vec<&str> = differences
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        if !differences.is_empty() {
+            return Err(Error::failed(format!(
+                "target `{}`: {id} differs from the local backup after the transfer: {}",
+                self.name,
+                differences.join("; ")
+            )));
+        }
+        self.rename(&partial, &self.path_of(&format!("{relative}/{id}")))
+    }
+
+    /// Fetches backup `id` of `relative` from the target into `destination`
+    /// (a path that must not exist yet), hard-linking files unchanged since
+    /// `link_dest`. The caller verifies it against its MANIFEST.
+    pub fn fetch(
+        &self,
+        relative: &str,
+        id: &str,
+        destination: &Path,
+        link_dest: Option<&Path>,
+    ) -> Result<()> {
+        let source = self.path_of(&format!("{relative}/{id}"));
+        let mut args = self.rsync_base();
+        if let Some(link_dest) = link_dest {
+            args.push(format!("--link-dest={}", link_dest.display()));
+        }
+        args.push(format!("{}/", self.rsync_location(&source)));
+        args.push(format!("{}/", destination.display()));
+        run_rsync(&args).map_err(|error| {
+            error.context(format!("fetching {id} from target `{}` failed", self.name))
+        })?;
+        Ok(())
+    }
+
+    /// Removes the oldest complete backups of `relative` beyond `keep`.
+    pub fn apply_retention(&self, relative: &str, keep: u32) -> Result<Vec<String>> {
+        let ids = self.list(relative)?;
+        let keep = keep.max(1) as usize;
+        let mut removed = Vec::new();
+        if ids.len() > keep {
+            for id in &ids[..ids.len() - keep] {
+                let path = self.path_of(&format!("{relative}/{id}"));
+                let hidden = self.path_of(&format!("{relative}/{REMOVING_PREFIX}{id}"));
+                self.rename(&path, &hidden)?;
+                match &self.location {
+                    Location::Local(_) => std::fs::remove_dir_all(&hidden)?,
+                    Location::Ssh { .. } => {
+                        self.remote_shell(&["rm", "-rf", &hidden])?;
+                    }
+                }
+                removed.push(id.to_string());
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// A command that gets SIGTERM when Girofle dies: a transfer that outlived a
+/// killed run would go on writing behind the next run's back.
+fn dying_with_parent(program: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(program);
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+                .map_err(std::io::Error::from)
+        });
+    }
+    command
+}
+
+fn run_rsync(args: &[String]) -> anyhow::Result<String> {
+    let output = dying_with_parent("rsync")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .context("cannot run rsync (is it installed?)")?;
+    if !output.status.success() {
+        bail!(
+            "rsync failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
