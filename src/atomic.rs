@@ -32,6 +32,12 @@ pub fn write(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
             .with_context(|| format!("cannot create {}", temp_path.display()))?;
         // The umask may have narrowed the mode given at creation.
         file.set_permissions(fs::Permissions::from_mode(mode))?;
+        // The replacement keeps the owner of what it replaces (install.sh gives
+        // the inventory to the `girofle` user; root rewrites it).
+        if let Ok(existing) = fs::metadata(path) {
+            use std::os::unix::fs::MetadataExt;
+            let _ = std::os::unix::fs::fchown(&file, Some(existing.uid()), Some(existing.gid()));
+        }
         file.write_all(contents)
             .with_context(|| format!("cannot write {}", temp_path.display()))?;
         file.sync_all()

@@ -43,3 +43,15 @@ pub fn finish(program: &str, home: Option<&Home>, result: Result<Exit, Error>) -
 pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()
 }
+
+/// Commission, backup, restore and decommission are root's: they start and
+/// stop containers and must keep files' numeric owners.
+pub fn require_root(program: &str) -> Result<(), Error> {
+    if nix::unistd::geteuid().is_root() {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "{program} must be run as root (members of the girofle group may only list)"
+        )))
+    }
+}

@@ -65,6 +65,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli, home: &girofle::home::Home) -> Result<Exit, Error> {
+    cli::require_root("girofle-backup")?;
     if let Some(instance) = &cli.verify {
         let verified = backup::verify(home, instance, cli.backup.as_deref())?;
         if verified.problems.is_empty() {

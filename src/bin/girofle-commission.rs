@@ -54,6 +54,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli, home: &girofle::home::Home) -> Result<Exit, Error> {
+    cli::require_root("girofle-commission")?;
     let args = commission::Args {
         name: cli.name,
         ip: cli.ip,

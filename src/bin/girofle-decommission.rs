@@ -32,6 +32,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli, home: &girofle::home::Home) -> Result<Exit, Error> {
+    cli::require_root("girofle-decommission")?;
     let outcome = decommission::run(
         home,
         &decommission::Args {

@@ -69,6 +69,7 @@ fn ask(prompt: &str, default: Option<&str>) -> Result<String, Error> {
 }
 
 fn run(mut cli: Cli, home: &girofle::home::Home) -> Result<Exit, Error> {
+    cli::require_root("girofle-restore")?;
     let (container, dir) = match (cli.container.take(), cli.dir.take()) {
         (Some(container), Some(dir)) => (container, dir),
         (Some(_), None) => {

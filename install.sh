@@ -1,0 +1,225 @@
+#!/bin/sh
+# Provisions a host for Girofle, as root: the packages it needs, the binaries
+# and the legacy wrappers in $GIROFLE_HOME/operations-std, links in
+# /usr/local/bin, the `girofle` user and group, the home with its inventory
+# and counter, and the first GitLab instance. Running it again changes nothing.
+#
+#   install.sh [--home DIR] [--image REF] [--ip ADDR] [--http-port N] [--https-port N] [--ssh-port N]
+#              [--hostname FQDN] [--backup-schedule CRON] [--bin-dir DIR] [--yes]
+#
+# Binaries come from dist/ beside this script when it holds them (no Rust needed
+# on the host), else they are built here, statically linked.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+home=${GIROFLE_HOME:-${REPERTOIRE_GIROFLE:-/girofle}}
+image=${GIROFLE_IMAGE:-gitlab/gitlab-ce:latest}
+bin_dir=/usr/local/bin
+ip= http_port= https_port= ssh_port= fqdn= schedule= yes=no
+binaries="girofle-commission girofle-list girofle-backup girofle-restore girofle-decommission girofle-ntp-fix"
+wrappers="backup.sh restore.sh lister-instances-gitlab.sh comissioner-instance-gitlab.sh decomissioner-instance-gitlab.sh"
+
+usage() { sed -n '7,8p' "$0" | sed 's/^# *//' >&2; exit 2; }
+while [ $# -gt 0 ]; do
+	case $1 in
+	--home) home=$2; shift 2 ;;
+	--image) image=$2; shift 2 ;;
+	--ip) ip=$2; shift 2 ;;
+	--http-port) http_port=$2; shift 2 ;;
+	--https-port) https_port=$2; shift 2 ;;
+	--ssh-port) ssh_port=$2; shift 2 ;;
+	--hostname) fqdn=$2; shift 2 ;;
+	--backup-schedule) schedule=$2; shift 2 ;;
+	--bin-dir) bin_dir=$2; shift 2 ;;
+	--yes | -y) yes=yes; shift ;;
+	-h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "install.sh: unknown argument $1" >&2; usage ;;
+	esac
+done
+case $home in /*) ;; *) home=$(pwd)/$home ;; esac
+
+changed=0
+step=starting
+say() { printf '%s\n' "$*" >&2; }
+did() { changed=1; say "   $*"; }
+trap 'status=$?; if [ $status -ne 0 ]; then say "install.sh: the step \"$step\" failed (exit $status); what the earlier steps made is in place and working."; fi' EXIT
+
+[ "$(id -u)" = 0 ] || { say "install.sh: run me as root"; exit 2; }
+
+# ---------------------------------------------------------------- packages
+step="packages"
+say "== $step"
+if command -v apt-get >/dev/null 2>&1; then
+	manager=apt
+elif command -v dnf >/dev/null 2>&1; then
+	manager=dnf
+elif command -v yum >/dev/null 2>&1; then
+	manager=yum
+else
+	manager=none
+fi
+apt_updated=no
+install_packages() {
+	case $manager in
+	apt)
+		[ $apt_updated = yes ] || { apt-get update -qq; apt_updated=yes; }
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null ;;
+	dnf | yum) $manager install -y -q "$@" >/dev/null ;;
+	*) say "install.sh: no apt-get, dnf or yum here: install $* by hand"; return 1 ;;
+	esac
+}
+if docker info >/dev/null 2>&1; then
+	say "   a Docker engine answers"
+else
+	if ! command -v dockerd >/dev/null 2>&1; then
+		case $manager in apt) install_packages docker.io ;; *) install_packages docker ;; esac
+		did "installed the Docker engine"
+	fi
+	systemctl enable --now docker >/dev/null 2>&1 || service docker start >/dev/null 2>&1 ||
+		(setsid dockerd >/var/log/dockerd.log 2>&1 < /dev/null &)
+	tries=0
+	until docker info >/dev/null 2>&1; do
+		tries=$((tries + 1))
+		[ $tries -le 60 ] || { say "install.sh: the Docker engine does not answer"; exit 1; }
+		sleep 1
+	done
+	did "started the Docker engine"
+fi
+if command -v cron >/dev/null 2>&1 || command -v crond >/dev/null 2>&1; then
+	say "   cron is installed"
+else
+	case $manager in apt) install_packages cron ;; *) install_packages cronie ;; esac
+	did "installed cron"
+fi
+running() { grep -qsx "$1" /proc/[0-9]*/comm; }
+if ! running cron && ! running crond; then
+	systemctl enable --now cron >/dev/null 2>&1 || systemctl enable --now crond >/dev/null 2>&1 ||
+		service cron start >/dev/null 2>&1 || service crond start >/dev/null 2>&1 ||
+		cron >/dev/null 2>&1 || crond >/dev/null 2>&1 || true
+	if running cron || running crond; then
+		did "started the cron daemon"
+	else
+		say "   warning: the cron daemon could not be started; backups will not run on schedule"
+	fi
+fi
+if command -v rsync >/dev/null 2>&1; then
+	say "   rsync is installed"
+else
+	install_packages rsync
+	did "installed rsync"
+fi
+
+# ---------------------------------------------------------------- binaries
+step="binaries"
+say "== $step"
+if [ -d "$here/dist" ] && [ -x "$here/dist/girofle-list" ]; then
+	source_dir=$here/dist
+	say "   taking the prebuilt binaries of $source_dir"
+else
+	command -v cargo >/dev/null 2>&1 || { say "install.sh: no dist/ beside me and no cargo to build with"; exit 1; }
+	say "   building (statically linked, so the binaries run on old C libraries too)"
+	target=$(rustc -vV | sed -n 's/^host: //p')
+	(cd "$here" && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --quiet --target "$target" --target-dir "$here/target/static")
+	source_dir=$here/target/static/$target/release
+fi
+
+# ---------------------------------------------------------------- install
+step="install"
+say "== $step into $home/operations-std, links in $bin_dir"
+mkdir -p "$home/operations-std/serveur" "$bin_dir"
+put() { # source destination mode
+	if [ -f "$2" ] && cmp -s "$1" "$2"; then
+		return 0
+	fi
+	cp "$1" "$2.new.$$"
+	chmod "$3" "$2.new.$$"
+	mv -f "$2.new.$$" "$2"
+	did "installed $2"
+}
+for binary in $binaries; do
+	[ -x "$source_dir/$binary" ] || continue
+	put "$source_dir/$binary" "$home/operations-std/$binary" 0755
+	link=$bin_dir/$binary
+	if [ "$(readlink "$link" 2>/dev/null)" != "$home/operations-std/$binary" ]; then
+		ln -sfn "$home/operations-std/$binary" "$link"
+		did "linked $link"
+	fi
+done
+for wrapper in $wrappers; do
+	put "$here/operations-std/serveur/$wrapper" "$home/operations-std/serveur/$wrapper" 0755
+done
+
+# ---------------------------------------------------------------- users and home
+step="users and home"
+say "== $step"
+if ! getent group girofle >/dev/null 2>&1; then
+	groupadd --system girofle
+	did "created the group girofle"
+fi
+if ! id girofle >/dev/null 2>&1; then
+	nologin=$(command -v nologin || echo /bin/false)
+	useradd --system --gid girofle --home-dir "$home" --no-create-home --shell "$nologin" girofle
+	did "created the user girofle"
+fi
+if [ ! -e "$home/inventory.girofle" ]; then
+	printf 'number,name,container,state,ip,http_port,https_port,ssh_port,hostname,image,dir,backup_schedule,created,note\n' \
+		> "$home/inventory.girofle.new.$$"
+	chmod 0600 "$home/inventory.girofle.new.$$"
+	mv "$home/inventory.girofle.new.$$" "$home/inventory.girofle"
+	did "created $home/inventory.girofle"
+fi
+if [ ! -e "$home/.auto-increment.girofle" ]; then
+	echo 0 > "$home/.auto-increment.girofle"
+	chmod 0600 "$home/.auto-increment.girofle"
+	did "created $home/.auto-increment.girofle"
+fi
+for path in "$home" "$home/inventory.girofle" "$home/.auto-increment.girofle"; do
+	if [ "$(stat -c %U:%G "$path")" != girofle:girofle ]; then
+		chown girofle:girofle "$path"
+		did "gave $path to girofle:girofle"
+	fi
+done
+if [ "$(stat -c %a "$home")" != 750 ]; then
+	chmod 0750 "$home"
+	did "made $home readable by the girofle group only"
+fi
+
+# ---------------------------------------------------------------- first instance
+step="first instance"
+say "== $step"
+commission=$home/operations-std/girofle-commission
+if GIROFLE_HOME=$home "$home/operations-std/girofle-list" --format csv 2>/dev/null | grep -q ',commissioned,'; then
+	say "   an instance is already commissioned"
+else
+	if [ $yes = no ] && [ -t 0 ]; then
+		ask() { # variable prompt default
+			printf '%s [%s]: ' "$2" "$3" >&2
+			read -r answer || answer=
+			eval "$1=\${answer:-\$3}"
+		}
+		ask ip "Address to publish GitLab on" "${ip:-0.0.0.0}"
+		ask fqdn "Host name of its URL" "${fqdn:-$(hostname -f 2>/dev/null || hostname)}"
+		ask http_port "HTTP port (empty: next free from 8080)" "$http_port"
+		ask https_port "HTTPS port (empty: next free from 8443)" "$https_port"
+		ask ssh_port "SSH port (empty: next free from 2222)" "$ssh_port"
+		ask image "Image" "$image"
+		ask schedule "Backup schedule (cron)" "${schedule:-0 */4 * * *}"
+	fi
+	set --
+	[ -n "$ip" ] && set -- "$@" --ip "$ip"
+	[ -n "$http_port" ] && set -- "$@" --http-port "$http_port"
+	[ -n "$https_port" ] && set -- "$@" --https-port "$https_port"
+	[ -n "$ssh_port" ] && set -- "$@" --ssh-port "$ssh_port"
+	[ -n "$fqdn" ] && set -- "$@" --hostname "$fqdn"
+	[ -n "$schedule" ] && set -- "$@" --backup-schedule "$schedule"
+	url=$(GIROFLE_HOME=$home "$commission" --image "$image" "$@")
+	did "commissioned the first instance: $url"
+	echo "$url"
+fi
+
+step="done"
+if [ $changed = 0 ]; then
+	say "== nothing to do: Girofle is installed in $home, nothing was changed"
+else
+	say "== Girofle is installed in $home"
+fi
