@@ -109,6 +109,26 @@ else
 	did "installed rsync"
 fi
 
+# ---------------------------------------------------------------- image
+step="image"
+say "== $step $image"
+if docker image inspect "$image" >/dev/null 2>&1; then
+	say "   present"
+else
+	case $image in
+	girofle-gitlab-standin:*)
+		# No registry here: the tests' stand-in GitLab is built from this host's packages.
+		if [ $manager = apt ] && ! dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed'; then
+			install_packages busybox-static
+		fi
+		[ -x /usr/lib/git-core/git-http-backend ] || install_packages git
+		"$here/tests/standin/build.sh" --tag "$image" >/dev/null
+		did "built the stand-in image $image"
+		;;
+	*) say "   not present: girofle-commission will pull it" ;;
+	esac
+fi
+
 # ---------------------------------------------------------------- binaries
 step="binaries"
 say "== $step"

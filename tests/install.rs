@@ -335,16 +335,19 @@ fn the_real_cron_daemon_runs_the_backup_schedule() {
     let world = Scenario::new();
     let ip = fresh_ip();
     let cron_dir = Path::new("/etc/cron.d");
-    let number = 1;
-    let _cleanup = CronFiles(vec![
-        cron_dir.join(format!("girofle-gitlab-{number}")),
-        cron_dir.join("girofle-state"),
-    ]);
-    let had_state_entry = cron_dir.join("girofle-state").exists();
-    assert!(
-        !had_state_entry,
-        "/etc/cron.d/girofle-state exists already: is Girofle installed on this test machine?"
-    );
+    // A number no real home on this machine has, so that its entry is ours alone.
+    let number = 900_000 + std::process::id() % 90_000;
+    fs::create_dir_all(&world.home).unwrap();
+    fs::write(
+        world.home.join(".auto-increment.girofle"),
+        format!("{}\n", number - 1),
+    )
+    .unwrap();
+    let mut ours = vec![cron_dir.join(format!("girofle-gitlab-{number}"))];
+    if !cron_dir.join("girofle-state").exists() {
+        ours.push(cron_dir.join("girofle-state"));
+    }
+    let _cleanup = CronFiles(ours);
     let run = world
         .command("girofle-commission")
         .env("GIROFLE_CRON_DIR", cron_dir)
@@ -365,10 +368,14 @@ fn the_real_cron_daemon_runs_the_backup_schedule() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    let entry = fs::read_to_string(cron_dir.join("girofle-gitlab-1")).unwrap();
+    let entry = fs::read_to_string(cron_dir.join(format!("girofle-gitlab-{number}"))).unwrap();
     assert!(entry.contains("* * * * * root "), "{entry}");
     let start = Instant::now();
-    while world.backup_names(1).iter().all(|n| n.starts_with('.')) {
+    while world
+        .backup_names(number)
+        .iter()
+        .all(|n| n.starts_with('.'))
+    {
         assert!(
             start.elapsed() < Duration::from_secs(150),
             "no backup appeared within two minutes and a half"
@@ -380,11 +387,11 @@ fn the_real_cron_daemon_runs_the_backup_schedule() {
     let decommissioned = world
         .command("girofle-decommission")
         .env("GIROFLE_CRON_DIR", cron_dir)
-        .args(["1", "--no-backup"])
+        .args([&number.to_string(), "--no-backup"])
         .output()
         .unwrap();
     assert!(decommissioned.status.success());
-    assert!(!cron_dir.join("girofle-gitlab-1").exists());
+    assert!(!cron_dir.join(format!("girofle-gitlab-{number}")).exists());
 }
 
 #[test]
