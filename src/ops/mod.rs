@@ -4,4 +4,5 @@ pub mod backup;
 pub mod commission;
 pub mod decommission;
 pub mod list;
+pub mod ntp_fix;
 pub mod restore;
