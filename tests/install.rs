@@ -14,7 +14,14 @@ use common::{
     wait_healthy,
 };
 
-const BINARIES: [&str; 5] = [
+const BINARIES: [&str; 6] = [
+    "girofle-commission",
+    "girofle-list",
+    "girofle-backup",
+    "girofle-restore",
+    "girofle-decommission",
+    "girofle-ntp-fix",
+]; 5] = [
     "girofle-commission",
     "girofle-list",
     "girofle-backup",
