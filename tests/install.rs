@@ -20,13 +20,6 @@ const BINARIES: [&str; 6] = [
     "girofle-backup",
     "girofle-restore",
     "girofle-decommission",
-    "girofle-ntp-fix",
-]; 5] = [
-    "girofle-commission",
-    "girofle-list",
-    "girofle-backup",
-    "girofle-restore",
-    "girofle-decommission",
 ];
 
 /// A copy of the project as a host receives it: install.sh, the wrappers,
