@@ -20,6 +20,7 @@ const BINARIES: [&str; 6] = [
     "girofle-backup",
     "girofle-restore",
     "girofle-decommission",
+    "girofle-ntp-fix",
 ];
 
 /// A copy of the project as a host receives it: install.sh, the wrappers,
