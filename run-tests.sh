@@ -58,6 +58,10 @@ cargo fmt --check
 say "cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 
+say "a small run of the benchmarks, so that the harness cannot rot"
+cargo bench --quiet --bench girofle -- --size 4M --rounds 1 --containers 3 --rows 50 \
+	--work "${TMPDIR:-/tmp}/girofle-bench-smoke" --output /dev/null
+
 say "tests"
 if cargo nextest --version >/dev/null 2>&1; then
 	cargo nextest run --no-fail-fast

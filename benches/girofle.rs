@@ -772,8 +772,7 @@ fn main() {
             .unwrap()
             .lines()
             .find_map(|l| l.strip_prefix("model name\t: "))
-            .unwrap_or("unknown CPU")
-            .to_string(),
+            .unwrap_or("unknown CPU"),
         files,
         bytes >> 20,
         options.rounds,

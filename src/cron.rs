@@ -61,20 +61,11 @@ pub fn write_entry(
     schedule: &str,
     command: &[String],
 ) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(cron_dir)
-        .with_context(|| format!("cannot create {}", cron_dir.display()))?;
     let path = entry_path(cron_dir, number);
-    let line = command
-        .iter()
-        .map(|word| shell_quote(word))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let contents = format!(
-        "# Girofle: backups of GitLab instance {number}. Written by girofle-commission; \
-         removed by girofle-decommission.\nSHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n\
-         {schedule} root {line}\n"
+    let comment = format!(
+        "backups of GitLab instance {number}. Written by girofle-commission; removed by girofle-decommission."
     );
-    crate::atomic::write(&path, contents.as_bytes(), 0o644)?;
+    write_file(&path, &comment, schedule, command)?;
     Ok(path)
 }
 
@@ -91,17 +82,30 @@ pub fn ensure_state_entry(cron_dir: &Path, command: &[String]) -> anyhow::Result
     if path.exists() {
         return Ok(());
     }
+    let comment = "its own state, and shipping to the `same-site` target when configured.";
+    write_file(&path, comment, DEFAULT_SCHEDULE, command)
+}
+
+/// One cron file (atomically): a comment, the environment, one line run as root.
+fn write_file(
+    path: &Path,
+    comment: &str,
+    schedule: &str,
+    command: &[String],
+) -> anyhow::Result<()> {
+    let directory = path.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(directory)
+        .with_context(|| format!("cannot create {}", directory.display()))?;
     let line = command
         .iter()
         .map(|word| shell_quote(word))
         .collect::<Vec<_>>()
         .join(" ");
     let contents = format!(
-        "# Girofle: its own state, and shipping to the `same-site` target when configured.\n\
-         SHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n\
-         {DEFAULT_SCHEDULE} root {line}\n"
+        "# Girofle: {comment}\nSHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n\
+         {schedule} root {line}\n"
     );
-    crate::atomic::write(&path, contents.as_bytes(), 0o644)
+    crate::atomic::write(path, contents.as_bytes(), 0o644)
 }
 
 /// Removes the entry of instance `number`; a missing entry is not an error.

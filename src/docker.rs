@@ -345,33 +345,28 @@ impl Docker {
 
     /// `.State` of a container, or `None` when the engine has no such container.
     pub fn inspect_state(&self, container: &str) -> anyhow::Result<Option<ContainerState>> {
-        let captured = self.capture(&[
-            "inspect",
-            "--type",
-            "container",
-            "--format",
-            "{{json .State}}",
-            container,
-        ])?;
-        if !captured.success {
-            if captured.stderr.contains("No such") {
-                return Ok(None);
-            }
-            bail!("docker inspect {container} failed: {}", captured.stderr);
-        }
-        let state = serde_json::from_str(captured.stdout.trim())
-            .with_context(|| format!("unexpected state of {container}"))?;
-        Ok(Some(state))
+        self.inspect_json_field(container, "{{json .State}}")
     }
 
     /// The labels of a container, or `None` when the engine has no such container.
     pub fn labels(&self, container: &str) -> anyhow::Result<Option<HashMap<String, String>>> {
+        let labels: Option<Option<HashMap<String, String>>> =
+            self.inspect_json_field(container, "{{json .Config.Labels}}")?;
+        Ok(labels.map(Option::unwrap_or_default))
+    }
+
+    /// One JSON field of `docker inspect`, or `None` when there is no such container.
+    fn inspect_json_field<T: serde::de::DeserializeOwned>(
+        &self,
+        container: &str,
+        format: &str,
+    ) -> anyhow::Result<Option<T>> {
         let captured = self.capture(&[
             "inspect",
             "--type",
             "container",
             "--format",
-            "{{json .Config.Labels}}",
+            format,
             container,
         ])?;
         if !captured.success {
@@ -380,9 +375,9 @@ impl Docker {
             }
             bail!("docker inspect {container} failed: {}", captured.stderr);
         }
-        let labels: Option<HashMap<String, String>> = serde_json::from_str(captured.stdout.trim())
-            .with_context(|| format!("unexpected labels of {container}"))?;
-        Ok(Some(labels.unwrap_or_default()))
+        let value = serde_json::from_str(captured.stdout.trim())
+            .with_context(|| format!("unexpected `docker inspect {format}` of {container}"))?;
+        Ok(Some(value))
     }
 
     /// Stops a container, giving it `timeout` to shut down before SIGKILL.

@@ -693,7 +693,8 @@ fn hash_file(path: &Path) -> anyhow::Result<String> {
 /// Describes the tree at `root`, entry by entry, with content checksums.
 /// Files that are the very inode of a file in `previous` (hard links made by
 /// the sync) take their checksum from the previous MANIFEST instead of being
-/// read again. The MANIFEST file itself is left out.
+/// read again; the others are read on every core at once. The MANIFEST file
+/// itself is left out.
 pub fn describe(root: &Path, previous: Option<(&Path, &Manifest)>) -> anyhow::Result<Vec<Entry>> {
     let known: HashMap<&Path, &Entry> = previous
         .map(|(_, manifest)| {
@@ -704,7 +705,10 @@ pub fn describe(root: &Path, previous: Option<(&Path, &Manifest)>) -> anyhow::Re
                 .collect()
         })
         .unwrap_or_default();
-    let mut by_inode: HashMap<(u64, u64), String> = HashMap::new();
+    // Entry index -> index in `to_hash` of the file whose checksum it takes.
+    let mut pending: Vec<(usize, usize)> = Vec::new();
+    let mut to_hash: Vec<PathBuf> = Vec::new();
+    let mut first_of_inode: HashMap<(u64, u64), usize> = HashMap::new();
     let mut entries = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(relative) = stack.pop() {
@@ -725,23 +729,22 @@ pub fn describe(root: &Path, previous: Option<(&Path, &Manifest)>) -> anyhow::Re
             let checksum = match kind {
                 Kind::File => {
                     let inode = (metadata.dev(), metadata.ino());
-                    if let Some(sum) = by_inode.get(&inode) {
-                        sum.clone()
-                    } else {
-                        let reused = previous.and_then(|(previous_root, _)| {
-                            let twin = fs::symlink_metadata(previous_root.join(&child)).ok()?;
-                            let entry = known.get(child.as_path())?;
-                            ((twin.dev(), twin.ino()) == inode && entry.kind == Kind::File)
-                                .then(|| entry.checksum.clone())
-                        });
-                        let sum = match reused {
-                            Some(sum) => sum,
-                            None => hash_file(&path)?,
-                        };
-                        if metadata.nlink() > 1 {
-                            by_inode.insert(inode, sum.clone());
+                    let reused = previous.and_then(|(previous_root, _)| {
+                        let entry = known.get(child.as_path())?;
+                        let twin = fs::symlink_metadata(previous_root.join(&child)).ok()?;
+                        ((twin.dev(), twin.ino()) == inode && entry.kind == Kind::File)
+                            .then(|| entry.checksum.clone())
+                    });
+                    match reused {
+                        Some(sum) => sum,
+                        None => {
+                            let slot = *first_of_inode.entry(inode).or_insert_with(|| {
+                                to_hash.push(path.clone());
+                                to_hash.len() - 1
+                            });
+                            pending.push((entries.len(), slot));
+                            String::new()
                         }
-                        sum
                     }
                 }
                 Kind::Symlink => blake3::hash(fs::read_link(&path)?.as_os_str().as_bytes())
@@ -768,8 +771,44 @@ pub fn describe(root: &Path, previous: Option<(&Path, &Manifest)>) -> anyhow::Re
             });
         }
     }
+    let sums = hash_files(&to_hash)?;
+    for (entry, slot) in pending {
+        entries[entry].checksum = sums[slot].clone();
+    }
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(entries)
+}
+
+/// BLAKE3 of each file, read by as many threads as there are cores.
+fn hash_files(paths: &[PathBuf]) -> anyhow::Result<Vec<String>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(paths.len().max(1));
+    let next = AtomicUsize::new(0);
+    let sums: Vec<Mutex<Option<anyhow::Result<String>>>> =
+        paths.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = paths.get(index) else { break };
+                    *sums[index].lock().expect("no thread panics holding it") =
+                        Some(hash_file(path));
+                }
+            });
+        }
+    });
+    sums.into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .expect("no thread panics holding it")
+                .expect("every file was hashed")
+        })
+        .collect()
 }
 
 /// Writes the MANIFEST into `root` durably: every file of the backup reaches

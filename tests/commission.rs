@@ -328,14 +328,7 @@ fn no_wait_prints_the_url_at_once_and_numbers_are_never_reused() {
 #[test]
 fn every_binary_answers_help_and_version() {
     let world = Scenario::new();
-    for binary in [
-        "girofle-commission",
-        "girofle-list",
-        "girofle-backup",
-        "girofle-restore",
-        "girofle-decommission",
-        "girofle-ntp-fix",
-    ] {
+    for binary in common::BINARIES {
         let help = world.run(binary, &["--help"]).expect_code(0);
         assert!(help.stdout.contains("--home"), "{binary}: {}", help.stdout);
         let version = world.run(binary, &["--version"]).expect_code(0);

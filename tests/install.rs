@@ -10,18 +10,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{
-    Scenario, binary_path, docker, fresh_ip, make_repository, push_commit, remote_head,
+    BINARIES, Scenario, binary_path, docker, fresh_ip, make_repository, push_commit, remote_head,
     wait_healthy,
 };
-
-const BINARIES: [&str; 6] = [
-    "girofle-commission",
-    "girofle-list",
-    "girofle-backup",
-    "girofle-restore",
-    "girofle-decommission",
-    "girofle-ntp-fix",
-];
 
 /// A copy of the project as a host receives it: install.sh, the wrappers,
 /// and prebuilt binaries in dist/ (so that no build runs in the test).
@@ -70,11 +61,7 @@ fn install(world: &Scenario, tree: &Path, bin_dir: &Path, ip: &str) -> common::R
         ])
         .output()
         .unwrap();
-    common::Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    common::Run::from(output)
 }
 
 fn wrapper(world: &Scenario, name: &str, args: &[&str]) -> common::Run {
@@ -84,11 +71,7 @@ fn wrapper(world: &Scenario, name: &str, args: &[&str]) -> common::Run {
         .args(args)
         .output()
         .unwrap();
-    common::Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    common::Run::from(output)
 }
 
 #[test]

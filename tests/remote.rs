@@ -16,15 +16,7 @@ fn configure(world: &Scenario, text: &str) {
 }
 
 fn remote_ids(folder: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(folder)
-        .map(|e| {
-            e.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
+    common::sorted_names(folder)
 }
 
 #[test]

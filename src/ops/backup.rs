@@ -541,6 +541,12 @@ pub fn backup_instance(
     }
 }
 
+fn milliseconds(duration: Option<Duration>) -> String {
+    duration
+        .map(|d| d.as_millis().to_string())
+        .unwrap_or_else(|| "0".into())
+}
+
 fn free_bytes(path: &Path) -> Result<u64> {
     let stat = nix::sys::statvfs::statvfs(path)
         .with_context(|| format!("cannot statvfs {}", path.display()))?;
@@ -592,34 +598,49 @@ fn make_backup(
     };
 
     let first = sync_all()?;
+    // `window`: from the container stopped (or frozen) to running again, the
+    // second pass and the start; `shutdown`: GitLab's own time to stop.
     let mut stop_window = None;
+    let mut shutdown = None;
+    let mut second_pass = None;
     let (second, consistent) = match (options.consistency, prior) {
         (Consistency::Live, _) => (None, prior == Status::Stopped || prior == Status::Missing),
-        (Consistency::Stop, Status::Running | Status::Restarting) => {
+        (Consistency::Stop | Consistency::Pause, Status::Running | Status::Restarting) => {
+            let stop = options.consistency == Consistency::Stop;
             lock::write_record(instance, "girofle-backup", &row.container, "running")?;
+            let asked = Instant::now();
+            let halted = if stop {
+                docker.stop(&row.container, options.stop_timeout)
+            } else {
+                docker.pause(&row.container)
+            };
+            shutdown = Some(asked.elapsed());
+            if let Err(error) = halted {
+                let _ = if stop {
+                    docker.start(&row.container)
+                } else {
+                    docker.unpause(&row.container)
+                };
+                lock::clear_record(instance)?;
+                return Err(Error::Failed(error.context(format!(
+                    "cannot halt {} for the second pass",
+                    row.container
+                ))));
+            }
             let window = Instant::now();
-            docker.stop(&row.container, options.stop_timeout)?;
             let pass = sync_all();
-            let started_again = docker.start(&row.container);
+            second_pass = Some(window.elapsed());
+            let resumed = if stop {
+                docker.start(&row.container)
+            } else {
+                docker.unpause(&row.container)
+            };
             stop_window = Some(window.elapsed());
-            started_again.with_context(|| {
+            resumed.with_context(|| {
                 format!(
                     "{} could not be started again after the backup",
                     row.container
                 )
-            })?;
-            lock::clear_record(instance)?;
-            (Some(pass?), true)
-        }
-        (Consistency::Pause, Status::Running | Status::Restarting) => {
-            lock::write_record(instance, "girofle-backup", &row.container, "running")?;
-            let window = Instant::now();
-            docker.pause(&row.container)?;
-            let pass = sync_all();
-            let thawed = docker.unpause(&row.container);
-            stop_window = Some(window.elapsed());
-            thawed.with_context(|| {
-                format!("{} could not be unpaused after the backup", row.container)
             })?;
             lock::clear_record(instance)?;
             (Some(pass?), true)
@@ -663,12 +684,9 @@ fn make_backup(
         ("image".to_string(), image),
         ("image_id".to_string(), image_id),
         ("gitlab_version".to_string(), gitlab_version),
-        (
-            "stop_window_ms".to_string(),
-            stop_window
-                .map(|w| w.as_millis().to_string())
-                .unwrap_or_else(|| "0".into()),
-        ),
+        ("stop_window_ms".to_string(), milliseconds(stop_window)),
+        ("second_pass_ms".to_string(), milliseconds(second_pass)),
+        ("shutdown_ms".to_string(), milliseconds(shutdown)),
         (
             "previous".to_string(),
             previous

@@ -34,7 +34,8 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(output: Output) -> Run {
+    /// What a finished process did.
+    pub fn from(output: Output) -> Run {
         Run {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -163,16 +164,7 @@ impl Scenario {
 
     /// Names in the home directory (instance directories among them).
     pub fn home_entries(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(&self.home)
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
-        names
+        sorted_names(&self.home)
     }
 }
 
@@ -188,6 +180,30 @@ impl Drop for Scenario {
         }
     }
 }
+
+/// The names in a directory, sorted; none when it does not exist.
+pub fn sorted_names(directory: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(directory)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Every binary of the crate.
+pub const BINARIES: [&str; 6] = [
+    "girofle-commission",
+    "girofle-list",
+    "girofle-backup",
+    "girofle-restore",
+    "girofle-decommission",
+    "girofle-ntp-fix",
+];
 
 /// Where cargo built a binary of this crate.
 pub fn binary_path(binary: &str) -> PathBuf {
@@ -285,16 +301,7 @@ impl Scenario {
 
     /// The names under `bckups/` of instance `number`, sorted (partials included).
     pub fn backup_names(&self, number: u32) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.instance_dir(number).join("bckups"))
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
-        names
+        sorted_names(&self.instance_dir(number).join("bckups"))
     }
 
     /// Backs up instance `number` with extra arguments; returns the new ID.
