@@ -157,11 +157,15 @@ pub fn sync_tree(
     previous: Option<&Path>,
 ) -> anyhow::Result<SyncStats> {
     let mut syncer = Syncer {
-        source: source.to_path_buf(),
-        destination: destination.to_path_buf(),
-        previous: previous.map(Path::to_path_buf),
+        roots: Roots {
+            source: source.to_path_buf(),
+            destination: destination.to_path_buf(),
+            previous: previous.map(Path::to_path_buf),
+        },
         inodes: HashMap::new(),
         stats: SyncStats::default(),
+        jobs: Vec::new(),
+        directories: Vec::new(),
     };
     let metadata = fs::symlink_metadata(source)
         .with_context(|| format!("cannot read {}", source.display()))?;
@@ -169,22 +173,232 @@ pub fn sync_tree(
         bail!("{} is not a directory", source.display());
     }
     syncer.sync_dir(Path::new(""), &metadata)?;
+    // Creating files costs the kernel more than copying their bytes: every
+    // core takes a share of the plain files.
+    for outcome in syncer.roots.sync_files_in_parallel(&syncer.jobs)? {
+        syncer.stats.count(outcome);
+    }
+    // Last, children before parents: writing entries changes a directory's mtime.
+    for (directory, metadata) in &syncer.directories {
+        apply_metadata(directory, metadata)?;
+    }
     Ok(syncer.stats)
 }
 
-struct Syncer {
+/// What happened to one regular file.
+#[derive(Debug, Clone, Copy)]
+enum FileOutcome {
+    Unchanged,
+    Linked,
+    Copied(u64),
+    Vanished,
+}
+
+impl SyncStats {
+    fn count(&mut self, outcome: FileOutcome) {
+        match outcome {
+            FileOutcome::Unchanged => self.unchanged += 1,
+            FileOutcome::Linked => self.linked_files += 1,
+            FileOutcome::Copied(bytes) => {
+                self.copied_files += 1;
+                self.copied_bytes += bytes;
+            }
+            FileOutcome::Vanished => {}
+        }
+    }
+}
+
+/// The trees a sync works on; shared by the threads that copy files.
+struct Roots {
     source: PathBuf,
     destination: PathBuf,
     previous: Option<PathBuf>,
+}
+
+struct Syncer {
+    roots: Roots,
     /// Source (device, inode) of multiply-linked files -> their first copy.
     inodes: HashMap<(u64, u64), PathBuf>,
     stats: SyncStats,
+    /// Files with one link: synced after the walk, on every core.
+    jobs: Vec<(PathBuf, Metadata)>,
+    /// Directories and their source metadata, in post-order.
+    directories: Vec<(PathBuf, Metadata)>,
+}
+
+impl Roots {
+    fn sync_files_in_parallel(
+        &self,
+        jobs: &[(PathBuf, Metadata)],
+    ) -> anyhow::Result<Vec<FileOutcome>> {
+        use std::sync::Mutex;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        // Runs of neighbours (mostly one directory) per grab, so that two
+        // threads seldom contend for the same directory.
+        const RUN: usize = 32;
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(jobs.len().div_ceil(RUN).max(1));
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let first_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+        let outcomes: Vec<Mutex<FileOutcome>> = jobs
+            .iter()
+            .map(|_| Mutex::new(FileOutcome::Vanished))
+            .collect();
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    while !failed.load(Ordering::Relaxed) {
+                        let start = next.fetch_add(RUN, Ordering::Relaxed);
+                        if start >= jobs.len() {
+                            break;
+                        }
+                        for index in start..(start + RUN).min(jobs.len()) {
+                            let (relative, metadata) = &jobs[index];
+                            match self.sync_plain_file(relative, metadata) {
+                                Ok(outcome) => {
+                                    *outcomes[index].lock().expect("not poisoned") = outcome
+                                }
+                                Err(error) => {
+                                    failed.store(true, Ordering::Relaxed);
+                                    first_error
+                                        .lock()
+                                        .expect("not poisoned")
+                                        .get_or_insert(error);
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(error) = first_error.into_inner().expect("not poisoned") {
+            return Err(error);
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.into_inner().expect("not poisoned"))
+            .collect())
+    }
+
+    /// Syncs one regular file: left alone if identical, else a hard link
+    /// into the previous copy if unchanged since, else a copy.
+    fn sync_plain_file(&self, relative: &Path, metadata: &Metadata) -> anyhow::Result<FileOutcome> {
+        let destination = self.destination.join(relative);
+        let existing = lstat(&destination)?;
+        if let Some(existing) = &existing
+            && existing.is_file()
+            && same_metadata(existing, metadata)
+        {
+            return Ok(FileOutcome::Unchanged);
+        }
+        if let Some(previous) = self.previous_twin(relative, metadata)? {
+            match place_link(&previous, &destination, existing.is_some()) {
+                Ok(()) => return Ok(FileOutcome::Linked),
+                // Too many links to that inode: a copy does as well.
+                Err(error) if is_too_many_links(&error) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        self.copy_file(relative, metadata, existing.is_some())
+    }
+
+    /// The file of the previous copy with this path and the same metadata.
+    fn previous_twin(
+        &self,
+        relative: &Path,
+        metadata: &Metadata,
+    ) -> anyhow::Result<Option<PathBuf>> {
+        let Some(previous) = &self.previous else {
+            return Ok(None);
+        };
+        let candidate = previous.join(relative);
+        Ok(match lstat(&candidate)? {
+            Some(found) if found.is_file() && same_metadata(&found, metadata) => Some(candidate),
+            _ => None,
+        })
+    }
+
+    /// Copies the content and metadata. Over an existing entry the copy is
+    /// written beside it and renamed, never written into it (it may be a hard
+    /// link shared with an earlier backup); into an empty place, directly.
+    fn copy_file(
+        &self,
+        relative: &Path,
+        metadata: &Metadata,
+        exists: bool,
+    ) -> anyhow::Result<FileOutcome> {
+        let source = self.source.join(relative);
+        let destination = self.destination.join(relative);
+        let target = if exists {
+            temp_beside(&destination)
+        } else {
+            destination.clone()
+        };
+        if exists {
+            let _ = fs::remove_file(&target);
+        }
+        let mut input = match OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&source)
+        {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                return Ok(FileOutcome::Vanished);
+            }
+            Err(error) => {
+                return Err(
+                    anyhow::Error::new(error).context(format!("cannot open {}", source.display()))
+                );
+            }
+        };
+        let mut output = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&target)
+            .with_context(|| format!("cannot create {}", target.display()))?;
+        // std::io::copy uses copy_file_range on Linux: no round trip through user space.
+        let bytes = io::copy(&mut input, &mut output)
+            .with_context(|| format!("cannot copy {}", source.display()))?;
+        drop(output);
+        // The metadata is the one read BEFORE the content: if the file changed
+        // while it was read, its mtime now differs, and the next pass copies it again.
+        apply_metadata(&target, metadata)?;
+        if exists {
+            replace(&target, &destination)?;
+        }
+        Ok(FileOutcome::Copied(bytes))
+    }
+}
+
+/// Makes `destination` a hard link to `target` (beside and renamed over an
+/// existing entry, directly into an empty place).
+fn place_link(target: &Path, destination: &Path, exists: bool) -> anyhow::Result<()> {
+    let link = if exists {
+        temp_beside(destination)
+    } else {
+        destination.to_path_buf()
+    };
+    if exists {
+        let _ = fs::remove_file(&link);
+    }
+    fs::hard_link(target, &link)
+        .with_context(|| format!("cannot link {} to {}", link.display(), target.display()))?;
+    if exists {
+        replace(&link, destination)?;
+    }
+    Ok(())
 }
 
 impl Syncer {
     fn sync_dir(&mut self, relative: &Path, metadata: &Metadata) -> anyhow::Result<()> {
-        let source_dir = self.source.join(relative);
-        let destination_dir = self.destination.join(relative);
+        let source_dir = self.roots.source.join(relative);
+        let destination_dir = self.roots.destination.join(relative);
         match lstat(&destination_dir)? {
             Some(existing) if existing.is_dir() => {}
             Some(existing) => {
@@ -216,7 +430,7 @@ impl Syncer {
         }
         for name in &names {
             let child = relative.join(name);
-            let source_path = self.source.join(&child);
+            let source_path = self.roots.source.join(&child);
             // A file that vanished between the listing and now is not an error:
             // a live instance deletes files while the first pass runs.
             let Some(child_metadata) = lstat(&source_path)? else {
@@ -224,10 +438,13 @@ impl Syncer {
             };
             match Kind::of(&child_metadata) {
                 Kind::Dir => self.sync_dir(&child, &child_metadata)?,
-                Kind::File => self.sync_file(&child, &child_metadata)?,
+                Kind::File if child_metadata.nlink() == 1 => {
+                    self.jobs.push((child, child_metadata));
+                }
+                Kind::File => self.sync_linked_file(&child, &child_metadata)?,
                 Kind::Symlink => self.sync_symlink(&child, &child_metadata)?,
                 Kind::Socket => {
-                    let destination = self.destination.join(&child);
+                    let destination = self.roots.destination.join(&child);
                     if let Some(existing) = lstat(&destination)? {
                         remove_any(&destination, &existing)?;
                     }
@@ -236,112 +453,36 @@ impl Syncer {
                 kind => self.sync_special(&child, &child_metadata, kind)?,
             }
         }
-        // Last: writing the children changed the directory's mtime.
-        apply_metadata(&destination_dir, metadata)
+        self.directories.push((destination_dir, metadata.clone()));
+        Ok(())
     }
 
-    fn sync_file(&mut self, relative: &Path, metadata: &Metadata) -> anyhow::Result<()> {
-        let destination = self.destination.join(relative);
-        let existing = lstat(&destination)?;
+    /// A file with several names: the first name is synced like any file,
+    /// the others become hard links to it, as in the source.
+    fn sync_linked_file(&mut self, relative: &Path, metadata: &Metadata) -> anyhow::Result<()> {
+        let destination = self.roots.destination.join(relative);
         let key = (metadata.dev(), metadata.ino());
-        if metadata.nlink() > 1
-            && let Some(first) = self.inodes.get(&key).cloned()
-        {
+        if let Some(first) = self.inodes.get(&key).cloned() {
+            let existing = lstat(&destination)?;
             let first_metadata = fs::symlink_metadata(&first)?;
             if existing.as_ref().map(|m| (m.dev(), m.ino()))
                 == Some((first_metadata.dev(), first_metadata.ino()))
             {
                 self.stats.unchanged += 1;
             } else {
-                self.replace_with_link(&first, &destination)?;
+                place_link(&first, &destination, existing.is_some())?;
             }
             return Ok(());
         }
-        if let Some(existing) = &existing
-            && existing.is_file()
-            && same_metadata(existing, metadata)
-        {
-            self.stats.unchanged += 1;
-        } else if let Some(previous) = self.previous_twin(relative, metadata)? {
-            match self.replace_with_link(&previous, &destination) {
-                Ok(()) => self.stats.linked_files += 1,
-                // Too many links to that inode: a copy does as well.
-                Err(error) if is_too_many_links(&error) => self.copy_file(relative, metadata)?,
-                Err(error) => return Err(error),
-            }
-        } else {
-            self.copy_file(relative, metadata)?;
-        }
-        if metadata.nlink() > 1 {
-            self.inodes.insert(key, destination);
-        }
-        Ok(())
-    }
-
-    /// The file of the previous copy with this path and the same metadata.
-    fn previous_twin(
-        &self,
-        relative: &Path,
-        metadata: &Metadata,
-    ) -> anyhow::Result<Option<PathBuf>> {
-        let Some(previous) = &self.previous else {
-            return Ok(None);
-        };
-        let candidate = previous.join(relative);
-        Ok(match lstat(&candidate)? {
-            Some(found) if found.is_file() && same_metadata(&found, metadata) => Some(candidate),
-            _ => None,
-        })
-    }
-
-    fn replace_with_link(&mut self, target: &Path, destination: &Path) -> anyhow::Result<()> {
-        let temp = temp_beside(destination);
-        let _ = fs::remove_file(&temp);
-        fs::hard_link(target, &temp)
-            .with_context(|| format!("cannot link {} to {}", temp.display(), target.display()))?;
-        replace(&temp, destination)
-    }
-
-    fn copy_file(&mut self, relative: &Path, metadata: &Metadata) -> anyhow::Result<()> {
-        let source = self.source.join(relative);
-        let destination = self.destination.join(relative);
-        let temp = temp_beside(&destination);
-        let _ = fs::remove_file(&temp);
-        let mut input = match OpenOptions::new()
-            .read(true)
-            .custom_flags(nix::libc::O_NOFOLLOW)
-            .open(&source)
-        {
-            Ok(file) => file,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(error) => {
-                return Err(
-                    anyhow::Error::new(error).context(format!("cannot open {}", source.display()))
-                );
-            }
-        };
-        let mut output = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temp)
-            .with_context(|| format!("cannot create {}", temp.display()))?;
-        // std::io::copy uses copy_file_range on Linux: no round trip through user space.
-        let bytes = io::copy(&mut input, &mut output)
-            .with_context(|| format!("cannot copy {}", source.display()))?;
-        drop(output);
-        // The metadata is the one read BEFORE the content: if the file changed
-        // while it was read, its mtime now differs, and the next pass copies it again.
-        apply_metadata(&temp, metadata)?;
-        replace(&temp, &destination)?;
-        self.stats.copied_files += 1;
-        self.stats.copied_bytes += bytes;
+        let outcome = self.roots.sync_plain_file(relative, metadata)?;
+        self.stats.count(outcome);
+        self.inodes.insert(key, destination);
         Ok(())
     }
 
     fn sync_symlink(&mut self, relative: &Path, metadata: &Metadata) -> anyhow::Result<()> {
-        let source = self.source.join(relative);
-        let destination = self.destination.join(relative);
+        let source = self.roots.source.join(relative);
+        let destination = self.roots.destination.join(relative);
         let target = match fs::read_link(&source) {
             Ok(target) => target,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -372,7 +513,7 @@ impl Syncer {
         metadata: &Metadata,
         kind: Kind,
     ) -> anyhow::Result<()> {
-        let destination = self.destination.join(relative);
+        let destination = self.roots.destination.join(relative);
         if let Some(existing) = lstat(&destination)?
             && same_metadata(&existing, metadata)
             && existing.rdev() == metadata.rdev()
