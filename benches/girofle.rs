@@ -407,9 +407,10 @@ fn inventory_worker(home: &Path, worker: u32, changes: u32) {
 
 fn main() {
     let options = options();
+    // A run that was interrupted may have left its containers writing there.
+    cleanup_containers();
     remove(&options.work);
     fs::create_dir_all(&options.work).unwrap();
-    cleanup_containers();
     let home = options.work.join("home");
     let ip = "127.0.0.77";
     eprintln!("== commissioning an instance");
