@@ -3,21 +3,39 @@
 //! Data flows one way: the binaries in `src/bin` call [`ops`], which use the
 //! modules below it. Nothing below [`ops`] prints to the user.
 
+#![warn(missing_docs)]
+
+/// Files written whole or not at all.
 pub mod atomic;
+/// What every binary shares: the home option, printing the error once, exit codes.
 pub mod cli;
+/// `girofle.conf`: host name on targets, retention, targets.
 pub mod conf;
+/// Cron entries, one file per instance in `$GIROFLE_CRON_DIR`.
 pub mod cron;
+/// The Docker engine through its CLI.
 pub mod docker;
+/// One error type that carries its exit code.
 pub mod error;
+/// The directory tree of `$GIROFLE_HOME` and the environment of the contract.
 pub mod home;
+/// Rows of `inventory.girofle`: read, lock, atomic replace.
 pub mod inventory;
+/// The per-instance lock and the record of a container taken out of its state.
 pub mod lock;
+/// Addresses and ports of this host.
 pub mod net;
+/// One module per operation.
 pub mod ops;
+/// What the next run undoes after a run was killed.
 pub mod recovery;
+/// Backup targets on other machines.
 pub mod remote;
+/// Quoting for the remote shell and cron.
 pub mod shell;
+/// Exact tree copies with hard links, MANIFESTs, verification.
 pub mod snapshot;
+/// Timestamps as Girofle writes them.
 pub mod timefmt;
 
 pub use error::{Error, Result};
