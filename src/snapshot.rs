@@ -179,8 +179,17 @@ pub fn sync_tree(
         syncer.stats.count(outcome);
     }
     // Last, children before parents: writing entries changes a directory's mtime.
+    // A directory whose entries did not change keeps what the earlier pass
+    // set: in a second pass, most of them (three syscalls saved on each).
     for (directory, metadata) in &syncer.directories {
-        apply_metadata(directory, metadata)?;
+        let current = fs::symlink_metadata(directory)?;
+        // A directory's size depends on its history, not on its entries: not compared.
+        let same = current.mode() == metadata.mode()
+            && (current.uid(), current.gid()) == (metadata.uid(), metadata.gid())
+            && (current.mtime(), current.mtime_nsec()) == (metadata.mtime(), metadata.mtime_nsec());
+        if !same {
+            apply_metadata(directory, metadata)?;
+        }
     }
     Ok(syncer.stats)
 }
