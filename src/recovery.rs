@@ -50,6 +50,7 @@ pub fn recover(home: &Home, docker: &Docker, instance: &InstanceDir) -> Result<V
             }
         }
     }
+    remove_leftover_volumes(instance);
     for line in &done {
         home.log(
             "recovery",
@@ -109,10 +110,32 @@ pub fn staging_path(instance: &InstanceDir) -> std::path::PathBuf {
     instance.root().join("mapping-volumes.restoring")
 }
 
-/// Where the previous volumes go to be deleted after a successful restore
-/// (hidden from rollback first, then removed).
+/// Where the previous volumes go to be deleted after a successful restore:
+/// out of the rollback's way first (a name of its own per run), then removed.
 pub fn removing_path(instance: &InstanceDir) -> std::path::PathBuf {
-    instance.root().join("mapping-volumes.removing")
+    instance
+        .root()
+        .join(format!("{REMOVING_VOLUMES}{}", std::process::id()))
+}
+
+const REMOVING_VOLUMES: &str = "mapping-volumes.removing-";
+
+/// Deletes previous volumes that a restore left to be deleted, if their
+/// deletion did not finish. Best effort: a deletion still running in the
+/// background may be removing them at the same time; the next run retries.
+fn remove_leftover_volumes(instance: &InstanceDir) {
+    let Ok(entries) = fs::read_dir(instance.root()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(REMOVING_VOLUMES)
+        {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// The file that marks the restored tree, at its root (outside the three
@@ -183,10 +206,6 @@ fn roll_back_restore(docker: &Docker, instance: &InstanceDir) -> Result<Vec<Stri
     } else if swapped {
         // The previous tree was already removed: the restore had succeeded.
         fs::remove_file(instance.volumes().join(RESTORED_MARK))?;
-    }
-    let removing = removing_path(instance);
-    if removing.exists() {
-        fs::remove_dir_all(&removing)?;
     }
     if staging.exists() {
         fs::remove_dir_all(&staging)?;

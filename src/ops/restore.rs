@@ -318,7 +318,7 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
     } else {
         let removing = recovery::removing_path(&instance);
         fs::rename(&staging, &removing)?;
-        fs::remove_dir_all(&removing)?;
+        remove_in_background(&removing);
         None
     };
     fs::remove_file(instance.volumes().join(RESTORED_MARK))?;
@@ -346,6 +346,27 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         backup: backup_name,
         previous,
     })
+}
+
+/// Deletes the previous volumes after the restore has answered: out of the
+/// way under a name of their own, they cost GitLab's users nothing, and
+/// deleting a large tree of small files takes seconds. If the deletion is
+/// cut short, the next run on the instance finishes it.
+fn remove_in_background(tree: &Path) {
+    use std::os::unix::process::CommandExt;
+    let spawned = std::process::Command::new("rm")
+        .arg("-rf")
+        .arg("--")
+        .arg(tree)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        // Its own process group: a Ctrl-C meant for the caller does not cut it short.
+        .process_group(0)
+        .spawn();
+    if spawned.is_err() {
+        let _ = fs::remove_dir_all(tree);
+    }
 }
 
 /// Fetches a backup from a target into `bckups/` (under the instance lock):
