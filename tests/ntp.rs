@@ -75,6 +75,18 @@ impl Drop for TimeServer {
     }
 }
 
+/// Waits for a run, watching whether verification was switched off meanwhile.
+fn watch(mut child: Child, drop_in: &Path) -> (bool, std::process::Output) {
+    let mut seen = false;
+    while child.try_wait().unwrap().is_none() {
+        seen |= fs::read_to_string(drop_in)
+            .map(|t| t.contains("Verify-Peer \"false\""))
+            .unwrap_or(false);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    (seen, child.wait_with_output().unwrap())
+}
+
 /// A root with apt's configuration directory and nothing else.
 fn apt_root() -> (tempfile::TempDir, PathBuf) {
     let root = tempfile::tempdir().unwrap();
@@ -134,13 +146,10 @@ fn with_a_client_installed_tls_settings_are_never_touched() {
     let (root, drop_in) = apt_root();
     fs::create_dir_all(root.path().join("usr/sbin")).unwrap();
     fs::write(root.path().join("usr/sbin/chronyd"), "").unwrap();
-    let mut child = ntp_fix(&world, root.path(), &server, &[]).spawn().unwrap();
-    let mut seen = false;
-    while child.try_wait().unwrap().is_none() {
-        seen |= drop_in.exists();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let output = child.wait_with_output().unwrap();
+    let (seen, output) = watch(
+        ntp_fix(&world, root.path(), &server, &[]).spawn().unwrap(),
+        &drop_in,
+    );
     assert!(
         output.status.success(),
         "{}",
@@ -161,19 +170,12 @@ fn verification_is_switched_back_on_after_an_install_that_succeeds_fails_or_is_k
     fs::create_dir_all(&world.home).unwrap();
     let server = TimeServer::start(0.0);
     let (root, drop_in) = apt_root();
-    let watch = |mut child: Child| {
-        let mut seen = false;
-        while child.try_wait().unwrap().is_none() {
-            seen |= fs::read_to_string(&drop_in)
-                .map(|t| t.contains("Verify-Peer \"false\""))
-                .unwrap_or(false);
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        (seen, child.wait_with_output().unwrap())
-    };
 
     // Succeeds: chrony is this machine's own package (already installed, so apt does not download).
-    let (seen, output) = watch(ntp_fix(&world, root.path(), &server, &[]).spawn().unwrap());
+    let (seen, output) = watch(
+        ntp_fix(&world, root.path(), &server, &[]).spawn().unwrap(),
+        &drop_in,
+    );
     assert!(
         output.status.success(),
         "{}",
@@ -203,6 +205,7 @@ fn verification_is_switched_back_on_after_an_install_that_succeeds_fails_or_is_k
         )
         .spawn()
         .unwrap(),
+        &drop_in,
     );
     assert_eq!(output.status.code(), Some(1));
     assert!(seen);
