@@ -197,22 +197,28 @@ impl InstanceDir {
     /// The complete backups of this instance, oldest first. Partial backups
     /// (`.partial-<ID>`) and names that are not backup IDs are left out.
     pub fn complete_backups(&self) -> Vec<BackupId> {
-        let Ok(entries) = fs::read_dir(self.backups()) else {
-            return Vec::new();
-        };
-        let mut ids: Vec<BackupId> = entries
-            .flatten()
-            .filter(|entry| entry.file_type().map(|t| t.is_dir()).unwrap_or(false))
-            .filter_map(|entry| BackupId::parse(&entry.file_name().to_string_lossy()))
-            .collect();
-        ids.sort();
-        ids
+        backup_ids_in(&self.backups())
     }
 
     /// The newest complete backup, if any.
     pub fn latest_backup(&self) -> Option<BackupId> {
         self.complete_backups().pop()
     }
+}
+
+/// The backup folders in `directory` (an instance's `bckups/`, or
+/// `sauvegardes/`), oldest first; partials and other names are left out.
+pub fn backup_ids_in(directory: &Path) -> Vec<BackupId> {
+    let Ok(entries) = fs::read_dir(directory) else {
+        return Vec::new();
+    };
+    let mut ids: Vec<BackupId> = entries
+        .flatten()
+        .filter(|entry| entry.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .filter_map(|entry| BackupId::parse(&entry.file_name().to_string_lossy()))
+        .collect();
+    ids.sort();
+    ids
 }
 
 /// The name of a backup: the UTC time it started, `YYYY-MM-DDTHH-MM-SSZ`, or

@@ -213,7 +213,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
         }
         if args.state {
             let folder = format!("{}/sauvegardes", remote.host);
-            let ids = complete_in(&home.state_backups());
+            let ids = crate::home::backup_ids_in(&home.state_backups());
             match ship(home, remote, &conf, &home.state_backups(), &folder, &ids) {
                 Ok(sent) => outcome.shipped.extend(sent),
                 Err(error) => outcome
@@ -232,19 +232,6 @@ pub fn dir_name(instance: &InstanceDir) -> String {
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-fn complete_in(directory: &Path) -> Vec<BackupId> {
-    let mut ids: Vec<BackupId> = fs::read_dir(directory)
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter_map(|e| BackupId::parse(&e.file_name().to_string_lossy()))
-                .collect()
-        })
-        .unwrap_or_default();
-    ids.sort();
-    ids
 }
 
 /// Sends the local complete backups newer than the newest one on the target
@@ -362,7 +349,7 @@ pub fn backup_state(home: &Home, docker: &Docker, conf: &Conf, rows: &[Row]) -> 
         return Err(error);
     }
     let keep = conf.keep_last() as usize;
-    let ids = complete_in(&root);
+    let ids = crate::home::backup_ids_in(&root);
     if ids.len() > keep {
         for old in &ids[..ids.len() - keep] {
             let hidden = root.join(format!("{REMOVING_PREFIX}{old}"));
