@@ -183,6 +183,11 @@ pub struct NotHealthy {
     pub logs: String,
 }
 
+/// How long `docker stop` lets GitLab shut down before it kills it.
+pub const DEFAULT_STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+/// How long to wait for `healthy` by default: GitLab's first boot is slow.
+pub const DEFAULT_HEALTHY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
 /// Everything `docker run` needs for one GitLab container.
 #[derive(Debug, Clone)]
 pub struct RunSpec {

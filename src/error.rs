@@ -37,6 +37,15 @@ impl Error {
         Error::Failed(anyhow::anyhow!(message.into()))
     }
 
+    /// The same error with `context` in front of a failure's chain; a usage
+    /// error keeps its own message.
+    pub fn context(self, context: impl fmt::Display + Send + Sync + 'static) -> Error {
+        match self {
+            Error::Failed(inner) => Error::Failed(inner.context(context)),
+            other => other,
+        }
+    }
+
     /// The exit code this error ends the process with.
     pub fn exit(&self) -> Exit {
         match self {

@@ -110,6 +110,15 @@ impl Home {
         InstanceDir::new(self.root.join(format!("noeud-gitlab-{number}")))
     }
 
+    /// The instance directory of a row (legacy rows may not record one).
+    pub fn instance_of(&self, row: &crate::inventory::Row) -> InstanceDir {
+        if row.dir.as_os_str().is_empty() {
+            self.instance_dir(row.number)
+        } else {
+            InstanceDir::new(row.dir.clone())
+        }
+    }
+
     /// The container name of instance `number`, with its optional name.
     pub fn container_name(&self, number: u32, name: &str) -> String {
         if name.is_empty() {
@@ -167,6 +176,15 @@ impl InstanceDir {
     /// The directory itself.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// `noeud-gitlab-<N>`: the directory's own name, which is also the name
+    /// of the instance's folder on targets.
+    pub fn dir_name(&self) -> String {
+        self.root
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
 
     /// `mapping-volumes/`.

@@ -11,6 +11,8 @@ pub mod atomic;
 pub mod cli;
 /// `girofle.conf`: host name on targets, retention, targets.
 pub mod conf;
+/// What a GitLab container is: its volumes, run specification, omnibus config.
+pub mod container;
 /// Cron entries, one file per instance in `$GIROFLE_CRON_DIR`.
 pub mod cron;
 /// The Docker engine through its CLI.

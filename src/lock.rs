@@ -10,8 +10,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use crate::docker::Docker;
 use crate::error::{Error, Result};
 use crate::home::InstanceDir;
+
+/// How long to wait for another operation on the same instance by default.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// The lock file of an instance.
 fn lock_path(instance: &InstanceDir) -> PathBuf {
@@ -96,8 +100,47 @@ pub struct ContainerRecord {
     pub operation: String,
     /// The container.
     pub container: String,
-    /// Its state before: `running`, `paused` or `stopped`.
-    pub prior: String,
+    /// Its state before.
+    pub prior: PriorState,
+}
+
+/// The state a container was in before a run took it out of service, and
+/// goes back to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PriorState {
+    /// Running: it is started (or unpaused) again.
+    Running,
+    /// Paused: it is frozen again.
+    Paused,
+    /// Stopped: it stays stopped.
+    Stopped,
+}
+
+impl PriorState {
+    /// The word in the record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PriorState::Running => "running",
+            PriorState::Paused => "paused",
+            PriorState::Stopped => "stopped",
+        }
+    }
+
+    /// The state a record's word names.
+    pub fn parse(word: &str) -> Option<PriorState> {
+        match word {
+            "running" => Some(PriorState::Running),
+            "paused" => Some(PriorState::Paused),
+            "stopped" => Some(PriorState::Stopped),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for PriorState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 fn record_path(instance: &InstanceDir) -> PathBuf {
@@ -109,11 +152,12 @@ pub fn write_record(
     instance: &InstanceDir,
     operation: &str,
     container: &str,
-    prior: &str,
+    prior: PriorState,
 ) -> Result<()> {
     let text = format!(
-        "pid={}\noperation={operation}\ncontainer={container}\nprior={prior}\nsince={}\n",
+        "pid={}\noperation={operation}\ncontainer={container}\nprior={}\nsince={}\n",
         std::process::id(),
+        prior.as_str(),
         crate::timefmt::now_rfc3339()
     );
     crate::atomic::write(&record_path(instance), text.as_bytes(), 0o600)?;
@@ -132,7 +176,7 @@ pub fn read_record(instance: &InstanceDir) -> Option<ContainerRecord> {
         pid: field("pid")?.parse().ok()?,
         operation: field("operation").unwrap_or_default(),
         container: field("container")?,
-        prior: field("prior")?,
+        prior: PriorState::parse(&field("prior")?)?,
     })
 }
 
@@ -144,7 +188,82 @@ pub fn clear_record(instance: &InstanceDir) -> Result<()> {
     }
 }
 
-/// Whether a process with this pid is alive.
-pub fn process_alive(pid: u32) -> bool {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok()
+/// How a running container is taken out of service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Halt {
+    /// `docker stop`, giving GitLab this long to shut down.
+    Stop(Duration),
+    /// `docker pause`: frozen, crash-consistent.
+    Pause,
+}
+
+/// A running container taken out of service (stopped or frozen), recorded
+/// durably first so that the next run puts it back if this one is killed.
+/// [`OutOfService::put_back`] starts (or unpauses) it and reports; dropping
+/// the guard without it (an error, a panic) puts it back all the same.
+pub struct OutOfService<'a> {
+    docker: &'a Docker,
+    instance: &'a InstanceDir,
+    container: String,
+    halt: Halt,
+    /// How long the engine took to stop or freeze it.
+    pub shutdown: Duration,
+    back: bool,
+}
+
+impl<'a> OutOfService<'a> {
+    /// Records that `container` (running) leaves service, then stops or
+    /// pauses it. If that fails, it is put back and the record cleared.
+    pub fn take(
+        docker: &'a Docker,
+        instance: &'a InstanceDir,
+        operation: &str,
+        container: &str,
+        halt: Halt,
+    ) -> Result<OutOfService<'a>> {
+        write_record(instance, operation, container, PriorState::Running)?;
+        let asked = Instant::now();
+        let halted = match halt {
+            Halt::Stop(timeout) => docker.stop(container, timeout),
+            Halt::Pause => docker.pause(container),
+        };
+        let mut guard = OutOfService {
+            docker,
+            instance,
+            container: container.to_string(),
+            halt,
+            shutdown: asked.elapsed(),
+            back: false,
+        };
+        if let Err(error) = halted {
+            guard.back = true;
+            let _ = guard.resume();
+            clear_record(instance)?;
+            return Err(Error::Failed(error));
+        }
+        Ok(guard)
+    }
+
+    fn resume(&self) -> anyhow::Result<()> {
+        match self.halt {
+            Halt::Stop(_) => self.docker.start(&self.container),
+            Halt::Pause => self.docker.unpause(&self.container),
+        }
+    }
+
+    /// Starts (or unpauses) the container and clears the record. If the
+    /// engine refuses, the record stays for the next run to retry.
+    pub fn put_back(mut self) -> Result<()> {
+        self.back = true;
+        self.resume()?;
+        clear_record(self.instance)
+    }
+}
+
+impl Drop for OutOfService<'_> {
+    fn drop(&mut self) {
+        if !self.back && self.resume().is_ok() {
+            let _ = clear_record(self.instance);
+        }
+    }
 }

@@ -8,7 +8,7 @@ use std::fs;
 use crate::docker::{Docker, Status};
 use crate::error::Result;
 use crate::home::{Home, InstanceDir};
-use crate::lock;
+use crate::lock::{self, PriorState};
 
 /// Hidden prefixes under `bckups/` that never name a complete backup.
 pub const PARTIAL_PREFIX: &str = ".partial-";
@@ -24,12 +24,12 @@ pub fn recover(home: &Home, docker: &Docker, instance: &InstanceDir) -> Result<V
         // way: acting before it lands would leave the container stopped.
         wait_for_docker_commands(&record.container, std::time::Duration::from_secs(180));
         let state = docker.inspect_state(&record.container)?;
-        match (record.prior.as_str(), state.as_ref().map(|s| s.status())) {
-            ("running", Some(Status::Paused)) => {
+        match (record.prior, state.as_ref().map(|s| s.status())) {
+            (PriorState::Running, Some(Status::Paused)) => {
                 docker.unpause(&record.container)?;
                 done.push(format!("unpaused {}", record.container));
             }
-            ("running", Some(Status::Stopped)) => {
+            (PriorState::Running, Some(Status::Stopped)) => {
                 docker.start(&record.container)?;
                 done.push(format!("started {} again", record.container));
             }
@@ -197,7 +197,7 @@ fn roll_back_restore(docker: &Docker, instance: &InstanceDir) -> Result<Vec<Stri
             if state.status() == Status::Paused {
                 docker.unpause(&container)?;
             }
-            docker.stop(&container, std::time::Duration::from_secs(120))?;
+            docker.stop(&container, crate::docker::DEFAULT_STOP_TIMEOUT)?;
         }
         exchange_volumes(instance)?;
         done.push(format!(

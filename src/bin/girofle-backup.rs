@@ -37,10 +37,10 @@ struct Cli {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     keep_last: Option<u32>,
     /// Seconds to wait for another operation on the same instance
-    #[arg(long, value_name = "SECS", default_value_t = backup::DEFAULT_LOCK_TIMEOUT.as_secs())]
+    #[arg(long, value_name = "SECS", default_value_t = girofle::lock::DEFAULT_LOCK_TIMEOUT.as_secs())]
     lock_timeout: u64,
     /// Seconds `docker stop` gives GitLab to shut down
-    #[arg(long, value_name = "SECS", default_value_t = backup::DEFAULT_STOP_TIMEOUT.as_secs())]
+    #[arg(long, value_name = "SECS", default_value_t = girofle::docker::DEFAULT_STOP_TIMEOUT.as_secs())]
     stop_timeout: u64,
     /// Back up Girofle's own state (inventory, counter, girofle.conf, cron entries, docker inspect, log)
     /// into sauvegardes/; ships it and every instance's new backups to `same-site` when configured

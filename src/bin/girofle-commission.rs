@@ -39,7 +39,7 @@ struct Cli {
     #[arg(long, value_name = "CRON")]
     backup_schedule: Option<String>,
     /// Seconds to wait for the instance to be healthy
-    #[arg(long, value_name = "SECS", default_value_t = commission::DEFAULT_WAIT_TIMEOUT.as_secs())]
+    #[arg(long, value_name = "SECS", default_value_t = girofle::docker::DEFAULT_HEALTHY_TIMEOUT.as_secs())]
     wait_timeout: u64,
     /// Do not wait for the instance to be healthy
     #[arg(long)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Parser;
 use girofle::cli::{self, Common};
 use girofle::error::{Error, Exit};
-use girofle::ops::{backup, decommission};
+use girofle::ops::decommission;
 
 /// Decommission a GitLab instance; its volumes and backups stay on disk
 #[derive(Parser)]
@@ -20,7 +20,7 @@ struct Cli {
     #[arg(long)]
     no_backup: bool,
     /// Seconds to wait for another operation on the same instance
-    #[arg(long, value_name = "SECS", default_value_t = backup::DEFAULT_LOCK_TIMEOUT.as_secs())]
+    #[arg(long, value_name = "SECS", default_value_t = girofle::lock::DEFAULT_LOCK_TIMEOUT.as_secs())]
     lock_timeout: u64,
 }
 

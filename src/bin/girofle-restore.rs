@@ -9,7 +9,7 @@ use clap::{CommandFactory, Parser};
 use girofle::cli::{self, Common};
 use girofle::error::{Error, Exit};
 use girofle::home::InstanceDir;
-use girofle::ops::{backup, restore};
+use girofle::ops::restore;
 
 /// Restore a backup into a GitLab instance. Without arguments, asks for them (on a terminal)
 #[derive(Parser)]
@@ -37,10 +37,10 @@ struct Cli {
     #[arg(long)]
     keep_previous: bool,
     /// Seconds to wait for another operation on the same instance
-    #[arg(long, value_name = "SECS", default_value_t = backup::DEFAULT_LOCK_TIMEOUT.as_secs())]
+    #[arg(long, value_name = "SECS", default_value_t = girofle::lock::DEFAULT_LOCK_TIMEOUT.as_secs())]
     lock_timeout: u64,
     /// Seconds to wait for the restored instance to be healthy
-    #[arg(long, value_name = "SECS", default_value_t = 1800)]
+    #[arg(long, value_name = "SECS", default_value_t = girofle::docker::DEFAULT_HEALTHY_TIMEOUT.as_secs())]
     wait_timeout: u64,
 }
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::docker::{Docker, RunSpec};
+use crate::container;
+use crate::docker::Docker;
 use crate::error::{Error, Result};
 use crate::home::{Home, InstanceDir};
 use crate::inventory::{self, Row, RowState};
@@ -21,8 +22,6 @@ pub const DEFAULT_HTTP_PORT: u16 = 8080;
 pub const DEFAULT_HTTPS_PORT: u16 = 8443;
 /// See [`DEFAULT_HTTP_PORT`].
 pub const DEFAULT_SSH_PORT: u16 = 2222;
-/// How long to wait for `healthy` by default: GitLab's first boot is slow.
-pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// The longest instance name.
 pub const MAX_NAME_LENGTH: usize = 40;
 
@@ -90,7 +89,7 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         ),
     );
 
-    if let Err(error) = docker.run(&run_spec(home, &row, &instance)) {
+    if let Err(error) = docker.run(&container::run_spec(home, &row, &instance)) {
         undo_reservation(home, &docker, &row);
         return Err(Error::Failed(error.context(format!(
             "cannot start the container of instance {}; its row and directory were removed",
@@ -379,42 +378,6 @@ fn create_dirs(instance: &InstanceDir) -> Result<()> {
         let _ = std::fs::remove_dir_all(instance.root());
     }
     Ok(result?)
-}
-
-/// The `docker run` of an instance, as its inventory row describes it.
-pub fn run_spec(home: &Home, row: &Row, instance: &InstanceDir) -> RunSpec {
-    let http = row.http_port.unwrap_or(80);
-    let ssh = row.ssh_port.unwrap_or(22);
-    let mut publish = vec![(row.ip.clone(), http, http)];
-    if let Some(https) = row.https_port {
-        publish.push((row.ip.clone(), https, 443));
-    }
-    publish.push((row.ip.clone(), ssh, 22));
-    RunSpec {
-        name: row.container.clone(),
-        hostname: row.hostname.clone(),
-        labels: vec![
-            ("girofle.home".into(), home.root().display().to_string()),
-            ("girofle.instance".into(), row.number.to_string()),
-        ],
-        publish,
-        mounts: vec![
-            (instance.config(), "/etc/gitlab".into()),
-            (instance.data(), "/var/opt/gitlab".into()),
-            (instance.logs(), "/var/log/gitlab".into()),
-        ],
-        env: vec![("GITLAB_OMNIBUS_CONFIG".into(), omnibus_config(row))],
-        image: row.image.clone(),
-    }
-}
-
-/// The `GITLAB_OMNIBUS_CONFIG` of an instance: its URL and SSH port.
-pub fn omnibus_config(row: &Row) -> String {
-    format!(
-        "external_url '{}'; gitlab_rails['gitlab_shell_ssh_port'] = {}",
-        row.url(),
-        row.ssh_port.unwrap_or(22)
-    )
 }
 
 /// After `docker run` failed: nothing of this commission is left behind. A

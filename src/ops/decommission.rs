@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use crate::conf::Conf;
+use crate::docker::DEFAULT_STOP_TIMEOUT;
 use crate::docker::Docker;
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::inventory::{self, RowState};
-use crate::ops::backup::{self, DEFAULT_STOP_TIMEOUT};
+use crate::ops::backup;
 use crate::{cron, lock, recovery, timefmt};
 
 /// What to decommission.
@@ -40,7 +41,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     let docker = Docker::new()?;
     docker.server_version()?;
     let conf = Conf::load(home)?;
-    let instance = backup::instance_of(home, &row);
+    let instance = home.instance_of(&row);
 
     let final_backup = if args.no_backup {
         None

@@ -73,7 +73,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
             .iter()
             .filter(|row| row.state == RowState::Commissioned)
         {
-            let instance = crate::ops::backup::instance_of(home, row);
+            let instance = home.instance_of(row);
             if recovery::needs_recovery(&instance)
                 && let Some(_lock) = lock::try_lock_instance(&instance, "girofle-list")
             {

@@ -9,18 +9,16 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::conf::Conf;
-use crate::docker::{Docker, Status};
+use crate::container::{IMAGE_VERSION_FILE, VOLUMES};
+use crate::docker::{DEFAULT_STOP_TIMEOUT, Docker, Status};
 use crate::error::{Error, Result};
 use crate::home::{BackupId, Home, InstanceDir};
 use crate::inventory::{self, Row};
-use crate::ops::backup::{DEFAULT_STOP_TIMEOUT, VOLUMES};
+use crate::lock::{self, PriorState};
 use crate::recovery::{self, RESTORED_MARK};
 use crate::remote::Remote;
 use crate::snapshot::{self, MANIFEST, Manifest};
-use crate::{lock, timefmt};
-
-/// Where the omnibus image keeps the version it runs.
-pub const IMAGE_VERSION_FILE: &str = "/opt/gitlab/embedded/service/gitlab-rails/VERSION";
+use crate::timefmt;
 
 /// What to restore, and where.
 #[derive(Debug, Clone)]
@@ -246,14 +244,14 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         .map(|s| s.status())
         .unwrap_or(Status::Missing);
     let prior_word = match prior {
-        Status::Running | Status::Restarting | Status::Paused => "running",
-        _ => "stopped",
+        Status::Running | Status::Restarting | Status::Paused => PriorState::Running,
+        _ => PriorState::Stopped,
     };
     lock::write_record(&instance, "girofle-restore", &args.container, prior_word)?;
     if prior == Status::Paused {
         docker.unpause(&args.container)?;
     }
-    if prior_word == "running" {
+    if prior_word == PriorState::Running {
         docker.stop(&args.container, DEFAULT_STOP_TIMEOUT)?;
     }
     recovery::exchange_volumes(&instance)?;
@@ -283,7 +281,7 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         recovery::exchange_volumes(&instance)?;
         fs::remove_dir_all(&staging)?;
         recovery::clear_journal(&instance)?;
-        if prior_word == "running" {
+        if prior_word == PriorState::Running {
             docker.start(&args.container)?;
         }
         lock::clear_record(&instance)?;
@@ -323,7 +321,7 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
     };
     fs::remove_file(instance.volumes().join(RESTORED_MARK))?;
     recovery::clear_journal(&instance)?;
-    if prior_word == "stopped" {
+    if prior_word == PriorState::Stopped {
         docker.stop(&args.container, DEFAULT_STOP_TIMEOUT)?;
     }
     lock::clear_record(&instance)?;
@@ -392,11 +390,7 @@ fn fetch(
             }
             format!("{source}/bckups")
         }
-        None => format!(
-            "{}/{}/bckups",
-            remote.host,
-            crate::ops::backup::dir_name(instance)
-        ),
+        None => remote.instance_backups(&remote.host, &instance.dir_name()),
     };
     let there = remote.list(&folder)?;
     let id = match id {
@@ -550,7 +544,7 @@ fn recreate(
     docker.remove(&row.container)?;
     let mut row = row.clone();
     row.image = image.to_string();
-    let spec = crate::ops::commission::run_spec(home, &row, instance);
+    let spec = crate::container::run_spec(home, &row, instance);
     docker.run(&spec)?;
     Ok(())
 }

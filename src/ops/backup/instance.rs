@@ -1,0 +1,368 @@
+//! One instance's backup: the lock, the space check, the two passes around
+//! GitLab's time out of service, the MANIFEST, the rename, retention.
+
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use super::{Consistency, Made, Options, new_id_in, retention};
+use crate::conf::Conf;
+use crate::container::VOLUMES;
+use crate::docker::{Docker, Status};
+use crate::error::{Error, Result};
+use crate::home::{BackupId, Home, InstanceDir};
+use crate::inventory::Row;
+use crate::lock::{self, Halt, OutOfService};
+use crate::recovery::{self, PARTIAL_PREFIX};
+use crate::snapshot::{self, MANIFEST, Manifest, SyncStats};
+use crate::timefmt;
+
+/// Room kept free beyond the bytes to copy: directories and metadata take room too.
+const SPACE_MARGIN: u64 = 16 << 20;
+
+/// Backs up one instance (used by `girofle-decommission` too).
+pub fn backup_instance(
+    home: &Home,
+    docker: &Docker,
+    conf: &Conf,
+    row: &Row,
+    options: &Options,
+) -> Result<Made> {
+    let instance = home.instance_of(row);
+    if !instance.volumes().is_dir() {
+        return Err(Error::failed(format!(
+            "{} does not exist",
+            instance.volumes().display()
+        )));
+    }
+    let _lock = lock::lock_instance(&instance, "girofle-backup", options.lock_timeout)?;
+    recovery::recover(home, docker, &instance)?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(instance.backups())?;
+
+    let previous = instance
+        .latest_backup()
+        .map(|id| instance.backups().join(id.as_str()));
+    let id = new_id_in(&instance.backups());
+    let partial = instance.backups().join(format!("{PARTIAL_PREFIX}{id}"));
+    let copy = Copy {
+        volumes: instance.volumes(),
+        partial: &partial,
+        previous: previous.as_deref(),
+    };
+    check_space(row, &instance, &copy)?;
+
+    fs::DirBuilder::new().mode(0o700).create(&partial)?;
+    match make_backup(docker, row, options, &instance, &copy, &id) {
+        Ok(mut made) => {
+            made.removed = retention::apply(
+                &instance.backups(),
+                options.keep_last.unwrap_or_else(|| conf.keep_last()),
+            )?;
+            log_made(home, row, options, &made);
+            Ok(made)
+        }
+        Err(error) => {
+            let _ = fs::remove_dir_all(&partial);
+            Err(match error {
+                Error::Failed(inner) if snapshot::is_out_of_space(&inner) => Error::Failed(inner.context(format!(
+                    "out of space while backing up instance {}; the partial backup was removed, earlier backups are intact",
+                    row.number
+                ))),
+                other => other,
+            })
+        }
+    }
+}
+
+/// The three volumes copied into the partial backup, hard-linking what is
+/// unchanged since the previous one.
+struct Copy<'a> {
+    volumes: PathBuf,
+    partial: &'a Path,
+    previous: Option<&'a Path>,
+}
+
+impl Copy<'_> {
+    /// One pass over the three volumes.
+    fn pass(&self) -> Result<SyncStats> {
+        let mut total = SyncStats::default();
+        for volume in VOLUMES {
+            let stats = snapshot::sync_tree(
+                &self.volumes.join(volume),
+                &self.partial.join(volume),
+                self.previous.map(|p| p.join(volume)).as_deref(),
+            )?;
+            total.copied_files += stats.copied_files;
+            total.copied_bytes += stats.copied_bytes;
+            total.linked_files += stats.linked_files;
+            total.unchanged += stats.unchanged;
+            total.removed += stats.removed;
+            total.skipped_sockets.extend(
+                stats
+                    .skipped_sockets
+                    .into_iter()
+                    .map(|p| Path::new(volume).join(p)),
+            );
+        }
+        Ok(total)
+    }
+
+    /// What the first pass will copy, in bytes.
+    fn bytes_needed(&self) -> Result<u64> {
+        let mut needed = 0;
+        for volume in VOLUMES {
+            needed += snapshot::bytes_to_copy(
+                &self.volumes.join(volume),
+                &self.partial.join(volume),
+                self.previous.map(|p| p.join(volume)).as_deref(),
+            )?;
+        }
+        Ok(needed)
+    }
+}
+
+/// Space first, before anything is stopped.
+fn check_space(row: &Row, instance: &InstanceDir, copy: &Copy) -> Result<()> {
+    let needed = copy.bytes_needed()?;
+    let free = free_bytes(&instance.backups())?;
+    if needed + SPACE_MARGIN > free {
+        return Err(Error::failed(format!(
+            "not enough space for a backup of instance {}: {} MiB to copy, {} MiB free in {}; nothing was stopped",
+            row.number,
+            (needed + SPACE_MARGIN) >> 20,
+            free >> 20,
+            instance.backups().display()
+        )));
+    }
+    Ok(())
+}
+
+fn free_bytes(path: &Path) -> Result<u64> {
+    let stat = nix::sys::statvfs::statvfs(path)
+        .with_context(|| format!("cannot statvfs {}", path.display()))?;
+    Ok(stat.blocks_available() as u64 * stat.fragment_size() as u64)
+}
+
+fn log_made(home: &Home, row: &Row, options: &Options, made: &Made) {
+    let window = made
+        .stop_window
+        .map(|w| format!("{} ms", w.as_millis()))
+        .unwrap_or_else(|| "none".into());
+    let removed = if made.removed.is_empty() {
+        String::new()
+    } else {
+        format!("; retention removed {}", made.removed.join(", "))
+    };
+    home.log(
+        "backup",
+        &format!(
+            "instance {} backed up as {} ({}, {} files copied ({} bytes), {} hard-linked, stop window {window}){removed}",
+            row.number,
+            made.id,
+            options.consistency.as_str(),
+            made.stats.copied_files,
+            made.stats.copied_bytes,
+            made.stats.linked_files,
+        ),
+    );
+}
+
+/// What the two passes did, and how long GitLab was out of service.
+#[derive(Default)]
+struct Copied {
+    stats: SyncStats,
+    consistent: bool,
+    /// From the container stopped (or frozen) to running again: the second
+    /// pass and the start.
+    stop_window: Option<Duration>,
+    second_pass: Option<Duration>,
+    /// GitLab's own time to stop.
+    shutdown: Option<Duration>,
+}
+
+/// The backup itself, in the partial folder: the two passes, the MANIFEST,
+/// then the rename that makes it visible.
+fn make_backup(
+    docker: &Docker,
+    row: &Row,
+    options: &Options,
+    instance: &InstanceDir,
+    copy: &Copy,
+    id: &BackupId,
+) -> Result<Made> {
+    let started = Instant::now();
+    let state = docker.inspect_state(&row.container)?;
+    let prior = state
+        .as_ref()
+        .map(|s| s.status())
+        .unwrap_or(Status::Missing);
+    let image = if state.is_some() {
+        docker.container_image(&row.container)?
+    } else {
+        (row.image.clone(), String::new())
+    };
+    let copied = copy_in_two_passes(docker, row, options, instance, copy, prior)?;
+
+    // GitLab runs again; now the checksums and the MANIFEST.
+    let previous_manifest = copy
+        .previous
+        .and_then(|p| Manifest::read(&p.join(MANIFEST)).ok());
+    let entries = snapshot::describe(copy.partial, copy.previous.zip(previous_manifest.as_ref()))?;
+    let header = Header {
+        id,
+        row,
+        options,
+        prior,
+        image,
+        previous: copy.previous,
+        started,
+    }
+    .lines(copy.partial, &copied);
+    snapshot::write_manifest(copy.partial, &Manifest { header, entries })?;
+    let complete = instance.backups().join(id.as_str());
+    fs::rename(copy.partial, &complete).with_context(|| {
+        format!(
+            "cannot rename {} to {}",
+            copy.partial.display(),
+            complete.display()
+        )
+    })?;
+    crate::atomic::sync_directory(&instance.backups())?;
+    Ok(Made {
+        number: row.number,
+        container: row.container.clone(),
+        id: id.clone(),
+        path: complete,
+        stop_window: copied.stop_window,
+        stats: copied.stats,
+        removed: Vec::new(),
+    })
+}
+
+/// The first pass while GitLab runs; the second with it out of service (in
+/// `stop` and `pause` modes), copying only what changed since.
+fn copy_in_two_passes(
+    docker: &Docker,
+    row: &Row,
+    options: &Options,
+    instance: &InstanceDir,
+    copy: &Copy,
+    prior: Status,
+) -> Result<Copied> {
+    let mut copied = Copied {
+        stats: copy.pass()?,
+        consistent: true,
+        ..Copied::default()
+    };
+    let second = match (options.consistency, prior) {
+        (Consistency::Live, _) => {
+            copied.consistent = prior == Status::Stopped || prior == Status::Missing;
+            None
+        }
+        (Consistency::Stop | Consistency::Pause, Status::Running | Status::Restarting) => {
+            let halt = match options.consistency {
+                Consistency::Pause => Halt::Pause,
+                _ => Halt::Stop(options.stop_timeout),
+            };
+            let guard =
+                OutOfService::take(docker, instance, "girofle-backup", &row.container, halt)
+                    .map_err(|error| {
+                        error.context(format!("cannot halt {} for the second pass", row.container))
+                    })?;
+            copied.shutdown = Some(guard.shutdown);
+            let window = Instant::now();
+            let pass = copy.pass();
+            copied.second_pass = Some(window.elapsed());
+            let resumed = guard.put_back();
+            copied.stop_window = Some(window.elapsed());
+            resumed.map_err(|error| {
+                error.context(format!(
+                    "{} could not be started again after the backup",
+                    row.container
+                ))
+            })?;
+            Some(pass?)
+        }
+        // Stopped, missing or already frozen: nothing writes, a second pass
+        // catches what changed during the first.
+        _ => Some(copy.pass()?),
+    };
+    if let Some(second) = second {
+        copied.stats.copied_files += second.copied_files;
+        copied.stats.copied_bytes += second.copied_bytes;
+        copied.stats.linked_files += second.linked_files;
+        copied.stats.skipped_sockets = second.skipped_sockets;
+    }
+    Ok(copied)
+}
+
+/// What the MANIFEST's header says of a backup.
+struct Header<'a> {
+    id: &'a BackupId,
+    row: &'a Row,
+    options: &'a Options,
+    prior: Status,
+    /// The image reference and its ID.
+    image: (String, String),
+    previous: Option<&'a Path>,
+    started: Instant,
+}
+
+impl Header<'_> {
+    fn lines(self, partial: &Path, copied: &Copied) -> Vec<(String, String)> {
+        let gitlab_version = fs::read_to_string(partial.join("data/gitlab-rails/VERSION"))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        let consistent = if copied.consistent {
+            "yes"
+        } else {
+            "no: copied while GitLab ran"
+        };
+        let previous = self
+            .previous
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "none".into());
+        let (image, image_id) = self.image;
+        let mut header: Vec<(String, String)> = [
+            ("id", self.id.to_string()),
+            ("instance", self.row.number.to_string()),
+            ("container", self.row.container.clone()),
+            ("consistency", self.options.consistency.as_str().to_string()),
+            ("consistent", consistent.to_string()),
+            ("prior_state", self.prior.as_str().to_string()),
+            ("image", image),
+            ("image_id", image_id),
+            ("gitlab_version", gitlab_version),
+            ("stop_window_ms", milliseconds(copied.stop_window)),
+            ("second_pass_ms", milliseconds(copied.second_pass)),
+            ("shutdown_ms", milliseconds(copied.shutdown)),
+            ("previous", previous),
+            ("finished", timefmt::now_rfc3339()),
+            (
+                "duration_ms",
+                self.started.elapsed().as_millis().to_string(),
+            ),
+            ("girofle_version", env!("CARGO_PKG_VERSION").to_string()),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), value))
+        .collect();
+        for socket in &copied.stats.skipped_sockets {
+            header.push(("skipped_socket".to_string(), socket.display().to_string()));
+        }
+        header
+    }
+}
+
+fn milliseconds(duration: Option<Duration>) -> String {
+    duration
+        .map(|d| d.as_millis().to_string())
+        .unwrap_or_else(|| "0".into())
+}

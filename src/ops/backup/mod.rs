@@ -1,0 +1,220 @@
+//! `girofle-backup`: consistent, incremental, verified backups of instances.
+//!
+//! A backup is built in `bckups/.partial-<ID>/`: a first pass copies while
+//! GitLab runs; then (in `stop` mode) the container is stopped, a second pass
+//! copies only what changed since, and the container is started again; the
+//! MANIFEST is written and fsynced, and `.partial-<ID>` is renamed `<ID>` as
+//! the very last step. A backup is whole or invisible.
+
+mod instance;
+mod retention;
+mod select;
+mod ship;
+mod state;
+mod verify;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::conf::Conf;
+use crate::docker::{DEFAULT_STOP_TIMEOUT, Docker};
+use crate::error::{Error, Result};
+use crate::home::{BackupId, Home};
+use crate::inventory::{self, Row};
+use crate::lock::DEFAULT_LOCK_TIMEOUT;
+use crate::recovery::PARTIAL_PREFIX;
+use crate::remote::Remote;
+use crate::snapshot::SyncStats;
+
+pub use instance::backup_instance;
+pub use select::select;
+pub use state::backup_state;
+pub use verify::{Verified, find_backup, verify};
+
+/// How the copy is made consistent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Consistency {
+    /// GitLab's rule: the second pass runs with the container stopped.
+    #[default]
+    Stop,
+    /// The container is frozen for the second pass: crash-consistent.
+    Pause,
+    /// No second pass: not consistent, and the MANIFEST says so.
+    Live,
+}
+
+impl Consistency {
+    /// The word used on the command line and in the MANIFEST.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Consistency::Stop => "stop",
+            Consistency::Pause => "pause",
+            Consistency::Live => "live",
+        }
+    }
+}
+
+/// Options of one backup.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How the copy is made consistent.
+    pub consistency: Consistency,
+    /// Complete backups kept after this one; `None` takes `girofle.conf`'s.
+    pub keep_last: Option<u32>,
+    /// How long to wait for the instance lock.
+    pub lock_timeout: Duration,
+    /// How long `docker stop` waits.
+    pub stop_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            consistency: Consistency::Stop,
+            keep_last: None,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            stop_timeout: DEFAULT_STOP_TIMEOUT,
+        }
+    }
+}
+
+/// What to back up.
+#[derive(Debug, Clone, Default)]
+pub struct Args {
+    /// Instances by number, name or container.
+    pub instances: Vec<String>,
+    /// Every commissioned instance.
+    pub all: bool,
+    /// Girofle's own state too (`sauvegardes/<ID>/`).
+    pub state: bool,
+    /// The target to ship complete backups to. With `state` and no target,
+    /// `same-site` when it is configured.
+    pub to: Option<String>,
+    /// How.
+    pub options: Options,
+}
+
+/// One backup made.
+#[derive(Debug, Clone)]
+pub struct Made {
+    /// The instance number.
+    pub number: u32,
+    /// Its container.
+    pub container: String,
+    /// The backup's ID.
+    pub id: BackupId,
+    /// Where it is.
+    pub path: PathBuf,
+    /// How long GitLab was stopped or frozen.
+    pub stop_window: Option<Duration>,
+    /// What the two passes did.
+    pub stats: SyncStats,
+    /// Backups removed by retention.
+    pub removed: Vec<String>,
+}
+
+/// Every backup made, and every item that failed.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The backups made.
+    pub made: Vec<Made>,
+    /// The state backup made, with `state`.
+    pub state: Option<BackupId>,
+    /// What was shipped to the target: `<folder>/<ID>`.
+    pub shipped: Vec<String>,
+    /// Items that failed, with why.
+    pub failures: Vec<(String, Error)>,
+}
+
+/// The target that `girofle-backup --state` ships to when it is configured.
+pub const SAME_SITE: &str = "same-site";
+
+/// Backs up the instances `args` names (and the state), then ships them; one
+/// item failing does not stop the others.
+pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
+    let rows = inventory::read(home)?;
+    let targets = if args.state && args.instances.is_empty() && !args.all {
+        Vec::new()
+    } else {
+        select(&rows, &args.instances, args.all)?
+    };
+    let conf = Conf::load(home)?;
+    let remote = target(&conf, args)?;
+    // An unreachable target, or one with the wrong host key, fails before anything is made here.
+    if let Some(remote) = &remote {
+        remote.prepare(&remote.host)?;
+    }
+    let docker = Docker::new()?;
+    let mut outcome = Outcome {
+        made: Vec::new(),
+        state: None,
+        shipped: Vec::new(),
+        failures: Vec::new(),
+    };
+    for row in &targets {
+        match backup_instance(home, &docker, &conf, row, &args.options) {
+            Ok(made) => outcome.made.push(made),
+            Err(error) => {
+                home.log(
+                    "backup",
+                    &format!("instance {} FAILED: {error}", row.number),
+                );
+                outcome.failures.push((
+                    format!("instance {} ({})", row.number, row.container),
+                    error,
+                ));
+            }
+        }
+    }
+    if args.state {
+        match backup_state(home, &docker, &conf, &rows) {
+            Ok(id) => outcome.state = Some(id),
+            Err(error) => {
+                home.log("backup", &format!("state FAILED: {error}"));
+                outcome
+                    .failures
+                    .push(("Girofle's state".to_string(), error));
+            }
+        }
+    }
+    if let Some(remote) = &remote {
+        // With --state alone, every instance's new backups travel with the state.
+        let shipping: Vec<&Row> = if targets.is_empty() {
+            select::commissioned(&rows).collect()
+        } else {
+            targets.iter().collect()
+        };
+        ship::ship_all(home, remote, &conf, &shipping, args.state, &mut outcome);
+    }
+    Ok(outcome)
+}
+
+/// The target named by `--to`, or `same-site` for `--state` when it is configured.
+fn target(conf: &Conf, args: &Args) -> Result<Option<Remote>> {
+    let name = match (&args.to, args.state) {
+        (Some(name), _) => Some(name.clone()),
+        (None, true) if conf.targets.contains_key(SAME_SITE) => Some(SAME_SITE.to_string()),
+        _ => None,
+    };
+    name.as_deref()
+        .map(|name| Remote::from_conf(conf, name))
+        .transpose()
+}
+
+/// A new backup ID in `directory`: the UTC time now; never one that exists already.
+fn new_id_in(directory: &Path) -> BackupId {
+    loop {
+        let now = time::OffsetDateTime::now_utc();
+        let name = now
+            .format(time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]-[minute]-[second]Z"
+            ))
+            .expect("a UTC date always formats");
+        let taken = directory.join(&name).exists()
+            || directory.join(format!("{PARTIAL_PREFIX}{name}")).exists();
+        if !taken {
+            return BackupId::parse(&name).expect("a generated ID parses");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -1,0 +1,126 @@
+//! Shipping: complete backups sent to a target, then the target's retention.
+
+use std::path::Path;
+
+use super::Outcome;
+use crate::conf::Conf;
+use crate::error::Result;
+use crate::home::{BackupId, Home};
+use crate::inventory::Row;
+use crate::remote::Remote;
+
+/// Ships the instances' complete backups (and, with `state`, the state
+/// backups) to the target; a failure is recorded and the others go on.
+pub(super) fn ship_all(
+    home: &Home,
+    remote: &Remote,
+    conf: &Conf,
+    rows: &[&Row],
+    state: bool,
+    outcome: &mut Outcome,
+) {
+    for row in rows {
+        let instance = home.instance_of(row);
+        let folder = remote.instance_backups(&remote.host, &instance.dir_name());
+        match ship(
+            home,
+            remote,
+            conf,
+            &instance.backups(),
+            &folder,
+            &instance.complete_backups(),
+        ) {
+            Ok(sent) => outcome.shipped.extend(sent),
+            Err(error) => outcome.failures.push((
+                format!("shipping instance {} to `{}`", row.number, remote.name),
+                error,
+            )),
+        }
+    }
+    if state {
+        let folder = format!("{}/sauvegardes", remote.host);
+        let ids = crate::home::backup_ids_in(&home.state_backups());
+        match ship(home, remote, conf, &home.state_backups(), &folder, &ids) {
+            Ok(sent) => outcome.shipped.extend(sent),
+            Err(error) => outcome
+                .failures
+                .push((format!("shipping the state to `{}`", remote.name), error)),
+        }
+    }
+}
+
+/// Sends the local complete backups newer than the newest one on the target
+/// (only the newest when the target has none yet; a partial left there by
+/// an interrupted run is completed), then applies the target's retention.
+fn ship(
+    home: &Home,
+    remote: &Remote,
+    conf: &Conf,
+    local: &Path,
+    folder: &str,
+    ids: &[BackupId],
+) -> Result<Vec<String>> {
+    remote.prepare(folder)?;
+    let there = remote.list(folder)?;
+    let mut sent = Vec::new();
+    for id in to_send(ids, there.last()) {
+        remote.send(&local.join(id.as_str()), folder, id.as_str())?;
+        home.log(
+            "backup",
+            &format!("{folder}/{id} shipped to target `{}`", remote.name),
+        );
+        sent.push(format!("{folder}/{id}"));
+    }
+    let keep = remote.keep_last.unwrap_or_else(|| conf.keep_last());
+    let removed = remote.apply_retention(folder, keep)?;
+    if !removed.is_empty() {
+        home.log(
+            "backup",
+            &format!(
+                "target `{}` retention removed {folder}/{}",
+                remote.name,
+                removed.join(", ")
+            ),
+        );
+    }
+    Ok(sent)
+}
+
+/// The local backups a target lacks: those newer than its newest, or only
+/// the newest when it has none.
+fn to_send<'a>(local: &'a [BackupId], newest_there: Option<&BackupId>) -> Vec<&'a BackupId> {
+    match newest_there {
+        Some(newest) => local.iter().filter(|id| *id > newest).collect(),
+        None => local.last().into_iter().collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(names: &[&str]) -> Vec<BackupId> {
+        names.iter().map(|n| BackupId::parse(n).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_target_gets_what_it_lacks() {
+        let local = ids(&[
+            "2026-01-01T00-00-00Z",
+            "2026-01-02T00-00-00Z",
+            "2026-01-03T00-00-00Z",
+        ]);
+        let names = |sent: Vec<&BackupId>| -> Vec<String> {
+            sent.iter().map(|id| id.to_string()).collect()
+        };
+        assert_eq!(names(to_send(&local, None)), ["2026-01-03T00-00-00Z"]);
+        let there = BackupId::parse("2026-01-01T00-00-00Z").unwrap();
+        assert_eq!(
+            names(to_send(&local, Some(&there))),
+            ["2026-01-02T00-00-00Z", "2026-01-03T00-00-00Z"]
+        );
+        let newest = BackupId::parse("2026-01-03T00-00-00Z").unwrap();
+        assert!(to_send(&local, Some(&newest)).is_empty());
+        assert!(to_send(&[], None).is_empty());
+    }
+}

@@ -1,0 +1,134 @@
+//! Girofle's own state backed up into `sauvegardes/<ID>/`.
+
+use std::collections::HashSet;
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::{new_id_in, retention};
+use crate::conf::Conf;
+use crate::docker::Docker;
+use crate::error::Result;
+use crate::home::{BackupId, Home};
+use crate::inventory::{self, Row};
+use crate::recovery::PARTIAL_PREFIX;
+use crate::snapshot::{self, Manifest};
+use crate::timefmt;
+
+/// How many lines of `girofle.log` a state backup keeps.
+const LOG_TAIL_LINES: usize = 1000;
+
+/// Backs up Girofle's own state into `sauvegardes/<ID>/`: the inventory and
+/// counter (read together under the inventory lock), `girofle.conf`, the
+/// cron entries, `docker inspect` of every instance, the end of the log.
+pub fn backup_state(home: &Home, docker: &Docker, conf: &Conf, rows: &[Row]) -> Result<BackupId> {
+    let root = home.state_backups();
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&root)?;
+    let id = new_id_in(&root);
+    let partial = root.join(format!("{PARTIAL_PREFIX}{id}"));
+    let result = (|| -> Result<()> {
+        fs::DirBuilder::new().mode(0o700).create(&partial)?;
+        copy_settings(home, &partial)?;
+        copy_cron_entries(home, &partial.join("cron.d"))?;
+        fs::write(
+            partial.join("docker-inspect.json"),
+            inspect_instances(docker, rows)?,
+        )?;
+        fs::write(partial.join("girofle.log.tail"), log_tail(home))?;
+        let manifest = Manifest {
+            header: header(home, conf, &id),
+            entries: snapshot::describe(&partial, None)?,
+        };
+        snapshot::write_manifest(&partial, &manifest)?;
+        fs::rename(&partial, root.join(id.as_str()))?;
+        crate::atomic::sync_directory(&root)?;
+        Ok(())
+    })();
+    if let Err(error) = result {
+        let _ = fs::remove_dir_all(&partial);
+        return Err(error);
+    }
+    retention::apply(&root, conf.keep_last())?;
+    home.log(
+        "backup",
+        &format!("Girofle's state backed up as sauvegardes/{id}"),
+    );
+    Ok(id)
+}
+
+/// The inventory, the counter and `girofle.conf`, read together under the
+/// inventory lock so that they agree.
+fn copy_settings(home: &Home, partial: &Path) -> Result<()> {
+    let _locked = inventory::lock(home)?;
+    for path in [home.inventory(), home.counter(), home.conf()] {
+        if path.exists() {
+            copy_file(&path, &partial.join(path.file_name().unwrap_or_default()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Girofle's cron entries.
+fn copy_cron_entries(home: &Home, cron: &Path) -> Result<()> {
+    fs::create_dir(cron)?;
+    if let Ok(entries) = fs::read_dir(home.cron_dir()) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("girofle-") {
+                copy_file(&entry.path(), &cron.join(&name))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `docker inspect` of the instances' containers that exist.
+fn inspect_instances(docker: &Docker, rows: &[Row]) -> Result<String> {
+    let existing: HashSet<String> = docker
+        .list_containers()
+        .map(|list| list.into_iter().map(|c| c.name).collect())
+        .unwrap_or_default();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r.container.as_str())
+        .filter(|n| existing.contains(*n))
+        .collect();
+    if names.is_empty() {
+        Ok("[]\n".to_string())
+    } else {
+        Ok(docker.inspect_json(&names)?)
+    }
+}
+
+/// The last lines of `girofle.log`.
+fn log_tail(home: &Home) -> String {
+    let log = fs::read_to_string(home.log_file()).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n") + "\n"
+}
+
+fn header(home: &Home, conf: &Conf, id: &BackupId) -> Vec<(String, String)> {
+    [
+        ("id", id.to_string()),
+        ("kind", "girofle-state".to_string()),
+        ("home", home.root().display().to_string()),
+        ("host", crate::remote::host_name(conf)),
+        ("finished", timefmt::now_rfc3339()),
+        ("girofle_version", env!("CARGO_PKG_VERSION").to_string()),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_string(), value))
+    .collect()
+}
+
+fn copy_file(from: &Path, to: &Path) -> Result<()> {
+    fs::copy(from, to).with_context(|| format!("cannot copy {}", from.display()))?;
+    let metadata = fs::metadata(from)?;
+    fs::set_permissions(to, metadata.permissions())?;
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! `girofle-backup --verify`: a backup re-read and compared with its MANIFEST.
+
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::home::{BackupId, Home, InstanceDir};
+use crate::inventory;
+use crate::snapshot;
+
+/// The result of re-reading a backup.
+#[derive(Debug)]
+pub struct Verified {
+    /// The backup's path.
+    pub path: PathBuf,
+    /// Entries in its MANIFEST.
+    pub entries: usize,
+    /// What differs.
+    pub problems: Vec<snapshot::Problem>,
+}
+
+/// Re-reads a backup (the newest complete one unless `backup` names one) and
+/// compares it with its MANIFEST.
+pub fn verify(home: &Home, spec: &str, backup: Option<&str>) -> Result<Verified> {
+    let rows = inventory::read(home)?;
+    let row = inventory::find(&rows, spec)
+        .ok_or_else(|| Error::usage(format!("no instance `{spec}` in the inventory")))?;
+    let instance = home.instance_of(row);
+    let path = find_backup(&instance, backup)?;
+    let (manifest, problems) = snapshot::verify(&path).map_err(|error| {
+        Error::Failed(error.context(format!("{} cannot be verified", path.display())))
+    })?;
+    Ok(Verified {
+        path,
+        entries: manifest.entries.len(),
+        problems,
+    })
+}
+
+/// The path of backup `id` of an instance, or of its newest complete backup.
+pub fn find_backup(instance: &InstanceDir, id: Option<&str>) -> Result<PathBuf> {
+    match id {
+        Some(id) => {
+            if BackupId::parse(id).is_none() {
+                return Err(Error::usage(format!(
+                    "`{id}` is not a backup ID (YYYY-MM-DDTHH-MM-SSZ)"
+                )));
+            }
+            let path = instance.backups().join(id);
+            if !path.is_dir() {
+                return Err(Error::usage(format!(
+                    "no complete backup {id} in {}",
+                    instance.backups().display()
+                )));
+            }
+            Ok(path)
+        }
+        None => instance
+            .latest_backup()
+            .map(|id| instance.backups().join(id.as_str()))
+            .ok_or_else(|| {
+                Error::usage(format!(
+                    "no complete backup in {}",
+                    instance.backups().display()
+                ))
+            }),
+    }
+}
