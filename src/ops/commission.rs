@@ -271,36 +271,7 @@ fn reserve(home: &Home, args: &Args, plan: &Plan) -> Result<Row> {
         )));
     }
     let ip = plan.ip.to_string();
-    let mut chosen: Vec<u16> = Vec::new();
-    let mut ports = [0u16; 3];
-    let requests = [
-        ("HTTP", args.http_port, DEFAULT_HTTP_PORT),
-        ("HTTPS", args.https_port, DEFAULT_HTTPS_PORT),
-        ("SSH", args.ssh_port, DEFAULT_SSH_PORT),
-    ];
-    // Explicit ports first, so that a default never takes one the admin named.
-    for (index, (label, explicit, _)) in requests.iter().enumerate() {
-        if let Some(port) = explicit {
-            check_port(&active, &ip, plan.ip, *port, label)?;
-            ports[index] = *port;
-            chosen.push(*port);
-        }
-    }
-    for (index, (label, explicit, base)) in requests.iter().enumerate() {
-        if explicit.is_none() {
-            let port = (*base..=u16::MAX)
-                .find(|port| {
-                    !chosen.contains(port)
-                        && holder_of(&active, &ip, *port).is_none()
-                        && net::port_is_free(plan.ip, *port)
-                })
-                .ok_or_else(|| {
-                    Error::failed(format!("no free {label} port above {base} on {ip}"))
-                })?;
-            ports[index] = port;
-            chosen.push(port);
-        }
-    }
+    let ports = choose_ports(&active, args, plan)?;
 
     let number = locked.next_number()?;
     let instance = home.instance_dir(number);
@@ -333,6 +304,43 @@ fn reserve(home: &Home, args: &Args, plan: &Plan) -> Result<Row> {
         return Err(error);
     }
     Ok(row)
+}
+
+/// The HTTP, HTTPS and SSH ports: the ones asked for, checked, and the
+/// next free ones for the others.
+fn choose_ports(active: &[Row], args: &Args, plan: &Plan) -> Result<[u16; 3]> {
+    let ip = plan.ip.to_string();
+    let mut chosen: Vec<u16> = Vec::new();
+    let mut ports = [0u16; 3];
+    let requests = [
+        ("HTTP", args.http_port, DEFAULT_HTTP_PORT),
+        ("HTTPS", args.https_port, DEFAULT_HTTPS_PORT),
+        ("SSH", args.ssh_port, DEFAULT_SSH_PORT),
+    ];
+    // Explicit ports first, so that a default never takes one the admin named.
+    for (index, (label, explicit, _)) in requests.iter().enumerate() {
+        if let Some(port) = explicit {
+            check_port(active, &ip, plan.ip, *port, label)?;
+            ports[index] = *port;
+            chosen.push(*port);
+        }
+    }
+    for (index, (label, explicit, base)) in requests.iter().enumerate() {
+        if explicit.is_none() {
+            let port = (*base..=u16::MAX)
+                .find(|port| {
+                    !chosen.contains(port)
+                        && holder_of(active, &ip, *port).is_none()
+                        && net::port_is_free(plan.ip, *port)
+                })
+                .ok_or_else(|| {
+                    Error::failed(format!("no free {label} port above {base} on {ip}"))
+                })?;
+            ports[index] = port;
+            chosen.push(port);
+        }
+    }
+    Ok(ports)
 }
 
 fn holder_of<'a>(rows: &'a [Row], ip: &str, port: u16) -> Option<&'a Row> {

@@ -375,33 +375,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
         outcome.offset = Some(offset);
         return Ok(outcome);
     }
-    match find_client(&args.root) {
-        Some(client) => outcome.steps.push(format!(
-            "an NTP client is installed ({}): TLS settings left alone",
-            client.display()
-        )),
-        None => {
-            let manager = Manager::detect(&args.root).ok_or_else(|| {
-                Error::failed(format!(
-                    "no NTP client and no apt, dnf or yum configuration under {}",
-                    args.root.display()
-                ))
-            })?;
-            let result = install_with_verification_off(&manager, &args.root, &args.client_package);
-            let line = match &result {
-                Ok(()) => format!(
-                    "installed {} with TLS verification off for the install only; it is back on",
-                    args.client_package
-                ),
-                Err(error) => {
-                    format!("TLS verification is back on after a failed install: {error}")
-                }
-            };
-            home.log("ntp-fix", &line);
-            outcome.steps.push(line);
-            result?;
-        }
-    }
+    ensure_client(home, args, &mut outcome)?;
     let before = now_text();
     let offset = chronyd(&args.server, true)?;
     let after = now_text();
@@ -412,53 +386,11 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     home.log("ntp-fix", &line);
     outcome.steps.push(line);
     outcome.offset = Some(offset);
-    let at_root = args.root == Path::new("/");
     if !args.no_hwclock {
-        let has_rtc = fs::read_dir("/dev")
-            .map(|e| {
-                e.flatten()
-                    .any(|e| e.file_name().to_string_lossy().starts_with("rtc"))
-            })
-            .unwrap_or(false);
-        if has_rtc
-            && Command::new("hwclock")
-                .arg("--systohc")
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false)
-        {
-            outcome.steps.push("hardware clock written".into());
-        } else {
-            outcome
-                .warnings
-                .push("this host has no usable hardware clock: not written".into());
-        }
+        write_hardware_clock(&mut outcome);
     }
-    if at_root {
-        let enabled = ["chrony", "chronyd"].iter().any(|service| {
-            Command::new("systemctl")
-                .args(["enable", "--now", service])
-                .stderr(Stdio::null())
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false)
-                || Command::new("service")
-                    .args([*service, "start"])
-                    .stderr(Stdio::null())
-                    .stdout(Stdio::null())
-                    .status()
-                    .map(|s| s.success())
-                    .unwrap_or(false)
-        });
-        if enabled {
-            outcome
-                .steps
-                .push("the NTP service is enabled, so the clock stays right".into());
-        } else {
-            outcome
-                .warnings
-                .push("could not enable the NTP service: the clock may drift again".into());
-        }
+    if args.root == Path::new("/") {
+        enable_service(&mut outcome);
     } else {
         outcome.warnings.push(format!(
             "{} is another root: its NTP service is not started from here",
@@ -469,6 +401,88 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
         home.log("ntp-fix", &format!("warning: {warning}"));
     }
     Ok(outcome)
+}
+
+/// An NTP client, installed with TLS verification off for the install only
+/// when there is none.
+fn ensure_client(home: &Home, args: &Args, outcome: &mut Outcome) -> Result<()> {
+    if let Some(client) = find_client(&args.root) {
+        outcome.steps.push(format!(
+            "an NTP client is installed ({}): TLS settings left alone",
+            client.display()
+        ));
+        return Ok(());
+    }
+    let manager = Manager::detect(&args.root).ok_or_else(|| {
+        Error::failed(format!(
+            "no NTP client and no apt, dnf or yum configuration under {}",
+            args.root.display()
+        ))
+    })?;
+    let result = install_with_verification_off(&manager, &args.root, &args.client_package);
+    let line = match &result {
+        Ok(()) => format!(
+            "installed {} with TLS verification off for the install only; it is back on",
+            args.client_package
+        ),
+        Err(error) => {
+            format!("TLS verification is back on after a failed install: {error}")
+        }
+    };
+    home.log("ntp-fix", &line);
+    outcome.steps.push(line);
+    result
+}
+
+/// `hwclock --systohc`, when the host has a hardware clock.
+fn write_hardware_clock(outcome: &mut Outcome) {
+    let has_rtc = fs::read_dir("/dev")
+        .map(|e| {
+            e.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("rtc"))
+        })
+        .unwrap_or(false);
+    if has_rtc
+        && Command::new("hwclock")
+            .arg("--systohc")
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    {
+        outcome.steps.push("hardware clock written".into());
+    } else {
+        outcome
+            .warnings
+            .push("this host has no usable hardware clock: not written".into());
+    }
+}
+
+/// The NTP service enabled and started, so that the clock stays right.
+fn enable_service(outcome: &mut Outcome) {
+    let enabled = ["chrony", "chronyd"].iter().any(|service| {
+        Command::new("systemctl")
+            .args(["enable", "--now", service])
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+            || Command::new("service")
+                .args([*service, "start"])
+                .stderr(Stdio::null())
+                .stdout(Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false)
+    });
+    if enabled {
+        outcome
+            .steps
+            .push("the NTP service is enabled, so the clock stays right".into());
+    } else {
+        outcome
+            .warnings
+            .push("could not enable the NTP service: the clock may drift again".into());
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,121 @@
+//! `--from`: a backup fetched from a target, checked, then made visible.
+
+use std::fs;
+
+use crate::error::{Error, Result};
+use crate::home::{Home, InstanceDir};
+use crate::remote::Remote;
+use crate::snapshot;
+
+/// Fetches a backup from a target into `bckups/` (under the instance lock):
+/// into `.partial-<ID>`, checked against its MANIFEST, then renamed. A copy
+/// that does not match is removed and refused.
+pub(super) fn fetch(
+    home: &Home,
+    remote: &Remote,
+    instance: &InstanceDir,
+    source: Option<&str>,
+    id: Option<&str>,
+) -> Result<String> {
+    let folder = match source {
+        Some(source) => source_folder(source)?,
+        None => remote.instance_backups(&remote.host, &instance.dir_name()),
+    };
+    let there = remote.list(&folder)?;
+    let id = match id {
+        Some(id) => {
+            if !there.iter().any(|b| b.as_str() == id) {
+                return Err(Error::usage(format!(
+                    "target `{}` has no complete backup `{id}` in {folder}",
+                    remote.name
+                )));
+            }
+            id.to_string()
+        }
+        None => there.last().map(ToString::to_string).ok_or_else(|| {
+            Error::usage(format!(
+                "target `{}` has no complete backup in {folder}",
+                remote.name
+            ))
+        })?,
+    };
+    let destination = instance.backups().join(&id);
+    if destination.is_dir() {
+        return Ok(id);
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .create(instance.backups())?;
+    let partial = instance
+        .backups()
+        .join(format!("{}{id}", crate::recovery::PARTIAL_PREFIX));
+    let link_dest = instance
+        .latest_backup()
+        .map(|b| instance.backups().join(b.as_str()));
+    let fetched = remote
+        .fetch(&folder, &id, &partial, link_dest.as_deref())
+        .and_then(|()| {
+            let (_, problems) = snapshot::verify(&partial)?;
+            if problems.is_empty() {
+                return Ok(());
+            }
+            let shown: Vec<String> = problems.iter().take(10).map(ToString::to_string).collect();
+            Err(Error::usage(format!(
+                "the copy of {id} fetched from target `{}` does not match its MANIFEST ({}); \
+                 it was refused and removed, nothing was changed",
+                remote.name,
+                shown.join("; ")
+            )))
+        });
+    if let Err(error) = fetched {
+        let _ = fs::remove_dir_all(&partial);
+        return Err(error);
+    }
+    fs::rename(&partial, &destination)?;
+    crate::atomic::sync_directory(&instance.backups())?;
+    home.log(
+        "restore",
+        &format!("fetched {folder}/{id} from target `{}`", remote.name),
+    );
+    Ok(id)
+}
+
+/// The backups folder on a target that `--source HOST/noeud-gitlab-<N>`
+/// names: two plain path components, never `.` or `..`.
+pub(super) fn source_folder(source: &str) -> Result<String> {
+    let valid = source.split('/').count() == 2
+        && source
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..");
+    if !valid {
+        return Err(Error::usage(format!(
+            "--source `{source}` is not HOST/noeud-gitlab-<N>"
+        )));
+    }
+    Ok(format!("{source}/bckups"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_is_a_host_and_an_instance_folder() {
+        assert_eq!(
+            source_folder("host-2/noeud-gitlab-3").unwrap(),
+            "host-2/noeud-gitlab-3/bckups"
+        );
+        for bad in [
+            "host-2",
+            "host-2/",
+            "/noeud-gitlab-3",
+            "a/b/c",
+            "../x",
+            "host/..",
+            "./x",
+        ] {
+            let error = source_folder(bad).unwrap_err();
+            assert!(matches!(error, Error::Usage(_)), "{bad}: {error}");
+        }
+    }
+}

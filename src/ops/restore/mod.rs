@@ -1,0 +1,258 @@
+//! `girofle-restore CONTAINER DIR`: puts a backup back, never deleting the
+//! current data before the new copy is in place, and putting it back if the
+//! restored GitLab does not come up healthy.
+
+mod fetch;
+mod phases;
+mod version;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::conf::Conf;
+use crate::container::VOLUMES;
+use crate::docker::Docker;
+use crate::error::{Error, Result};
+use crate::home::{BackupId, Home, InstanceDir};
+use crate::inventory::{self, Row};
+use crate::lock;
+use crate::recovery;
+use crate::remote::Remote;
+use crate::snapshot::{self, MANIFEST, Manifest};
+
+use fetch::fetch;
+use phases::Restore;
+use version::check_version;
+
+/// What to restore, and where.
+#[derive(Debug, Clone)]
+pub struct Args {
+    /// The container, as `docker ps -a` knows it.
+    pub container: String,
+    /// The instance's Girofle directory.
+    pub dir: PathBuf,
+    /// The backup; the newest complete one by default.
+    pub backup: Option<String>,
+    /// Fetch the backup from this target of `girofle.conf` first.
+    pub from: Option<String>,
+    /// With `from`: `HOST/noeud-gitlab-<N>` on the target [default: this host, DIR's name].
+    pub source: Option<String>,
+    /// Recreate the container from this image (when versions differ).
+    pub image: Option<String>,
+    /// Keep the previous volumes as `mapping-volumes.previous-<time>`.
+    pub keep_previous: bool,
+    /// How long to wait for the instance lock.
+    pub lock_timeout: Duration,
+    /// How long to wait for the restored instance to be healthy.
+    pub wait_timeout: Duration,
+}
+
+/// The restore done.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The backup restored.
+    pub backup: String,
+    /// Where the previous volumes were kept, with `--keep-previous`.
+    pub previous: Option<PathBuf>,
+}
+
+/// The complete backups of an instance directory, oldest first, that hold
+/// the three volumes.
+pub fn usable_backups(instance: &InstanceDir) -> Vec<BackupId> {
+    instance
+        .complete_backups()
+        .into_iter()
+        .filter(|id| {
+            let path = instance.backups().join(id.as_str());
+            VOLUMES.iter().all(|volume| path.join(volume).is_dir())
+        })
+        .collect()
+}
+
+/// Checks the seed's conditions, each with exit 2 naming the first that
+/// fails: the container is known, the directory holds `mapping-volumes/`
+/// with the three volumes, and `bckups/` holds a complete backup.
+pub fn check_arguments(
+    docker: &Docker,
+    container: &str,
+    dir: &Path,
+    need_backup: bool,
+) -> Result<InstanceDir> {
+    if container.is_empty() {
+        return Err(Error::usage("the container name is empty"));
+    }
+    if docker.inspect_state(container)?.is_none() {
+        return Err(Error::usage(format!(
+            "container `{container}` is unknown to `docker ps -a`"
+        )));
+    }
+    if !dir.is_dir() {
+        return Err(Error::usage(format!(
+            "directory {} does not exist",
+            dir.display()
+        )));
+    }
+    let instance = InstanceDir::new(std::path::absolute(dir)?);
+    if !instance.volumes().is_dir() {
+        return Err(Error::usage(format!(
+            "{} has no mapping-volumes/",
+            dir.display()
+        )));
+    }
+    for volume in VOLUMES {
+        if !instance.volumes().join(volume).is_dir() {
+            return Err(Error::usage(format!(
+                "{} has no mapping-volumes/{volume}",
+                dir.display()
+            )));
+        }
+    }
+    if !instance.backups().is_dir() {
+        return Err(Error::usage(format!("{} has no bckups/", dir.display())));
+    }
+    if need_backup && usable_backups(&instance).is_empty() {
+        return Err(Error::usage(format!(
+            "{} holds no complete backup (one with data, config and log)",
+            instance.backups().display()
+        )));
+    }
+    Ok(instance)
+}
+
+/// Restores a backup into an instance: resolve, verify, stage, swap, start
+/// and wait, then finish or roll back.
+pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<Outcome> {
+    let docker = Docker::new()?;
+    docker.server_version()?;
+    let instance = check_arguments(&docker, &args.container, &args.dir, args.from.is_none())?;
+    let row = owning_row(home, &instance, &args.container)?;
+    let remote = match &args.from {
+        Some(name) => Some(Remote::from_conf(&Conf::load(home)?, name)?),
+        None => None,
+    };
+    let _lock = lock::lock_instance(&instance, "girofle-restore", args.lock_timeout)?;
+    recovery::recover(home, &docker, &instance)?;
+    let backup = resolve(home, args, &instance, remote.as_ref())?;
+    let backup_name = backup
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let manifest = verify(home, &backup, &backup_name)?;
+    let recreate_with = check_version(
+        &docker,
+        &args.container,
+        manifest.as_ref(),
+        args.image.as_deref(),
+        row.as_ref(),
+    )?;
+    let restore = Restore {
+        home,
+        docker: &docker,
+        args,
+        instance: &instance,
+        row: row.as_ref(),
+        recreate_with,
+        backup_name,
+    };
+    home.log(
+        "restore",
+        &format!(
+            "restoring {} into {} from {}",
+            restore.backup_name,
+            args.container,
+            instance.root().display()
+        ),
+    );
+    restore.stage(&backup)?;
+    let prior = restore.swap()?;
+    if let Err(not_healthy) = restore.start_and_wait(progress)? {
+        return Err(restore.roll_back(prior, not_healthy)?);
+    }
+    restore.finish(prior)
+}
+
+/// The backup to restore (fetched from the target first with `--from`): the
+/// one `--backup` names, or the newest usable one.
+fn resolve(
+    home: &Home,
+    args: &Args,
+    instance: &InstanceDir,
+    remote: Option<&Remote>,
+) -> Result<PathBuf> {
+    let backup_id = match remote {
+        Some(remote) => Some(fetch(
+            home,
+            remote,
+            instance,
+            args.source.as_deref(),
+            args.backup.as_deref(),
+        )?),
+        None => args.backup.clone(),
+    };
+    let usable = usable_backups(instance);
+    let Some(newest) = usable.last() else {
+        return Err(Error::usage(format!(
+            "{} holds no complete backup (one with data, config and log)",
+            instance.backups().display()
+        )));
+    };
+    match &backup_id {
+        Some(id) => {
+            if BackupId::parse(id).is_none() || !usable.iter().any(|b| b.as_str() == id) {
+                return Err(Error::usage(format!(
+                    "no complete backup `{id}` in {}",
+                    instance.backups().display()
+                )));
+            }
+            Ok(instance.backups().join(id))
+        }
+        None => Ok(instance.backups().join(newest.as_str())),
+    }
+}
+
+/// The backup must be what its MANIFEST says, before anything is touched.
+/// Backups made by the legacy scripts have no MANIFEST: `None`.
+fn verify(home: &Home, backup: &Path, backup_name: &str) -> Result<Option<Manifest>> {
+    if !backup.join(MANIFEST).exists() {
+        home.log(
+            "restore",
+            &format!(
+                "{}: legacy backup without MANIFEST, not verified",
+                backup.display()
+            ),
+        );
+        return Ok(None);
+    }
+    let (manifest, problems) = snapshot::verify(backup)
+        .map_err(|error| Error::usage(format!("backup {backup_name} cannot be read: {error:#}")))?;
+    if !problems.is_empty() {
+        let shown: Vec<String> = problems.iter().take(10).map(ToString::to_string).collect();
+        return Err(Error::usage(format!(
+            "backup {backup_name} does not match its MANIFEST ({} problem(s): {}); nothing was changed",
+            problems.len(),
+            shown.join("; ")
+        )));
+    }
+    Ok(Some(manifest))
+}
+
+/// The inventory row of the instance in `dir`, if any; it must be the row of `container`.
+fn owning_row(home: &Home, instance: &InstanceDir, container: &str) -> Result<Option<Row>> {
+    let rows = inventory::read(home)?;
+    let same_dir = |row: &Row| {
+        let canonical = |p: &Path| fs::canonicalize(p).ok();
+        !row.dir.as_os_str().is_empty() && canonical(&row.dir) == canonical(instance.root())
+    };
+    match rows.iter().rev().find(|row| same_dir(row)) {
+        Some(row) if row.container != container => Err(Error::usage(format!(
+            "{} belongs to instance {}, whose container is `{}`, not `{container}`",
+            instance.root().display(),
+            row.number,
+            row.container
+        ))),
+        Some(row) => Ok(Some(row.clone())),
+        None => Ok(rows.iter().find(|row| row.container == container).cloned()),
+    }
+}
