@@ -1,8 +1,14 @@
-//! What every binary shares: finding the home, printing the error once, exiting.
+//! What every binary shares: the options every binary takes, the `main` of
+//! every binary (parse, find the home, run, print the error once, exit).
 
+use std::fmt;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::error::{Error, Exit};
 use crate::home::Home;
@@ -20,6 +26,124 @@ impl Common {
     pub fn home(&self) -> Home {
         Home::resolve(self.home.as_deref())
     }
+}
+
+/// A binary's command line: the options every binary takes, then its
+/// operation's (whose doc comment is the binary's `about`).
+#[derive(Debug, clap::Parser)]
+#[command(version, about = None, long_about = None)]
+pub struct Program<A: clap::Args> {
+    /// The options every binary takes.
+    #[command(flatten)]
+    pub common: Common,
+    /// The operation's own arguments.
+    #[command(flatten)]
+    pub args: A,
+}
+
+/// A duration given in whole seconds on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seconds(pub Duration);
+
+impl FromStr for Seconds {
+    type Err = std::num::ParseIntError;
+
+    fn from_str(text: &str) -> Result<Seconds, Self::Err> {
+        text.parse().map(|secs| Seconds(Duration::from_secs(secs)))
+    }
+}
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.as_secs())
+    }
+}
+
+/// `--lock-timeout`: what every operation on one instance takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct LockArgs {
+    /// Seconds to wait for another operation on the same instance
+    #[arg(long, value_name = "SECS", default_value_t = Seconds(crate::lock::DEFAULT_LOCK_TIMEOUT))]
+    pub lock_timeout: Seconds,
+}
+
+impl LockArgs {
+    /// How long to wait for the instance lock.
+    pub fn timeout(&self) -> Duration {
+        self.lock_timeout.0
+    }
+}
+
+impl Default for LockArgs {
+    fn default() -> LockArgs {
+        LockArgs {
+            lock_timeout: Seconds(crate::lock::DEFAULT_LOCK_TIMEOUT),
+        }
+    }
+}
+
+/// One run of a binary, as its operation sees it.
+pub struct Invocation {
+    /// The binary's name, as errors and the log name it.
+    pub program: &'static str,
+    /// The home the options name.
+    pub home: Home,
+    command: clap::Command,
+}
+
+impl Invocation {
+    /// The binary's `--help`, for a usage error that shows it.
+    pub fn help(&self) -> String {
+        self.command.clone().render_help().to_string()
+    }
+
+    /// Commission, backup, restore and decommission are root's: they start and
+    /// stop containers and must keep files' numeric owners.
+    pub fn require_root(&self) -> Result<(), Error> {
+        if nix::unistd::geteuid().is_root() {
+            Ok(())
+        } else {
+            Err(Error::usage(format!(
+                "{} must be run as root (members of the girofle group may only list)",
+                self.program
+            )))
+        }
+    }
+}
+
+/// The `main` of every binary: parses the command line (exit 2 with clap's
+/// message on bad usage), runs `body`, prints the error once, exits with
+/// the contract's code. `program` is the binary's name.
+pub fn main<A: clap::Args>(
+    program: &'static str,
+    body: fn(A, &Invocation) -> Result<Exit, Error>,
+) -> ExitCode {
+    // The operation's doc comment is the binary's `about`.
+    let own = A::augment_args(clap::Command::new(program));
+    let about = own.get_about().cloned();
+    let long_about = own.get_long_about().cloned();
+    let mut command = Program::<A>::command().name(program).bin_name(program);
+    if let Some(about) = about {
+        command = command.about(about);
+    }
+    if let Some(long_about) = long_about {
+        command = command.long_about(long_about);
+    }
+    let parsed = command
+        .clone()
+        .try_get_matches()
+        .and_then(|matches| Program::<A>::from_arg_matches(&matches));
+    let parsed = match parsed {
+        Ok(parsed) => parsed,
+        Err(error) => error.format(&mut command.clone()).exit(),
+    };
+    let invocation = Invocation {
+        program,
+        home: parsed.common.home(),
+        command,
+    };
+    let result = body(parsed.args, &invocation);
+    finish(program, Some(&invocation.home), result)
 }
 
 /// Ends a binary: prints the error (its whole chain, once) on stderr, logs it,
@@ -44,14 +168,40 @@ pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()
 }
 
-/// Commission, backup, restore and decommission are root's: they start and
-/// stop containers and must keep files' numeric owners.
-pub fn require_root(program: &str) -> Result<(), Error> {
-    if nix::unistd::geteuid().is_root() {
-        Ok(())
-    } else {
-        Err(Error::usage(format!(
-            "{program} must be run as root (members of the girofle group may only list)"
-        )))
+/// What an operation reports while it waits, shown on one line of a
+/// terminal only; `end` closes that line.
+pub struct Progress {
+    on_terminal: bool,
+    shown: bool,
+}
+
+impl Progress {
+    /// Progress on stderr when it is a terminal.
+    pub fn new() -> Progress {
+        Progress {
+            on_terminal: stderr_is_terminal(),
+            shown: false,
+        }
+    }
+
+    /// Shows `message` in place of the previous one.
+    pub fn show(&mut self, message: &str) {
+        if self.on_terminal {
+            eprint!("\r\x1b[2K{message}");
+            self.shown = true;
+        }
+    }
+
+    /// Ends the progress line, if one was shown.
+    pub fn end(self) {
+        if self.shown {
+            eprintln!();
+        }
+    }
+}
+
+impl Default for Progress {
+    fn default() -> Progress {
+        Progress::new()
     }
 }

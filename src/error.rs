@@ -11,7 +11,9 @@ pub enum Exit {
     Failed = 1,
     /// Usage error or bad input: nothing was changed.
     Usage = 2,
-    /// Partly done: with `--all`, some items failed.
+    /// Partly done: with `--all`, some items failed; or a backup made whose
+    /// retention or shipping failed. An operation's outcome says so (it is
+    /// never an error: what was done is reported too).
     Partial = 3,
 }
 
@@ -22,8 +24,6 @@ pub enum Error {
     Usage(String),
     /// The operation failed; the chain of context says where and why.
     Failed(anyhow::Error),
-    /// Some items of a multi-item operation failed, the others were done.
-    Partial(String),
 }
 
 impl Error {
@@ -51,7 +51,6 @@ impl Error {
         match self {
             Error::Usage(_) => Exit::Usage,
             Error::Failed(_) => Exit::Failed,
-            Error::Partial(_) => Exit::Partial,
         }
     }
 }
@@ -59,7 +58,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Usage(message) | Error::Partial(message) => f.write_str(message),
+            Error::Usage(message) => f.write_str(message),
             // `{:#}` prints the whole context chain on one line: "a: b: c".
             Error::Failed(error) => write!(f, "{error:#}"),
         }

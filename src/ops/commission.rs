@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::cli::Seconds;
 use crate::container;
-use crate::docker::Docker;
+use crate::docker::{DEFAULT_HEALTHY_TIMEOUT, Docker};
 use crate::error::{Error, Result};
 use crate::home::{Home, InstanceDir};
 use crate::inventory::{self, Row, RowState};
@@ -25,27 +26,45 @@ pub const DEFAULT_SSH_PORT: u16 = 2222;
 /// The longest instance name.
 pub const MAX_NAME_LENGTH: usize = 40;
 
-/// What the admin asked for; `None` takes the default.
-#[derive(Debug, Clone, Default)]
+/// Commission a new GitLab CE instance; prints its URL alone on stdout
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// The optional instance name.
+    /// Instance name: [a-z0-9][a-z0-9_-]*, at most 40 characters
     pub name: Option<String>,
-    /// The address the ports are published on (default 0.0.0.0).
+    /// Address to publish the ports on [default: 0.0.0.0]
+    #[arg(long, value_name = "ADDR")]
     pub ip: Option<String>,
-    /// The HTTP port, also the port of `external_url`.
+    /// HTTP port, also the port of external_url [default: next free from 8080]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub http_port: Option<u16>,
-    /// The HTTPS port.
+    /// HTTPS port [default: next free from 8443]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub https_port: Option<u16>,
-    /// The SSH port.
+    /// SSH port [default: next free from 2222]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub ssh_port: Option<u16>,
-    /// The host name of `external_url` (default: this host's name).
+    /// Host name of external_url [default: this host's name]
+    #[arg(long, value_name = "FQDN")]
     pub hostname: Option<String>,
-    /// The image (default: `GIROFLE_IMAGE`, else `gitlab/gitlab-ce:latest`).
+    /// Image [env: GIROFLE_IMAGE; default: gitlab/gitlab-ce:latest]
+    #[arg(long, value_name = "REF")]
     pub image: Option<String>,
-    /// The backup schedule (default every 4 hours).
+    /// Backup schedule, as a cron expression [default: "0 */4 * * *"]
+    #[arg(long, value_name = "CRON")]
     pub backup_schedule: Option<String>,
+    /// Seconds to wait for the instance to be healthy
+    #[arg(long, value_name = "SECS", default_value_t = Seconds(DEFAULT_HEALTHY_TIMEOUT))]
+    pub wait_timeout: Seconds,
+    /// Do not wait for the instance to be healthy
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+impl Args {
     /// How long to wait for `healthy`; `None` does not wait.
-    pub wait: Option<Duration>,
+    pub fn wait(&self) -> Option<Duration> {
+        (!self.no_wait).then_some(self.wait_timeout.0)
+    }
 }
 
 /// The commissioned instance.
@@ -129,7 +148,7 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         container: row.container.clone(),
         url: row.url(),
     };
-    if let Some(timeout) = args.wait {
+    if let Some(timeout) = args.wait() {
         wait_healthy(home, &docker, &row, timeout, progress)?;
     }
     set_note(home, row.number, "")?;

@@ -1,26 +1,26 @@
 //! `girofle-decommission INSTANCE`: a final backup, the container stopped and
 //! removed, its cron entry removed, its row marked. Volumes and backups stay.
 
-use std::time::Duration;
-
+use crate::cli::LockArgs;
 use crate::conf::Conf;
-use crate::docker::DEFAULT_STOP_TIMEOUT;
-use crate::docker::Docker;
+use crate::docker::{DEFAULT_STOP_TIMEOUT, Docker};
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::inventory::{self, RowState};
 use crate::ops::backup;
 use crate::{cron, lock, recovery, timefmt};
 
-/// What to decommission.
-#[derive(Debug, Clone)]
+/// Decommission a GitLab instance; its volumes and backups stay on disk
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Number, name or container.
+    /// The instance: number, name or container name
     pub instance: String,
-    /// Skip the final backup.
+    /// Do not take a final backup first
+    #[arg(long)]
     pub no_backup: bool,
     /// How long to wait for another operation on the same instance.
-    pub lock_timeout: Duration,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 /// What was done.
@@ -47,7 +47,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
         None
     } else {
         let options = backup::Options {
-            lock_timeout: args.lock_timeout,
+            lock: args.lock,
             ..backup::Options::default()
         };
         // Retention must not remove older backups of an instance taken out of service.
@@ -65,7 +65,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
         Some(made.id.to_string())
     };
 
-    let _lock = lock::lock_instance(&instance, "girofle-decommission", args.lock_timeout)?;
+    let _lock = lock::lock_instance(&instance, "girofle-decommission", args.lock.timeout())?;
     recovery::recover(home, &docker, &instance)?;
     if docker.inspect_state(&row.container)?.is_some() {
         docker.stop(&row.container, DEFAULT_STOP_TIMEOUT)?;

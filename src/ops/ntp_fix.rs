@@ -24,18 +24,24 @@ pub const MARKER: &str = "girofle-ntp-fix: temporary";
 const APT_DROP_IN: &str = "etc/apt/apt.conf.d/99girofle-ntp-fix";
 const CLIENTS: [&str; 3] = ["chronyd", "ntpdate", "sntp"];
 
-/// What the admin asked for.
-#[derive(Debug, Clone)]
+/// Synchronise the clock; install an NTP client first if needed (TLS verification is switched off for
+/// that install only, and back on before anything else)
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// `HOST` or `HOST:PORT`.
+    /// NTP server, HOST or HOST:PORT
+    #[arg(long, value_name = "HOST[:PORT]", default_value = DEFAULT_SERVER)]
     pub server: String,
-    /// Only measure the offset.
+    /// Only measure the offset; change nothing
+    #[arg(long)]
     pub check: bool,
-    /// Do not write the hardware clock.
+    /// Do not write the hardware clock
+    #[arg(long)]
     pub no_hwclock: bool,
-    /// The root whose package-manager files are changed (`/`, or a chroot).
+    /// The root whose package-manager files are changed (a chroot; tests)
+    #[arg(long, value_name = "DIR", default_value = "/", hide = true)]
     pub root: PathBuf,
-    /// The package that brings the NTP client.
+    /// The package that brings the NTP client
+    #[arg(long, value_name = "NAME", default_value = "chrony", hide = true)]
     pub client_package: String,
 }
 

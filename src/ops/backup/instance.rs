@@ -38,7 +38,7 @@ pub fn backup_instance(
             instance.volumes().display()
         )));
     }
-    let _lock = lock::lock_instance(&instance, "girofle-backup", options.lock_timeout)?;
+    let _lock = lock::lock_instance(&instance, "girofle-backup", options.lock.timeout())?;
     recovery::recover(home, docker, &instance)?;
     fs::DirBuilder::new()
         .recursive(true)
@@ -268,7 +268,7 @@ fn copy_in_two_passes(
         (Consistency::Stop | Consistency::Pause, Status::Running | Status::Restarting) => {
             let halt = match options.consistency {
                 Consistency::Pause => Halt::Pause,
-                _ => Halt::Stop(options.stop_timeout),
+                _ => Halt::Stop(options.stop_timeout.0),
             };
             let guard =
                 OutOfService::take(docker, instance, "girofle-backup", &row.container, halt)

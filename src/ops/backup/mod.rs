@@ -16,12 +16,12 @@ mod verify;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::cli::{LockArgs, Seconds};
 use crate::conf::Conf;
 use crate::docker::{DEFAULT_STOP_TIMEOUT, Docker};
-use crate::error::{Error, Result};
+use crate::error::{Error, Exit, Result};
 use crate::home::{BackupId, Home};
 use crate::inventory::{self, Row};
-use crate::lock::DEFAULT_LOCK_TIMEOUT;
 use crate::recovery::PARTIAL_PREFIX;
 use crate::remote::Remote;
 use crate::snapshot::SyncStats;
@@ -32,14 +32,14 @@ pub use state::backup_state;
 pub use verify::{Verified, find_backup, verify};
 
 /// How the copy is made consistent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Consistency {
-    /// GitLab's rule: the second pass runs with the container stopped.
+    /// Stop GitLab for the second pass (GitLab's rule)
     #[default]
     Stop,
-    /// The container is frozen for the second pass: crash-consistent.
+    /// Freeze the container for the second pass (crash-consistent)
     Pause,
-    /// No second pass: not consistent, and the MANIFEST says so.
+    /// Copy while GitLab runs (not consistent)
     Live,
 }
 
@@ -55,16 +55,20 @@ impl Consistency {
 }
 
 /// Options of one backup.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Options {
-    /// How the copy is made consistent.
+    /// How the copy is made consistent
+    #[arg(long, value_enum, default_value = "stop")]
     pub consistency: Consistency,
-    /// Complete backups kept after this one; `None` takes `girofle.conf`'s.
+    /// Keep the N newest complete backups [default: girofle.conf's retention, else 12]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub keep_last: Option<u32>,
     /// How long to wait for the instance lock.
-    pub lock_timeout: Duration,
-    /// How long `docker stop` waits.
-    pub stop_timeout: Duration,
+    #[command(flatten)]
+    pub lock: LockArgs,
+    /// Seconds `docker stop` gives GitLab to shut down
+    #[arg(long, value_name = "SECS", default_value_t = Seconds(DEFAULT_STOP_TIMEOUT))]
+    pub stop_timeout: Seconds,
 }
 
 impl Default for Options {
@@ -72,26 +76,36 @@ impl Default for Options {
         Options {
             consistency: Consistency::Stop,
             keep_last: None,
-            lock_timeout: DEFAULT_LOCK_TIMEOUT,
-            stop_timeout: DEFAULT_STOP_TIMEOUT,
+            lock: LockArgs::default(),
+            stop_timeout: Seconds(DEFAULT_STOP_TIMEOUT),
         }
     }
 }
 
-/// What to back up.
-#[derive(Debug, Clone, Default)]
+/// Back up GitLab instances: consistent, incremental, verified
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Args {
-    /// Instances by number, name or container.
+    /// Instances: number, name or container name
     pub instances: Vec<String>,
-    /// Every commissioned instance.
+    /// Every commissioned instance
+    #[arg(long)]
     pub all: bool,
-    /// Girofle's own state too (`sauvegardes/<ID>/`).
-    pub state: bool,
-    /// The target to ship complete backups to. With `state` and no target,
-    /// `same-site` when it is configured.
-    pub to: Option<String>,
     /// How.
+    #[command(flatten)]
     pub options: Options,
+    /// Back up Girofle's own state (inventory, counter, girofle.conf, cron entries, docker inspect, log)
+    /// into sauvegardes/; ships it and every instance's new backups to `same-site` when configured
+    #[arg(long)]
+    pub state: bool,
+    /// Ship complete backups to this target of girofle.conf
+    #[arg(long, value_name = "TARGET")]
+    pub to: Option<String>,
+    /// Re-read a backup of INSTANCE and compare it with its MANIFEST
+    #[arg(long, value_name = "INSTANCE", conflicts_with_all = ["all", "instances", "state", "to"])]
+    pub verify: Option<String>,
+    /// With --verify: the backup to re-read [default: the newest]
+    #[arg(long, value_name = "ID", requires = "verify")]
+    pub backup: Option<String>,
 }
 
 /// One backup made.
@@ -124,6 +138,18 @@ pub struct Outcome {
     pub shipped: Vec<String>,
     /// Items that failed, with why.
     pub failures: Vec<(String, Error)>,
+}
+
+impl Outcome {
+    /// The contract's exit code: done, failed (nothing made), or partly done.
+    pub fn exit(&self) -> Exit {
+        let made_any = !self.made.is_empty() || self.state.is_some() || !self.shipped.is_empty();
+        match (made_any, self.failures.is_empty()) {
+            (_, true) => Exit::Done,
+            (false, false) => Exit::Failed,
+            (true, false) => Exit::Partial,
+        }
+    }
 }
 
 /// The target that `girofle-backup --state` ships to when it is configured.

@@ -8,11 +8,11 @@ mod version;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
+use crate::cli::{LockArgs, Seconds};
 use crate::conf::Conf;
 use crate::container::VOLUMES;
-use crate::docker::Docker;
+use crate::docker::{DEFAULT_HEALTHY_TIMEOUT, Docker};
 use crate::error::{Error, Result};
 use crate::home::{BackupId, Home, InstanceDir};
 use crate::inventory::{self, Row};
@@ -25,27 +25,46 @@ use fetch::fetch;
 use phases::Restore;
 use version::check_version;
 
-/// What to restore, and where.
-#[derive(Debug, Clone)]
+/// Restore a backup into a GitLab instance. Without arguments, asks for them (on a terminal)
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// The container, as `docker ps -a` knows it.
-    pub container: String,
-    /// The instance's Girofle directory.
-    pub dir: PathBuf,
-    /// The backup; the newest complete one by default.
+    /// The container, as `docker ps -a` knows it
+    pub container: Option<String>,
+    /// The instance's Girofle directory (noeud-gitlab-<N>)
+    pub dir: Option<PathBuf>,
+    /// The backup to restore [default: the newest complete one]
+    #[arg(long, value_name = "ID")]
     pub backup: Option<String>,
-    /// Fetch the backup from this target of `girofle.conf` first.
+    /// Fetch the backup from this target of girofle.conf first
+    #[arg(long, value_name = "TARGET")]
     pub from: Option<String>,
-    /// With `from`: `HOST/noeud-gitlab-<N>` on the target [default: this host, DIR's name].
+    /// With --from: the instance folder on the target, HOST/noeud-gitlab-<N> [default: this host's, DIR's]
+    #[arg(long, value_name = "HOST/noeud-gitlab-N", requires = "from")]
     pub source: Option<String>,
-    /// Recreate the container from this image (when versions differ).
+    /// Recreate the container from this image (needed when the GitLab versions differ)
+    #[arg(long, value_name = "REF")]
     pub image: Option<String>,
-    /// Keep the previous volumes as `mapping-volumes.previous-<time>`.
+    /// Keep the previous volumes as mapping-volumes.previous-<time>
+    #[arg(long)]
     pub keep_previous: bool,
     /// How long to wait for the instance lock.
-    pub lock_timeout: Duration,
-    /// How long to wait for the restored instance to be healthy.
-    pub wait_timeout: Duration,
+    #[command(flatten)]
+    pub lock: LockArgs,
+    /// Seconds to wait for the restored instance to be healthy
+    #[arg(long, value_name = "SECS", default_value_t = Seconds(DEFAULT_HEALTHY_TIMEOUT))]
+    pub wait_timeout: Seconds,
+}
+
+impl Args {
+    /// The container and the instance directory, which must both be given.
+    pub fn target(&self) -> Result<(&str, &Path)> {
+        match (&self.container, &self.dir) {
+            (Some(container), Some(dir)) => Ok((container, dir)),
+            _ => Err(Error::usage(
+                "give both the container and the instance directory",
+            )),
+        }
+    }
 }
 
 /// The restore done.
@@ -125,13 +144,14 @@ pub fn check_arguments(
 pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<Outcome> {
     let docker = Docker::new()?;
     docker.server_version()?;
-    let instance = check_arguments(&docker, &args.container, &args.dir, args.from.is_none())?;
-    let row = owning_row(home, &instance, &args.container)?;
+    let (container, dir) = args.target()?;
+    let instance = check_arguments(&docker, container, dir, args.from.is_none())?;
+    let row = owning_row(home, &instance, container)?;
     let remote = match &args.from {
         Some(name) => Some(Remote::from_conf(&Conf::load(home)?, name)?),
         None => None,
     };
-    let _lock = lock::lock_instance(&instance, "girofle-restore", args.lock_timeout)?;
+    let _lock = lock::lock_instance(&instance, "girofle-restore", args.lock.timeout())?;
     recovery::recover(home, &docker, &instance)?;
     let backup = resolve(home, args, &instance, remote.as_ref())?;
     let backup_name = backup
@@ -142,7 +162,7 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
     let manifest = verify(home, &backup, &backup_name)?;
     let recreate_with = check_version(
         &docker,
-        &args.container,
+        container,
         manifest.as_ref(),
         args.image.as_deref(),
         row.as_ref(),
@@ -151,6 +171,7 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         home,
         docker: &docker,
         args,
+        container,
         instance: &instance,
         row: row.as_ref(),
         recreate_with,
@@ -161,7 +182,7 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         &format!(
             "restoring {} into {} from {}",
             restore.backup_name,
-            args.container,
+            container,
             instance.root().display()
         ),
     );

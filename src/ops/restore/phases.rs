@@ -20,6 +20,7 @@ pub(super) struct Restore<'a> {
     pub(super) home: &'a Home,
     pub(super) docker: &'a Docker,
     pub(super) args: &'a Args,
+    pub(super) container: &'a str,
     pub(super) instance: &'a InstanceDir,
     pub(super) row: Option<&'a Row>,
     /// The image to recreate the container with, when it changes.
@@ -28,13 +29,9 @@ pub(super) struct Restore<'a> {
 }
 
 impl Restore<'_> {
-    fn container(&self) -> &str {
-        &self.args.container
-    }
-
     /// The copy, beside the live volumes; nothing live is touched yet.
     pub(super) fn stage(&self, backup: &Path) -> Result<()> {
-        recovery::write_journal(self.instance, self.container())?;
+        recovery::write_journal(self.instance, self.container)?;
         let staging = recovery::staging_path(self.instance);
         let copied = (|| -> anyhow::Result<()> {
             if staging.exists() {
@@ -68,7 +65,7 @@ impl Restore<'_> {
     pub(super) fn swap(&self) -> Result<PriorState> {
         let status = self
             .docker
-            .inspect_state(self.container())?
+            .inspect_state(self.container)?
             .map(|s| s.status())
             .unwrap_or(Status::Missing);
         // A paused container is running as far as its users are concerned.
@@ -76,12 +73,12 @@ impl Restore<'_> {
             Status::Running | Status::Restarting | Status::Paused => PriorState::Running,
             _ => PriorState::Stopped,
         };
-        lock::write_record(self.instance, "girofle-restore", self.container(), prior)?;
+        lock::write_record(self.instance, "girofle-restore", self.container, prior)?;
         if status == Status::Paused {
-            self.docker.unpause(self.container())?;
+            self.docker.unpause(self.container)?;
         }
         if prior == PriorState::Running {
-            self.docker.stop(self.container(), DEFAULT_STOP_TIMEOUT)?;
+            self.docker.stop(self.container, DEFAULT_STOP_TIMEOUT)?;
         }
         recovery::exchange_volumes(self.instance)?;
         Ok(prior)
@@ -94,18 +91,18 @@ impl Restore<'_> {
     ) -> Result<std::result::Result<(), NotHealthy>> {
         let started = match (&self.recreate_with, self.row) {
             (Some(image), Some(row)) => recreate(self.home, self.docker, row, image, self.instance),
-            _ => self.docker.start(self.container()).map_err(Error::from),
+            _ => self.docker.start(self.container).map_err(Error::from),
         };
         Ok(match started {
             Ok(()) => {
                 self.docker
-                    .wait_healthy(self.container(), self.args.wait_timeout, progress)?
+                    .wait_healthy(self.container, self.args.wait_timeout.0, progress)?
             }
             Err(error) => Err(NotHealthy {
                 seen: format!("not started: {error}"),
                 waited: Duration::ZERO,
                 last_output: String::new(),
-                logs: self.docker.logs_tail(self.container(), 20),
+                logs: self.docker.logs_tail(self.container, 20),
             }),
         })
     }
@@ -116,20 +113,19 @@ impl Restore<'_> {
         if let (Some(_), Some(row)) = (&self.recreate_with, self.row) {
             let _ = recreate(self.home, self.docker, row, &row.image, self.instance);
         }
-        let _ = self.docker.stop(self.container(), DEFAULT_STOP_TIMEOUT);
+        let _ = self.docker.stop(self.container, DEFAULT_STOP_TIMEOUT);
         recovery::exchange_volumes(self.instance)?;
         fs::remove_dir_all(recovery::staging_path(self.instance))?;
         recovery::clear_journal(self.instance)?;
         if prior == PriorState::Running {
-            self.docker.start(self.container())?;
+            self.docker.start(self.container)?;
         }
         lock::clear_record(self.instance)?;
         self.home.log(
             "restore",
             &format!(
                 "{} into {}: not healthy, previous volumes put back",
-                self.backup_name,
-                self.container()
+                self.backup_name, self.container
             ),
         );
         Ok(Error::failed(format!(
@@ -140,7 +136,7 @@ impl Restore<'_> {
             not_healthy.seen,
             not_healthy.last_output,
             not_healthy.logs,
-            self.container(),
+            self.container,
             prior
         )))
     }
@@ -166,7 +162,7 @@ impl Restore<'_> {
         fs::remove_file(self.instance.volumes().join(RESTORED_MARK))?;
         recovery::clear_journal(self.instance)?;
         if prior == PriorState::Stopped {
-            self.docker.stop(self.container(), DEFAULT_STOP_TIMEOUT)?;
+            self.docker.stop(self.container, DEFAULT_STOP_TIMEOUT)?;
         }
         lock::clear_record(self.instance)?;
         if let (Some(image), Some(row)) = (&self.recreate_with, self.row) {
@@ -181,7 +177,7 @@ impl Restore<'_> {
             &format!(
                 "{} restored into {} ({})",
                 self.backup_name,
-                self.container(),
+                self.container,
                 self.instance.root().display()
             ),
         );

@@ -1,9 +1,13 @@
 //! `girofle-list`: the inventory joined with the engine's live view, asked
 //! for ONCE whatever the number of instances.
 
+mod render;
+
 use std::collections::HashMap;
 
 use serde::Serialize;
+
+pub use render::{Format, render};
 
 use crate::docker::{ContainerSummary, Docker, Health, Status};
 use crate::error::Result;
@@ -11,11 +15,15 @@ use crate::home::{Home, InstanceDir};
 use crate::inventory::{self, RowState};
 use crate::{lock, recovery};
 
-/// What to list.
-#[derive(Debug, Clone, Default)]
+/// List GitLab instances with their live status and health
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Args {
-    /// Decommissioned instances too.
+    /// Include decommissioned instances
+    #[arg(long)]
     pub all: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
 }
 
 /// One instance as listed: the contract's JSON keys, plus `note`.
