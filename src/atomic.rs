@@ -63,3 +63,19 @@ pub fn sync_directory(directory: &Path) -> anyhow::Result<()> {
         .and_then(|dir| dir.sync_all())
         .with_context(|| format!("cannot fsync directory {}", directory.display()))
 }
+
+/// Creates the directory `path` with `mode` (its parents too, with
+/// `parents`); the error names the path, as `fs_err` does for files.
+pub fn create_dir(path: &Path, mode: u32, parents: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(parents)
+        .mode(mode)
+        .create(path)
+        .map_err(|error| {
+            std::io::Error::new(
+                error.kind(),
+                format!("failed to create directory `{}`: {error}", path.display()),
+            )
+        })
+}

@@ -94,7 +94,7 @@ fn write_file(
     command: &[String],
 ) -> anyhow::Result<()> {
     let directory = path.parent().unwrap_or(Path::new("/"));
-    std::fs::create_dir_all(directory)
+    fs_err::create_dir_all(directory)
         .with_context(|| format!("cannot create {}", directory.display()))?;
     let line = command
         .iter()
@@ -111,7 +111,7 @@ fn write_file(
 /// Removes the entry of instance `number`; a missing entry is not an error.
 pub fn remove_entry(cron_dir: &Path, number: u32) -> anyhow::Result<()> {
     let path = entry_path(cron_dir, number);
-    match std::fs::remove_file(&path) {
+    match fs_err::remove_file(&path) {
         Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
             Err(anyhow::Error::new(error).context(format!("cannot remove {}", path.display())))
         }

@@ -447,19 +447,9 @@ impl Docker {
                 String::from_utf8_lossy(&output.stderr).trim()
             );
         }
-        // `docker cp ... -` writes a tar stream: a 512-byte header, then the content.
-        let tar = output.stdout;
-        if tar.len() < 512 {
-            bail!("docker cp {source}: short tar stream");
-        }
-        let size_field = String::from_utf8_lossy(&tar[124..136]);
-        let size =
-            usize::from_str_radix(size_field.trim_matches(|c: char| c == '\0' || c == ' '), 8)
-                .context("docker cp: bad tar header")?;
-        Ok(tar
-            .get(512..512 + size)
-            .context("docker cp: short tar stream")?
-            .to_vec())
+        // `docker cp ... -` writes a tar stream holding the one file (its
+        // header may be PAX or GNU when the name is long).
+        file_in_tar(&output.stdout).with_context(|| format!("docker cp {source}: bad tar stream"))
     }
 
     /// Polls a container until it is `healthy` or `timeout` passes. `progress`
@@ -543,6 +533,20 @@ fn health_from_status_text(status: &str) -> Health {
     }
 }
 
+/// The content of the first regular file of a tar stream.
+fn file_in_tar(stream: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut archive = tar::Archive::new(stream);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        if entry.header().entry_type().is_file() {
+            let mut content = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut content)?;
+            return Ok(content);
+        }
+    }
+    bail!("no file in it")
+}
+
 fn parse_labels(text: &str) -> HashMap<String, String> {
     text.split(',')
         .filter_map(|pair| pair.split_once('='))
@@ -572,6 +576,24 @@ mod tests {
             health_from_status_text("Exited (0) 2 minutes ago"),
             Health::None
         );
+    }
+
+    #[test]
+    fn a_file_is_read_out_of_a_tar_stream_even_under_a_long_name() {
+        for name in ["VERSION", &"long-directory-name/".repeat(12)[..]] {
+            let mut builder = tar::Builder::new(Vec::new());
+            let mut header = tar::Header::new_gnu();
+            header.set_size(7);
+            header.set_mode(0o644);
+            header.set_entry_type(tar::EntryType::Regular);
+            builder
+                .append_data(&mut header, format!("{name}VERSION"), &b"17.5.1\n"[..])
+                .unwrap();
+            let stream = builder.into_inner().unwrap();
+            assert_eq!(file_in_tar(&stream).unwrap(), b"17.5.1\n");
+        }
+        assert!(file_in_tar(&[0u8; 1024]).is_err());
+        assert!(file_in_tar(b"short").is_err());
     }
 
     #[test]

@@ -182,7 +182,7 @@ pub fn read_record(instance: &InstanceDir) -> Option<ContainerRecord> {
 
 /// Removes the record once the container is back in its prior state.
 pub fn clear_record(instance: &InstanceDir) -> Result<()> {
-    match fs::remove_file(record_path(instance)) {
+    match fs_err::remove_file(record_path(instance)) {
         Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error.into()),
         _ => Ok(()),
     }

@@ -3,7 +3,7 @@
 //! half-done restore is rolled back. Called with the instance lock held, so
 //! whoever left these things is gone.
 
-use std::fs;
+use fs_err as fs;
 
 use crate::docker::{Docker, Status};
 use crate::error::Result;

@@ -185,7 +185,7 @@ impl Remote {
                         base.display()
                     )));
                 }
-                std::fs::create_dir_all(&path)
+                fs_err::create_dir_all(&path)
                     .with_context(|| format!("target `{}`: cannot create {path}", self.name))?;
             }
             Location::Ssh { .. } => {
@@ -199,7 +199,7 @@ impl Remote {
     pub fn list(&self, relative: &str) -> Result<Vec<BackupId>> {
         let path = self.path_of(relative);
         let names: Vec<String> = match &self.location {
-            Location::Local(_) => match std::fs::read_dir(&path) {
+            Location::Local(_) => match fs_err::read_dir(&path) {
                 Ok(entries) => entries
                     .flatten()
                     .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -254,7 +254,7 @@ impl Remote {
     fn rename(&self, from: &str, to: &str) -> Result<()> {
         match &self.location {
             Location::Local(_) => {
-                std::fs::rename(from, to)
+                fs_err::rename(from, to)
                     .with_context(|| format!("cannot rename {from} to {to}"))?;
                 crate::atomic::sync_directory(Path::new(to).parent().unwrap_or(Path::new("/")))?;
             }
@@ -347,7 +347,7 @@ impl Remote {
                 let hidden = self.path_of(&format!("{relative}/{REMOVING_PREFIX}{id}"));
                 self.rename(&path, &hidden)?;
                 match &self.location {
-                    Location::Local(_) => std::fs::remove_dir_all(&hidden)?,
+                    Location::Local(_) => fs_err::remove_dir_all(&hidden)?,
                     Location::Ssh { .. } => {
                         self.remote_shell(&["rm", "-rf", &hidden])?;
                     }

@@ -319,7 +319,7 @@ fn reserve(home: &Home, args: &Args, plan: &Plan) -> Result<Row> {
     };
     locked.push(row.clone());
     if let Err(error) = locked.commit() {
-        let _ = std::fs::remove_dir_all(instance.root());
+        let _ = fs_err::remove_dir_all(instance.root());
         return Err(error);
     }
     Ok(row)
@@ -402,7 +402,7 @@ fn create_dirs(instance: &InstanceDir) -> Result<()> {
         Ok(())
     })();
     if result.is_err() {
-        let _ = std::fs::remove_dir_all(instance.root());
+        let _ = fs_err::remove_dir_all(instance.root());
     }
     Ok(result?)
 }
@@ -419,7 +419,7 @@ fn undo_reservation(home: &Home, docker: &Docker, row: &Row) {
             let _ = docker.remove(&row.container);
         }
     }
-    let _ = std::fs::remove_dir_all(&row.dir);
+    let _ = fs_err::remove_dir_all(&row.dir);
     if let Ok(mut locked) = inventory::lock(home) {
         locked.remove(row.number);
         let _ = locked.commit();

@@ -6,7 +6,7 @@
 //! leftover if it was killed), then the clock is synchronised, the hardware
 //! clock written and the NTP service enabled.
 
-use std::fs;
+use fs_err as fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};

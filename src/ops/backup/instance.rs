@@ -1,8 +1,7 @@
 //! One instance's backup: the lock, the space check, the two passes around
 //! GitLab's time out of service, the MANIFEST, the rename, retention.
 
-use std::fs;
-use std::os::unix::fs::DirBuilderExt;
+use fs_err as fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -40,10 +39,7 @@ pub fn backup_instance(
     }
     let _lock = lock::lock_instance(&instance, "girofle-backup", options.lock.timeout())?;
     recovery::recover(home, docker, &instance)?;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(instance.backups())?;
+    crate::atomic::create_dir(&instance.backups(), 0o700, true)?;
 
     let previous = instance
         .latest_backup()
@@ -57,7 +53,7 @@ pub fn backup_instance(
     };
     check_space(row, &instance, &copy)?;
 
-    fs::DirBuilder::new().mode(0o700).create(&partial)?;
+    crate::atomic::create_dir(&partial, 0o700, false)?;
     match make_backup(docker, row, options, &instance, &copy, &id) {
         Ok(mut made) => {
             made.removed = retention::apply(

@@ -1,6 +1,6 @@
 //! Retention: the oldest complete backups beyond the number kept go.
 
-use std::fs;
+use fs_err as fs;
 use std::path::Path;
 
 use crate::error::Result;

@@ -1,8 +1,7 @@
 //! Girofle's own state backed up into `sauvegardes/<ID>/`.
 
+use fs_err as fs;
 use std::collections::HashSet;
-use std::fs;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
 use anyhow::Context;
@@ -25,14 +24,11 @@ const LOG_TAIL_LINES: usize = 1000;
 /// cron entries, `docker inspect` of every instance, the end of the log.
 pub fn backup_state(home: &Home, docker: &Docker, conf: &Conf, rows: &[Row]) -> Result<BackupId> {
     let root = home.state_backups();
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&root)?;
+    crate::atomic::create_dir(&root, 0o700, true)?;
     let id = new_id_in(&root);
     let partial = root.join(format!("{PARTIAL_PREFIX}{id}"));
     let result = (|| -> Result<()> {
-        fs::DirBuilder::new().mode(0o700).create(&partial)?;
+        crate::atomic::create_dir(&partial, 0o700, false)?;
         copy_settings(home, &partial)?;
         copy_cron_entries(home, &partial.join("cron.d"))?;
         fs::write(

@@ -1,6 +1,6 @@
 //! `--from`: a backup fetched from a target, checked, then made visible.
 
-use std::fs;
+use fs_err as fs;
 
 use crate::error::{Error, Result};
 use crate::home::{Home, InstanceDir};
@@ -43,9 +43,7 @@ pub(super) fn fetch(
     if destination.is_dir() {
         return Ok(id);
     }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .create(instance.backups())?;
+    fs::create_dir_all(instance.backups())?;
     let partial = instance
         .backups()
         .join(format!("{}{id}", crate::recovery::PARTIAL_PREFIX));

@@ -6,7 +6,7 @@ mod fetch;
 mod phases;
 mod version;
 
-use std::fs;
+use fs_err as fs;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{LockArgs, Seconds};

@@ -1,6 +1,6 @@
 //! The phases that change things: stage, swap, start and wait, roll back, finish.
 
-use std::fs;
+use fs_err as fs;
 use std::path::Path;
 use std::time::Duration;
 
@@ -42,7 +42,7 @@ impl Restore<'_> {
                 snapshot::sync_tree(&backup.join(volume), &staging.join(volume), None)?;
             }
             let metadata = fs::metadata(self.instance.volumes())?;
-            std::fs::set_permissions(&staging, metadata.permissions())?;
+            fs_err::set_permissions(&staging, metadata.permissions())?;
             fs::write(
                 staging.join(RESTORED_MARK),
                 format!("{}\n", self.backup_name),
