@@ -205,3 +205,22 @@ impl Default for Progress {
         Progress::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_are_whole_and_print_as_they_were_given() {
+        let seconds: Seconds = "90".parse().unwrap();
+        assert_eq!(seconds.0, Duration::from_secs(90));
+        assert_eq!(seconds.to_string(), "90");
+        for bad in ["", "-1", "1.5", "1m"] {
+            assert!(bad.parse::<Seconds>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            LockArgs::default().timeout(),
+            crate::lock::DEFAULT_LOCK_TIMEOUT
+        );
+    }
+}

@@ -51,3 +51,34 @@ pub fn omnibus_config(row: &Row) -> String {
         row.ssh_port.unwrap_or(22)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::RowState;
+    use std::path::Path;
+
+    #[test]
+    fn the_run_specification_follows_the_contract() {
+        let home = Home::resolve(Some(Path::new("/girofle")));
+        let row = Row::example(3, "docs", RowState::Commissioned);
+        let instance = home.instance_of(&row);
+        let args = run_spec(&home, &row, &instance).arguments().join(" ");
+        for expected in [
+            "--name girofle-gitlab-3-docs",
+            "--hostname git.example.org",
+            "--label girofle.home=/girofle",
+            "--label girofle.instance=3",
+            "--publish 127.0.0.2:8083:8083",
+            "--publish 127.0.0.2:8446:443",
+            "--publish 127.0.0.2:2225:22",
+            "--volume /girofle/noeud-gitlab-3/mapping-volumes/config:/etc/gitlab",
+            "--volume /girofle/noeud-gitlab-3/mapping-volumes/data:/var/opt/gitlab",
+            "--volume /girofle/noeud-gitlab-3/mapping-volumes/log:/var/log/gitlab",
+            "--env GITLAB_OMNIBUS_CONFIG=external_url 'http://git.example.org:8083'; gitlab_rails['gitlab_shell_ssh_port'] = 2225",
+        ] {
+            assert!(args.contains(expected), "{expected} not in {args}");
+        }
+        assert!(args.ends_with(" gitlab/gitlab-ce:latest"), "{args}");
+    }
+}

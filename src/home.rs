@@ -342,11 +342,55 @@ mod tests {
     }
 
     #[test]
+    fn ids_order_by_each_field_in_turn() {
+        let ordered = [
+            "2025-12-31T23-59-59Z",
+            "01-01-2026-time-00h-00m-00s",
+            "2026-01-01T00-00-01Z",
+            "2026-01-01T00-01-00Z",
+            "2026-01-01T01-00-00Z",
+            "2026-01-02T00-00-00Z",
+            "2026-02-01T00-00-00Z",
+            "2027-01-01T00-00-00Z",
+        ];
+        let ids: Vec<BackupId> = ordered
+            .iter()
+            .map(|name| BackupId::parse(name).unwrap())
+            .collect();
+        assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
+        assert_eq!(ids[1].as_str(), "01-01-2026-time-00h-00m-00s");
+        assert_eq!(ids[1].to_string(), ids[1].as_str());
+    }
+
+    #[test]
+    fn a_row_finds_its_directory_and_its_name_on_targets() {
+        use crate::inventory::{Row, RowState};
+        let home = Home::resolve(Some(Path::new("/girofle")));
+        let mut row = Row::example(4, "", RowState::Commissioned);
+        row.dir = PathBuf::from("/srv/elsewhere/noeud-gitlab-4");
+        assert_eq!(
+            home.instance_of(&row).root(),
+            Path::new("/srv/elsewhere/noeud-gitlab-4")
+        );
+        // Legacy rows may record no directory: the home's is the one.
+        row.dir = PathBuf::new();
+        let instance = home.instance_of(&row);
+        assert_eq!(instance.root(), Path::new("/girofle/noeud-gitlab-4"));
+        assert_eq!(instance.dir_name(), "noeud-gitlab-4");
+    }
+
+    #[test]
     fn partial_and_foreign_names_are_not_backups() {
         for name in [
             ".partial-2026-11-25T14-30-00Z",
             "latest",
             "2026-11-25T14-30-00",
+            "2026-11-25 14-30-00Z",
+            "2026-1-25T14-30-00Z",
+            "2026-11-25T14-30-0xZ",
+            "25-11-2026-time-14h-30m-00",
+            "25-11-2026-heure-14h-30m-00s",
+            "25-11-26-time-14h-30m-00s",
             "",
         ] {
             assert_eq!(BackupId::parse(name), None, "{name}");

@@ -86,6 +86,34 @@ impl Row {
     }
 }
 
+#[cfg(test)]
+impl Row {
+    /// A row as `girofle-commission` writes it, for unit tests.
+    pub(crate) fn example(number: u32, name: &str, state: RowState) -> Row {
+        let container = if name.is_empty() {
+            format!("girofle-gitlab-{number}")
+        } else {
+            format!("girofle-gitlab-{number}-{name}")
+        };
+        Row {
+            number,
+            name: name.to_string(),
+            container,
+            state,
+            ip: "127.0.0.2".into(),
+            http_port: Some(8080 + number as u16),
+            https_port: Some(8443 + number as u16),
+            ssh_port: Some(2222 + number as u16),
+            hostname: "git.example.org".into(),
+            image: "gitlab/gitlab-ce:latest".into(),
+            dir: PathBuf::from(format!("/girofle/noeud-gitlab-{number}")),
+            backup_schedule: "0 */4 * * *".into(),
+            created: "2026-11-25T14:30:00Z".into(),
+            note: String::new(),
+        }
+    }
+}
+
 /// The prefix of every line the legacy scripts wrote.
 const LEGACY_MARK: &str = "+girofle+ INSTANCE GITLAB no.";
 const CSV_HEADER_START: &str = "number,";

@@ -267,3 +267,41 @@ impl Drop for OutOfService<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prior_state_is_recorded_and_read_back() {
+        let temp = tempfile::tempdir().unwrap();
+        let instance = InstanceDir::new(temp.path().to_path_buf());
+        assert_eq!(read_record(&instance), None);
+        for prior in [PriorState::Running, PriorState::Paused, PriorState::Stopped] {
+            assert_eq!(PriorState::parse(prior.as_str()), Some(prior));
+            write_record(&instance, "girofle-backup", "girofle-gitlab-1", prior).unwrap();
+            let record = read_record(&instance).unwrap();
+            assert_eq!(record.prior, prior);
+            assert_eq!(record.container, "girofle-gitlab-1");
+            assert_eq!(record.operation, "girofle-backup");
+            assert_eq!(record.pid, std::process::id());
+        }
+        clear_record(&instance).unwrap();
+        assert_eq!(read_record(&instance), None);
+        clear_record(&instance).unwrap();
+        assert_eq!(PriorState::parse("frozen"), None);
+    }
+
+    #[test]
+    fn a_held_lock_is_refused_with_its_holder() {
+        let temp = tempfile::tempdir().unwrap();
+        let instance = InstanceDir::new(temp.path().to_path_buf());
+        let held = lock_instance(&instance, "girofle-backup", Duration::ZERO).unwrap();
+        let refused = lock_instance(&instance, "girofle-restore", Duration::ZERO);
+        let message = refused.err().unwrap().to_string();
+        assert!(message.contains("held by girofle-backup (pid"), "{message}");
+        assert!(try_lock_instance(&instance, "girofle-list").is_none());
+        drop(held);
+        assert!(try_lock_instance(&instance, "girofle-list").is_some());
+    }
+}

@@ -26,3 +26,25 @@ pub fn addresses_overlap(a: &str, b: &str) -> bool {
     let wildcard = |text: &str| text.is_empty() || text == "0.0.0.0" || text == "::";
     a == b || wildcard(a) || wildcard(b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_overlap_every_address() {
+        assert!(addresses_overlap("127.0.0.2", "127.0.0.2"));
+        assert!(!addresses_overlap("127.0.0.2", "127.0.0.3"));
+        for wildcard in ["", "0.0.0.0", "::"] {
+            assert!(addresses_overlap(wildcard, "127.0.0.3"), "{wildcard}");
+            assert!(addresses_overlap("127.0.0.3", wildcard), "{wildcard}");
+        }
+    }
+
+    #[test]
+    fn the_wildcard_and_loopback_are_local_and_documentation_addresses_are_not() {
+        assert!(is_local_address("0.0.0.0".parse().unwrap()));
+        assert!(is_local_address("127.0.0.1".parse().unwrap()));
+        assert!(!is_local_address("203.0.113.7".parse().unwrap()));
+    }
+}

@@ -15,7 +15,7 @@ use crate::recovery::{PARTIAL_PREFIX, REMOVING_PREFIX};
 use crate::shell;
 
 /// Where a target is.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Location {
     Local(PathBuf),
     Ssh {
@@ -387,4 +387,75 @@ fn run_rsync(args: &[String]) -> anyhow::Result<String> {
         );
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conf(text: &str) -> Conf {
+        Conf::parse(text).unwrap()
+    }
+
+    #[test]
+    fn targets_are_ssh_or_mounted_paths() {
+        let conf = conf(
+            "[girofle]\nhost = \"gitlab-host-1\"\n[retention]\nkeep_last = 5\n\
+             [targets.same-site]\nurl = \"girofle@10.0.0.5:/srv/girofle/\"\nport = 2222\nkeep_last = 42\n\
+             [targets.off-site]\nurl = \"/mnt/offsite/girofle\"\n",
+        );
+        let ssh = Remote::from_conf(&conf, "same-site").unwrap();
+        assert_eq!(ssh.host, "gitlab-host-1");
+        assert_eq!(ssh.keep_last, Some(42));
+        assert_eq!(
+            ssh.location,
+            Location::Ssh {
+                destination: "girofle@10.0.0.5".into(),
+                path: "/srv/girofle/".into(),
+                port: 2222,
+                identity: None,
+                known_hosts: None,
+            }
+        );
+        assert_eq!(
+            ssh.path_of("gitlab-host-1/sauvegardes"),
+            "/srv/girofle/gitlab-host-1/sauvegardes"
+        );
+        let local = Remote::from_conf(&conf, "off-site").unwrap();
+        assert_eq!(
+            local.location,
+            Location::Local(PathBuf::from("/mnt/offsite/girofle"))
+        );
+        assert_eq!(local.keep_last, None);
+        assert_eq!(
+            local.instance_backups(&local.host, "noeud-gitlab-3"),
+            "gitlab-host-1/noeud-gitlab-3/bckups"
+        );
+    }
+
+    #[test]
+    fn unknown_targets_and_bad_urls_are_usage_errors() {
+        let conf = conf(
+            "[targets.bad]\nurl = \"girofle@10.0.0.5:relative\"\n[targets.empty]\nurl = \":/srv\"\n",
+        );
+        for (name, expected) in [
+            (
+                "nowhere",
+                "no target `nowhere` in girofle.conf (known: bad, empty)",
+            ),
+            (
+                "bad",
+                "neither `user@host:/absolute/path` nor `/mounted/path`",
+            ),
+            (
+                "empty",
+                "neither `user@host:/absolute/path` nor `/mounted/path`",
+            ),
+        ] {
+            match Remote::from_conf(&conf, name) {
+                Err(Error::Usage(message)) => assert!(message.contains(expected), "{message}"),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
 }

@@ -480,3 +480,114 @@ fn backup_program() -> PathBuf {
         .filter(|candidate| candidate.exists())
         .unwrap_or(installed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Program;
+    use clap::Parser;
+
+    /// What `girofle-commission WORDS...` asks for, validated as `run` does
+    /// before anything is touched.
+    fn plan(words: &[&str]) -> Result<Plan> {
+        let program = Program::<Args>::try_parse_from(
+            std::iter::once("girofle-commission").chain(words.iter().copied()),
+        )
+        .map_err(|error| Error::usage(error.to_string()))?;
+        validate(&Home::resolve(Some(Path::new("/girofle"))), &program.args)
+    }
+
+    fn usage_error(words: &[&str]) -> String {
+        match plan(words) {
+            Err(Error::Usage(message)) => message,
+            Err(other) => panic!("{words:?}: not a usage error: {other}"),
+            Ok(_) => panic!("{words:?}: accepted"),
+        }
+    }
+
+    #[test]
+    fn names_are_lower_case_words_of_at_most_40_characters() {
+        for good in ["docs", "a", "team-2_wiki", "9lives", &"x".repeat(40)] {
+            assert!(validate_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "Docs",
+            "-docs",
+            "_docs",
+            "do cs",
+            "docs/1",
+            "émile",
+            &"x".repeat(41),
+        ] {
+            assert!(matches!(validate_name(bad), Err(Error::Usage(_))), "{bad}");
+        }
+        assert!(usage_error(&["Bad"]).contains("is invalid"));
+    }
+
+    #[test]
+    fn host_names_follow_dns_labels() {
+        for good in [
+            "localhost",
+            "git.example.org",
+            "a-b.c",
+            &format!("{}.org", "a".repeat(63)),
+        ] {
+            assert!(validate_hostname(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "-git.org",
+            "git-.org",
+            "git..org",
+            "git_lab.org",
+            "git.org;x",
+            &"a".repeat(64),
+        ] {
+            assert!(validate_hostname(bad).is_err(), "{bad}");
+        }
+        assert!(usage_error(&["--hostname", "bad_name"]).contains("not a valid host name"));
+    }
+
+    #[test]
+    fn ports_must_differ_and_be_ports() {
+        assert!(
+            usage_error(&["--http-port", "8080", "--ssh-port", "8080"]).contains("must differ")
+        );
+        assert!(plan(&["--http-port", "0"]).is_err());
+        assert!(plan(&["--http-port", "65536"]).is_err());
+        let plan = plan(&["--http-port", "8081", "--https-port", "8444"]).unwrap();
+        assert_eq!(plan.ip.to_string(), "0.0.0.0");
+        assert_eq!(plan.schedule, cron::DEFAULT_SCHEDULE);
+    }
+
+    #[test]
+    fn addresses_schedules_and_images_are_checked() {
+        assert!(usage_error(&["--ip", "not-an-address"]).contains("not an IP address"));
+        // TEST-NET-3 (RFC 5737): assigned to no host's interface.
+        assert!(usage_error(&["--ip", "203.0.113.7"]).contains("not assigned"));
+        assert!(usage_error(&["--backup-schedule", "0 */4 * *"]).contains("--backup-schedule"));
+        assert!(usage_error(&["--image", "two words"]).contains("not an image reference"));
+        assert!(usage_error(&["--image=-x"]).contains("not an image reference"));
+        let plan = plan(&[
+            "--image",
+            "gitlab/gitlab-ce:17.5.1-ce.0",
+            "--backup-schedule",
+            "@daily",
+        ])
+        .unwrap();
+        assert_eq!(plan.image, "gitlab/gitlab-ce:17.5.1-ce.0");
+        assert_eq!(plan.schedule, "@daily");
+    }
+
+    #[test]
+    fn waiting_is_the_default() {
+        let waits = Program::<Args>::try_parse_from(["girofle-commission"]).unwrap();
+        assert_eq!(
+            waits.args.wait(),
+            Some(crate::docker::DEFAULT_HEALTHY_TIMEOUT)
+        );
+        let no_wait = Program::<Args>::try_parse_from(["girofle-commission", "--no-wait"]).unwrap();
+        assert_eq!(no_wait.args.wait(), None);
+    }
+}

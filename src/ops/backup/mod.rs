@@ -244,3 +244,70 @@ fn new_id_in(directory: &Path) -> BackupId {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Program;
+    use clap::Parser;
+
+    fn args(words: &[&str]) -> std::result::Result<Args, clap::Error> {
+        Program::<Args>::try_parse_from(
+            std::iter::once("girofle-backup").chain(words.iter().copied()),
+        )
+        .map(|program| program.args)
+    }
+
+    #[test]
+    fn the_command_line_keeps_its_defaults_and_refusals() {
+        let plain = args(&["1", "docs"]).unwrap();
+        assert_eq!(plain.instances, ["1", "docs"]);
+        assert_eq!(plain.options.consistency, Consistency::Stop);
+        assert_eq!(
+            plain.options.lock.timeout(),
+            crate::lock::DEFAULT_LOCK_TIMEOUT
+        );
+        assert_eq!(plain.options.stop_timeout.0, DEFAULT_STOP_TIMEOUT);
+        assert_eq!(plain.options.keep_last, None);
+        let tuned = args(&[
+            "--all",
+            "--consistency",
+            "pause",
+            "--keep-last",
+            "3",
+            "--lock-timeout",
+            "5",
+        ])
+        .unwrap();
+        assert_eq!(tuned.options.consistency, Consistency::Pause);
+        assert_eq!(tuned.options.keep_last, Some(3));
+        assert_eq!(tuned.options.lock.timeout(), Duration::from_secs(5));
+        for refused in [
+            &["--keep-last", "0"][..],
+            &["--consistency", "snapshot"][..],
+            &["--lock-timeout", "soon"][..],
+            &["--verify", "1", "--all"][..],
+            &["--verify", "1", "2"][..],
+            &["--backup", "2026-01-01T00-00-00Z"][..],
+        ] {
+            assert!(args(refused).is_err(), "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn the_exit_code_says_whether_anything_was_made() {
+        let mut outcome = Outcome {
+            made: Vec::new(),
+            state: None,
+            shipped: Vec::new(),
+            failures: Vec::new(),
+        };
+        assert_eq!(outcome.exit(), Exit::Done);
+        outcome
+            .failures
+            .push(("instance 1".into(), Error::failed("broken")));
+        assert_eq!(outcome.exit(), Exit::Failed);
+        outcome.state = BackupId::parse("2026-01-01T00-00-00Z");
+        assert_eq!(outcome.exit(), Exit::Partial);
+    }
+}

@@ -34,3 +34,60 @@ pub fn select(rows: &[Row], specs: &[String], all: bool) -> Result<Vec<Row>> {
 pub(super) fn commissioned(rows: &[Row]) -> impl Iterator<Item = &Row> {
     rows.iter().filter(|r| r.state == RowState::Commissioned)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows() -> Vec<Row> {
+        vec![
+            Row::example(1, "", RowState::Commissioned),
+            Row::example(2, "docs", RowState::Decommissioned),
+            Row::example(3, "wiki", RowState::Commissioned),
+        ]
+    }
+
+    fn numbers(selected: Result<Vec<Row>>) -> Vec<u32> {
+        selected.unwrap().iter().map(|row| row.number).collect()
+    }
+
+    fn specs(words: &[&str]) -> Vec<String> {
+        words.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn an_instance_is_named_by_number_name_or_container() {
+        let rows = rows();
+        assert_eq!(numbers(select(&rows, &specs(&["1"]), false)), [1]);
+        assert_eq!(numbers(select(&rows, &specs(&["wiki"]), false)), [3]);
+        assert_eq!(
+            numbers(select(
+                &rows,
+                &specs(&["girofle-gitlab-3-wiki", "1"]),
+                false
+            )),
+            [3, 1]
+        );
+    }
+
+    #[test]
+    fn all_takes_the_commissioned_ones() {
+        assert_eq!(numbers(select(&rows(), &[], true)), [1, 3]);
+    }
+
+    #[test]
+    fn what_cannot_be_backed_up_is_a_usage_error() {
+        let rows = rows();
+        for (words, all, expected) in [
+            (&["7"][..], false, "no instance `7`"),
+            (&["docs"][..], false, "is decommissioned"),
+            (&["1"][..], true, "not both"),
+            (&[][..], false, "or --all"),
+        ] {
+            match select(&rows, &specs(words), all) {
+                Err(Error::Usage(message)) => assert!(message.contains(expected), "{message}"),
+                other => panic!("{words:?}: {other:?}"),
+            }
+        }
+    }
+}

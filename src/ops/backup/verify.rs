@@ -65,3 +65,35 @@ pub fn find_backup(instance: &InstanceDir, id: Option<&str>) -> Result<PathBuf> 
             }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backup_is_named_by_its_id_or_is_the_newest() {
+        let temp = tempfile::tempdir().unwrap();
+        let instance = InstanceDir::new(temp.path().to_path_buf());
+        let usage = |result: Result<PathBuf>| match result {
+            Err(Error::Usage(message)) => message,
+            other => panic!("{other:?}"),
+        };
+        assert!(usage(find_backup(&instance, None)).contains("no complete backup"));
+        for id in ["2026-01-01T00-00-00Z", "2026-01-02T00-00-00Z"] {
+            fs_err::create_dir_all(instance.backups().join(id)).unwrap();
+        }
+        assert_eq!(
+            find_backup(&instance, None).unwrap(),
+            instance.backups().join("2026-01-02T00-00-00Z")
+        );
+        assert_eq!(
+            find_backup(&instance, Some("2026-01-01T00-00-00Z")).unwrap(),
+            instance.backups().join("2026-01-01T00-00-00Z")
+        );
+        assert!(usage(find_backup(&instance, Some("latest"))).contains("not a backup ID"));
+        assert!(
+            usage(find_backup(&instance, Some("2026-01-03T00-00-00Z")))
+                .contains("no complete backup")
+        );
+    }
+}

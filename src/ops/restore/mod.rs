@@ -106,6 +106,13 @@ pub fn check_arguments(
             "container `{container}` is unknown to `docker ps -a`"
         )));
     }
+    check_directory(dir, need_backup)
+}
+
+/// The conditions on the instance's directory, which need no engine: it
+/// holds `mapping-volumes/` with the three volumes, and `bckups/` with a
+/// complete backup (when `need_backup`).
+pub fn check_directory(dir: &Path, need_backup: bool) -> Result<InstanceDir> {
     if !dir.is_dir() {
         return Err(Error::usage(format!(
             "directory {} does not exist",
@@ -275,5 +282,91 @@ fn owning_row(home: &Home, instance: &InstanceDir, container: &str) -> Result<Op
         ))),
         Some(row) => Ok(Some(row.clone())),
         None => Ok(rows.iter().find(|row| row.container == container).cloned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Program;
+    use clap::Parser;
+
+    fn args(words: &[&str]) -> std::result::Result<Args, clap::Error> {
+        Program::<Args>::try_parse_from(
+            std::iter::once("girofle-restore").chain(words.iter().copied()),
+        )
+        .map(|program| program.args)
+    }
+
+    #[test]
+    fn the_container_and_the_directory_go_together() {
+        let both = args(&["girofle-gitlab-1", "/girofle/noeud-gitlab-1"]).unwrap();
+        let (container, dir) = both.target().unwrap();
+        assert_eq!(container, "girofle-gitlab-1");
+        assert_eq!(dir, Path::new("/girofle/noeud-gitlab-1"));
+        let one = args(&["girofle-gitlab-1"]).unwrap();
+        assert!(matches!(one.target(), Err(Error::Usage(_))));
+        assert!(args(&["a", "b", "c"]).is_err());
+        assert!(
+            args(&["a", "b", "--source", "host/noeud-gitlab-1"]).is_err(),
+            "--source needs --from"
+        );
+        let defaults = args(&["a", "b"]).unwrap();
+        assert_eq!(defaults.lock.timeout(), crate::lock::DEFAULT_LOCK_TIMEOUT);
+        assert_eq!(
+            defaults.wait_timeout.0,
+            crate::docker::DEFAULT_HEALTHY_TIMEOUT
+        );
+    }
+
+    fn instance_tree(root: &Path, volumes: &[&str], backups: &[(&str, &[&str])]) {
+        for volume in volumes {
+            fs::create_dir_all(root.join("mapping-volumes").join(volume)).unwrap();
+        }
+        fs::create_dir_all(root.join("bckups")).unwrap();
+        for (id, held) in backups {
+            for volume in *held {
+                fs::create_dir_all(root.join("bckups").join(id).join(volume)).unwrap();
+            }
+        }
+    }
+
+    fn refused(dir: &Path, need_backup: bool) -> String {
+        match check_directory(dir, need_backup) {
+            Err(Error::Usage(message)) => message,
+            other => panic!("{}: not a usage error: {other:?}", dir.display()),
+        }
+    }
+
+    #[test]
+    fn the_directory_is_checked_as_the_seed_did() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path().join("noeud-gitlab-1");
+        assert!(refused(&root, true).contains("does not exist"));
+        fs::create_dir(&root).unwrap();
+        assert!(refused(&root, true).contains("has no mapping-volumes/"));
+        instance_tree(&root, &["config", "data"], &[]);
+        assert!(refused(&root, true).contains("has no mapping-volumes/log"));
+        instance_tree(
+            &root,
+            &["log"],
+            &[("2026-01-01T00-00-00Z", &["config", "data"])],
+        );
+        assert!(refused(&root, true).contains("holds no complete backup"));
+        assert!(
+            check_directory(&root, false).is_ok(),
+            "with --from a backup comes later"
+        );
+        instance_tree(
+            &root,
+            &[],
+            &[("2026-01-02T00-00-00Z", &["config", "data", "log"])],
+        );
+        let instance = check_directory(&root, true).unwrap();
+        let usable: Vec<String> = usable_backups(&instance)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(usable, ["2026-01-02T00-00-00Z"]);
     }
 }
