@@ -206,6 +206,15 @@ impl Default for Progress {
     }
 }
 
+/// The arguments `program WORDS...` gives an operation (unit tests of the
+/// command lines).
+#[cfg(test)]
+pub(crate) fn parse<A: clap::Args>(program: &str, words: &[&str]) -> Result<A, clap::Error> {
+    use clap::Parser;
+    Program::<A>::try_parse_from(std::iter::once(program).chain(words.iter().copied()))
+        .map(|parsed| parsed.args)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -116,12 +116,7 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         ))));
     }
 
-    let command = vec![
-        backup_program().display().to_string(),
-        "--home".to_string(),
-        home.root().display().to_string(),
-        row.number.to_string(),
-    ];
+    let command = backup_command(home, &row.number.to_string());
     if let Err(error) = cron::write_entry(home.cron_dir(), row.number, &plan.schedule, &command) {
         set_note(home, row.number, &format!("no backup schedule: {error:#}"))?;
         return Err(Error::Failed(error.context(format!(
@@ -130,13 +125,8 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         ))));
     }
 
-    let state_command = vec![
-        backup_program().display().to_string(),
-        "--home".to_string(),
-        home.root().display().to_string(),
-        "--state".to_string(),
-    ];
-    if let Err(error) = cron::ensure_state_entry(home.cron_dir(), &state_command) {
+    if let Err(error) = cron::ensure_state_entry(home.cron_dir(), &backup_command(home, "--state"))
+    {
         home.log(
             "commission",
             &format!("the state cron entry could not be written: {error:#}"),
@@ -470,6 +460,16 @@ fn wait_healthy(
     )))
 }
 
+/// The command line of a cron entry: `girofle-backup --home HOME WHAT`.
+fn backup_command(home: &Home, what: &str) -> Vec<String> {
+    vec![
+        backup_program().display().to_string(),
+        "--home".to_string(),
+        home.root().display().to_string(),
+        what.to_string(),
+    ]
+}
+
 /// The `girofle-backup` the cron entry runs: the installed one, else the one
 /// beside this binary.
 fn backup_program() -> PathBuf {
@@ -484,17 +484,13 @@ fn backup_program() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Program;
-    use clap::Parser;
 
     /// What `girofle-commission WORDS...` asks for, validated as `run` does
     /// before anything is touched.
     fn plan(words: &[&str]) -> Result<Plan> {
-        let program = Program::<Args>::try_parse_from(
-            std::iter::once("girofle-commission").chain(words.iter().copied()),
-        )
-        .map_err(|error| Error::usage(error.to_string()))?;
-        validate(&Home::resolve(Some(Path::new("/girofle"))), &program.args)
+        let args = crate::cli::parse("girofle-commission", words)
+            .map_err(|error| Error::usage(error.to_string()))?;
+        validate(&Home::resolve(Some(Path::new("/girofle"))), &args)
     }
 
     fn usage_error(words: &[&str]) -> String {
@@ -582,12 +578,9 @@ mod tests {
 
     #[test]
     fn waiting_is_the_default() {
-        let waits = Program::<Args>::try_parse_from(["girofle-commission"]).unwrap();
-        assert_eq!(
-            waits.args.wait(),
-            Some(crate::docker::DEFAULT_HEALTHY_TIMEOUT)
-        );
-        let no_wait = Program::<Args>::try_parse_from(["girofle-commission", "--no-wait"]).unwrap();
-        assert_eq!(no_wait.args.wait(), None);
+        let waits: Args = crate::cli::parse("girofle-commission", &[]).unwrap();
+        assert_eq!(waits.wait(), Some(crate::docker::DEFAULT_HEALTHY_TIMEOUT));
+        let no_wait: Args = crate::cli::parse("girofle-commission", &["--no-wait"]).unwrap();
+        assert_eq!(no_wait.wait(), None);
     }
 }

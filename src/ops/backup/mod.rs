@@ -248,14 +248,9 @@ fn new_id_in(directory: &Path) -> BackupId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Program;
-    use clap::Parser;
 
     fn args(words: &[&str]) -> std::result::Result<Args, clap::Error> {
-        Program::<Args>::try_parse_from(
-            std::iter::once("girofle-backup").chain(words.iter().copied()),
-        )
-        .map(|program| program.args)
+        crate::cli::parse("girofle-backup", words)
     }
 
     #[test]

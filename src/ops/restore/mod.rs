@@ -288,14 +288,9 @@ fn owning_row(home: &Home, instance: &InstanceDir, container: &str) -> Result<Op
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Program;
-    use clap::Parser;
 
     fn args(words: &[&str]) -> std::result::Result<Args, clap::Error> {
-        Program::<Args>::try_parse_from(
-            std::iter::once("girofle-restore").chain(words.iter().copied()),
-        )
-        .map(|program| program.args)
+        crate::cli::parse("girofle-restore", words)
     }
 
     #[test]
