@@ -31,7 +31,8 @@ pub fn write(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
             .open(&temp_path)
             .with_context(|| format!("cannot create {}", temp_path.display()))?;
         // The umask may have narrowed the mode given at creation.
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        file.set_permissions(fs::Permissions::from_mode(mode))
+            .with_context(|| format!("cannot chmod {}", temp_path.display()))?;
         // The replacement keeps the owner of what it replaces (install.sh gives
         // the inventory to the `girofle` user; root rewrites it).
         if let Ok(existing) = fs::metadata(path) {

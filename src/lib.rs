@@ -7,7 +7,7 @@
 
 /// Files written whole or not at all.
 pub mod atomic;
-/// What every binary shares: the home option, printing the error once, exit codes.
+/// What every binary shares: its `main`, the shared options, printing the error once.
 pub mod cli;
 /// `girofle.conf`: host name on targets, retention, targets.
 pub mod conf;
