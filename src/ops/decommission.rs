@@ -48,12 +48,9 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     } else {
         let options = backup::Options {
             lock: args.lock,
-            ..backup::Options::default()
-        };
-        // Retention must not remove older backups of an instance taken out of service.
-        let options = backup::Options {
+            // Retention must not remove older backups of an instance taken out of service.
             keep_last: Some(u32::MAX),
-            ..options
+            ..backup::Options::default()
         };
         let made =
             backup::backup_instance(home, &docker, &conf, &row, &options).map_err(|error| {
