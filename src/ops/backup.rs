@@ -20,7 +20,7 @@ use crate::home::{BackupId, Home, InstanceDir};
 use crate::inventory::{self, Row, RowState};
 use crate::recovery::{self, PARTIAL_PREFIX, REMOVING_PREFIX};
 use crate::remote::Remote;
-use crate::snapshot::{self, MANIFEST, Manifest, SyncStats};
+use crate::snapshot::{self, Manifest, SyncStats};
 use crate::{lock, timefmt};
 
 /// How long `docker stop` lets GitLab shut down before it kills it.
@@ -337,7 +337,7 @@ pub fn backup_state(home: &Home, docker: &Docker, conf: &Conf, rows: &[Row]) -> 
                     env!("CARGO_PKG_VERSION").to_string(),
                 ),
             ],
-            entries: snapshot::describe(&partial, None)?,
+            entries: snapshot::describe(&partial)?,
         };
         snapshot::write_manifest(&partial, &manifest)?;
         fs::rename(&partial, root.join(id.as_str()))?;
@@ -461,28 +461,6 @@ pub fn backup_instance(
     let id = new_id(&instance);
     let partial = instance.backups().join(format!("{PARTIAL_PREFIX}{id}"));
 
-    // Space first, before anything is stopped.
-    let mut needed = 0;
-    for volume in VOLUMES {
-        needed += snapshot::bytes_to_copy(
-            &instance.volumes().join(volume),
-            &partial.join(volume),
-            previous.as_ref().map(|p| p.join(volume)).as_deref(),
-        )?;
-    }
-    let free = free_bytes(&instance.backups())?;
-    // Directories and metadata take room too: keep a margin.
-    let margin = 16 << 20;
-    if needed + margin > free {
-        return Err(Error::failed(format!(
-            "not enough space for a backup of instance {}: {} MiB to copy, {} MiB free in {}; nothing was stopped",
-            row.number,
-            (needed + margin) >> 20,
-            free >> 20,
-            instance.backups().display()
-        )));
-    }
-
     fs::DirBuilder::new().mode(0o700).create(&partial)?;
     let result = make_backup(
         docker,
@@ -518,6 +496,15 @@ pub fn backup_instance(
         Err(error) => {
             let _ = fs::remove_dir_all(&partial);
             Err(match error {
+                // The first pass, live, checks the space before each batch:
+                // nothing was stopped yet.
+                Error::Failed(ref inner) if let Some(short) = inner.downcast_ref::<snapshot::NotEnoughSpace>() => Error::failed(format!(
+                    "not enough space for a backup of instance {}: {} MiB more needed, {} MiB free in {}; nothing was stopped",
+                    row.number,
+                    short.needed >> 20,
+                    short.free >> 20,
+                    instance.backups().display()
+                )),
                 Error::Failed(inner) if snapshot::is_out_of_space(&inner) => Error::Failed(inner.context(format!(
                     "out of space while backing up instance {}; the partial backup was removed, earlier backups are intact",
                     row.number
@@ -532,12 +519,6 @@ fn milliseconds(duration: Option<Duration>) -> String {
     duration
         .map(|d| d.as_millis().to_string())
         .unwrap_or_else(|| "0".into())
-}
-
-fn free_bytes(path: &Path) -> Result<u64> {
-    let stat = nix::sys::statvfs::statvfs(path)
-        .with_context(|| format!("cannot statvfs {}", path.display()))?;
-    Ok(stat.blocks_available() as u64 * stat.fragment_size() as u64)
 }
 
 fn make_backup(
@@ -561,28 +542,15 @@ fn make_backup(
         (row.image.clone(), String::new())
     };
 
-    let sync_all = || -> Result<SyncStats> {
-        let mut total = SyncStats::default();
-        for volume in VOLUMES {
-            let stats = snapshot::sync_tree(
-                &instance.volumes().join(volume),
-                &partial.join(volume),
-                previous.map(|p| p.join(volume)).as_deref(),
-            )?;
-            total.copied_files += stats.copied_files;
-            total.copied_bytes += stats.copied_bytes;
-            total.linked_files += stats.linked_files;
-            total.unchanged += stats.unchanged;
-            total.removed += stats.removed;
-            total.skipped_sockets.extend(
-                stats
-                    .skipped_sockets
-                    .into_iter()
-                    .map(|p| Path::new(volume).join(p)),
-            );
-        }
-        Ok(total)
-    };
+    // One walk per volume and pass; the entries of the MANIFEST are written
+    // as the copy goes. Directories and metadata take room too: the first
+    // pass keeps a margin free, before anything is stopped.
+    let tops = VOLUMES
+        .iter()
+        .map(|volume| (PathBuf::from(volume), instance.volumes().join(volume)))
+        .collect();
+    let mut copier = snapshot::Copier::new(partial, tops, previous).keep_free(16 << 20);
+    let mut sync_all = || -> Result<SyncStats> { Ok(copier.pass()?) };
 
     let first = sync_all()?;
     // `window`: from the container stopped (or frozen) to running again, the
@@ -644,9 +612,6 @@ fn make_backup(
         stats.skipped_sockets = second.skipped_sockets;
     }
 
-    // GitLab runs again; now the checksums and the MANIFEST.
-    let previous_manifest = previous.and_then(|p| Manifest::read(&p.join(MANIFEST)).ok());
-    let entries = snapshot::describe(partial, previous.zip(previous_manifest.as_ref()))?;
     let gitlab_version = fs::read_to_string(partial.join("data/gitlab-rails/VERSION"))
         .map(|v| v.trim().to_string())
         .unwrap_or_else(|_| "unknown".into());
@@ -694,8 +659,7 @@ fn make_backup(
     for socket in &stats.skipped_sockets {
         header.push(("skipped_socket".to_string(), socket.display().to_string()));
     }
-    let manifest = Manifest { header, entries };
-    snapshot::write_manifest(partial, &manifest)?;
+    copier.write_manifest(&header)?;
     let complete = instance.backups().join(id.as_str());
     fs::rename(partial, &complete).with_context(|| {
         format!(
@@ -755,13 +719,13 @@ pub fn verify(home: &Home, spec: &str, backup: Option<&str>) -> Result<Verified>
         .ok_or_else(|| Error::usage(format!("no instance `{spec}` in the inventory")))?;
     let instance = instance_of(home, row);
     let path = find_backup(&instance, backup)?;
-    let (manifest, problems) = snapshot::verify(&path).map_err(|error| {
+    let verification = snapshot::verify(&path).map_err(|error| {
         Error::Failed(error.context(format!("{} cannot be verified", path.display())))
     })?;
     Ok(Verified {
         path,
-        entries: manifest.entries.len(),
-        problems,
+        entries: verification.entries,
+        problems: verification.problems,
     })
 }
 

@@ -173,7 +173,9 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
 
     // The backup must be what its MANIFEST says, before anything is touched.
     let manifest = if backup.join(MANIFEST).exists() {
-        let (manifest, problems) = snapshot::verify(&backup).map_err(|error| {
+        let snapshot::Verification {
+            manifest, problems, ..
+        } = snapshot::verify(&backup).map_err(|error| {
             Error::usage(format!("backup {backup_name} cannot be read: {error:#}"))
         })?;
         if !problems.is_empty() {
@@ -432,7 +434,7 @@ fn fetch(
     let fetched = remote
         .fetch(&folder, &id, &partial, link_dest.as_deref())
         .and_then(|()| {
-            let (_, problems) = snapshot::verify(&partial)?;
+            let problems = snapshot::verify(&partial)?.problems;
             if problems.is_empty() {
                 return Ok(());
             }

@@ -1,9 +1,9 @@
-//! Checking: a tree described entry by entry with content checksums, and a
-//! backup compared with its MANIFEST.
+//! Checking: a tree described entry by entry with content checksums, in path
+//! order and as a stream, and a backup compared with its MANIFEST (both read
+//! as streams, merged), so that memory does not grow with the tree.
 
 use std::collections::HashMap;
-use std::ffi::OsString;
-use std::io::{self, Read};
+use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -13,15 +13,17 @@ use fs_err::OpenOptions;
 use fs_err::os::unix::fs::OpenOptionsExt;
 use rayon::prelude::*;
 
-use super::{Entry, Kind, MANIFEST, Manifest};
+use super::manifest::ManifestReader;
+use super::{Entry, Kind, MANIFEST, Manifest, entry_of, sorted_entries};
 
-fn hash_file(path: &Path) -> anyhow::Result<String> {
+/// BLAKE3 of a file's content.
+pub(super) fn hash_file(path: &Path) -> anyhow::Result<String> {
     let mut file = OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_NOFOLLOW)
         .open(path)?;
     let mut hasher = blake3::Hasher::new();
-    let mut buffer = vec![0u8; 1 << 20];
+    let mut buffer = vec![0u8; 1 << 16];
     loop {
         let read = file.read(&mut buffer)?;
         if read == 0 {
@@ -32,97 +34,145 @@ fn hash_file(path: &Path) -> anyhow::Result<String> {
     Ok(hasher.finalize().to_hex().to_string())
 }
 
-/// Describes the tree at `root`, entry by entry, with content checksums.
-/// Files that are the very inode of a file in `previous` (hard links made by
-/// the sync) take their checksum from the previous MANIFEST instead of being
-/// read again; the others are read on every core at once. The MANIFEST file
-/// itself is left out.
-pub fn describe(root: &Path, previous: Option<(&Path, &Manifest)>) -> anyhow::Result<Vec<Entry>> {
-    let known: HashMap<&Path, &Entry> = previous
-        .map(|(_, manifest)| {
-            manifest
-                .entries
-                .iter()
-                .map(|e| (e.path.as_path(), e))
-                .collect()
-        })
-        .unwrap_or_default();
-    // Entry index -> index in `to_hash` of the file whose checksum it takes.
-    let mut pending: Vec<(usize, usize)> = Vec::new();
-    let mut to_hash: Vec<PathBuf> = Vec::new();
-    let mut first_of_inode: HashMap<(u64, u64), usize> = HashMap::new();
-    let mut entries = Vec::new();
-    let mut stack = vec![PathBuf::new()];
-    while let Some(relative) = stack.pop() {
-        let directory = root.join(&relative);
-        let mut names: Vec<OsString> = fs::read_dir(&directory)?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<io::Result<_>>()?;
-        names.sort();
-        for name in names {
-            let child = relative.join(&name);
-            if child.as_os_str() == MANIFEST {
-                continue;
-            }
-            let path = root.join(&child);
-            let metadata = fs::symlink_metadata(&path)?;
-            let kind = Kind::of(&metadata);
-            let checksum = match kind {
-                Kind::File => {
-                    let inode = (metadata.dev(), metadata.ino());
-                    let reused = previous.and_then(|(previous_root, _)| {
-                        let entry = known.get(child.as_path())?;
-                        let twin = fs::symlink_metadata(previous_root.join(&child)).ok()?;
-                        ((twin.dev(), twin.ino()) == inode && entry.kind == Kind::File)
-                            .then(|| entry.checksum.clone())
-                    });
-                    match reused {
-                        Some(sum) => sum,
-                        None => {
-                            let slot = *first_of_inode.entry(inode).or_insert_with(|| {
-                                to_hash.push(path.clone());
-                                to_hash.len() - 1
-                            });
-                            pending.push((entries.len(), slot));
-                            String::new()
-                        }
-                    }
-                }
-                Kind::Symlink => blake3::hash(fs::read_link(&path)?.as_os_str().as_bytes())
-                    .to_hex()
-                    .to_string(),
-                _ => "-".to_string(),
-            };
-            if kind == Kind::Dir {
-                stack.push(child.clone());
-            }
-            entries.push(Entry {
-                path: child,
-                kind,
-                size: if kind == Kind::Dir {
-                    0
-                } else {
-                    metadata.size()
-                },
-                mode: metadata.mode() & 0o7777,
-                uid: metadata.uid(),
-                gid: metadata.gid(),
-                mtime: (metadata.mtime(), metadata.mtime_nsec()),
-                checksum,
-            });
-        }
-    }
-    let sums = hash_files(&to_hash)?;
-    for (entry, slot) in pending {
-        entries[entry].checksum = sums[slot].clone();
-    }
-    entries.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(entries)
+/// Files hashed per batch, on every core.
+const BATCH: usize = 4096;
+
+/// Walks a tree in path order and hands each entry, checksum included, to
+/// `visit`; files are read in batches on every core (the first error stops
+/// them); a file with several names is read once.
+struct Describer<'a, F> {
+    root: &'a Path,
+    visit: F,
+    /// Entries waiting for their batch; the index of the file to hash.
+    waiting: Vec<(Entry, Option<usize>)>,
+    to_hash: Vec<PathBuf>,
+    /// (device, inode) of files with several names -> checksum or slot.
+    linked: HashMap<(u64, u64), Linked>,
 }
 
-/// BLAKE3 of each file, read on every core; the first error stops the work.
-fn hash_files(paths: &[PathBuf]) -> anyhow::Result<Vec<String>> {
-    paths.par_iter().map(|path| hash_file(path)).collect()
+#[derive(Clone)]
+enum Linked {
+    Slot(usize),
+    Sum(String),
+}
+
+impl<F: FnMut(Entry) -> anyhow::Result<()>> Describer<'_, F> {
+    fn directory(&mut self, relative: &Path) -> anyhow::Result<()> {
+        for child in sorted_entries(&self.root.join(relative))? {
+            let name = child.file_name();
+            let child_relative = relative.join(&name);
+            if child_relative.as_os_str() == MANIFEST {
+                continue;
+            }
+            let metadata = child.metadata()?;
+            let kind = Kind::of(&metadata);
+            match kind {
+                Kind::File => {
+                    let key = (metadata.dev(), metadata.ino());
+                    let known = (metadata.nlink() > 1)
+                        .then(|| self.linked.get(&key).cloned())
+                        .flatten();
+                    let entry = entry_of(child_relative, kind, &metadata, String::new());
+                    match known {
+                        Some(Linked::Sum(sum)) => self.waiting.push((
+                            Entry {
+                                checksum: sum,
+                                ..entry
+                            },
+                            None,
+                        )),
+                        Some(Linked::Slot(slot)) => self.waiting.push((entry, Some(slot))),
+                        None => {
+                            self.to_hash.push(child.path());
+                            let slot = self.to_hash.len() - 1;
+                            if metadata.nlink() > 1 {
+                                self.linked.insert(key, Linked::Slot(slot));
+                            }
+                            self.waiting.push((entry, Some(slot)));
+                        }
+                    }
+                    if self.to_hash.len() >= BATCH {
+                        self.flush()?;
+                    }
+                }
+                Kind::Symlink => {
+                    let target = fs::read_link(child.path())?;
+                    let sum = blake3::hash(target.as_os_str().as_bytes())
+                        .to_hex()
+                        .to_string();
+                    self.waiting
+                        .push((entry_of(child_relative, kind, &metadata, sum), None));
+                }
+                Kind::Dir => {
+                    self.waiting.push((
+                        entry_of(child_relative.clone(), kind, &metadata, "-".to_string()),
+                        None,
+                    ));
+                    self.directory(&child_relative)?;
+                }
+                _ => self.waiting.push((
+                    entry_of(child_relative, kind, &metadata, "-".to_string()),
+                    None,
+                )),
+            }
+            if self.waiting.len() >= 4 * BATCH {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> anyhow::Result<()> {
+        let sums: Vec<String> = self
+            .to_hash
+            .par_iter()
+            .map(|path| hash_file(path))
+            .collect::<anyhow::Result<_>>()?;
+        // Files with several names whose first name was in this batch keep
+        // its checksum for the names to come.
+        for value in self.linked.values_mut() {
+            if let Linked::Slot(slot) = value {
+                *value = Linked::Sum(sums[*slot].clone());
+            }
+        }
+        self.to_hash.clear();
+        for (mut entry, slot) in std::mem::take(&mut self.waiting) {
+            if let Some(slot) = slot {
+                entry.checksum = sums[slot].clone();
+            }
+            (self.visit)(entry)?;
+        }
+        Ok(())
+    }
+}
+
+/// Walks the tree at `root` in path order and hands `visit` each entry with
+/// its checksum. The MANIFEST file itself is left out.
+pub fn describe_each(
+    root: &Path,
+    visit: impl FnMut(Entry) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut describer = Describer {
+        root,
+        visit,
+        waiting: Vec::new(),
+        to_hash: Vec::new(),
+        linked: HashMap::new(),
+    };
+    describer.directory(Path::new(""))?;
+    describer.flush()
+}
+
+/// Describes the tree at `root`, entry by entry in path order, with content
+/// checksums; the MANIFEST file itself is left out. Held in memory: for
+/// small trees (Girofle's state); a backup's copy describes as it goes.
+pub fn describe(root: &Path) -> anyhow::Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    describe_each(root, |entry| {
+        entries.push(entry);
+        Ok(())
+    })?;
+    Ok(entries)
 }
 
 /// A difference between a backup and its MANIFEST.
@@ -146,66 +196,95 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// Re-reads the tree at `root` and compares it with its MANIFEST.
-pub fn verify(root: &Path) -> anyhow::Result<(Manifest, Vec<Problem>)> {
-    let manifest = Manifest::read(&root.join(MANIFEST))?;
-    let actual = describe(root, None)?;
+/// What [`verify`] found.
+#[derive(Debug)]
+pub struct Verification {
+    /// The MANIFEST's header (its entries are read as a stream, not kept).
+    pub manifest: Manifest,
+    /// How many entries the MANIFEST lists.
+    pub entries: usize,
+    /// The differences, in path order.
+    pub problems: Vec<Problem>,
+}
+
+/// How `actual` differs from `expected`, in words; empty when it does not.
+fn differences(actual: &Entry, expected: &Entry) -> Vec<String> {
+    let mut how = Vec::new();
+    if actual.kind != expected.kind {
+        how.push(format!(
+            "type {} instead of {}",
+            actual.kind.as_str(),
+            expected.kind.as_str()
+        ));
+    }
+    if actual.size != expected.size && expected.kind != Kind::Dir {
+        how.push(format!("size {} instead of {}", actual.size, expected.size));
+    }
+    if actual.mode != expected.mode {
+        how.push(format!(
+            "mode {:o} instead of {:o}",
+            actual.mode, expected.mode
+        ));
+    }
+    if (actual.uid, actual.gid) != (expected.uid, expected.gid) {
+        how.push(format!(
+            "owner {}:{} instead of {}:{}",
+            actual.uid, actual.gid, expected.uid, expected.gid
+        ));
+    }
+    if actual.mtime != expected.mtime && expected.kind != Kind::Dir {
+        how.push("mtime".to_string());
+    }
+    if actual.checksum != expected.checksum {
+        how.push("content".to_string());
+    }
+    how
+}
+
+/// Re-reads the tree at `root` and compares it with its MANIFEST, both read
+/// in path order and merged.
+pub fn verify(root: &Path) -> anyhow::Result<Verification> {
+    let mut reader = ManifestReader::open(&root.join(MANIFEST))?;
+    let mut next = reader.next_entry()?;
+    let mut entries = 0;
     let mut problems = Vec::new();
-    let expected: HashMap<&Path, &Entry> = manifest
-        .entries
-        .iter()
-        .map(|e| (e.path.as_path(), e))
-        .collect();
-    let found: HashMap<&Path, &Entry> = actual.iter().map(|e| (e.path.as_path(), e)).collect();
-    for entry in &manifest.entries {
-        // Sockets were listed, not copied.
-        if entry.kind == Kind::Socket {
-            continue;
+    // Sockets were listed, not copied.
+    let missing = |entry: Entry, problems: &mut Vec<Problem>| {
+        if entry.kind != Kind::Socket {
+            problems.push(Problem::Missing(entry.path));
         }
-        match found.get(entry.path.as_path()) {
-            None => problems.push(Problem::Missing(entry.path.clone())),
-            Some(actual) => {
-                let mut how = Vec::new();
-                if actual.kind != entry.kind {
-                    how.push(format!(
-                        "type {} instead of {}",
-                        actual.kind.as_str(),
-                        entry.kind.as_str()
-                    ));
-                }
-                if actual.size != entry.size && entry.kind != Kind::Dir {
-                    how.push(format!("size {} instead of {}", actual.size, entry.size));
-                }
-                if actual.mode != entry.mode {
-                    how.push(format!(
-                        "mode {:o} instead of {:o}",
-                        actual.mode, entry.mode
-                    ));
-                }
-                if (actual.uid, actual.gid) != (entry.uid, entry.gid) {
-                    how.push(format!(
-                        "owner {}:{} instead of {}:{}",
-                        actual.uid, actual.gid, entry.uid, entry.gid
-                    ));
-                }
-                if actual.mtime != entry.mtime && entry.kind != Kind::Dir {
-                    how.push("mtime".to_string());
-                }
-                if actual.checksum != entry.checksum {
-                    how.push("content".to_string());
-                }
-                if !how.is_empty() {
-                    problems.push(Problem::Changed(entry.path.clone(), how.join(", ")));
-                }
+    };
+    describe_each(root, |actual| {
+        while next.as_ref().is_some_and(|e| e.path < actual.path) {
+            entries += 1;
+            let expected = std::mem::replace(&mut next, reader.next_entry()?).expect("an entry");
+            missing(expected, &mut problems);
+        }
+        if next.as_ref().is_some_and(|e| e.path == actual.path) {
+            entries += 1;
+            let expected = std::mem::replace(&mut next, reader.next_entry()?).expect("an entry");
+            let how = differences(&actual, &expected);
+            if !how.is_empty() {
+                problems.push(Problem::Changed(expected.path, how.join(", ")));
             }
+        } else {
+            problems.push(Problem::Extra(actual.path));
         }
+        Ok(())
+    })?;
+    while let Some(expected) = next {
+        entries += 1;
+        missing(expected, &mut problems);
+        next = reader.next_entry()?;
     }
-    for entry in &actual {
-        if !expected.contains_key(entry.path.as_path()) {
-            problems.push(Problem::Extra(entry.path.clone()));
-        }
-    }
-    Ok((manifest, problems))
+    Ok(Verification {
+        manifest: Manifest {
+            header: reader.header().to_vec(),
+            entries: Vec::new(),
+        },
+        entries,
+        problems,
+    })
 }
 
 #[cfg(test)]
@@ -223,10 +302,10 @@ mod tests {
         fs::write(root.join("d/b"), "bbbb").unwrap();
         let manifest = Manifest {
             header: vec![("id".into(), "x".into())],
-            entries: describe(&root, None).unwrap(),
+            entries: describe(&root).unwrap(),
         };
         write_manifest(&root, &manifest).unwrap();
-        assert!(verify(&root).unwrap().1.is_empty());
+        assert!(verify(&root).unwrap().problems.is_empty());
         let mtime = fs::metadata(root.join("d/a")).unwrap().modified().unwrap();
         fs::write(root.join("d/a"), "aaab").unwrap();
         File::options()
@@ -239,7 +318,7 @@ mod tests {
         fs::write(root.join("d/c"), "new").unwrap();
         let problems: Vec<String> = verify(&root)
             .unwrap()
-            .1
+            .problems
             .iter()
             .map(|p| p.to_string())
             .collect();

@@ -8,7 +8,7 @@
 use std::fs::Metadata;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use fs_err as fs;
 
@@ -16,9 +16,12 @@ mod check;
 mod manifest;
 mod sync;
 
-pub use check::{Problem, describe, verify};
-pub use manifest::{Entry, MANIFEST, Manifest, write_manifest};
-pub use sync::{SyncStats, bytes_to_copy, is_out_of_space, sync_tree};
+pub use check::{Problem, Verification, describe, verify};
+pub use manifest::{
+    Entry, EntryLines, EntryWriter, MANIFEST, Manifest, ManifestReader, write_manifest,
+    write_manifest_streamed,
+};
+pub use sync::{Copier, NotEnoughSpace, SyncStats, is_out_of_space, sync_tree};
 
 /// The kind of a tree entry, as the MANIFEST names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -103,4 +106,42 @@ fn lstat(path: &Path) -> io::Result<Option<Metadata>> {
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(error) => Err(error),
     }
+}
+
+/// The MANIFEST entry of a tree entry whose metadata is `metadata`.
+fn entry_of(path: PathBuf, kind: Kind, metadata: &Metadata, checksum: String) -> Entry {
+    Entry {
+        path,
+        kind,
+        size: if kind == Kind::Dir {
+            0
+        } else {
+            metadata.size()
+        },
+        mode: metadata.mode() & 0o7777,
+        uid: metadata.uid(),
+        gid: metadata.gid(),
+        mtime: (metadata.mtime(), metadata.mtime_nsec()),
+        checksum,
+    }
+}
+
+/// Whether `entry` describes an entry of this kind and metadata: the quick
+/// check of [`same_metadata`], against a MANIFEST line instead of a second
+/// `stat`. A directory's size depends on its history, not its entries: not
+/// compared.
+fn entry_matches(entry: &Entry, kind: Kind, metadata: &Metadata) -> bool {
+    entry.kind == kind
+        && entry.mode == metadata.mode() & 0o7777
+        && (entry.uid, entry.gid) == (metadata.uid(), metadata.gid())
+        && (kind == Kind::Dir || entry.size == metadata.size())
+        && entry.mtime == (metadata.mtime(), metadata.mtime_nsec())
+}
+
+/// The names in a directory, sorted as paths sort, so that a walk visits a
+/// tree in the order of its MANIFEST (a directory, then what it holds).
+fn sorted_entries(directory: &Path) -> io::Result<Vec<fs::DirEntry>> {
+    let mut entries = fs::read_dir(directory)?.collect::<io::Result<Vec<_>>>()?;
+    entries.sort_by_cached_key(|entry| entry.file_name());
+    Ok(entries)
 }
