@@ -556,6 +556,9 @@ impl Pass {
                     Outcome::Copied(bytes, sum) => {
                         self.stats.copied_files += 1;
                         self.stats.copied_bytes += bytes;
+                        // What was copied, should the file have grown or
+                        // shrunk since it was `stat`ed.
+                        entry.size = *bytes;
                         entry.checksum = sum.clone();
                         self.out.push(&entry)?;
                     }
@@ -778,6 +781,7 @@ impl Pass {
             Outcome::Copied(bytes, sum) => {
                 self.stats.copied_files += 1;
                 self.stats.copied_bytes += bytes;
+                entry.size = bytes;
                 sum
             }
             Outcome::Linked(sum) => {
