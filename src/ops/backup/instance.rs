@@ -16,7 +16,7 @@ use crate::home::{BackupId, Home, InstanceDir};
 use crate::inventory::Row;
 use crate::lock::{self, Halt, OutOfService};
 use crate::recovery::{self, PARTIAL_PREFIX};
-use crate::snapshot::{self, MANIFEST, Manifest, SyncStats};
+use crate::snapshot::{self, Copier, SyncStats};
 use crate::timefmt;
 
 /// Room kept free beyond the bytes to copy: directories and metadata take room too.
@@ -46,15 +46,13 @@ pub fn backup_instance(
         .map(|id| instance.backups().join(id.as_str()));
     let id = new_id_in(&instance.backups());
     let partial = instance.backups().join(format!("{PARTIAL_PREFIX}{id}"));
-    let copy = Copy {
-        volumes: instance.volumes(),
+    crate::atomic::create_dir(&partial, 0o700, false)?;
+    let copy = copier(&instance.volumes(), &partial, previous.as_deref());
+    let paths = Paths {
         partial: &partial,
         previous: previous.as_deref(),
     };
-    check_space(row, &instance, &copy)?;
-
-    crate::atomic::create_dir(&partial, 0o700, false)?;
-    match make_backup(docker, row, options, &instance, &copy, &id) {
+    match make_backup(docker, row, options, &instance, copy, paths, &id) {
         Ok(mut made) => {
             made.removed = retention::apply(
                 &instance.backups(),
@@ -66,6 +64,15 @@ pub fn backup_instance(
         Err(error) => {
             let _ = fs::remove_dir_all(&partial);
             Err(match error {
+                // The first pass, live, checks the space before each batch:
+                // nothing was stopped yet.
+                Error::Failed(ref inner) if let Some(short) = inner.downcast_ref::<snapshot::NotEnoughSpace>() => Error::failed(format!(
+                    "not enough space for a backup of instance {}: {} MiB more needed, {} MiB free in {}; nothing was stopped",
+                    row.number,
+                    short.needed >> 20,
+                    short.free >> 20,
+                    instance.backups().display()
+                )),
                 Error::Failed(inner) if snapshot::is_out_of_space(&inner) => Error::Failed(inner.context(format!(
                     "out of space while backing up instance {}; the partial backup was removed, earlier backups are intact",
                     row.number
@@ -77,72 +84,22 @@ pub fn backup_instance(
 }
 
 /// The three volumes copied into the partial backup, hard-linking what is
-/// unchanged since the previous one.
-struct Copy<'a> {
-    volumes: PathBuf,
+/// unchanged since the previous one; one walk per volume and pass, the
+/// MANIFEST's entries written as the copy goes. The first pass keeps
+/// [`SPACE_MARGIN`] free, before anything is stopped.
+/// Where the backup is being made, and the backup before it.
+#[derive(Clone, Copy)]
+struct Paths<'a> {
     partial: &'a Path,
     previous: Option<&'a Path>,
 }
 
-impl Copy<'_> {
-    /// One pass over the three volumes.
-    fn pass(&self) -> Result<SyncStats> {
-        let mut total = SyncStats::default();
-        for volume in VOLUMES {
-            let stats = snapshot::sync_tree(
-                &self.volumes.join(volume),
-                &self.partial.join(volume),
-                self.previous.map(|p| p.join(volume)).as_deref(),
-            )?;
-            total.copied_files += stats.copied_files;
-            total.copied_bytes += stats.copied_bytes;
-            total.linked_files += stats.linked_files;
-            total.unchanged += stats.unchanged;
-            total.removed += stats.removed;
-            total.skipped_sockets.extend(
-                stats
-                    .skipped_sockets
-                    .into_iter()
-                    .map(|p| Path::new(volume).join(p)),
-            );
-        }
-        Ok(total)
-    }
-
-    /// What the first pass will copy, in bytes.
-    fn bytes_needed(&self) -> Result<u64> {
-        let mut needed = 0;
-        for volume in VOLUMES {
-            needed += snapshot::bytes_to_copy(
-                &self.volumes.join(volume),
-                &self.partial.join(volume),
-                self.previous.map(|p| p.join(volume)).as_deref(),
-            )?;
-        }
-        Ok(needed)
-    }
-}
-
-/// Space first, before anything is stopped.
-fn check_space(row: &Row, instance: &InstanceDir, copy: &Copy) -> Result<()> {
-    let needed = copy.bytes_needed()?;
-    let free = free_bytes(&instance.backups())?;
-    if needed + SPACE_MARGIN > free {
-        return Err(Error::failed(format!(
-            "not enough space for a backup of instance {}: {} MiB to copy, {} MiB free in {}; nothing was stopped",
-            row.number,
-            (needed + SPACE_MARGIN) >> 20,
-            free >> 20,
-            instance.backups().display()
-        )));
-    }
-    Ok(())
-}
-
-fn free_bytes(path: &Path) -> Result<u64> {
-    let stat = nix::sys::statvfs::statvfs(path)
-        .with_context(|| format!("cannot statvfs {}", path.display()))?;
-    Ok(stat.blocks_available() as u64 * stat.fragment_size() as u64)
+fn copier(volumes: &Path, partial: &Path, previous: Option<&Path>) -> Copier {
+    let tops = VOLUMES
+        .iter()
+        .map(|volume| (PathBuf::from(volume), volumes.join(volume)))
+        .collect();
+    Copier::new(partial, tops, previous).keep_free(SPACE_MARGIN)
 }
 
 fn log_made(home: &Home, row: &Row, options: &Options, made: &Made) {
@@ -189,7 +146,8 @@ fn make_backup(
     row: &Row,
     options: &Options,
     instance: &InstanceDir,
-    copy: &Copy,
+    mut copy: Copier,
+    paths: Paths,
     id: &BackupId,
 ) -> Result<Made> {
     let started = Instant::now();
@@ -203,29 +161,25 @@ fn make_backup(
     } else {
         (row.image.clone(), String::new())
     };
-    let copied = copy_in_two_passes(docker, row, options, instance, copy, prior)?;
+    let copied = copy_in_two_passes(docker, row, options, instance, &mut copy, prior)?;
 
-    // GitLab runs again; now the checksums and the MANIFEST.
-    let previous_manifest = copy
-        .previous
-        .and_then(|p| Manifest::read(&p.join(MANIFEST)).ok());
-    let entries = snapshot::describe(copy.partial, copy.previous.zip(previous_manifest.as_ref()))?;
     let header = Header {
         id,
         row,
         options,
         prior,
         image,
-        previous: copy.previous,
+        previous: paths.previous,
         started,
     }
-    .lines(copy.partial, &copied);
-    snapshot::write_manifest(copy.partial, &Manifest { header, entries })?;
+    .lines(paths.partial, &copied);
+    copy.write_manifest(&header)?;
+    let partial = paths.partial;
     let complete = instance.backups().join(id.as_str());
-    fs::rename(copy.partial, &complete).with_context(|| {
+    fs::rename(partial, &complete).with_context(|| {
         format!(
             "cannot rename {} to {}",
-            copy.partial.display(),
+            partial.display(),
             complete.display()
         )
     })?;
@@ -248,7 +202,7 @@ fn copy_in_two_passes(
     row: &Row,
     options: &Options,
     instance: &InstanceDir,
-    copy: &Copy,
+    copy: &mut Copier,
     prior: Status,
 ) -> Result<Copied> {
     let mut copied = Copied {

@@ -38,7 +38,7 @@ pub fn backup_state(home: &Home, docker: &Docker, conf: &Conf, rows: &[Row]) -> 
         fs::write(partial.join("girofle.log.tail"), log_tail(home))?;
         let manifest = Manifest {
             header: header(home, conf, &id),
-            entries: snapshot::describe(&partial, None)?,
+            entries: snapshot::describe(&partial)?,
         };
         snapshot::write_manifest(&partial, &manifest)?;
         fs::rename(&partial, root.join(id.as_str()))?;

@@ -26,13 +26,13 @@ pub fn verify(home: &Home, spec: &str, backup: Option<&str>) -> Result<Verified>
         .ok_or_else(|| Error::usage(format!("no instance `{spec}` in the inventory")))?;
     let instance = home.instance_of(row);
     let path = find_backup(&instance, backup)?;
-    let (manifest, problems) = snapshot::verify(&path).map_err(|error| {
+    let verification = snapshot::verify(&path).map_err(|error| {
         Error::Failed(error.context(format!("{} cannot be verified", path.display())))
     })?;
     Ok(Verified {
         path,
-        entries: manifest.entries.len(),
-        problems,
+        entries: verification.entries,
+        problems: verification.problems,
     })
 }
 

@@ -53,7 +53,7 @@ pub(super) fn fetch(
     let fetched = remote
         .fetch(&folder, &id, &partial, link_dest.as_deref())
         .and_then(|()| {
-            let (_, problems) = snapshot::verify(&partial)?;
+            let problems = snapshot::verify(&partial)?.problems;
             if problems.is_empty() {
                 return Ok(());
             }

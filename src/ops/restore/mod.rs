@@ -253,7 +253,9 @@ fn verify(home: &Home, backup: &Path, backup_name: &str) -> Result<Option<Manife
         );
         return Ok(None);
     }
-    let (manifest, problems) = snapshot::verify(backup)
+    let snapshot::Verification {
+        manifest, problems, ..
+    } = snapshot::verify(backup)
         .map_err(|error| Error::usage(format!("backup {backup_name} cannot be read: {error:#}")))?;
     if !problems.is_empty() {
         let shown: Vec<String> = problems.iter().take(10).map(ToString::to_string).collect();

@@ -1,0 +1,335 @@
+//! Checking: a tree described entry by entry with content checksums, in path
+//! order and as a stream, and a backup compared with its MANIFEST (both read
+//! as streams, merged), so that memory does not grow with the tree.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use fs_err as fs;
+use fs_err::OpenOptions;
+use fs_err::os::unix::fs::OpenOptionsExt;
+use rayon::prelude::*;
+
+use super::manifest::ManifestReader;
+use super::{Entry, Kind, MANIFEST, Manifest, entry_of, sorted_entries};
+
+/// BLAKE3 of a file's content.
+pub(super) fn hash_file(path: &Path) -> anyhow::Result<String> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// Files hashed per batch, on every core.
+const BATCH: usize = 4096;
+
+/// Walks a tree in path order and hands each entry, checksum included, to
+/// `visit`; files are read in batches on every core (the first error stops
+/// them); a file with several names is read once.
+struct Describer<'a, F> {
+    root: &'a Path,
+    visit: F,
+    /// Entries waiting for their batch; the index of the file to hash.
+    waiting: Vec<(Entry, Option<usize>)>,
+    to_hash: Vec<PathBuf>,
+    /// (device, inode) of files with several names -> checksum or slot.
+    linked: HashMap<(u64, u64), Linked>,
+}
+
+#[derive(Clone)]
+enum Linked {
+    Slot(usize),
+    Sum(String),
+}
+
+impl<F: FnMut(Entry) -> anyhow::Result<()>> Describer<'_, F> {
+    fn directory(&mut self, relative: &Path) -> anyhow::Result<()> {
+        for child in sorted_entries(&self.root.join(relative))? {
+            let name = child.file_name();
+            let child_relative = relative.join(&name);
+            if child_relative.as_os_str() == MANIFEST {
+                continue;
+            }
+            let metadata = child.metadata()?;
+            let kind = Kind::of(&metadata);
+            match kind {
+                Kind::File => {
+                    let key = (metadata.dev(), metadata.ino());
+                    let known = (metadata.nlink() > 1)
+                        .then(|| self.linked.get(&key).cloned())
+                        .flatten();
+                    let entry = entry_of(child_relative, kind, &metadata, String::new());
+                    match known {
+                        Some(Linked::Sum(sum)) => self.waiting.push((
+                            Entry {
+                                checksum: sum,
+                                ..entry
+                            },
+                            None,
+                        )),
+                        Some(Linked::Slot(slot)) => self.waiting.push((entry, Some(slot))),
+                        None => {
+                            self.to_hash.push(child.path());
+                            let slot = self.to_hash.len() - 1;
+                            if metadata.nlink() > 1 {
+                                self.linked.insert(key, Linked::Slot(slot));
+                            }
+                            self.waiting.push((entry, Some(slot)));
+                        }
+                    }
+                    if self.to_hash.len() >= BATCH {
+                        self.flush()?;
+                    }
+                }
+                Kind::Symlink => {
+                    let target = fs::read_link(child.path())?;
+                    let sum = blake3::hash(target.as_os_str().as_bytes())
+                        .to_hex()
+                        .to_string();
+                    self.waiting
+                        .push((entry_of(child_relative, kind, &metadata, sum), None));
+                }
+                Kind::Dir => {
+                    self.waiting.push((
+                        entry_of(child_relative.clone(), kind, &metadata, "-".to_string()),
+                        None,
+                    ));
+                    self.directory(&child_relative)?;
+                }
+                _ => self.waiting.push((
+                    entry_of(child_relative, kind, &metadata, "-".to_string()),
+                    None,
+                )),
+            }
+            if self.waiting.len() >= 4 * BATCH {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> anyhow::Result<()> {
+        let sums: Vec<String> = self
+            .to_hash
+            .par_iter()
+            .map(|path| hash_file(path))
+            .collect::<anyhow::Result<_>>()?;
+        // Files with several names whose first name was in this batch keep
+        // its checksum for the names to come.
+        for value in self.linked.values_mut() {
+            if let Linked::Slot(slot) = value {
+                *value = Linked::Sum(sums[*slot].clone());
+            }
+        }
+        self.to_hash.clear();
+        for (mut entry, slot) in std::mem::take(&mut self.waiting) {
+            if let Some(slot) = slot {
+                entry.checksum = sums[slot].clone();
+            }
+            (self.visit)(entry)?;
+        }
+        Ok(())
+    }
+}
+
+/// Walks the tree at `root` in path order and hands `visit` each entry with
+/// its checksum. The MANIFEST file itself is left out.
+pub fn describe_each(
+    root: &Path,
+    visit: impl FnMut(Entry) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut describer = Describer {
+        root,
+        visit,
+        waiting: Vec::new(),
+        to_hash: Vec::new(),
+        linked: HashMap::new(),
+    };
+    describer.directory(Path::new(""))?;
+    describer.flush()
+}
+
+/// Describes the tree at `root`, entry by entry in path order, with content
+/// checksums; the MANIFEST file itself is left out. Held in memory: for
+/// small trees (Girofle's state); a backup's copy describes as it goes.
+pub fn describe(root: &Path) -> anyhow::Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    describe_each(root, |entry| {
+        entries.push(entry);
+        Ok(())
+    })?;
+    Ok(entries)
+}
+
+/// A difference between a backup and its MANIFEST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// Listed, not on disk.
+    Missing(PathBuf),
+    /// On disk, not listed.
+    Extra(PathBuf),
+    /// On disk and listed, but different; says how.
+    Changed(PathBuf, String),
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::Missing(path) => write!(f, "missing: {}", path.display()),
+            Problem::Extra(path) => write!(f, "extra: {}", path.display()),
+            Problem::Changed(path, how) => write!(f, "changed: {} ({how})", path.display()),
+        }
+    }
+}
+
+/// What [`verify`] found.
+#[derive(Debug)]
+pub struct Verification {
+    /// The MANIFEST's header (its entries are read as a stream, not kept).
+    pub manifest: Manifest,
+    /// How many entries the MANIFEST lists.
+    pub entries: usize,
+    /// The differences, in path order.
+    pub problems: Vec<Problem>,
+}
+
+/// How `actual` differs from `expected`, in words; empty when it does not.
+fn differences(actual: &Entry, expected: &Entry) -> Vec<String> {
+    let mut how = Vec::new();
+    if actual.kind != expected.kind {
+        how.push(format!(
+            "type {} instead of {}",
+            actual.kind.as_str(),
+            expected.kind.as_str()
+        ));
+    }
+    if actual.size != expected.size && expected.kind != Kind::Dir {
+        how.push(format!("size {} instead of {}", actual.size, expected.size));
+    }
+    if actual.mode != expected.mode {
+        how.push(format!(
+            "mode {:o} instead of {:o}",
+            actual.mode, expected.mode
+        ));
+    }
+    if (actual.uid, actual.gid) != (expected.uid, expected.gid) {
+        how.push(format!(
+            "owner {}:{} instead of {}:{}",
+            actual.uid, actual.gid, expected.uid, expected.gid
+        ));
+    }
+    if actual.mtime != expected.mtime && expected.kind != Kind::Dir {
+        how.push("mtime".to_string());
+    }
+    if actual.checksum != expected.checksum {
+        how.push("content".to_string());
+    }
+    how
+}
+
+/// Re-reads the tree at `root` and compares it with its MANIFEST, both read
+/// in path order and merged.
+pub fn verify(root: &Path) -> anyhow::Result<Verification> {
+    let mut reader = ManifestReader::open(&root.join(MANIFEST))?;
+    let mut next = reader.next_entry()?;
+    let mut entries = 0;
+    let mut problems = Vec::new();
+    // Sockets were listed, not copied.
+    let missing = |entry: Entry, problems: &mut Vec<Problem>| {
+        if entry.kind != Kind::Socket {
+            problems.push(Problem::Missing(entry.path));
+        }
+    };
+    describe_each(root, |actual| {
+        while next.as_ref().is_some_and(|e| e.path < actual.path) {
+            entries += 1;
+            let expected = std::mem::replace(&mut next, reader.next_entry()?).expect("an entry");
+            missing(expected, &mut problems);
+        }
+        if next.as_ref().is_some_and(|e| e.path == actual.path) {
+            entries += 1;
+            let expected = std::mem::replace(&mut next, reader.next_entry()?).expect("an entry");
+            let how = differences(&actual, &expected);
+            if !how.is_empty() {
+                problems.push(Problem::Changed(expected.path, how.join(", ")));
+            }
+        } else {
+            problems.push(Problem::Extra(actual.path));
+        }
+        Ok(())
+    })?;
+    while let Some(expected) = next {
+        entries += 1;
+        missing(expected, &mut problems);
+        next = reader.next_entry()?;
+    }
+    Ok(Verification {
+        manifest: Manifest {
+            header: reader.header().to_vec(),
+            entries: Vec::new(),
+        },
+        entries,
+        problems,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::write_manifest;
+    use std::fs::File;
+
+    #[test]
+    fn verify_reports_missing_extra_and_changed_entries() {
+        let work = tempfile::tempdir().unwrap();
+        let root = work.path().join("backup");
+        fs::create_dir_all(root.join("d")).unwrap();
+        fs::write(root.join("d/a"), "aaaa").unwrap();
+        fs::write(root.join("d/b"), "bbbb").unwrap();
+        let manifest = Manifest {
+            header: vec![("id".into(), "x".into())],
+            entries: describe(&root).unwrap(),
+        };
+        write_manifest(&root, &manifest).unwrap();
+        assert!(verify(&root).unwrap().problems.is_empty());
+        let mtime = fs::metadata(root.join("d/a")).unwrap().modified().unwrap();
+        fs::write(root.join("d/a"), "aaab").unwrap();
+        File::options()
+            .write(true)
+            .open(root.join("d/a"))
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        fs::remove_file(root.join("d/b")).unwrap();
+        fs::write(root.join("d/c"), "new").unwrap();
+        let problems: Vec<String> = verify(&root)
+            .unwrap()
+            .problems
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        assert!(
+            problems.contains(&"changed: d/a (content)".to_string()),
+            "{problems:?}"
+        );
+        assert!(
+            problems.contains(&"missing: d/b".to_string()),
+            "{problems:?}"
+        );
+        assert!(problems.contains(&"extra: d/c".to_string()), "{problems:?}");
+    }
+}
