@@ -9,6 +9,8 @@
 pub mod atomic;
 /// What every binary shares: the home option, printing the error once, exit codes.
 pub mod cli;
+/// The client for people who are not IT technicians: their folders, saved and synced through GitLab.
+pub mod client;
 /// `girofle.conf`: host name on targets, retention, targets.
 pub mod conf;
 /// Cron entries, one file per instance in `$GIROFLE_CRON_DIR`.

@@ -529,6 +529,8 @@ BEGIN {
 		exit 0
 	}
 	if (op == "create") {
+		# Two pushes may race to create it: the second finds it made.
+		if ((ns "/" path) in pid_of) { p = pid_of[ns "/" path]; print p, pvis[p], level(p, uid); exit 0 }
 		p = add_project(ns, path, path, "private", "", uid)
 		print p, "private", 50
 		exit 0
