@@ -60,7 +60,8 @@ enum Action {
     /// Bring one of your folders onto this machine (without FOLDER: list them)
     Get {
         /// The folder's name (or owner/name for a folder shared with you)
-        folder: Option<String>,
+        #[arg(value_name = "FOLDER")]
+        name: Option<String>,
         /// Where to put it [default: a folder of that name here]
         dir: Option<PathBuf>,
         /// Go on even though another machine has changes never sent (they are kept aside there)
@@ -90,7 +91,8 @@ enum Action {
     /// Let another person get one of your folders
     Share {
         /// The folder's name
-        folder: String,
+        #[arg(value_name = "FOLDER")]
+        name: String,
         /// Their user name on the server
         person: String,
     },
@@ -138,7 +140,7 @@ fn act(client: &Client, folder: Option<&Path>, action: &Action) -> Result<Exit> 
         Action::Save { message } => say(client.save(folder, message.as_deref())?),
         Action::Sync => say(client.sync(folder)?),
         Action::Status => status(client, folder),
-        Action::Get { folder: None, .. } => {
+        Action::Get { name: None, .. } => {
             let mut out = String::new();
             for project in client.inventory()? {
                 out.push_str(&format!("{}\n", project.path_with_namespace));
@@ -146,7 +148,7 @@ fn act(client: &Client, folder: Option<&Path>, action: &Action) -> Result<Exit> 
             print(&out)
         }
         Action::Get {
-            folder: Some(name),
+            name: Some(name),
             dir,
             take_over,
             yes,
@@ -181,7 +183,7 @@ fn act(client: &Client, folder: Option<&Path>, action: &Action) -> Result<Exit> 
             }
             Ok(Exit::Done)
         }
-        Action::Share { folder, person } => say(client.share(folder, person)?),
+        Action::Share { name, person } => say(client.share(name, person)?),
         Action::Setup { .. } | Action::Ui => unreachable!("handled before"),
     }
 }

@@ -502,6 +502,7 @@ impl Client {
         let mut work = self.work(folder)?;
         let mut notes = Notes::default();
         work.catch_up(&mut notes)?;
+        work.record_state(&mut notes)?;
         let local = work.local()?;
         let head = work.git.resolve("HEAD")?;
         let version = match &head {
