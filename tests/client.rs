@@ -545,3 +545,46 @@ fn one_folder_per_project_on_a_machine_and_only_the_persons_folders() {
     carol.run(&["get", "alice/report"]).expect_code(1);
     carol.run(&["ui"]).expect_code(2);
 }
+
+#[test]
+fn saving_works_offline_and_the_server_learns_of_it_when_the_machine_is_back() {
+    let server = Server::start();
+    let laptop1 = server.machine("alice", "laptop-1");
+    let laptop2 = server.machine("alice", "laptop-2");
+    let report = laptop1.folder("Report");
+    write(&report, "plan.txt", "first\n");
+    laptop1.run(&["new", "Report"]).expect_code(0);
+
+    common::docker(&["stop", "--time", "5", &server.container]);
+    write(&report, "plan.txt", "written on the train\n");
+    let run = laptop1.run_in(&report, &["save"]).expect_code(0);
+    plain(&run);
+    assert!(run.stderr.contains("cannot be reached"), "{}", run.stderr);
+    let run = laptop1.run_in(&report, &["sync"]).expect_code(1);
+    assert!(run.stderr.contains("your versions are safe here"), "{}", run.stderr);
+    let status = laptop1.run_in(&report, &["status"]).expect_code(0);
+    assert!(
+        status.stdout.contains("The server cannot be reached."),
+        "{}",
+        status.stdout
+    );
+    common::docker(&["start", &server.container]);
+    wait_healthy(&server.container);
+
+    // The server learns of the change made offline once laptop-1 runs the
+    // client online again (any action; here `status`); from then on another
+    // machine is stopped.
+    laptop1.run_in(&report, &["status"]).expect_code(0);
+    let refused = laptop2.run(&["get", "report"]).expect_code(1);
+    assert!(
+        refused.stderr.contains("your changes on laptop-1 since "),
+        "{}",
+        refused.stderr
+    );
+    laptop1.run_in(&report, &["sync"]).expect_code(0);
+    laptop2.run(&["get", "report"]).expect_code(0);
+    assert_eq!(
+        read(&laptop2.folder("report"), "plan.txt"),
+        "written on the train\n"
+    );
+}
