@@ -561,7 +561,11 @@ fn saving_works_offline_and_the_server_learns_of_it_when_the_machine_is_back() {
     plain(&run);
     assert!(run.stderr.contains("cannot be reached"), "{}", run.stderr);
     let run = laptop1.run_in(&report, &["sync"]).expect_code(1);
-    assert!(run.stderr.contains("your versions are safe here"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("your versions are safe here"),
+        "{}",
+        run.stderr
+    );
     let status = laptop1.run_in(&report, &["status"]).expect_code(0);
     assert!(
         status.stdout.contains("The server cannot be reached."),
@@ -586,5 +590,101 @@ fn saving_works_offline_and_the_server_learns_of_it_when_the_machine_is_back() {
     assert_eq!(
         read(&laptop2.folder("report"), "plan.txt"),
         "written on the train\n"
+    );
+}
+
+#[test]
+fn install_client_puts_the_binary_in_place_and_sets_the_machine_up() {
+    let server = Server::start();
+    let root = tempfile::tempdir().unwrap();
+    // The script as shipped, with a prebuilt binary beside it in dist/.
+    let kit = root.path().join("kit");
+    std::fs::create_dir_all(kit.join("dist")).unwrap();
+    let script = kit.join("install-client.sh");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("install-client.sh"),
+        &script,
+    )
+    .unwrap();
+    std::fs::copy(
+        common::binary_path("girofle-client"),
+        kit.join("dist/girofle-client"),
+    )
+    .unwrap();
+    let home = root.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let install = |machine: &str, stdin: &str| {
+        let mut child = Command::new("sh")
+            .arg(&script)
+            .args([
+                "--server",
+                &server.url,
+                "--token-stdin",
+                "--machine",
+                machine,
+            ])
+            .env("HOME", &home)
+            .env("PATH", "/usr/bin:/bin")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("GIROFLE_CLIENT_CONFIG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        Run::from(child.wait_with_output().unwrap())
+    };
+    // A name with a space is not a machine name: nothing is set up.
+    let run = install("home pc", "glpat-alice-0001\n").expect_code(2);
+    assert!(
+        run.stderr.contains("cannot be a machine name"),
+        "{}",
+        run.stderr
+    );
+    let installed = home.join(".local/bin/girofle-client");
+    assert!(installed.is_file());
+    assert!(run.stderr.contains("not in your PATH"), "{}", run.stderr);
+    assert!(!home.join(".config/girofle/client.toml").exists());
+
+    let run = install("home-pc", "glpat-alice-0001\n").expect_code(0);
+    assert!(run.stderr.contains("already installed"), "{}", run.stderr);
+    let config = std::fs::read_to_string(home.join(".config/girofle/client.toml")).unwrap();
+    assert!(config.contains("machine = \"home-pc\""), "{config}");
+    assert!(config.contains("person = \"alice\""), "{config}");
+    use std::os::unix::fs::PermissionsExt;
+    let token = home.join(".config/girofle/token");
+    assert_eq!(
+        std::fs::read_to_string(&token).unwrap(),
+        "glpat-alice-0001\n"
+    );
+    assert_eq!(
+        std::fs::metadata(&token).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // A wrong token is refused by the server at setup.
+    let mut child = Command::new(&installed)
+        .args(["setup", "--server", &server.url, "--token-stdin"])
+        .env("HOME", &home)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"glpat-wrong\n")
+        .unwrap();
+    let run = Run::from(child.wait_with_output().unwrap()).expect_code(1);
+    assert!(
+        run.stderr.contains("refused the access token"),
+        "{}",
+        run.stderr
     );
 }
