@@ -295,6 +295,33 @@ fn seed_scenario_get_is_refused_while_another_machine_has_changes_never_sent() {
         run.stderr
     );
     assert_eq!(read(&report, "notes/tuesday.txt"), "tuesday\n");
+
+    // The token is in its own file only: not in the client's data, not in
+    // the folder.
+    let token = USERS[0].1.as_bytes();
+    for dir in [laptop1.home.join(".local/share/girofle"), report.clone()] {
+        for file in files_under(&dir) {
+            let bytes = std::fs::read(&file).unwrap();
+            assert!(
+                !bytes.windows(token.len()).any(|w| w == token),
+                "the token is in {}",
+                file.display()
+            );
+        }
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            out.extend(files_under(&path));
+        } else if entry.file_type().unwrap().is_file() {
+            out.push(path);
+        }
+    }
+    out
 }
 
 #[test]
