@@ -463,6 +463,12 @@ fn discard_remakes_the_folder_and_keeps_the_old_one_until_confirmed() {
     let status = laptop1.run_in(&report, &["status"]).expect_code(0);
     assert!(status.stdout.contains("version 3"), "{}", status.stdout);
     assert!(
+        status.stdout.contains("     3  ")
+            && status.stdout.contains("Back to version 1, on laptop-1"),
+        "{}",
+        status.stdout
+    );
+    assert!(
         status.stdout.contains("No unsaved changes."),
         "{}",
         status.stdout
@@ -565,8 +571,27 @@ fn one_folder_per_project_on_a_machine_and_only_the_persons_folders() {
     let run = laptop2.run(&["new", "Report"]).expect_code(2);
     assert!(run.stderr.contains("get report"), "{}", run.stderr);
 
+    let run = laptop1.run_in(&laptop1.home, &["new", "."]).expect_code(2);
+    assert!(run.stderr.contains("too wide"), "{}", run.stderr);
+
     // Outside a saved folder, the actions say so.
     laptop1.run(&["save"]).expect_code(2);
+
+    // A saved folder removed by hand is remade by `get`, from the versions
+    // kept on this machine (the one saved and never sent included).
+    write(&report, "a.txt", "a, second\n");
+    laptop1.run_in(&report, &["save"]).expect_code(0);
+    std::fs::remove_dir_all(&report).unwrap();
+    laptop1.run(&["status"]).expect_code(2);
+    let run = laptop1.run(&["get", "report"]).expect_code(0);
+    plain(&run);
+    assert_eq!(read(&report, "a.txt"), "a, second\n");
+    let status = laptop1.run_in(&report, &["status"]).expect_code(0);
+    assert!(
+        status.stdout.contains("1 saved version not sent"),
+        "{}",
+        status.stdout
+    );
     // carol has no such folder.
     carol.run(&["get", "report"]).expect_code(2);
     carol.run(&["get", "alice/report"]).expect_code(1);

@@ -286,6 +286,12 @@ fn status(client: &Client, folder: Option<&Path>) -> Result<Exit> {
             out.push_str(&format!("  {file}\n"));
         }
     }
+    if !status.versions.is_empty() {
+        out.push_str("Newest versions:\n");
+        for (number, when, message) in &status.versions {
+            out.push_str(&format!("  {number:>4}  {when:<17} {message}\n"));
+        }
+    }
     for other in &status.others {
         out.push_str(&format!("Not sent yet: {other}.\n"));
     }

@@ -309,6 +309,14 @@ impl Client {
         }
         std::fs::create_dir_all(&dir)?;
         let dir = dir.canonicalize()?;
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        if dir.parent().is_none() || home.and_then(|h| h.canonicalize().ok()).as_ref() == Some(&dir)
+        {
+            return Err(Error::usage(format!(
+                "{} is too wide to be one saved folder: choose a folder inside it",
+                dir.display()
+            )));
+        }
         let mut registry = Locked::open(&self.data_dir)?;
         if let Some(other) = registry.registry.overlapping(&dir) {
             return Err(Error::usage(if other.dir == dir {
@@ -505,7 +513,7 @@ impl Client {
         work.record_state(&mut notes)?;
         let local = work.local()?;
         let head = work.git.resolve("HEAD")?;
-        let version = match &head {
+        let version: usize = match &head {
             Some(_) => work
                 .git
                 .run(&["rev-list", "--count", "--first-parent", "HEAD"])?
@@ -514,6 +522,27 @@ impl Client {
                 .unwrap_or(0),
             None => 0,
         };
+        let mut versions = Vec::new();
+        if head.is_some() {
+            let log = work.git.run(&[
+                "log",
+                "--first-parent",
+                "-n",
+                "5",
+                "--format=%ct%x00%s",
+                "HEAD",
+            ])?;
+            for (index, line) in log.lines().enumerate() {
+                let (time, message) = line.split_once('\0').unwrap_or((line, ""));
+                let when = time
+                    .parse::<i64>()
+                    .ok()
+                    .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+                    .map(words::when)
+                    .unwrap_or_default();
+                versions.push((version.saturating_sub(index), when, message.to_string()));
+            }
+        }
         let server_ahead = if work.online {
             Some(work.server_ahead()?)
         } else {
@@ -540,6 +569,7 @@ impl Client {
                 pending: work.folder.pending.clone(),
                 aside: work.folder.aside.clone(),
                 others,
+                versions,
             },
             notes,
         ))
@@ -551,12 +581,15 @@ impl Client {
     pub fn get(&self, name: &str, dir: Option<&Path>, take_over: bool) -> Result<Notes> {
         let project = self.find_project(name)?;
         let registry = Locked::open(&self.data_dir)?;
-        if let Some(bound) = registry.registry.by_id(project.id) {
-            return Err(Error::usage(format!(
-                "{} is already on this machine, at {}: one folder per machine",
-                project.path_with_namespace,
-                bound.dir.display()
-            )));
+        if let Some(bound) = registry.registry.by_id(project.id).cloned() {
+            if bound.dir.symlink_metadata().is_ok() {
+                return Err(Error::usage(format!(
+                    "{} is already on this machine, at {}: one folder per machine",
+                    project.path_with_namespace,
+                    bound.dir.display()
+                )));
+            }
+            return self.remake(registry, bound, dir);
         }
         let dir = match dir {
             Some(dir) => config::absolute(dir)?,
@@ -722,6 +755,57 @@ impl Client {
             project.path_with_namespace,
             canonical.display()
         ));
+        Ok(notes)
+    }
+
+    /// A folder bound here whose directory was removed: remade (at `dir`, or
+    /// where it was) from the versions kept on this machine, unsent ones
+    /// included.
+    fn remake(&self, registry: Locked, mut folder: Folder, dir: Option<&Path>) -> Result<Notes> {
+        let old = folder.dir.clone();
+        let target = match dir {
+            Some(dir) => config::absolute(dir)?,
+            None => old.clone(),
+        };
+        if target.exists() && std::fs::read_dir(&target)?.next().is_some() {
+            return Err(Error::usage(format!(
+                "{} exists already and is not empty: name another place",
+                target.display()
+            )));
+        }
+        std::fs::create_dir_all(&target)?;
+        let target = target.canonicalize()?;
+        if let Some(other) = registry.registry.folders.iter().find(|f| {
+            f.id != folder.id && (target.starts_with(&f.dir) || f.dir.starts_with(&target))
+        }) {
+            return Err(Error::usage(format!(
+                "{} would be inside or around the saved folder {}",
+                target.display(),
+                other.dir.display()
+            )));
+        }
+        folder.dir = target.clone();
+        let git = self.git(folder.id, &target);
+        if git.resolve("HEAD")?.is_some() {
+            git.run(&["read-tree", "--reset", "-u", "HEAD"])?;
+        }
+        let mut work = Work {
+            client: self,
+            registry,
+            folder,
+            git,
+            online: false,
+        };
+        work.registry.put(work.folder.clone())?;
+        let mut notes = Notes::default();
+        notes.say(format!(
+            "{} was no longer at {}: it is remade in {} with every version kept on this machine.",
+            work.folder.path,
+            old.display(),
+            target.display()
+        ));
+        work.catch_up(&mut notes)?;
+        work.record_state(&mut notes)?;
         Ok(notes)
     }
 
@@ -914,6 +998,8 @@ pub struct Status {
     pub aside: Option<PathBuf>,
     /// Other machines with changes never sent.
     pub others: Vec<String>,
+    /// The newest versions: number, when, what was said.
+    pub versions: Vec<(usize, String, String)>,
 }
 
 /// Which copy of a differing file to keep.
