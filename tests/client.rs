@@ -121,7 +121,12 @@ struct Machine {
 
 impl Machine {
     fn command(&self, dir: &Path) -> Command {
-        let mut command = Command::new(common::binary_path("girofle-client"));
+        self.command_for(&common::binary_path("girofle-client"), dir)
+    }
+
+    /// A command for `program`, in this machine's world.
+    fn command_for(&self, program: &Path, dir: &Path) -> Command {
+        let mut command = Command::new(program);
         command
             .current_dir(dir)
             .env("HOME", &self.home)
@@ -738,5 +743,69 @@ fn install_client_puts_the_binary_in_place_and_sets_the_machine_up() {
         run.stderr.contains("refused the access token"),
         "{}",
         run.stderr
+    );
+}
+
+#[test]
+fn resolve_on_a_terminal_asks_file_by_file() {
+    let server = Server::start();
+    let laptop1 = server.machine("alice", "laptop-1");
+    let laptop2 = server.machine("alice", "laptop-2");
+    let report = laptop1.folder("Report");
+    write(&report, "x.txt", "x first\n");
+    write(&report, "y.txt", "y first\n");
+    laptop1.run(&["new", "Report"]).expect_code(0);
+    laptop2.run(&["get", "report"]).expect_code(0);
+    let here = laptop2.folder("report");
+    write(&here, "x.txt", "x from laptop-2\n");
+    write(&here, "y.txt", "y from laptop-2\n");
+    laptop2.run_in(&here, &["sync"]).expect_code(0);
+
+    // Both changed the same files; laptop-1 is asked to bring them together.
+    write(&report, "x.txt", "x from laptop-1\n");
+    write(&report, "y.txt", "y from laptop-1\n");
+    let run = laptop1.run_in(&report, &["sync"]).expect_code(1);
+    plain(&run);
+    assert!(
+        run.stderr.contains("girofle-client resolve"),
+        "{}",
+        run.stderr
+    );
+
+    // On a terminal (script(1) gives it one), it asks for each file.
+    let mut child = laptop1
+        .command_for(Path::new("script"), &report)
+        .arg("-qec")
+        .arg(format!(
+            "{} resolve",
+            common::binary_path("girofle-client").display()
+        ))
+        .arg("/dev/null")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"mine\nb\n").unwrap();
+    let run = Run::from(child.wait_with_output().unwrap()).expect_code(0);
+    assert!(
+        run.stdout
+            .contains("x.txt differs. Keep (m)ine, the (s)erver's, or (b)oth?"),
+        "{}",
+        run.stdout
+    );
+    plain(&run);
+    laptop1.run_in(&report, &["sync"]).expect_code(0);
+    laptop2.run_in(&here, &["sync"]).expect_code(0);
+    assert_eq!(
+        contents(&here),
+        vec![
+            ("x.txt".to_string(), "x from laptop-1\n".to_string()),
+            (
+                "y (from laptop-1).txt".to_string(),
+                "y from laptop-1\n".to_string()
+            ),
+            ("y.txt".to_string(), "y from laptop-2\n".to_string()),
+        ]
     );
 }
