@@ -597,6 +597,22 @@ fn one_folder_per_project_on_a_machine_and_only_the_persons_folders() {
         "{}",
         status.stdout
     );
+    laptop1.run_in(&report, &["sync"]).expect_code(0);
+
+    // The client's data lost (a reinstalled machine): `get` again; the
+    // state this machine had left on the server is replaced, then kept up.
+    std::fs::remove_dir_all(laptop1.home.join(".local/share/girofle")).unwrap();
+    std::fs::remove_dir_all(&report).unwrap();
+    laptop1.run(&["get", "report", "Report"]).expect_code(0);
+    write(&report, "a.txt", "a, third\n");
+    laptop1.run_in(&report, &["status"]).expect_code(0);
+    let refused = laptop2.run(&["get", "report", "elsewhere"]).expect_code(1);
+    assert!(
+        refused.stderr.contains("your changes on laptop-1 since "),
+        "{}",
+        refused.stderr
+    );
+
     // carol has no such folder.
     carol.run(&["get", "report"]).expect_code(2);
     carol.run(&["get", "alice/report"]).expect_code(1);

@@ -748,6 +748,15 @@ impl Client {
                 .run(&["update-ref", "refs/heads/main", SERVER_MAIN])?;
             work.git.run(&["read-tree", "--reset", "-u", "HEAD"])?;
         }
+        // A state this machine left on the server before (an earlier copy of
+        // the folder here) is replaced, not acted upon: this copy is new.
+        if let Some(own) = work
+            .server_states()?
+            .into_iter()
+            .find(|f| f.reference == me)
+        {
+            work.folder.written = Some(own.commit);
+        }
         work.registry.put(work.folder.clone())?;
         work.record_state(&mut notes)?;
         notes.say(format!(
@@ -1344,9 +1353,13 @@ impl Work<'_> {
             Pushed::Done => {}
             Pushed::Offline => self.online = false,
             Pushed::Stale => {
+                // The ref moved since it was read: read it again; unless
+                // this machine was taken over, try once more.
                 let mut more = Notes::default();
                 if self.catch_up(&mut more)? {
                     notes.lines.extend(more.lines);
+                } else if self.send(false)? == Pushed::Offline {
+                    self.online = false;
                 }
             }
             Pushed::Behind => {}
