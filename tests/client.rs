@@ -12,6 +12,15 @@ use std::process::{Command, Stdio};
 
 use common::{Run, fresh_ip, wait_healthy};
 
+/// The client under test: the one cargo built, or `GIROFLE_TEST_CLIENT_BIN`
+/// (to test another build, such as the static one install-client.sh makes).
+fn client_binary() -> PathBuf {
+    std::env::var_os("GIROFLE_TEST_CLIENT_BIN")
+        .filter(|path| !path.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| common::binary_path("girofle-client"))
+}
+
 fn image() -> String {
     std::env::var("GIROFLE_TEST_STANDIN_IMAGE")
         .ok()
@@ -121,7 +130,7 @@ struct Machine {
 
 impl Machine {
     fn command(&self, dir: &Path) -> Command {
-        self.command_for(&common::binary_path("girofle-client"), dir)
+        self.command_for(&client_binary(), dir)
     }
 
     /// A command for `program`, in this machine's world.
@@ -679,11 +688,7 @@ fn install_client_puts_the_binary_in_place_and_sets_the_machine_up() {
         &script,
     )
     .unwrap();
-    std::fs::copy(
-        common::binary_path("girofle-client"),
-        kit.join("dist/girofle-client"),
-    )
-    .unwrap();
+    std::fs::copy(client_binary(), kit.join("dist/girofle-client")).unwrap();
     let home = root.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
     let install = |machine: &str, stdin: &str| {
@@ -792,10 +797,7 @@ fn resolve_on_a_terminal_asks_file_by_file() {
     let mut child = laptop1
         .command_for(Path::new("script"), &report)
         .arg("-qec")
-        .arg(format!(
-            "{} resolve",
-            common::binary_path("girofle-client").display()
-        ))
+        .arg(format!("{} resolve", client_binary().display()))
         .arg("/dev/null")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
