@@ -552,6 +552,22 @@ fn share_lets_another_person_get_the_folder_under_the_same_check() {
     desk.run_in(&desk.folder("plan"), &["sync"]).expect_code(0);
     laptop1.run_in(&plan, &["sync"]).expect_code(0);
     assert_eq!(read(&plan, "plan.txt"), "bob's plan\n");
+
+    // A token the server no longer takes is said so, in plain words.
+    let token_file = desk.home.join(".config/girofle/token");
+    std::fs::write(&token_file, "glpat-revoked\n").unwrap();
+    write(&desk.folder("plan"), "plan.txt", "bob's second plan\n");
+    let run = desk.run_in(&desk.folder("plan"), &["sync"]).expect_code(1);
+    plain(&run);
+    assert!(
+        run.stderr.contains("refused your access token"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        read(&desk.folder("plan"), "plan.txt"),
+        "bob's second plan\n"
+    );
 }
 
 #[test]

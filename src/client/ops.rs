@@ -1052,11 +1052,7 @@ impl Work<'_> {
         if git::is_unreachable(&output.stderr) {
             return Ok(false);
         }
-        Err(Error::failed(format!(
-            "the server refused access to {}: {}",
-            self.folder.path,
-            output.stderr.trim()
-        )))
+        Err(Error::failed(refusal(&output.stderr, &self.folder.path)))
     }
 
     fn server_states(&self) -> Result<Vec<Found>> {
@@ -1214,14 +1210,12 @@ impl Work<'_> {
             return Ok(Pushed::Behind);
         }
         if git::is_refused(&all) {
-            return Err(Error::failed(format!(
-                "the server refused: {}",
-                output.stderr.trim()
-            )));
+            return Err(Error::failed(refusal(&all, &self.folder.path)));
         }
+        // Unexpected: the details are for whoever helps the person.
         Err(Error::failed(format!(
-            "sending to the server failed: {}",
-            all.trim()
+            "sending to the server failed (details: {})",
+            all.trim().replace('\n', " / ")
         )))
     }
 
@@ -1495,6 +1489,26 @@ impl Work<'_> {
         self.folder.aside = None;
         self.registry.put(self.folder.clone())?;
         self.record_state(notes)
+    }
+}
+
+/// The server's refusal in plain words (git's and GitLab's own messages
+/// speak of repositories and pushes).
+fn refusal(message: &str, folder: &str) -> String {
+    let text = message.to_ascii_lowercase();
+    if text.contains("401")
+        || text.contains("authentication failed")
+        || text.contains("access denied")
+        || text.contains("could not read username")
+    {
+        "the server refused your access token (it may have expired): make a new one and run          `girofle-client setup`"
+            .to_string()
+    } else if text.contains("not allowed") || text.contains("403") {
+        format!("the server refused: you may read {folder} but not send versions to it")
+    } else {
+        format!(
+            "the server refused access to {folder}: it does not exist any more,              or it is not shared with you any more"
+        )
     }
 }
 
