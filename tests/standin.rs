@@ -586,6 +586,28 @@ fn projects_are_made_in_the_owners_namespace_listed_by_topic_and_shared_with_mem
         paths(&gitlab.api("GET", list, Some(CAROL), None).json),
         Vec::<String>::new()
     );
+    // Ordered as asked; `simple` gives GitLab's short form, without owner or visibility.
+    let oldest_first = gitlab.api(
+        "GET",
+        &format!("{list}&order_by=id&sort=asc&simple=true"),
+        Some(ALICE),
+        None,
+    );
+    assert_eq!(
+        paths(&oldest_first.json),
+        ["alice/docs", "alice/budget-2027"]
+    );
+    assert_eq!(
+        oldest_first.json[0]["http_url_to_repo"],
+        docs["http_url_to_repo"]
+    );
+    assert!(
+        oldest_first.json[0].get("visibility").is_none(),
+        "{}",
+        oldest_first.json
+    );
+    assert!(oldest_first.json[0].get("owner").is_none());
+
     // Paginated as GitLab: follow X-Next-Page.
     let first = gitlab.api("GET", &format!("{list}&per_page=1"), Some(ALICE), None);
     assert_eq!(paths(&first.json), ["alice/budget-2027"]);
@@ -828,6 +850,17 @@ fn git_over_http_wants_a_token_and_membership_and_keeps_gitlabs_refs() {
     assert!(
         !pushed && said.contains("You are not allowed to force push code to a protected branch"),
         "{said}"
+    );
+
+    // The wiki's branches are not protected: a Developer edits it.
+    git(
+        &bobs,
+        &[
+            "push",
+            "--quiet",
+            &gitlab.git_url(Some(BOB), "alice/docs.wiki"),
+            "main",
+        ],
     );
 
     // GitLab's internal refs cannot be pushed; others are listed to members.

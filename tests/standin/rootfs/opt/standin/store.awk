@@ -255,7 +255,9 @@ function empty_repo(pid,   cmd, line) {
 	return line == "" ? "true" : "false"
 }
 
-function project_json(pid, u,   owner, ns, lv, s) {
+# The full project, or with `simple` GitLab's BasicProjectDetails only
+# (no visibility, owner, permissions, empty_repo...).
+function project_json(pid, u, simple,   owner, ns, lv, s) {
 	ns = pns[pid]
 	owner = uid_of[ns]
 	lv = level(pid, u)
@@ -265,8 +267,9 @@ function project_json(pid, u,   owner, ns, lv, s) {
 		",\"ssh_url_to_repo\":" q("git@" host ":" ns "/" ppath[pid] ".git") ",\"http_url_to_repo\":" q(base "/" ns "/" ppath[pid] ".git") \
 		",\"web_url\":" q(base "/" ns "/" ppath[pid]) ",\"readme_url\":null,\"forks_count\":0,\"avatar_url\":null,\"star_count\":0" \
 		",\"last_activity_at\":" q(pcre[pid]) ",\"namespace\":{\"id\":" owner ",\"name\":" q(uful[owner]) ",\"path\":" q(ns) \
-		",\"kind\":\"user\",\"full_path\":" q(ns) ",\"parent_id\":null,\"avatar_url\":null,\"web_url\":" q(base "/" ns) "}" \
-		",\"empty_repo\":" empty_repo(pid) ",\"archived\":false,\"visibility\":" q(pvis[pid]) ",\"owner\":" user_json(owner, 0) \
+		",\"kind\":\"user\",\"full_path\":" q(ns) ",\"parent_id\":null,\"avatar_url\":null,\"web_url\":" q(base "/" ns) "}"
+	if (simple) return s "}"
+	s = s ",\"empty_repo\":" empty_repo(pid) ",\"archived\":false,\"visibility\":" q(pvis[pid]) ",\"owner\":" user_json(owner, 0) \
 		",\"creator_id\":" pcreator[pid] ",\"wiki_enabled\":true"
 	if (u + 0 > 0)
 		s = s ",\"permissions\":{\"project_access\":" (lv > 0 ? "{\"access_level\":" lv ",\"notification_level\":3}" : "null") ",\"group_access\":null}"
@@ -329,17 +332,38 @@ function has_topics(pid, wanted,   n, w, i, have, m, a, j) {
 
 function truthy(v) { return v == "true" || v == "1" || v == "yes" }
 
-function list_projects(   i, pid, n) {
-	n = 0
-	for (i = nprojects; i >= 1; i--) {
+# GitLab's order: order_by (id, name, path, created_at, updated_at,
+# last_activity_at; created_at by default), sort (desc by default).
+function sort_key(pid, by) {
+	if (by == "name") return tolower(pname[pid])
+	if (by == "path") return tolower(ppath[pid])
+	return sprintf("%012d", pid)
+}
+
+function list_projects(   i, j, pid, n, m, by, desc, order, key, t) {
+	by = param["order_by"]
+	if (by !~ /^(id|name|path|created_at|updated_at|last_activity_at|similarity|star_count)?$/)
+		bad("{\"error\":\"order_by does not have a valid value\"}")
+	if (param["sort"] !~ /^(asc|desc)?$/) bad("{\"error\":\"sort does not have a valid value\"}")
+	desc = param["sort"] != "asc"
+	m = 0
+	for (i = 1; i <= nprojects; i++) {
 		pid = porder[i]
+		key = sort_key(pid, by)
+		for (j = m; j >= 1 && (desc ? sort_key(order[j], by) < key : sort_key(order[j], by) > key); j--) order[j + 1] = order[j]
+		order[j + 1] = pid
+		m++
+	}
+	n = 0
+	for (i = 1; i <= m; i++) {
+		pid = order[i]
 		if (!visible(pid, uid)) continue
 		if (truthy(param["membership"]) && level(pid, uid) == 0) continue
 		if (truthy(param["owned"]) && uid_of[pns[pid]] != uid) continue
 		if ("visibility" in param && param["visibility"] != "" && pvis[pid] != param["visibility"]) continue
 		if (!has_topics(pid, param["topic"])) continue
 		if ("search" in param && param["search"] != "" && index(tolower(pname[pid] " " ppath[pid]), tolower(param["search"])) == 0) continue
-		items[++n] = project_json(pid, uid)
+		items[++n] = project_json(pid, uid, truthy(param["simple"]))
 	}
 	paginate(n)
 }
