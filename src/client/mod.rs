@@ -33,3 +33,5 @@ pub mod state;
 pub mod tree;
 /// Times and names in plain words.
 pub mod words;
+/// One folder being worked on: its history, the server's copy, the states.
+mod work;
