@@ -505,6 +505,12 @@ fn the_api_wants_a_personal_access_token_and_knows_the_users_given_at_start() {
     );
     let kept = gitlab.api("GET", "/projects/alice%2Fkept", Some(ALICE), None);
     assert_eq!(kept.status, 200, "{}", kept.json);
+
+    // Started without STANDIN_USERS (as a restored copy might be), the data
+    // still decides: tokens are still wanted and still work.
+    gitlab.run(None);
+    assert_eq!(gitlab.api("GET", "/user", None, None).status, 401);
+    assert_eq!(gitlab.api("GET", "/user", Some(ALICE), None).json["id"], 1);
 }
 
 #[test]
@@ -621,6 +627,27 @@ fn projects_are_made_in_the_owners_namespace_listed_by_topic_and_shared_with_mem
     );
     assert_eq!(paths(&second.json), ["alice/docs"]);
     assert_eq!(second.header("X-Next-Page").as_deref(), Some(""));
+
+    // Creations at the same instant get projects and ids of their own.
+    let ids: Vec<u64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..6)
+            .map(|n| {
+                let gitlab = &gitlab;
+                scope.spawn(move || {
+                    gitlab.create(CAROL, &format!("c{n}"))["id"]
+                        .as_u64()
+                        .unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut distinct = ids.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 6, "{ids:?}");
+    let carols = gitlab.api("GET", &format!("{list}&per_page=100"), Some(CAROL), None);
+    assert_eq!(carols.json.as_array().unwrap().len(), 6, "{}", carols.json);
 
     // One project by id or by its URL-encoded path; 404 to a non-member.
     let id = docs["id"].as_u64().unwrap();
