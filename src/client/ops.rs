@@ -15,7 +15,7 @@ use super::api::{Api, ApiError, Project};
 use super::config::{self, Config, Location};
 use super::folders::{self, Folder, Locked};
 use super::git::Git;
-use super::state::{self, Kind, MachineState};
+use super::state::{self, MachineState};
 use super::tree;
 use super::words;
 use super::work::{Pushed, SERVER_MAIN, Work};
@@ -671,33 +671,7 @@ impl Client {
                     lines.join("\n")
                 )));
             }
-            let now = OffsetDateTime::now_utc();
-            let by = format!("{}/{}", self.config.person, self.config.machine);
-            let mut updates = Vec::new();
-            for found in &blockers {
-                let mut taken = found.state.clone();
-                taken.kind = Kind::TakenOver;
-                taken.by = Some(by.clone());
-                taken.at = Some(now);
-                let commit = work.state_commit(&taken)?;
-                updates.push((found.state.clone(), found.commit.clone(), commit));
-            }
-            let mut args: Vec<String> =
-                vec!["push".into(), "--porcelain".into(), "--atomic".into()];
-            for (taken, old, _) in &updates {
-                args.push(format!(
-                    "--force-with-lease={}:{old}",
-                    state::machine_ref(&taken.person, &taken.machine)
-                ));
-            }
-            args.push(url.clone());
-            for (taken, _, new) in &updates {
-                args.push(format!(
-                    "{new}:{}",
-                    state::machine_ref(&taken.person, &taken.machine)
-                ));
-            }
-            match work.push(&args)? {
+            match work.take_over(&blockers)? {
                 Pushed::Done => {
                     for found in &blockers {
                         notes.say(format!(

@@ -241,6 +241,33 @@ impl Work<'_> {
         )))
     }
 
+    /// Marks the machines of `blockers` as taken over by this one, all or
+    /// none, each only if its state is still the one read (compare-and-swap:
+    /// a machine that sent its changes meanwhile makes this fail with
+    /// [`Pushed::Stale`]).
+    pub(super) fn take_over(&self, blockers: &[&Found]) -> Result<Pushed> {
+        let now = OffsetDateTime::now_utc();
+        let config = &self.client.config;
+        let by = format!("{}/{}", config.person, config.machine);
+        let mut leases = Vec::new();
+        let mut updates = Vec::new();
+        for found in blockers {
+            let mut taken = found.state.clone();
+            taken.kind = Kind::TakenOver;
+            taken.by = Some(by.clone());
+            taken.at = Some(now);
+            let commit = self.state_commit(&taken)?;
+            let reference = state::machine_ref(&taken.person, &taken.machine);
+            leases.push(format!("--force-with-lease={reference}:{}", found.commit));
+            updates.push(format!("{commit}:{reference}"));
+        }
+        let mut args: Vec<String> = vec!["push".into(), "--porcelain".into(), "--atomic".into()];
+        args.extend(leases);
+        args.push(self.url());
+        args.extend(updates);
+        self.push(&args)
+    }
+
     /// What this machine's state is now.
     pub(super) fn current_state(&mut self) -> Result<MachineState> {
         let local = self.local()?;
@@ -531,5 +558,134 @@ fn refusal(message: &str, folder: &str) -> String {
         format!(
             "the server refused access to {folder}: it does not exist any more,              or it is not shared with you any more"
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The compare-and-swap of machine states, against a real git server
+    //! reached over `file://` (the same push and lease logic as over HTTP).
+
+    use std::path::Path;
+
+    use super::*;
+    use crate::client::config::{Config, Location};
+
+    fn client(root: &Path, machine: &str) -> Client {
+        let home = root.join(machine);
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::write(home.join("token"), "unused\n").unwrap();
+        let location = Location {
+            file: home.join("client.toml"),
+            explicit: true,
+        };
+        Config {
+            server: format!("file://{}", root.join("server").display()),
+            token_file: home.join("token"),
+            machine: machine.into(),
+            person: "alice".into(),
+            name: "Alice".into(),
+            email: "alice@example.org".into(),
+            data_dir: None,
+        }
+        .save(&location)
+        .unwrap();
+        Client::open(location).unwrap()
+    }
+
+    fn work<'a>(client: &'a Client, root: &Path) -> Work<'a> {
+        let dir = root.join(format!("{}-folder", client.config.machine));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(client.data_dir.join("histories")).unwrap();
+        let git = client.git(1, &dir);
+        git.run(&["init", "--quiet"]).unwrap();
+        git.run(&["config", "core.bare", "false"]).unwrap();
+        git.run(&["symbolic-ref", "HEAD", "refs/heads/main"])
+            .unwrap();
+        Work {
+            client,
+            registry: Locked::open(&client.data_dir).unwrap(),
+            folder: Folder {
+                id: 1,
+                path: "alice/report".into(),
+                dir,
+                written: None,
+                since: None,
+                aside: None,
+                pending: vec![],
+            },
+            git,
+            online: false,
+        }
+    }
+
+    #[test]
+    fn two_machines_cannot_both_win() {
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path();
+        let server = root.join("server/alice/report.git");
+        std::fs::create_dir_all(&server).unwrap();
+        let init = duct::cmd!("git", "init", "--quiet", "--bare", &server).run();
+        assert!(init.is_ok());
+        let (laptop1, laptop2) = (client(root, "laptop-1"), client(root, "laptop-2"));
+        let mut one = work(&laptop1, root);
+        let mut two = work(&laptop2, root);
+        let mut notes = Notes::default();
+
+        std::fs::write(one.folder.dir.join("plan.txt"), "first\n").unwrap();
+        one.save_version("first").unwrap();
+        assert_eq!(one.send(true).unwrap(), Pushed::Done);
+        // laptop-1 changes something and says so.
+        std::fs::write(one.folder.dir.join("plan.txt"), "second\n").unwrap();
+        assert!(one.fetch().unwrap());
+        one.record_state(&mut notes).unwrap();
+
+        // laptop-2 reads that state...
+        assert!(two.fetch().unwrap());
+        let states = two.server_states().unwrap();
+        let blockers: Vec<&Found> = states.iter().filter(|f| f.state.blocks()).collect();
+        assert_eq!(blockers.len(), 1);
+        assert_eq!(blockers[0].state.machine, "laptop-1");
+        // ...laptop-1 sends its changes meanwhile...
+        one.save_version("second").unwrap();
+        assert_eq!(one.send(true).unwrap(), Pushed::Done);
+        // ...so laptop-2's take-over, built on what it read, loses.
+        assert_eq!(two.take_over(&blockers).unwrap(), Pushed::Stale);
+        assert!(two.fetch().unwrap());
+        assert!(
+            two.server_states()
+                .unwrap()
+                .iter()
+                .all(|f| !f.state.blocks())
+        );
+
+        // The other way round: laptop-2 takes over first, and laptop-1's
+        // sending, built on its own last state, loses.
+        std::fs::write(one.folder.dir.join("plan.txt"), "third\n").unwrap();
+        assert!(one.fetch().unwrap());
+        one.record_state(&mut notes).unwrap();
+        assert!(two.fetch().unwrap());
+        let states = two.server_states().unwrap();
+        let blockers: Vec<&Found> = states.iter().filter(|f| f.state.blocks()).collect();
+        assert_eq!(two.take_over(&blockers).unwrap(), Pushed::Done);
+        one.save_version("third").unwrap();
+        assert_eq!(one.send(true).unwrap(), Pushed::Stale);
+        let main = duct::cmd!("git", "--git-dir", &server, "show", "main:plan.txt")
+            .read()
+            .unwrap();
+        assert_eq!(main, "second", "the server kept what it had");
+        // laptop-1 learns of it when it catches up, and keeps its work aside.
+        assert!(one.catch_up(&mut notes).unwrap());
+        let aside = one.folder.aside.clone().expect("a dated copy");
+        assert_eq!(
+            std::fs::read_to_string(aside.join("plan.txt")).unwrap(),
+            "third\n"
+        );
+        assert!(
+            notes
+                .lines
+                .iter()
+                .any(|l| l.contains("laptop-2 took this folder over"))
+        );
     }
 }
