@@ -761,6 +761,25 @@ fn install_client_puts_the_binary_in_place_and_sets_the_machine_up() {
         std::fs::metadata(&token).unwrap().permissions().mode() & 0o777,
         0o600
     );
+    let help = Run::from(Command::new(&installed).arg("--help").output().unwrap()).expect_code(0);
+    for action in [
+        "setup", "new", "save", "sync", "status", "get", "resolve", "discard", "share", "ui",
+    ] {
+        assert!(
+            help.stdout.contains(&format!("  {action} ")),
+            "{action}: {}",
+            help.stdout
+        );
+    }
+    plain(&help);
+    let version =
+        Run::from(Command::new(&installed).arg("--version").output().unwrap()).expect_code(0);
+    assert!(
+        version.stdout.starts_with("girofle-client "),
+        "{}",
+        version.stdout
+    );
+
     // A wrong token is refused by the server at setup.
     let mut child = Command::new(&installed)
         .args(["setup", "--server", &server.url, "--token-stdin"])
