@@ -467,14 +467,19 @@ impl Client {
             }
             Pushed::Stale => {
                 let mut more = Notes::default();
-                work.catch_up(&mut more)?;
+                if work.catch_up(&mut more)? {
+                    return Err(Error::failed(
+                        std::iter::once(
+                            "nothing was sent: another machine took this folder over".to_string(),
+                        )
+                        .chain(more.lines)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    ));
+                }
                 return Err(Error::failed(
-                    std::iter::once(
-                        "nothing was sent: another machine took this folder over".to_string(),
-                    )
-                    .chain(more.lines)
-                    .collect::<Vec<_>>()
-                    .join("\n"),
+                    "nothing was sent: the server's record of this machine changed meanwhile; \
+                     run `girofle-client sync` again",
                 ));
             }
         }

@@ -20,7 +20,9 @@ pub(super) const SERVER_STATES: &str = "refs/remotes/origin-girofle/machines/";
 /// The outcome of pushing to the server.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Pushed {
+    /// The server took it.
     Done,
+    /// The server could not be reached.
     Offline,
     /// A machine state moved since it was read (the compare-and-swap lost).
     Stale,
@@ -42,6 +44,7 @@ pub(super) struct Work<'a> {
     pub(super) online: bool,
 }
 
+/// What this machine has that the server lacks.
 pub(super) struct Local {
     /// Files changed since the last version: a letter and a path.
     pub(super) unsaved: Vec<(char, String)>,
@@ -50,6 +53,7 @@ pub(super) struct Local {
 }
 
 impl Work<'_> {
+    /// The folder's address on the server, for git.
     pub(super) fn url(&self) -> String {
         self.client.url(&self.folder.path)
     }
@@ -77,6 +81,7 @@ impl Work<'_> {
         Err(Error::failed(refusal(&output.stderr, &self.folder.path)))
     }
 
+    /// Every machine's state as last fetched from the server.
     pub(super) fn server_states(&self) -> Result<Vec<Found>> {
         let text = self.git.run(&[
             "for-each-ref",
@@ -109,6 +114,7 @@ impl Work<'_> {
         Ok(found)
     }
 
+    /// Unsaved changes and versions not sent.
     pub(super) fn local(&self) -> Result<Local> {
         let text = self.git.run(&[
             "status",
@@ -172,6 +178,7 @@ impl Work<'_> {
             .unwrap_or(0))
     }
 
+    /// Refuses while files wait for the person's choice.
     pub(super) fn refuse_while_pending(&self) -> Result<()> {
         if self.folder.pending.is_empty() {
             return Ok(());
@@ -215,6 +222,7 @@ impl Work<'_> {
             .to_string())
     }
 
+    /// Runs a push and says how it went.
     pub(super) fn push(&self, args: &[String]) -> Result<Pushed> {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let output = self.git.output(&refs)?;
