@@ -270,12 +270,12 @@ fn seed_scenario_get_is_refused_while_another_machine_has_changes_never_sent() {
         "{}",
         refused.stderr
     );
-    assert!(!laptop2.folder("report").exists(), "nothing was brought");
+    assert!(!laptop2.folder("Report").exists(), "nothing was brought");
 
     // Unsaved changes alone count too, once the client has run there.
     laptop1.run_in(&report, &["sync"]).expect_code(0);
     laptop2.run(&["get", "report"]).expect_code(0);
-    let here = laptop2.folder("report");
+    let here = laptop2.folder("Report");
     assert_eq!(read(&here, "plan.txt"), "third plan, never sent\n");
     assert_eq!(read(&here, "notes/monday.txt"), "monday\n");
     assert_eq!(
@@ -365,7 +365,7 @@ fn resolve_after_a_take_over_leaves_exactly_the_differing_files_and_loses_nothin
         .run(&["get", "report", "--take-over", "--yes"])
         .expect_code(0);
     plain(&run);
-    let here = laptop2.folder("report");
+    let here = laptop2.folder("Report");
     write(&here, "a.txt", "a.txt from laptop-2\n");
     write(&here, "c.txt", "c.txt from laptop-2\n");
     write(&here, "server-new.txt", "new on laptop-2\n");
@@ -518,7 +518,7 @@ fn share_lets_another_person_get_the_folder_under_the_same_check() {
     );
     assert!(desk.run(&["get"]).expect_code(0).stdout.trim().is_empty());
     desk.run(&["get", "plan"]).expect_code(2);
-    assert!(!desk.folder("plan").exists());
+    assert!(!desk.folder("Plan").exists());
 
     laptop1.run(&["share", "Plan", "nobody"]).expect_code(2);
     carol.run(&["share", "alice/plan", "carol"]).expect_code(1);
@@ -544,20 +544,20 @@ fn share_lets_another_person_get_the_folder_under_the_same_check() {
     );
     desk.run(&["get", "plan"]).expect_code(0);
     assert_eq!(
-        read(&desk.folder("plan"), "plan.txt"),
+        read(&desk.folder("Plan"), "plan.txt"),
         "alice's second plan\n"
     );
     // bob may send versions in his turn.
-    write(&desk.folder("plan"), "plan.txt", "bob's plan\n");
-    desk.run_in(&desk.folder("plan"), &["sync"]).expect_code(0);
+    write(&desk.folder("Plan"), "plan.txt", "bob's plan\n");
+    desk.run_in(&desk.folder("Plan"), &["sync"]).expect_code(0);
     laptop1.run_in(&plan, &["sync"]).expect_code(0);
     assert_eq!(read(&plan, "plan.txt"), "bob's plan\n");
 
     // A token the server no longer takes is said so, in plain words.
     let token_file = desk.home.join(".config/girofle/token");
     std::fs::write(&token_file, "glpat-revoked\n").unwrap();
-    write(&desk.folder("plan"), "plan.txt", "bob's second plan\n");
-    let run = desk.run_in(&desk.folder("plan"), &["sync"]).expect_code(1);
+    write(&desk.folder("Plan"), "plan.txt", "bob's second plan\n");
+    let run = desk.run_in(&desk.folder("Plan"), &["sync"]).expect_code(1);
     plain(&run);
     assert!(
         run.stderr.contains("refused your access token"),
@@ -565,7 +565,7 @@ fn share_lets_another_person_get_the_folder_under_the_same_check() {
         run.stderr
     );
     assert_eq!(
-        read(&desk.folder("plan"), "plan.txt"),
+        read(&desk.folder("Plan"), "plan.txt"),
         "bob's second plan\n"
     );
 }
@@ -686,7 +686,7 @@ fn saving_works_offline_and_the_server_learns_of_it_when_the_machine_is_back() {
     laptop1.run_in(&report, &["sync"]).expect_code(0);
     laptop2.run(&["get", "report"]).expect_code(0);
     assert_eq!(
-        read(&laptop2.folder("report"), "plan.txt"),
+        read(&laptop2.folder("Report"), "plan.txt"),
         "written on the train\n"
     );
 }
@@ -812,7 +812,7 @@ fn resolve_on_a_terminal_asks_file_by_file() {
     write(&report, "y.txt", "y first\n");
     laptop1.run(&["new", "Report"]).expect_code(0);
     laptop2.run(&["get", "report"]).expect_code(0);
-    let here = laptop2.folder("report");
+    let here = laptop2.folder("Report");
     write(&here, "x.txt", "x from laptop-2\n");
     write(&here, "y.txt", "y from laptop-2\n");
     laptop2.run_in(&here, &["sync"]).expect_code(0);

@@ -574,7 +574,8 @@ impl Client {
         }
         let dir = match dir {
             Some(dir) => config::absolute(dir)?,
-            None => std::env::current_dir()?.join(&project.path),
+            // The name it has on the machine where it was made.
+            None => std::env::current_dir()?.join(folder_name(&project)),
         };
         if dir.exists() {
             let empty = dir.is_dir() && std::fs::read_dir(&dir)?.next().is_none();
@@ -993,6 +994,17 @@ fn normalize(file: &str, dir: &Path) -> String {
         }
     }
     file.trim_start_matches("./").to_string()
+}
+
+/// The folder's name on a machine: the project's name (the name of the
+/// folder it was made from), or its path when that name cannot be a file name.
+fn folder_name(project: &Project) -> String {
+    let name = project.name.trim();
+    if name.is_empty() || name.contains('/') || name.starts_with('.') || name.contains('\0') {
+        project.path.clone()
+    } else {
+        name.to_string()
+    }
 }
 
 /// A project path from a folder name: lower case, letters, digits, `-`, `_`, `.`.
