@@ -108,7 +108,13 @@ impl Server {
             ],
             &format!("{token}\n"),
         );
-        run.expect_code(0);
+        assert_eq!(
+            run.code,
+            0,
+            "setup failed ({}); is {} built from the current tests/standin (users and REST API)?",
+            run.stderr.trim(),
+            image()
+        );
         machine
     }
 }
