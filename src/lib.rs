@@ -9,6 +9,8 @@
 pub mod atomic;
 /// What every binary shares: its `main`, the shared options, printing the error once.
 pub mod cli;
+/// The client for people who are not IT technicians: their folders, saved and synced through GitLab.
+pub mod client;
 /// `girofle.conf`: host name on targets, retention, targets.
 pub mod conf;
 /// What a GitLab container is: its volumes, run specification, omnibus config.

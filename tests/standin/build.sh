@@ -67,7 +67,8 @@ gitlab-psql:x:996:
 GROUP
 echo "$gitlab_version" > "$root/opt/gitlab/embedded/service/gitlab-rails/VERSION"
 cp -R "$here/rootfs/opt/standin" "$root/opt/standin"
-chmod 0755 "$root/opt/standin/init" "$root/opt/standin/serve" "$root/opt/standin/database" "$root/opt/standin/healthcheck"
+chmod 0755 "$root/opt/standin/init" "$root/opt/standin/serve" "$root/opt/standin/database" "$root/opt/standin/healthcheck" \
+	"$root/opt/standin/hooks/pre-receive"
 
 tar -C "$root" --numeric-owner --owner=0 --group=0 -cf - . |
 	docker import \

@@ -1,0 +1,266 @@
+//! The part of GitLab's REST API v4 the client uses, as GitLab documents it:
+//! the current user, projects with a topic, one project, creating a project,
+//! looking a user up by name, adding a member. The token goes in the
+//! `PRIVATE-TOKEN` header.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::Error;
+
+/// The topic that marks a project as one of the person's saved folders.
+pub const TOPIC: &str = "girofle";
+
+/// Maintainer: may send versions to the protected default branch.
+const MAINTAINER: u64 = 40;
+
+/// A GitLab user.
+#[derive(Debug, Clone, Deserialize)]
+pub struct User {
+    /// The numeric ID.
+    pub id: u64,
+    /// The user name (login).
+    pub username: String,
+    /// The full name.
+    #[serde(default)]
+    pub name: String,
+    /// The e-mail address, when the server shows it.
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// A GitLab project, as far as the client cares.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Project {
+    /// The numeric ID.
+    pub id: u64,
+    /// The display name.
+    pub name: String,
+    /// The path inside its namespace.
+    pub path: String,
+    /// `namespace/path`.
+    pub path_with_namespace: String,
+    /// Its topics.
+    #[serde(default)]
+    pub topics: Vec<String>,
+}
+
+impl Project {
+    /// Whether the project is a saved folder (carries the topic).
+    pub fn is_folder(&self) -> bool {
+        self.topics.iter().any(|topic| topic == TOPIC)
+    }
+}
+
+/// Why a call did not give what was asked.
+#[derive(Debug)]
+pub enum ApiError {
+    /// The server could not be reached.
+    Offline(String),
+    /// The server answered with this status and body.
+    Status(u16, String),
+    /// The answer was not what GitLab sends.
+    Bad(String),
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiError::Offline(why) => write!(f, "the server cannot be reached ({why})"),
+            ApiError::Status(401, _) => f.write_str("the server refused the access token"),
+            ApiError::Status(403, _) => f.write_str("the server refused: no access"),
+            ApiError::Status(404, _) => {
+                f.write_str("the server knows no such thing, or gives no access to it")
+            }
+            ApiError::Status(code, body) => {
+                write!(f, "the server answered {code}: {}", short(body))
+            }
+            ApiError::Bad(why) => write!(f, "the server's answer was not understood ({why})"),
+        }
+    }
+}
+
+impl From<ApiError> for Error {
+    fn from(error: ApiError) -> Error {
+        Error::failed(error.to_string())
+    }
+}
+
+fn short(text: &str) -> String {
+    let text = text.trim();
+    if text.chars().count() > 200 {
+        text.chars().take(200).collect::<String>() + "…"
+    } else {
+        text.to_string()
+    }
+}
+
+/// A connection to the server's API.
+pub struct Api {
+    base: String,
+    token: String,
+    agent: ureq::Agent,
+}
+
+impl Api {
+    /// An API client for `server` (its root URL) with `token`.
+    pub fn new(server: &str, token: &str) -> Api {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        Api {
+            base: format!("{}/api/v4", server.trim_end_matches('/')),
+            token: token.to_string(),
+            agent,
+        }
+    }
+
+    fn answer(
+        result: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> std::result::Result<serde_json::Value, ApiError> {
+        let mut response = result.map_err(|error| ApiError::Offline(error.to_string()))?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|error| ApiError::Offline(error.to_string()))?;
+        if !(200..300).contains(&status) {
+            return Err(ApiError::Status(status, body));
+        }
+        serde_json::from_str(&body).map_err(|error| ApiError::Bad(error.to_string()))
+    }
+
+    fn get(&self, path: &str) -> std::result::Result<serde_json::Value, ApiError> {
+        let url = format!("{}{path}", self.base);
+        Self::answer(
+            self.agent
+                .get(&url)
+                .header("PRIVATE-TOKEN", &self.token)
+                .call(),
+        )
+    }
+
+    fn post(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> std::result::Result<serde_json::Value, ApiError> {
+        let url = format!("{}{path}", self.base);
+        Self::answer(
+            self.agent
+                .post(&url)
+                .header("PRIVATE-TOKEN", &self.token)
+                .send_json(body),
+        )
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(
+        value: serde_json::Value,
+    ) -> std::result::Result<T, ApiError> {
+        serde_json::from_value(value).map_err(|error| ApiError::Bad(error.to_string()))
+    }
+
+    /// `GET /user`: who the token belongs to.
+    pub fn current_user(&self) -> std::result::Result<User, ApiError> {
+        Self::parse(self.get("/user")?)
+    }
+
+    /// `GET /projects?topic=girofle&membership=true`: every saved folder the
+    /// person may retrieve (their own and those shared with them), all pages.
+    pub fn folders(&self) -> std::result::Result<Vec<Project>, ApiError> {
+        let mut all = Vec::new();
+        for page in 1.. {
+            let batch: Vec<Project> = Self::parse(self.get(&format!(
+                "/projects?topic={TOPIC}&membership=true&simple=true&per_page=100&page={page}&order_by=id&sort=asc"
+            ))?)?;
+            let last = batch.len() < 100;
+            all.extend(batch);
+            if last {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// `GET /projects/:id` where the ID is a number or an encoded
+    /// `namespace/path`.
+    pub fn project(&self, id_or_path: &str) -> std::result::Result<Project, ApiError> {
+        Self::parse(self.get(&format!("/projects/{}", encode(id_or_path)))?)
+    }
+
+    /// `POST /projects`: a private project in the person's namespace, with the
+    /// topic.
+    pub fn create_folder(&self, name: &str, path: &str) -> std::result::Result<Project, ApiError> {
+        Self::parse(self.post(
+            "/projects",
+            &json!({
+                "name": name,
+                "path": path,
+                "visibility": "private",
+                "topics": [TOPIC],
+                "initialize_with_readme": false,
+            }),
+        )?)
+    }
+
+    /// `GET /users?username=NAME`: the user of that name, if any.
+    pub fn user_named(&self, username: &str) -> std::result::Result<Option<User>, ApiError> {
+        let users: Vec<User> =
+            Self::parse(self.get(&format!("/users?username={}", encode(username)))?)?;
+        Ok(users
+            .into_iter()
+            .find(|user| user.username.eq_ignore_ascii_case(username)))
+    }
+
+    /// `POST /projects/:id/members`: gives `user` a maintainer's access.
+    /// Returns false when they were a member already.
+    pub fn add_member(&self, project: u64, user: u64) -> std::result::Result<bool, ApiError> {
+        match self.post(
+            &format!("/projects/{project}/members"),
+            &json!({ "user_id": user, "access_level": MAINTAINER }),
+        ) {
+            Ok(_) => Ok(true),
+            Err(ApiError::Status(409, _)) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// Percent-encodes everything but unreserved characters (GitLab wants
+/// `namespace%2Fpath`).
+pub fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_paths_as_gitlab_wants() {
+        assert_eq!(encode("alice/report-2026"), "alice%2Freport-2026");
+        assert_eq!(encode("a b"), "a%20b");
+    }
+
+    #[test]
+    fn an_unreachable_server_is_offline() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let api = Api::new(&format!("http://127.0.0.1:{port}"), "t");
+        assert!(matches!(api.current_user(), Err(ApiError::Offline(_))));
+    }
+}
