@@ -534,8 +534,11 @@ fn escape_help(text: &str) -> String {
     text.replace('\\', "\\\\").replace('\n', "\\n")
 }
 
+/// A sample's labels, `(key, value)` in the order written.
+type Labels = Vec<(String, String)>;
+
 /// One sample line: `name{key="value",…} value [timestamp]`.
-fn parse_sample(line: &str) -> Option<(&str, Vec<(String, String)>, f64)> {
+fn parse_sample(line: &str) -> Option<(&str, Labels, f64)> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
         return None;
