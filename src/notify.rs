@@ -250,7 +250,15 @@ fn post(url: &HttpUrl, json: &str, timeout: Duration) -> Result<(), String> {
         .post(url.as_str())
         .content_type("application/json")
         .send(json)
-        .map_err(|error| fail(error.to_string()))?;
+        .map_err(|error| {
+            fail(match error {
+                ureq::Error::Timeout(_) => {
+                    format!("no answer within the timeout ({}s)", timeout.as_secs_f64())
+                }
+                ureq::Error::Io(error) => error.to_string(),
+                other => other.to_string(),
+            })
+        })?;
     let status = response.status();
     if status.is_success() {
         return Ok(());
@@ -272,8 +280,8 @@ fn post(url: &HttpUrl, json: &str, timeout: Duration) -> Result<(), String> {
 /// Runs the command, no shell, the JSON on its standard input; its whole
 /// process group is killed at the deadline.
 fn run(command: &CommandLine, json: &str, deadline: Instant) -> Result<(), String> {
-    let shown = command.as_slice().join(" ");
-    let fail = |why: String| format!("command `{shown}`: {why}");
+    // Shown as written in girofle.conf: a list, unambiguous.
+    let fail = |why: String| format!("command {:?}: {why}", command.as_slice());
     // Its standard error goes to a file, not a pipe: a grandchild that
     // outlives the kill cannot keep us waiting for the pipe to close.
     let mut errors = tempfile::tempfile().map_err(|error| fail(error.to_string()))?;
