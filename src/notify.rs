@@ -1,4 +1,4 @@
-//! Alerts: a JSON [`Event`] POSTed to `[notify] url` and/or given on the
+//! Alerts: a JSON [`Event`](crate::notify::Event) POSTed to `[notify] url` and/or given on the
 //! standard input of `[notify] command`, for the outcomes listed in `on`.
 //!
 //! A notification is a side show: it never takes longer than the section's
