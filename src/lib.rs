@@ -27,8 +27,12 @@ pub mod home;
 pub mod inventory;
 /// The per-instance lock and the record of a container taken out of its state.
 pub mod lock;
+/// Prometheus textfile metrics: last backups, drills and shippings.
+pub mod metrics;
 /// Addresses and ports of this host.
 pub mod net;
+/// Alerts: JSON events POSTed to a URL or given to a command.
+pub mod notify;
 /// One module per operation.
 pub mod ops;
 /// What the next run undoes after a run was killed.
