@@ -444,7 +444,7 @@ for family in text_string_to_metric_families(open(sys.argv[1]).read()):
     }
 print(json.dumps(families))
 "#;
-    let output = Command::new("python3")
+    let output = Command::new("/usr/bin/python3")
         .arg("-c")
         .arg(script)
         .arg(textfile)
