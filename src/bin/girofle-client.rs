@@ -96,8 +96,12 @@ enum Action {
         /// Their user name on the server
         person: String,
     },
-    /// Open the client's page in the browser (not yet available)
-    Ui,
+    /// Open the client's page in your browser: your folders, with buttons
+    Ui {
+        /// Only print the page's address; do not open the browser
+        #[arg(long)]
+        no_browser: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -124,9 +128,7 @@ fn run(cli: &Cli) -> Result<Exit> {
             token_stdin,
             machine,
         } => setup(&location, server, token_file, *token_stdin, machine),
-        Action::Ui => Err(Error::usage(
-            "the client's page is not there yet: use the other actions for now",
-        )),
+        Action::Ui { no_browser } => ui(location, *no_browser),
         action => {
             let client = Client::open(location)?;
             act(&client, folder, action)
@@ -184,7 +186,7 @@ fn act(client: &Client, folder: Option<&Path>, action: &Action) -> Result<Exit> 
             Ok(Exit::Done)
         }
         Action::Share { name, person } => say(client.share(name, person)?),
-        Action::Setup { .. } | Action::Ui => unreachable!("handled before"),
+        Action::Setup { .. } | Action::Ui { .. } => unreachable!("handled before"),
     }
 }
 
@@ -237,6 +239,36 @@ fn setup(
         config.machine,
         location.file.display()
     );
+    Ok(Exit::Done)
+}
+
+fn ui(location: Location, no_browser: bool) -> Result<Exit> {
+    let page = girofle::client::ui::Page::start(
+        location,
+        girofle::client::ui::Options {
+            refresh: std::time::Duration::from_secs(20),
+        },
+    )?;
+    // The address is always printed: the browser may not open by itself.
+    println!("{}", page.url());
+    std::io::stdout().flush()?;
+    eprintln!("Your page is at the address above. Keep this running while you use it; Ctrl-C closes it.");
+    if !no_browser {
+        if let Ok(opener) = which::which("xdg-open") {
+            let opened = std::process::Command::new(opener)
+                .arg(page.url())
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn();
+            if opened.is_err() {
+                eprintln!("The browser could not be opened: open the address above in it.");
+            }
+        } else {
+            eprintln!("Open the address above in your browser.");
+        }
+    }
+    page.run()?;
     Ok(Exit::Done)
 }
 
