@@ -173,7 +173,9 @@ impl Machine {
     fn page(&self) -> Page {
         let mut child = self
             .command(&self.documents)
-            .args(["ui", "--no-browser"])
+            // No news from the server but at start and after an action: a
+            // change shown on the page is the watcher's doing.
+            .args(["ui", "--no-browser", "--check-every", "3600"])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -433,7 +435,7 @@ impl Browser {
     /// tried again.
     fn click(&self, css: &str) {
         let deadline = Instant::now() + PATIENCE;
-        let mut last = Value::Null;
+        let mut last;
         loop {
             let found = self.call(
                 "POST",
@@ -511,6 +513,8 @@ fn the_page_saves_syncs_and_a_refused_get_names_the_other_machine() {
     write(&report, "plan.txt", "first plan\n");
     write(&report, "notes/monday.txt", "monday\n");
     laptop1.run(&["new", "Report"]).expect_code(0);
+    write(&laptop1.folder("Slides"), "talk.txt", "the talk\n");
+    laptop1.run(&["new", "Slides"]).expect_code(0);
 
     let page1 = laptop1.page();
     // Without the token in the address, or with another, nothing is served.
@@ -536,6 +540,8 @@ fn the_page_saves_syncs_and_a_refused_get_names_the_other_machine() {
     let state = format!("{report_card} .state");
     browser.wait_text(&state, "All saved and sent");
     browser.wait_text("#who", "alice on laptop-1");
+    let slides = format!("{} .state", card("alice/slides"));
+    browser.wait_text(&slides, "All saved and sent");
 
     // A change on disk shows without a reload, and the server hears of it at
     // once: laptop-2 is refused the folder, naming laptop-1.
@@ -547,6 +553,11 @@ fn the_page_saves_syncs_and_a_refused_get_names_the_other_machine() {
         "{shown}"
     );
     plain(&browser.text("body").unwrap());
+    assert_eq!(
+        browser.text(&slides).as_deref(),
+        Some("All saved and sent"),
+        "only the folder that changed"
+    );
     browser.screenshot("folders");
     let refused = laptop2.run(&["get", "report"]).expect_code(1);
     assert!(
@@ -664,7 +675,12 @@ fn the_page_resolves_file_by_file_and_discards_after_asking() {
     ] {
         assert!(text.contains(choice), "{choice}: {text}");
     }
-    plain(&browser.text("body").unwrap());
+    let screen = browser.text("#dialog").unwrap();
+    plain(&screen);
+    assert!(
+        screen.contains("Your folder as it was is kept in") && !screen.contains("null"),
+        "{screen}"
+    );
     browser.screenshot("resolve");
     // Both versions open.
     let link = |side: &str| {

@@ -101,6 +101,10 @@ enum Action {
         /// Only print the page's address; do not open the browser
         #[arg(long)]
         no_browser: bool,
+        /// How often to ask the server for news of your folders, in seconds
+        /// (changes made on this machine show at once)
+        #[arg(long, value_name = "SECS", default_value_t = 20)]
+        check_every: u64,
     },
 }
 
@@ -128,7 +132,10 @@ fn run(cli: &Cli) -> Result<Exit> {
             token_stdin,
             machine,
         } => setup(&location, server, token_file, *token_stdin, machine),
-        Action::Ui { no_browser } => ui(location, *no_browser),
+        Action::Ui {
+            no_browser,
+            check_every,
+        } => ui(location, *no_browser, *check_every),
         action => {
             let client = Client::open(location)?;
             act(&client, folder, action)
@@ -242,11 +249,11 @@ fn setup(
     Ok(Exit::Done)
 }
 
-fn ui(location: Location, no_browser: bool) -> Result<Exit> {
+fn ui(location: Location, no_browser: bool, check_every: u64) -> Result<Exit> {
     let page = girofle::client::ui::Page::start(
         location,
         girofle::client::ui::Options {
-            refresh: std::time::Duration::from_secs(20),
+            refresh: std::time::Duration::from_secs(check_every.max(1)),
         },
     )?;
     // The address is always printed: the browser may not open by itself.
@@ -261,8 +268,10 @@ fn ui(location: Location, no_browser: bool) -> Result<Exit> {
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn();
-            if opened.is_err() {
-                eprintln!("The browser could not be opened: open the address above in it.");
+            match opened {
+                // Reaped when it ends (it hands the address to the browser).
+                Ok(mut child) => drop(std::thread::spawn(move || child.wait())),
+                Err(_) => eprintln!("The browser could not be opened: open the address above in it."),
             }
         } else {
             eprintln!("Open the address above in your browser.");

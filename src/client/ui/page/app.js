@@ -131,7 +131,7 @@ async function simple(path, folder, doing) {
 function openDialog(name, ...children) {
   const dialog = document.getElementById('dialog');
   dialog.setAttribute('data-screen', name);
-  dialog.replaceChildren(...children);
+  dialog.replaceChildren(...children.filter((child) => child !== null && child !== undefined));
   document.getElementById('overlay').hidden = false;
 }
 
@@ -149,7 +149,11 @@ async function resolve(folder) {
   openDialog('resolve', el('h2', {}, `Resolve: ${folder.name}`), el('p', { class: 'quiet' }, 'Looking…'));
   setBusy(true);
   try {
-    showChoices(folder, await act('/api/resolve', { folder: folder.dir }), []);
+    const answer = await act('/api/resolve', { folder: folder.dir });
+    // What bringing the two together did (the copy kept aside, the files
+    // added back), without the list of files the table shows anyway.
+    const said = (answer.lines || []).filter((line) => !line.includes('differ from the server'));
+    showChoices(folder, answer, answer.ok ? said : []);
   } finally {
     setBusy(false);
   }
@@ -163,7 +167,7 @@ function showChoices(folder, answer, said) {
     return;
   }
   if (pending.length === 0) {
-    openDialog('resolve', heading, lines({ ok: true, lines: said.concat(answer.lines || []) }),
+    openDialog('resolve', heading, lines({ ok: true, lines: said }),
       el('div', { class: 'actions' }, closeButton()));
     return;
   }
