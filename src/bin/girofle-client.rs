@@ -259,7 +259,9 @@ fn ui(location: Location, no_browser: bool, check_every: u64) -> Result<Exit> {
     // The address is always printed: the browser may not open by itself.
     println!("{}", page.url());
     std::io::stdout().flush()?;
-    eprintln!("Your page is at the address above. Keep this running while you use it; Ctrl-C closes it.");
+    eprintln!(
+        "Your page is at the address above. Keep this running while you use it; Ctrl-C closes it."
+    );
     if !no_browser {
         if let Ok(opener) = which::which("xdg-open") {
             let opened = std::process::Command::new(opener)
@@ -271,7 +273,9 @@ fn ui(location: Location, no_browser: bool, check_every: u64) -> Result<Exit> {
             match opened {
                 // Reaped when it ends (it hands the address to the browser).
                 Ok(mut child) => drop(std::thread::spawn(move || child.wait())),
-                Err(_) => eprintln!("The browser could not be opened: open the address above in it."),
+                Err(_) => {
+                    eprintln!("The browser could not be opened: open the address above in it.")
+                }
             }
         } else {
             eprintln!("Open the address above in your browser.");

@@ -131,7 +131,9 @@ impl App {
                 "text/html; charset=utf-8",
                 INDEX.replace("{{TOKEN}}", &self.token).as_bytes(),
             ),
-            ("GET", "/app.js") => Answer::asset("text/javascript; charset=utf-8", SCRIPT.as_bytes()),
+            ("GET", "/app.js") => {
+                Answer::asset("text/javascript; charset=utf-8", SCRIPT.as_bytes())
+            }
             ("GET", "/style.css") => Answer::asset("text/css; charset=utf-8", STYLE.as_bytes()),
             ("GET", "/icon.svg") => Answer::asset("image/svg+xml", ICON),
             ("GET", "/api/state") => Answer::json(&self.state()),
@@ -147,7 +149,9 @@ impl App {
                         c.save(Some(dir), message)
                     }),
                     "/api/sync" => self.on_folder(text("folder"), |c, dir| c.sync(Some(dir))),
-                    "/api/get" => self.get(text("name"), body.get("take_over") == Some(&json!(true))),
+                    "/api/get" => {
+                        self.get(text("name"), body.get("take_over") == Some(&json!(true)))
+                    }
                     "/api/resolve" => self.resolve(text("folder"), text("file"), text("keep")),
                     "/api/discard" => self.on_folder(text("folder"), |c, dir| {
                         let (aside, notes) = c.discard(Some(dir), None)?;

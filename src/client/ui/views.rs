@@ -337,7 +337,10 @@ pub(super) fn page_words(text: &str) -> String {
     }
     text.replace("press girofle-client setup", "run girofle-client setup")
         .replace(". press", ". Press")
-        .replace("`girofle-client get` without a name lists them", "Get a folder lists them")
+        .replace(
+            "`girofle-client get` without a name lists them",
+            "Get a folder lists them",
+        )
 }
 
 #[cfg(test)]
@@ -347,7 +350,9 @@ mod tests {
     #[test]
     fn the_page_speaks_of_buttons() {
         assert_eq!(
-            page_words("Every file is chosen; the result is saved. Run `girofle-client sync` to send it."),
+            page_words(
+                "Every file is chosen; the result is saved. Run `girofle-client sync` to send it."
+            ),
             "Every file is chosen; the result is saved. Press Sync to send it."
         );
         assert_eq!(
