@@ -613,6 +613,20 @@ fn the_page_saves_syncs_and_a_refused_get_names_the_other_machine() {
     assert_eq!(contents(&laptop2.folder("Report")), contents(&report));
     assert_eq!(read(&laptop2.folder("Report"), "plan.txt"), "second plan\n");
 
+    // The server has newer versions: a page opened afterwards says so, and
+    // Sync brings them here.
+    write(&report, "plan.txt", "third plan\n");
+    laptop1.run_in(&report, &["sync"]).expect_code(0);
+    drop(page2);
+    let page2 = laptop2.page();
+    browser.go(&page2.url);
+    browser.wait_text(&state, "The server has newer versions");
+    browser.wait_text(&report_card, "1 newer version from your other machines");
+    browser.click(&format!("{report_card} button[data-action=sync]"));
+    browser.wait_text("#messages", "Brought in 1 new version from the server.");
+    browser.wait_text(&state, "All saved and sent");
+    assert_eq!(read(&laptop2.folder("Report"), "plan.txt"), "third plan\n");
+
     // Share, from laptop-2's page: bob may then get it.
     browser.click(&format!("{report_card} button[data-action=share]"));
     browser.type_into("#person", "bob");
