@@ -755,3 +755,60 @@ fn the_page_resolves_file_by_file_and_discards_after_asking() {
     assert_eq!(contents(&report), chosen);
     assert_eq!(copies(&laptop1.documents, "Report (copy "), copies_before);
 }
+
+#[test]
+fn the_page_goes_on_without_changes_never_sent_only_when_asked_and_they_are_kept() {
+    let server = Server::start();
+    let laptop1 = server.machine("alice", "laptop-1");
+    let desk = server.machine("bob", "desk");
+    let plan = laptop1.folder("Plan");
+    write(&plan, "plan.txt", "alice's plan\n");
+    laptop1.run(&["new", "Plan"]).expect_code(0);
+    laptop1.run(&["share", "Plan", "bob"]).expect_code(0);
+
+    let page1 = laptop1.page();
+    let browser = Browser::start();
+    browser.go(&page1.url);
+    let plan_card = card("alice/plan");
+    let state = format!("{plan_card} .state");
+    browser.wait_text(&state, "All saved and sent");
+    write(&plan, "plan.txt", "alice's second plan\n");
+    browser.wait_text(&state, "Changes not saved");
+
+    // bob's page: refused first, naming alice's machine; then he chooses to
+    // go on without her changes.
+    let page_desk = desk.page();
+    browser.go(&page_desk.url);
+    browser.click("#get-button");
+    browser.click("#dialog tr[data-folder=\"alice/plan\"] button[data-action=get]");
+    browser.wait_text("#dialog .error", "alice's changes on laptop-1 since ");
+    assert!(
+        !desk.folder("Plan").exists(),
+        "nothing brought before he chooses"
+    );
+    browser.click("#dialog button.take-over");
+    browser.wait_text("#messages", "Took the folder over");
+    browser.wait_text(&state, "All saved and sent");
+    plain(&browser.text("body").unwrap());
+    assert_eq!(read(&desk.folder("Plan"), "plan.txt"), "alice's plan\n");
+
+    // alice's page, at her next action: her work is kept aside, and the file
+    // that differs waits for her choice.
+    browser.go(&page1.url);
+    browser.click(&format!("{plan_card} button[data-action=save]"));
+    browser.wait_text("#messages", "took this folder over");
+    browser.wait_text(&state, "Some files wait for your choice");
+    plain(&browser.text("body").unwrap());
+    let kept: Vec<PathBuf> = std::fs::read_dir(&laptop1.documents)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains("Plan (copy "))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(read(&kept[0], "plan.txt"), "alice's second plan\n");
+    browser.click(&format!("{plan_card} button[data-action=resolve]"));
+    browser.click("#dialog tr[data-file=\"plan.txt\"] button[data-keep=mine]");
+    browser.wait_text("#dialog .said", "Every file is chosen");
+    assert_eq!(read(&plan, "plan.txt"), "alice's second plan\n");
+}

@@ -336,10 +336,35 @@ impl App {
     }
 }
 
+/// The first word with a capital, unless it is a name: `alice's`,
+/// `alice/report`, a path.
 fn capitalized(text: &str) -> String {
+    let first = text.split_whitespace().next().unwrap_or("");
+    if !first.chars().all(|c| c.is_ascii_lowercase()) {
+        return text.to_string();
+    }
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_keep_their_case() {
+        assert_eq!(
+            capitalized("your changes on laptop-1"),
+            "Your changes on laptop-1"
+        );
+        assert_eq!(
+            capitalized("alice's changes on laptop-1"),
+            "alice's changes on laptop-1"
+        );
+        assert_eq!(capitalized("alice/report is here"), "alice/report is here");
+        assert_eq!(capitalized("/home/a is missing"), "/home/a is missing");
     }
 }
