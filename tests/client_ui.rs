@@ -85,7 +85,7 @@ impl Server {
 
     /// A machine of `person`'s, set up with the client.
     fn machine(&self, person: &str, name: &str) -> Machine {
-        let root = tempfile::tempdir().unwrap();
+        let root = tempfile::Builder::new().prefix("home").tempdir().unwrap();
         let home = root.path().join(person);
         let documents = home.join("Documents");
         std::fs::create_dir_all(&documents).unwrap();
@@ -532,6 +532,56 @@ fn the_page_saves_syncs_and_a_refused_get_names_the_other_machine() {
     assert!(
         !page.contains("http://") && !page.contains("https://"),
         "every asset comes from the program itself:\n{page}"
+    );
+
+    // Without --no-browser, xdg-open is handed a file of the person's that
+    // leads to the page, not the address (a command line is public).
+    let tools = tempfile::tempdir().unwrap();
+    let fake = tools.path().join("xdg-open");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$(dirname \"$0\")/opened.tmp\"\n\
+         mv \"$(dirname \"$0\")/opened.tmp\" \"$(dirname \"$0\")/opened\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        tools.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut opened_page = laptop1
+        .command(&laptop1.documents)
+        .arg("ui")
+        .env("PATH", path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(opened_page.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    while !tools.path().join("opened").exists() {
+        assert!(Instant::now() < deadline, "xdg-open was not run");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = opened_page.kill();
+    let _ = opened_page.wait();
+    let handed = std::fs::read_to_string(tools.path().join("opened")).unwrap();
+    let token = line.trim().split("?t=").nth(1).unwrap().to_string();
+    assert!(!handed.contains(&token), "the key is not on a command line");
+    let opener = PathBuf::from(handed.trim());
+    assert!(
+        read(opener.parent().unwrap(), "page.html").contains(line.trim()),
+        "the file leads to the page"
+    );
+    assert_eq!(
+        std::fs::metadata(&opener).unwrap().permissions().mode() & 0o077,
+        0,
+        "the file is the person's alone"
     );
 
     let browser = Browser::start();

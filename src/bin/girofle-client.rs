@@ -265,7 +265,7 @@ fn ui(location: Location, no_browser: bool, check_every: u64) -> Result<Exit> {
     if !no_browser {
         if let Ok(opener) = which::which("xdg-open") {
             let opened = std::process::Command::new(opener)
-                .arg(page.url())
+                .arg(page.opener()?)
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())

@@ -81,6 +81,23 @@ impl Page {
         &self.url
     }
 
+    /// A file of the person's (0600, in the client's data directory) that
+    /// sends the browser to the page. The browser is given this file rather
+    /// than the address itself: a command line is visible to every user of
+    /// the machine, and the address carries the page's key.
+    pub fn opener(&self) -> Result<PathBuf> {
+        let file = self.app.client.data_dir.join("page.html");
+        let html = format!(
+            "<!doctype html><meta charset=\"utf-8\">\
+             <meta http-equiv=\"refresh\" content=\"0;url={0}\">\
+             <title>Your folders</title><a href=\"{0}\">Your folders</a>\n",
+            self.url
+        );
+        std::fs::create_dir_all(&self.app.client.data_dir)?;
+        crate::atomic::write(&file, html.as_bytes(), 0o600)?;
+        Ok(file)
+    }
+
     /// Serves until the process ends; a few requests at a time (an action
     /// that waits for the server does not stop the page from updating).
     pub fn run(self) -> Result<()> {
