@@ -804,6 +804,10 @@ fn the_page_resolves_file_by_file_and_discards_after_asking() {
     browser.wait_text(&state, "All saved and sent");
     assert_eq!(contents(&report), chosen);
     assert_eq!(copies(&laptop1.documents, "Report (copy "), copies_before);
+    // The folder made anew is watched as the old one was.
+    write(&report, "after.txt", "after the discard\n");
+    browser.wait_text(&state, "Changes not saved");
+    browser.wait_text(&report_card, "new: after.txt");
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //! function the subcommand calls: it also records this machine's state on the
 //! server, which is how a change is reported as soon as it is made.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -101,21 +102,30 @@ pub(super) fn start(app: Arc<App>, refresh: Duration) -> Result<()> {
     .map_err(|error| Error::failed(format!("cannot watch the folders: {error}")))?;
     *app.views.wake.lock().unwrap_or_else(|e| e.into_inner()) = Some(sender);
     std::thread::spawn(move || {
-        let mut watched: HashSet<PathBuf> = HashSet::new();
-        let mut rewatch = |watched: &mut HashSet<PathBuf>| {
-            let dirs: HashSet<PathBuf> = bound(&app.client)
+        // Each folder watched, with the identity of the directory watched:
+        // Discard moves the folder aside and makes a new one in its place,
+        // which must be watched anew.
+        let mut watched: HashMap<PathBuf, (u64, u64)> = HashMap::new();
+        let mut rewatch = |watched: &mut HashMap<PathBuf, (u64, u64)>| {
+            let dirs: HashMap<PathBuf, (u64, u64)> = bound(&app.client)
                 .into_iter()
-                .map(|f| f.dir)
-                .filter(|dir| dir.is_dir())
+                .filter_map(|f| {
+                    let meta = std::fs::metadata(&f.dir).ok().filter(|m| m.is_dir())?;
+                    Some((f.dir, (meta.dev(), meta.ino())))
+                })
                 .collect();
-            for gone in watched.difference(&dirs) {
-                let _ = watcher.unwatch(gone);
-            }
-            watched.retain(|dir| dirs.contains(dir));
-            for dir in dirs {
-                if !watched.contains(&dir) && watcher.watch(&dir, RecursiveMode::Recursive).is_ok()
+            watched.retain(|dir, id| {
+                let same = dirs.get(dir) == Some(id);
+                if !same {
+                    let _ = watcher.unwatch(dir);
+                }
+                same
+            });
+            for (dir, id) in dirs {
+                if !watched.contains_key(&dir)
+                    && watcher.watch(&dir, RecursiveMode::Recursive).is_ok()
                 {
-                    watched.insert(dir);
+                    watched.insert(dir, id);
                 }
             }
         };
@@ -180,6 +190,8 @@ pub(super) fn refresh_one(app: &App, dir: &Path) {
     if let Some(folder) = bound(&app.client).into_iter().find(|f| f.dir == dir) {
         refresh_folder(app, &folder, true);
     }
+    // The action may have made the folder anew (Discard does).
+    app.views.wake(Wake::Rewatch);
 }
 
 fn refresh_folder(app: &App, folder: &Folder, acted: bool) {
