@@ -96,8 +96,16 @@ enum Action {
         /// Their user name on the server
         person: String,
     },
-    /// Open the client's page in the browser (not yet available)
-    Ui,
+    /// Open the client's page in your browser: your folders, with buttons
+    Ui {
+        /// Only print the page's address; do not open the browser
+        #[arg(long)]
+        no_browser: bool,
+        /// How often to ask the server for news of your folders, in seconds
+        /// (changes made on this machine show at once)
+        #[arg(long, value_name = "SECS", default_value_t = 20)]
+        check_every: u64,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -124,9 +132,10 @@ fn run(cli: &Cli) -> Result<Exit> {
             token_stdin,
             machine,
         } => setup(&location, server, token_file, *token_stdin, machine),
-        Action::Ui => Err(Error::usage(
-            "the client's page is not there yet: use the other actions for now",
-        )),
+        Action::Ui {
+            no_browser,
+            check_every,
+        } => ui(location, *no_browser, *check_every),
         action => {
             let client = Client::open(location)?;
             act(&client, folder, action)
@@ -184,7 +193,7 @@ fn act(client: &Client, folder: Option<&Path>, action: &Action) -> Result<Exit> 
             Ok(Exit::Done)
         }
         Action::Share { name, person } => say(client.share(name, person)?),
-        Action::Setup { .. } | Action::Ui => unreachable!("handled before"),
+        Action::Setup { .. } | Action::Ui { .. } => unreachable!("handled before"),
     }
 }
 
@@ -237,6 +246,42 @@ fn setup(
         config.machine,
         location.file.display()
     );
+    Ok(Exit::Done)
+}
+
+fn ui(location: Location, no_browser: bool, check_every: u64) -> Result<Exit> {
+    let page = girofle::client::ui::Page::start(
+        location,
+        girofle::client::ui::Options {
+            refresh: std::time::Duration::from_secs(check_every.max(1)),
+        },
+    )?;
+    // The address is always printed: the browser may not open by itself.
+    println!("{}", page.url());
+    std::io::stdout().flush()?;
+    eprintln!(
+        "Your page is at the address above. Keep this running while you use it; Ctrl-C closes it."
+    );
+    if !no_browser {
+        if let Ok(opener) = which::which("xdg-open") {
+            let opened = std::process::Command::new(opener)
+                .arg(page.opener()?)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn();
+            match opened {
+                // Reaped when it ends (it hands the address to the browser).
+                Ok(mut child) => drop(std::thread::spawn(move || child.wait())),
+                Err(_) => {
+                    eprintln!("The browser could not be opened: open the address above in it.")
+                }
+            }
+        } else {
+            eprintln!("Open the address above in your browser.");
+        }
+    }
+    page.run()?;
     Ok(Exit::Done)
 }
 

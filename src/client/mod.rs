@@ -31,6 +31,8 @@ pub mod ops;
 pub mod state;
 /// Walking, comparing and copying the person's files.
 pub mod tree;
+/// `girofle-client ui`: the local page with the buttons.
+pub mod ui;
 /// Times and names in plain words.
 pub mod words;
 /// One folder being worked on: its history, the server's copy, the states.

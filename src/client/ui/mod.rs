@@ -1,0 +1,387 @@
+//! `girofle-client ui`: a page on this machine (127.0.0.1, a free port, a
+//! random token in its address) with buttons for what the subcommands do. The
+//! page calls the same library functions as the subcommands; it adds no logic
+//! of its own beyond presenting their results in plain words.
+//!
+//! While the page runs, the person's folders are watched: a change updates the
+//! page without a reload (it polls `/api/state`, which is cheap: the states are
+//! kept here and recomputed on change), and the change is recorded on the
+//! server as soon as it happens, so another machine is told at once that this
+//! one has changes never sent.
+//!
+//! Every asset is inside the binary: no internet, no CDN.
+
+mod http;
+mod views;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::config::Location;
+use super::folders::Locked;
+use super::ops::{Client, Keep, Notes};
+use crate::error::{Error, Result};
+use http::{Answer, Query};
+use views::Views;
+
+/// How the page is started.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How often the server is asked for news of every folder.
+    pub refresh: Duration,
+}
+
+/// The page, listening, not yet serving.
+pub struct Page {
+    server: tiny_http::Server,
+    url: String,
+    app: Arc<App>,
+}
+
+/// What every request handler shares.
+struct App {
+    client: Client,
+    token: String,
+    place: PathBuf,
+    views: Views,
+}
+
+impl Page {
+    /// Opens the configuration, listens on a free port of 127.0.0.1, and
+    /// starts watching the folders.
+    pub fn start(location: Location, options: Options) -> Result<Page> {
+        let client = Client::open(location)?;
+        let server = tiny_http::Server::http("127.0.0.1:0")
+            .map_err(|error| Error::failed(format!("cannot listen on 127.0.0.1: {error}")))?;
+        let port = server
+            .server_addr()
+            .to_ip()
+            .map(|addr| addr.port())
+            .ok_or_else(|| Error::failed("no port to listen on"))?;
+        let token = random_token()?;
+        // Where "Get a folder" puts folders, as `get` does.
+        let place = std::env::current_dir()?;
+        let url = format!("http://127.0.0.1:{port}/?t={token}");
+        let app = Arc::new(App {
+            client,
+            token,
+            place,
+            views: Views::default(),
+        });
+        views::start(Arc::clone(&app), options.refresh)?;
+        Ok(Page { server, url, app })
+    }
+
+    /// The page's address, token included.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A file of the person's (0600, in the client's data directory) that
+    /// sends the browser to the page. The browser is given this file rather
+    /// than the address itself: a command line is visible to every user of
+    /// the machine, and the address carries the page's key.
+    pub fn opener(&self) -> Result<PathBuf> {
+        let file = self.app.client.data_dir.join("page.html");
+        let html = format!(
+            "<!doctype html><meta charset=\"utf-8\">\
+             <meta http-equiv=\"refresh\" content=\"0;url={0}\">\
+             <title>Your folders</title><a href=\"{0}\">Your folders</a>\n",
+            self.url
+        );
+        std::fs::create_dir_all(&self.app.client.data_dir)?;
+        crate::atomic::write(&file, html.as_bytes(), 0o600)?;
+        Ok(file)
+    }
+
+    /// Serves until the process ends; a few requests at a time (an action
+    /// that waits for the server does not stop the page from updating).
+    pub fn run(self) -> Result<()> {
+        let server = Arc::new(self.server);
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let server = Arc::clone(&server);
+                let app = Arc::clone(&self.app);
+                std::thread::spawn(move || {
+                    for request in server.incoming_requests() {
+                        http::answer(request, |method, path, query, body| {
+                            app.route(method, path, query, body)
+                        });
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            let _ = worker.join();
+        }
+        Ok(())
+    }
+}
+
+/// 128 random bits, in hex.
+fn random_token() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut file| file.read_exact(&mut bytes))
+        .map_err(|error| Error::failed(format!("cannot read /dev/urandom: {error}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+const INDEX: &str = include_str!("page/index.html");
+const SCRIPT: &str = include_str!("page/app.js");
+const STYLE: &str = include_str!("page/style.css");
+const ICON: &[u8] = include_bytes!("page/icon.svg");
+
+impl App {
+    fn route(&self, method: &str, path: &str, query: &Query, body: &[u8]) -> Answer {
+        // The token keeps other local users (and other sites in the
+        // person's browser) from driving the page.
+        if !http::same_secret(query.get("t").unwrap_or(""), &self.token) {
+            return Answer::forbidden();
+        }
+        match (method, path) {
+            ("GET", "/") => Answer::asset(
+                "text/html; charset=utf-8",
+                INDEX.replace("{{TOKEN}}", &self.token).as_bytes(),
+            ),
+            ("GET", "/app.js") => {
+                Answer::asset("text/javascript; charset=utf-8", SCRIPT.as_bytes())
+            }
+            ("GET", "/style.css") => Answer::asset("text/css; charset=utf-8", STYLE.as_bytes()),
+            ("GET", "/icon.svg") => Answer::asset("image/svg+xml", ICON),
+            ("GET", "/api/state") => Answer::json(&self.state()),
+            ("GET", "/api/available") => self.reply(self.available()),
+            ("GET", "/api/discard") => self.reply(self.discard_preview(query)),
+            ("GET", "/file") => self.file(query),
+            ("POST", action) => {
+                let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+                let text = |key: &str| body.get(key).and_then(Value::as_str).unwrap_or("");
+                let result = match action {
+                    "/api/save" => self.on_folder(text("folder"), |c, dir| {
+                        let message = Some(text("message")).filter(|m| !m.trim().is_empty());
+                        c.save(Some(dir), message)
+                    }),
+                    "/api/sync" => self.on_folder(text("folder"), |c, dir| c.sync(Some(dir))),
+                    "/api/get" => {
+                        self.get(text("name"), body.get("take_over") == Some(&json!(true)))
+                    }
+                    "/api/resolve" => self.resolve(text("folder"), text("file"), text("keep")),
+                    "/api/discard" => self.on_folder(text("folder"), |c, dir| {
+                        let (aside, notes) = c.discard(Some(dir), None)?;
+                        // The person confirmed on the page that these
+                        // changes go: the copy kept aside goes too.
+                        std::fs::remove_dir_all(&aside)?;
+                        Ok(notes)
+                    }),
+                    "/api/share" => self.share(text("folder"), text("person")),
+                    _ => return Answer::not_found(),
+                };
+                self.reply(result)
+            }
+            _ => Answer::not_found(),
+        }
+    }
+
+    /// An action's answer: its notes, or its error, in the page's words.
+    fn reply(&self, result: Result<Value>) -> Answer {
+        match result {
+            Ok(value) => Answer::json(&value),
+            Err(error) => {
+                let text = views::page_words(&error.to_string());
+                let mut lines: Vec<String> = text
+                    .lines()
+                    .filter(|line| !line.contains("--take-over"))
+                    .map(str::to_string)
+                    .collect();
+                if let Some(first) = lines.first_mut() {
+                    *first = capitalized(first);
+                }
+                let never_sent = text.contains("were never sent");
+                Answer::json(&json!({"ok": false, "lines": lines, "take_over": never_sent}))
+            }
+        }
+    }
+
+    fn notes(notes: Notes) -> Value {
+        let lines: Vec<String> = notes
+            .lines
+            .iter()
+            .map(|line| views::page_words(line))
+            .collect();
+        json!({"ok": true, "lines": lines})
+    }
+
+    fn state(&self) -> Value {
+        self.views.to_json(&self.client, &self.place)
+    }
+
+    /// Runs an action on the folder bound at `dir`, then updates its state.
+    fn on_folder(
+        &self,
+        dir: &str,
+        action: impl FnOnce(&Client, &Path) -> Result<Notes>,
+    ) -> Result<Value> {
+        let dir = self.bound_dir(dir)?;
+        let result = action(&self.client, &dir);
+        views::refresh_one(self, &dir);
+        result.map(Self::notes)
+    }
+
+    /// `dir` when it is a folder bound here (the page names no other).
+    fn bound_dir(&self, dir: &str) -> Result<PathBuf> {
+        let registry = Locked::open(&self.client.data_dir)?;
+        registry
+            .registry
+            .folders
+            .iter()
+            .find(|f| f.dir == Path::new(dir))
+            .map(|f| f.dir.clone())
+            .ok_or_else(|| Error::usage(format!("{dir} is not a saved folder on this machine")))
+    }
+
+    /// The person's folders on the server that are not on this machine.
+    fn available(&self) -> Result<Value> {
+        let here: Vec<u64> = Locked::open(&self.client.data_dir)?
+            .registry
+            .folders
+            .iter()
+            .filter(|f| f.dir.exists())
+            .map(|f| f.id)
+            .collect();
+        let list: Vec<Value> = self
+            .client
+            .inventory()?
+            .into_iter()
+            .filter(|p| !here.contains(&p.id))
+            .map(|p| json!({"name": p.name, "path": p.path_with_namespace}))
+            .collect();
+        Ok(json!({"ok": true, "folders": list, "place": self.place}))
+    }
+
+    fn get(&self, name: &str, take_over: bool) -> Result<Value> {
+        if name.is_empty() {
+            return Err(Error::usage("which folder?"));
+        }
+        // `get` puts the folder in the current directory: the place the
+        // page was started in.
+        let result = self.client.get(name, None, take_over);
+        views::refresh_all(self);
+        result.map(Self::notes)
+    }
+
+    fn resolve(&self, dir: &str, file: &str, keep: &str) -> Result<Value> {
+        let dir = self.bound_dir(dir)?;
+        let result = if file.is_empty() {
+            // The screen opens: bring the server's versions in, list the
+            // files that differ.
+            self.client.resolve_start(Some(&dir))
+        } else {
+            let keep = match keep {
+                "mine" => Keep::Mine,
+                "server" => Keep::Server,
+                "both" => Keep::Both,
+                _ => return Err(Error::usage("keep mine, the server's, or both?")),
+            };
+            self.client
+                .resolve_keep(Some(&dir), keep, &[file.to_string()])
+        };
+        views::refresh_one(self, &dir);
+        let (pending, notes) = result?;
+        let mut value = Self::notes(notes);
+        value["pending"] = json!(pending);
+        Ok(value)
+    }
+
+    /// What Discard would throw away.
+    fn discard_preview(&self, query: &Query) -> Result<Value> {
+        let dir = self.bound_dir(query.get("folder").unwrap_or(""))?;
+        let (status, _) = self.client.status(Some(&dir))?;
+        let files: Vec<Value> = status
+            .unsaved
+            .iter()
+            .map(|(letter, file)| json!({"what": views::change_words(*letter), "file": file}))
+            .collect();
+        Ok(json!({"ok": true, "files": files, "version": status.version}))
+    }
+
+    fn share(&self, dir: &str, person: &str) -> Result<Value> {
+        let dir = self.bound_dir(dir)?;
+        let person = person.trim();
+        if person.is_empty() {
+            return Err(Error::usage("share with whom? Type their user name"));
+        }
+        let path = Locked::open(&self.client.data_dir)?
+            .registry
+            .containing(&dir)
+            .map(|f| f.path.clone())
+            .ok_or_else(|| Error::usage("not a saved folder"))?;
+        self.client.share(&path, person).map(Self::notes)
+    }
+
+    /// One of the two versions of a file waiting for a choice: the person's
+    /// (in the copy kept aside) or the server's (in the folder now).
+    fn file(&self, query: &Query) -> Answer {
+        let found = (|| -> Result<PathBuf> {
+            let dir = self.bound_dir(query.get("folder").unwrap_or(""))?;
+            let registry = Locked::open(&self.client.data_dir)?;
+            let folder = registry
+                .registry
+                .containing(&dir)
+                .ok_or_else(|| Error::usage("not a saved folder"))?;
+            let file = query.get("file").unwrap_or("");
+            // Only the files listed for a choice, so no other path can be read.
+            if !folder.pending.iter().any(|p| p == file) {
+                return Err(Error::usage(format!("{file} is not waiting for a choice")));
+            }
+            match query.get("side") {
+                Some("mine") => folder
+                    .aside
+                    .as_ref()
+                    .map(|aside| aside.join(file))
+                    .ok_or_else(|| Error::usage("your copy is not kept any more")),
+                _ => Ok(folder.dir.join(file)),
+            }
+        })();
+        match found.and_then(|path| Ok(std::fs::read(path)?)) {
+            Ok(bytes) => Answer::file(query.get("file").unwrap_or(""), bytes),
+            Err(error) => Answer::text(404, &views::page_words(&error.to_string())),
+        }
+    }
+}
+
+/// The first word with a capital, unless it is a name: `alice's`,
+/// `alice/report`, a path.
+fn capitalized(text: &str) -> String {
+    let first = text.split_whitespace().next().unwrap_or("");
+    if !first.chars().all(|c| c.is_ascii_lowercase()) {
+        return text.to_string();
+    }
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_keep_their_case() {
+        assert_eq!(
+            capitalized("your changes on laptop-1"),
+            "Your changes on laptop-1"
+        );
+        assert_eq!(
+            capitalized("alice's changes on laptop-1"),
+            "alice's changes on laptop-1"
+        );
+        assert_eq!(capitalized("alice/report is here"), "alice/report is here");
+        assert_eq!(capitalized("/home/a is missing"), "/home/a is missing");
+    }
+}

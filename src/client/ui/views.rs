@@ -1,0 +1,379 @@
+//! What the page shows of each folder, kept here and recomputed when a
+//! folder changes (the watcher), after an action, and now and then to hear
+//! of the server's news. Recomputing a folder's state is `status`, the same
+//! function the subcommand calls: it also records this machine's state on the
+//! server, which is how a change is reported as soon as it is made.
+
+use std::collections::{BTreeMap, HashMap};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use notify::{EventKind, RecursiveMode, Watcher};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use super::App;
+use crate::client::folders::{Folder, Locked};
+use crate::client::ops::{Client, Status};
+use crate::client::words;
+use crate::error::{Error, Result};
+
+/// The folders' views, and a way to wake the watcher's thread.
+#[derive(Default)]
+pub(super) struct Views {
+    inner: Mutex<Inner>,
+    wake: Mutex<Option<Sender<Wake>>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Bumped at each change, so that the page redraws only then.
+    generation: u64,
+    /// Whether the first look at every folder is done.
+    ready: bool,
+    /// Each folder's view, by its place on this machine.
+    folders: BTreeMap<PathBuf, Value>,
+}
+
+enum Wake {
+    /// Files changed under these paths.
+    Changed(Vec<PathBuf>),
+    /// The folders bound here may have changed: watch them anew.
+    Rewatch,
+}
+
+impl Views {
+    fn put(&self, dir: &Path, view: Value) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if inner.folders.get(dir) != Some(&view) {
+            inner.folders.insert(dir.to_path_buf(), view);
+            inner.generation += 1;
+        }
+    }
+
+    fn keep_only(&self, dirs: &[PathBuf]) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let before = inner.folders.len();
+        inner.folders.retain(|dir, _| dirs.contains(dir));
+        if !inner.ready || inner.folders.len() != before {
+            inner.ready = true;
+            inner.generation += 1;
+        }
+    }
+
+    /// Everything the page shows.
+    pub(super) fn to_json(&self, client: &Client, place: &Path) -> Value {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut folders: Vec<&Value> = inner.folders.values().collect();
+        folders.sort_by_key(|v| v["name"].as_str().unwrap_or("").to_lowercase());
+        json!({
+            "ready": inner.ready,
+            "generation": inner.generation,
+            "person": client.config.person,
+            "machine": client.config.machine,
+            "server": client.config.server,
+            "place": place,
+            "folders": folders,
+        })
+    }
+
+    fn wake(&self, wake: Wake) {
+        if let Some(sender) = self.wake.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            let _ = sender.send(wake);
+        }
+    }
+}
+
+/// Starts the thread that watches the folders and keeps their views.
+pub(super) fn start(app: Arc<App>, refresh: Duration) -> Result<()> {
+    let (sender, receiver) = mpsc::channel::<Wake>();
+    let events = sender.clone();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        // Reading a file is no change; everything else may be.
+        if let Ok(event) = event
+            && !matches!(event.kind, EventKind::Access(_))
+        {
+            let _ = events.send(Wake::Changed(event.paths));
+        }
+    })
+    .map_err(|error| Error::failed(format!("cannot watch the folders: {error}")))?;
+    *app.views.wake.lock().unwrap_or_else(|e| e.into_inner()) = Some(sender);
+    std::thread::spawn(move || {
+        // Each folder watched, with the identity of the directory watched:
+        // Discard moves the folder aside and makes a new one in its place,
+        // which must be watched anew.
+        let mut watched: HashMap<PathBuf, (u64, u64)> = HashMap::new();
+        let mut rewatch = |watched: &mut HashMap<PathBuf, (u64, u64)>| {
+            let dirs: HashMap<PathBuf, (u64, u64)> = bound(&app.client)
+                .into_iter()
+                .filter_map(|f| {
+                    let meta = std::fs::metadata(&f.dir).ok().filter(|m| m.is_dir())?;
+                    Some((f.dir, (meta.dev(), meta.ino())))
+                })
+                .collect();
+            watched.retain(|dir, id| {
+                let same = dirs.get(dir) == Some(id);
+                if !same {
+                    let _ = watcher.unwatch(dir);
+                }
+                same
+            });
+            for (dir, id) in dirs {
+                if !watched.contains_key(&dir)
+                    && watcher.watch(&dir, RecursiveMode::Recursive).is_ok()
+                {
+                    watched.insert(dir, id);
+                }
+            }
+        };
+        rewatch(&mut watched);
+        refresh_all(&app);
+        loop {
+            match receiver.recv_timeout(refresh) {
+                Ok(Wake::Changed(paths)) => {
+                    // Changes come in bursts (an editor writes, renames,
+                    // removes): wait for a short quiet, at most two seconds.
+                    let mut paths: Vec<PathBuf> = paths;
+                    let mut again = false;
+                    let until = Instant::now() + Duration::from_secs(2);
+                    while Instant::now() < until {
+                        match receiver.recv_timeout(Duration::from_millis(250)) {
+                            Ok(Wake::Changed(more)) => paths.extend(more),
+                            Ok(Wake::Rewatch) => again = true,
+                            Err(_) => break,
+                        }
+                    }
+                    if again {
+                        rewatch(&mut watched);
+                    }
+                    for folder in bound(&app.client) {
+                        if paths.iter().any(|path| path.starts_with(&folder.dir)) {
+                            refresh_folder(&app, &folder, false);
+                        }
+                    }
+                }
+                Ok(Wake::Rewatch) => rewatch(&mut watched),
+                Err(RecvTimeoutError::Timeout) => {
+                    rewatch(&mut watched);
+                    refresh_all(&app);
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+    });
+    Ok(())
+}
+
+/// The folders bound on this machine.
+fn bound(client: &Client) -> Vec<Folder> {
+    Locked::open(&client.data_dir)
+        .map(|locked| locked.registry.folders)
+        .unwrap_or_default()
+}
+
+/// Looks at every folder again (and watches new ones).
+pub(super) fn refresh_all(app: &App) {
+    let folders = bound(&app.client);
+    for folder in &folders {
+        refresh_folder(app, folder, false);
+    }
+    app.views
+        .keep_only(&folders.iter().map(|f| f.dir.clone()).collect::<Vec<_>>());
+    app.views.wake(Wake::Rewatch);
+}
+
+/// Looks at the folder at `dir` again, after an action of the person's.
+pub(super) fn refresh_one(app: &App, dir: &Path) {
+    if let Some(folder) = bound(&app.client).into_iter().find(|f| f.dir == dir) {
+        refresh_folder(app, &folder, true);
+    }
+    // The action may have made the folder anew (Discard does).
+    app.views.wake(Wake::Rewatch);
+}
+
+fn refresh_folder(app: &App, folder: &Folder, acted: bool) {
+    let mut view = view_of(&app.client, folder);
+    // What the server told of this folder (another machine took it over...)
+    // stays on the page until the person acts on the folder.
+    if !acted && view["notes"].as_array().is_none_or(|n| n.is_empty()) {
+        let inner = app.views.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = inner.folders.get(&folder.dir) {
+            view["notes"] = old["notes"].clone();
+        }
+    }
+    app.views.put(&folder.dir, view);
+}
+
+fn view_of(client: &Client, folder: &Folder) -> Value {
+    let name = folder
+        .dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| folder.path.clone());
+    let mut view = json!({
+        "name": name,
+        "path": folder.path,
+        "dir": folder.dir,
+        "checked": words::when(OffsetDateTime::now_utc()),
+        "notes": [],
+        "unsaved": [],
+        "pending": [],
+    });
+    if !folder.dir.exists() {
+        view["state"] = json!("missing");
+        view["words"] = json!("Not found on this machine");
+        view["detail"] = json!([format!(
+            "It was in {}: put it back there, or press Get a folder to remake it from the versions kept here.",
+            folder.dir.display()
+        )]);
+        return view;
+    }
+    match client.status(Some(&folder.dir)) {
+        Ok((status, notes)) => {
+            let (state, words, detail) = describe(&status);
+            view["state"] = json!(state);
+            view["words"] = json!(words);
+            view["detail"] = json!(detail);
+            view["version"] = json!(status.version);
+            view["unsaved"] = json!(
+                status
+                    .unsaved
+                    .iter()
+                    .map(|(letter, file)| json!({"what": change_words(*letter), "file": file}))
+                    .collect::<Vec<_>>()
+            );
+            view["pending"] = json!(status.pending);
+            view["notes"] = json!(
+                notes
+                    .lines
+                    .iter()
+                    .map(|line| page_words(line))
+                    .collect::<Vec<_>>()
+            );
+        }
+        Err(error) => {
+            view["state"] = json!("error");
+            view["words"] = json!("Cannot be looked at just now");
+            view["detail"] = json!([page_words(&error.to_string())]);
+        }
+    }
+    view
+}
+
+/// The state's name (for the page's colours), its words, and details.
+fn describe(status: &Status) -> (&'static str, String, Vec<String>) {
+    let mut detail = Vec::new();
+    let changed = !status.unsaved.is_empty() || status.unsent > 0;
+    if !status.unsaved.is_empty() {
+        detail.push(format!(
+            "{} changed since the last save.",
+            words::count(status.unsaved.len(), "file", "files")
+        ));
+    }
+    if status.unsent > 0 {
+        detail.push(format!(
+            "{} not sent to the server yet.",
+            words::count(status.unsent, "saved version", "saved versions")
+        ));
+    }
+    for other in &status.others {
+        detail.push(format!("Not sent yet: {other}."));
+    }
+    let ahead = status.server_ahead.unwrap_or(0);
+    let (state, words) = if !status.pending.is_empty() {
+        detail.push(format!(
+            "{} differ from the server's: press Resolve to choose, file by file.",
+            words::count(status.pending.len(), "file", "files")
+        ));
+        ("choices", "Some files wait for your choice".to_string())
+    } else if ahead > 0 && changed {
+        detail.push("Press Resolve to bring both together; nothing will be lost.".into());
+        (
+            "both",
+            "The server has newer versions, and this machine has changes".to_string(),
+        )
+    } else if ahead > 0 {
+        detail.push(format!(
+            "{} from your other machines: press Sync to bring them here.",
+            words::count(ahead, "newer version", "newer versions")
+        ));
+        ("behind", "The server has newer versions".to_string())
+    } else if !status.unsaved.is_empty() {
+        ("unsaved", "Changes not saved".to_string())
+    } else if status.unsent > 0 {
+        ("unsent", "Saved but not sent".to_string())
+    } else {
+        ("clean", "All saved and sent".to_string())
+    };
+    if status.server_ahead.is_none() {
+        detail.push(
+            "The server cannot be reached just now: saving works; sending waits until it can."
+                .into(),
+        );
+    }
+    (state, words, detail)
+}
+
+/// "new", "deleted" or "changed".
+pub(super) fn change_words(letter: char) -> &'static str {
+    match letter {
+        'N' => "new",
+        'D' => "deleted",
+        _ => "changed",
+    }
+}
+
+/// The library's messages name the subcommands; the page has buttons.
+pub(super) fn page_words(text: &str) -> String {
+    let mut text = text.to_string();
+    for (action, button) in [
+        ("resolve", "Resolve"),
+        ("sync", "Sync"),
+        ("save", "Save"),
+        ("discard", "Discard"),
+        ("share", "Share"),
+        ("status", "the page"),
+        ("get", "Get a folder"),
+        ("setup", "girofle-client setup"),
+    ] {
+        for form in [
+            format!("Run `girofle-client {action}`"),
+            format!("run `girofle-client {action}`"),
+        ] {
+            text = text.replace(&form, &format!("press {button}"));
+        }
+        text = text.replace(&format!("`girofle-client {action}`"), button);
+    }
+    text.replace("press girofle-client setup", "run girofle-client setup")
+        .replace(". press", ". Press")
+        .replace(
+            "`girofle-client get` without a name lists them",
+            "Get a folder lists them",
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_speaks_of_buttons() {
+        assert_eq!(
+            page_words(
+                "Every file is chosen; the result is saved. Run `girofle-client sync` to send it."
+            ),
+            "Every file is chosen; the result is saved. Press Sync to send it."
+        );
+        assert_eq!(
+            page_words("2 files differ: choose for each with `girofle-client resolve` (yours)"),
+            "2 files differ: choose for each with Resolve (yours)"
+        );
+        assert_eq!(
+            page_words("make a new one and run `girofle-client setup`"),
+            "make a new one and run girofle-client setup"
+        );
+    }
+}

@@ -1,0 +1,871 @@
+//! `girofle-client ui` driven in a real headless Chromium through WebDriver
+//! (Debian's `chromium` and `chromium-driver`), against a stand-in GitLab
+//! with people and tokens: the person's buttons do what the subcommands do,
+//! the page says it in plain words, and the folder's files are what the
+//! person chose. Each screen is photographed (into `$GIROFLE_TEST_SCREENSHOTS`
+//! when set, so that docs/screenshots/ can be refreshed; else under target/).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use common::{Run, fresh_ip, wait_healthy};
+use serde_json::{Value, json};
+
+fn client_binary() -> PathBuf {
+    std::env::var_os("GIROFLE_TEST_CLIENT_BIN")
+        .filter(|path| !path.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| common::binary_path("girofle-client"))
+}
+
+fn image() -> String {
+    std::env::var("GIROFLE_TEST_STANDIN_IMAGE")
+        .ok()
+        .filter(|image| !image.is_empty())
+        .unwrap_or_else(|| common::STANDIN_IMAGE.to_string())
+}
+
+const USERS: [(&str, &str); 2] = [("alice", "glpat-alice-0001"), ("bob", "glpat-bob-0002")];
+
+/// A stand-in GitLab with two people; removed when dropped.
+struct Server {
+    url: String,
+    container: String,
+    _data: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let ip = fresh_ip();
+        let port = std::net::TcpListener::bind(format!("{ip}:0"))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let data = tempfile::tempdir().unwrap();
+        let container = format!(
+            "girofle-client-ui-test-{}-{}",
+            std::process::id(),
+            data.path()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .to_lowercase()
+        );
+        let url = format!("http://{ip}:{port}");
+        let users: Vec<String> = USERS.iter().map(|(u, t)| format!("{u}:{t}")).collect();
+        let output = Command::new("docker")
+            .args(["run", "-d", "--name", &container, "--label"])
+            .arg(format!("girofle.home={}", data.path().display()))
+            .args(["-e", "GITLAB_OMNIBUS_CONFIG", "-e", "STANDIN_USERS", "-p"])
+            .arg(format!("{ip}:{port}:{port}"))
+            .arg(image())
+            .env("GITLAB_OMNIBUS_CONFIG", format!("external_url '{url}'"))
+            .env("STANDIN_USERS", users.join(" "))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "docker run: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let server = Server {
+            url,
+            container,
+            _data: data,
+        };
+        wait_healthy(&server.container);
+        server
+    }
+
+    /// A machine of `person`'s, set up with the client.
+    fn machine(&self, person: &str, name: &str) -> Machine {
+        let root = tempfile::Builder::new().prefix("home").tempdir().unwrap();
+        let home = root.path().join(person);
+        let documents = home.join("Documents");
+        std::fs::create_dir_all(&documents).unwrap();
+        let machine = Machine {
+            home,
+            documents,
+            _root: root,
+        };
+        let token = USERS.iter().find(|(u, _)| *u == person).unwrap().1;
+        let mut child = machine
+            .command(&machine.documents)
+            .args([
+                "setup",
+                "--server",
+                &self.url,
+                "--token-stdin",
+                "--machine",
+                name,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{token}\n").as_bytes())
+            .unwrap();
+        let run = Run::from(child.wait_with_output().unwrap());
+        assert_eq!(
+            run.code,
+            0,
+            "setup failed ({}); is {} built from the current tests/standin?",
+            run.stderr.trim(),
+            image()
+        );
+        machine
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", "-v", &self.container])
+            .output();
+    }
+}
+
+/// One machine: a home of its own, with `~/Documents` to work in.
+struct Machine {
+    home: PathBuf,
+    documents: PathBuf,
+    _root: tempfile::TempDir,
+}
+
+impl Machine {
+    fn command(&self, dir: &Path) -> Command {
+        let mut command = Command::new(client_binary());
+        command
+            .current_dir(dir)
+            .env("HOME", &self.home)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("GIROFLE_CLIENT_CONFIG")
+            .env("TZ", "UTC")
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn run_in(&self, dir: &Path, args: &[&str]) -> Run {
+        Run::from(self.command(dir).args(args).output().unwrap())
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.run_in(&self.documents, args)
+    }
+
+    fn folder(&self, name: &str) -> PathBuf {
+        self.documents.join(name)
+    }
+
+    /// `girofle-client ui --no-browser`, started in `~/Documents`.
+    fn page(&self) -> Page {
+        let mut child = self
+            .command(&self.documents)
+            // No news from the server but at start and after an action: a
+            // change shown on the page is the watcher's doing.
+            .args(["ui", "--no-browser", "--check-every", "3600"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line.trim().to_string();
+        assert!(
+            url.starts_with("http://127.0.0.1:") && url.contains("/?t="),
+            "the page's address is printed: {url:?}"
+        );
+        Page { child, url }
+    }
+}
+
+/// A running `girofle-client ui`; stopped when dropped.
+struct Page {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Page {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn write(dir: &Path, file: &str, text: &str) {
+    let path = dir.join(file);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()))
+}
+
+/// Every file under `dir` with its contents, sorted.
+fn contents(dir: &Path) -> Vec<(String, String)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let relative = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.push((relative, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+fn files(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+fn copies(dir: &Path, prefix: &str) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .count()
+}
+
+/// No git word reaches the person.
+fn plain(text: &str) {
+    let lower = text.to_lowercase();
+    for word in ["commit", "push", "branch", "merge", "repository", "clone"] {
+        assert!(
+            !lower.contains(word),
+            "{word:?} shown to the person:\n{text}"
+        );
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+        .into()
+}
+
+fn http_get(url: &str) -> (u16, String) {
+    let mut response = agent().get(url).call().unwrap();
+    let status = response.status().as_u16();
+    (status, response.body_mut().read_to_string().unwrap())
+}
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+const PATIENCE: Duration = Duration::from_secs(90);
+
+/// A headless Chromium driven over the W3C WebDriver protocol.
+struct Browser {
+    driver: Child,
+    base: String,
+    agent: ureq::Agent,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn start() -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver: apt-get install chromium chromium-driver");
+        let profile = tempfile::tempdir().unwrap();
+        let mut browser = Browser {
+            driver,
+            base: format!("http://127.0.0.1:{port}"),
+            agent: agent(),
+            _profile: profile,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(mut answer) = browser.agent.get(format!("{}/status", browser.base)).call()
+                && answer
+                    .body_mut()
+                    .read_json::<Value>()
+                    .is_ok_and(|v| v["value"]["ready"] == json!(true))
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--window-size=1000,820",
+            "--lang=en-GB",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .chain([format!(
+            "--user-data-dir={}",
+            browser._profile.path().display()
+        )])
+        .collect::<Vec<_>>();
+        let binary = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+            .into_iter()
+            .find(|b| Path::new(b).exists())
+            .expect("chromium: apt-get install chromium chromium-driver");
+        let session = browser.call(
+            "POST",
+            "/session",
+            json!({"capabilities": {"alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {"binary": binary, "args": args},
+            }}}),
+        );
+        let id = session["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {session}"))
+            .to_string();
+        browser.base = format!("{}/session/{id}", browser.base);
+        browser
+    }
+
+    /// One WebDriver command; its `value`, or the error's.
+    fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        let url = format!("{}{path}", self.base);
+        let result = match method {
+            "GET" => self.agent.get(&url).call(),
+            "DELETE" => self.agent.delete(&url).call(),
+            _ => self.agent.post(&url).send_json(&body),
+        };
+        let mut answer = result.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let value: Value = answer.body_mut().read_json().unwrap();
+        value["value"].clone()
+    }
+
+    fn go(&self, url: &str) {
+        self.call("POST", "/url", json!({"url": url}));
+    }
+
+    /// Runs `script` in the page (its arguments as `arguments[i]`).
+    fn script(&self, script: &str, args: Value) -> Value {
+        self.call(
+            "POST",
+            "/execute/sync",
+            json!({"script": script, "args": args}),
+        )
+    }
+
+    /// What the person sees of the first element matching `css` (None when
+    /// there is none, or it is hidden).
+    fn text(&self, css: &str) -> Option<String> {
+        self.script(
+            "const e = document.querySelector(arguments[0]); \
+             return e && e.getClientRects().length > 0 ? e.innerText : null;",
+            json!([css]),
+        )
+        .as_str()
+        .map(str::to_string)
+    }
+
+    /// Waits until `css` shows `needle`; returns its text.
+    fn wait_text(&self, css: &str, needle: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let text = self.text(css);
+            if let Some(text) = &text
+                && text.contains(needle)
+            {
+                return text.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{css} never showed {needle:?}; it shows {text:?}\nthe page: {}",
+                self.text("body").unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Waits until nothing matching `css` is shown.
+    fn wait_gone(&self, css: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        while self.text(css).is_some() {
+            assert!(Instant::now() < deadline, "{css} is still shown");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Clicks the element matching `css` as a person would (a real click
+    /// through the browser), once it is there and enabled. The page redraws
+    /// when a folder changes, so a click that lands on a replaced element is
+    /// tried again.
+    fn click(&self, css: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        let mut last;
+        loop {
+            let found = self.call(
+                "POST",
+                "/element",
+                json!({"using": "css selector", "value": css}),
+            );
+            last = found.clone();
+            if let Some(id) = found[ELEMENT].as_str() {
+                let enabled = self.call("GET", &format!("/element/{id}/enabled"), json!({}));
+                last = json!({ "enabled": enabled });
+                if enabled == json!(true) {
+                    let clicked = self.call("POST", &format!("/element/{id}/click"), json!({}));
+                    if clicked.is_null() {
+                        return;
+                    }
+                    last = clicked;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "could not click {css} ({last})\nthe page: {}",
+                self.text("body").unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let found = self.call(
+            "POST",
+            "/element",
+            json!({"using": "css selector", "value": css}),
+        );
+        let id = found[ELEMENT].as_str().expect("the field is there");
+        self.call(
+            "POST",
+            &format!("/element/{id}/value"),
+            json!({"text": text}),
+        );
+    }
+
+    /// A photograph of what the person sees, kept as `NAME.png`.
+    fn screenshot(&self, name: &str) {
+        let data = self.call("GET", "/screenshot", json!({}));
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(data.as_str().expect("a screenshot"))
+            .unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        let dir = std::env::var_os("GIROFLE_TEST_SCREENSHOTS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.agent.delete(&self.base).call();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn card(path: &str) -> String {
+    format!("section.folder[data-folder=\"{path}\"]")
+}
+
+#[test]
+fn the_page_saves_syncs_and_a_refused_get_names_the_other_machine() {
+    let server = Server::start();
+    let laptop1 = server.machine("alice", "laptop-1");
+    let laptop2 = server.machine("alice", "laptop-2");
+    let report = laptop1.folder("Report");
+    write(&report, "plan.txt", "first plan\n");
+    write(&report, "notes/monday.txt", "monday\n");
+    laptop1.run(&["new", "Report"]).expect_code(0);
+    write(&laptop1.folder("Slides"), "talk.txt", "the talk\n");
+    laptop1.run(&["new", "Slides"]).expect_code(0);
+
+    let page1 = laptop1.page();
+    // Without the token in the address, or with another, nothing is served.
+    let bare = page1.url.split('?').next().unwrap().to_string();
+    for url in [
+        bare.clone(),
+        format!("{bare}?t=0123456789abcdef0123456789abcdef"),
+        format!("{bare}api/state"),
+        format!("{bare}app.js?t="),
+    ] {
+        assert_eq!(http_get(&url).0, 403, "{url}");
+    }
+    let (status, page) = http_get(&page1.url);
+    assert_eq!(status, 200);
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "every asset comes from the program itself:\n{page}"
+    );
+
+    // Without --no-browser, xdg-open is handed a file of the person's that
+    // leads to the page, not the address (a command line is public).
+    let tools = tempfile::tempdir().unwrap();
+    let fake = tools.path().join("xdg-open");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$(dirname \"$0\")/opened.tmp\"\n\
+         mv \"$(dirname \"$0\")/opened.tmp\" \"$(dirname \"$0\")/opened\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        tools.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut opened_page = laptop1
+        .command(&laptop1.documents)
+        .arg("ui")
+        .env("PATH", path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(opened_page.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    while !tools.path().join("opened").exists() {
+        assert!(Instant::now() < deadline, "xdg-open was not run");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = opened_page.kill();
+    let _ = opened_page.wait();
+    let handed = std::fs::read_to_string(tools.path().join("opened")).unwrap();
+    let token = line.trim().split("?t=").nth(1).unwrap().to_string();
+    assert!(!handed.contains(&token), "the key is not on a command line");
+    let opener = PathBuf::from(handed.trim());
+    assert!(
+        read(opener.parent().unwrap(), "page.html").contains(line.trim()),
+        "the file leads to the page"
+    );
+    assert_eq!(
+        std::fs::metadata(&opener).unwrap().permissions().mode() & 0o077,
+        0,
+        "the file is the person's alone"
+    );
+
+    let browser = Browser::start();
+    browser.go(&page1.url);
+    let report_card = card("alice/report");
+    let state = format!("{report_card} .state");
+    browser.wait_text(&state, "All saved and sent");
+    browser.wait_text("#who", "alice on laptop-1");
+    let slides = format!("{} .state", card("alice/slides"));
+    browser.wait_text(&slides, "All saved and sent");
+
+    // A change on disk shows without a reload, and the server hears of it at
+    // once: laptop-2 is refused the folder, naming laptop-1.
+    write(&report, "plan.txt", "second plan\n");
+    browser.wait_text(&state, "Changes not saved");
+    let shown = browser.wait_text(&report_card, "changed: plan.txt");
+    assert!(
+        shown.contains("1 file changed since the last save."),
+        "{shown}"
+    );
+    plain(&browser.text("body").unwrap());
+    assert_eq!(
+        browser.text(&slides).as_deref(),
+        Some("All saved and sent"),
+        "only the folder that changed"
+    );
+    browser.screenshot("folders");
+    let refused = laptop2.run(&["get", "report"]).expect_code(1);
+    assert!(
+        refused.stderr.contains("your changes on laptop-1 since "),
+        "{}",
+        refused.stderr
+    );
+
+    // Save.
+    browser.click(&format!("{report_card} button[data-action=save]"));
+    browser.wait_text("#messages", "Saved a new version (1 file changed).");
+    browser.wait_text(&state, "Saved but not sent");
+    browser.wait_text(&report_card, "1 saved version not sent to the server yet.");
+    let status = laptop1.run_in(&report, &["status"]).expect_code(0);
+    assert!(
+        status.stdout.contains("No unsaved changes.")
+            && status.stdout.contains("1 saved version not sent"),
+        "{}",
+        status.stdout
+    );
+
+    // On laptop-2's page, Get a folder is refused, naming laptop-1.
+    let page2 = laptop2.page();
+    browser.go(&page2.url);
+    browser.wait_text("#folders", "None of your folders is on this machine yet");
+    browser.click("#get-button");
+    let get = "#dialog tr[data-folder=\"alice/report\"] button[data-action=get]";
+    browser.click(get);
+    let refusal = browser.wait_text("#dialog .error", "changes on laptop-1 since ");
+    assert!(
+        refusal.contains("were never sent; sync there first"),
+        "{refusal}"
+    );
+    browser.wait_text("#dialog", "Go on without them");
+    plain(&browser.text("body").unwrap());
+    browser.screenshot("get-refused");
+    assert!(!laptop2.folder("Report").exists(), "nothing was brought");
+
+    // Sync on laptop-1's page.
+    browser.go(&page1.url);
+    browser.wait_text(&state, "Saved but not sent");
+    browser.click(&format!("{report_card} button[data-action=sync]"));
+    browser.wait_text("#messages", "Sent: the server has every version");
+    browser.wait_text(&state, "All saved and sent");
+    plain(&browser.text("body").unwrap());
+
+    // Now laptop-2's page gets it.
+    browser.go(&page2.url);
+    browser.click("#get-button");
+    browser.click(get);
+    browser.wait_text("#messages", "alice/report is here");
+    browser.wait_text(&state, "All saved and sent");
+    assert_eq!(contents(&laptop2.folder("Report")), contents(&report));
+    assert_eq!(read(&laptop2.folder("Report"), "plan.txt"), "second plan\n");
+
+    // The server has newer versions: a page opened afterwards says so, and
+    // Sync brings them here.
+    write(&report, "plan.txt", "third plan\n");
+    laptop1.run_in(&report, &["sync"]).expect_code(0);
+    drop(page2);
+    let page2 = laptop2.page();
+    browser.go(&page2.url);
+    browser.wait_text(&state, "The server has newer versions");
+    browser.wait_text(&report_card, "1 newer version from your other machines");
+    browser.click(&format!("{report_card} button[data-action=sync]"));
+    browser.wait_text("#messages", "Brought in 1 new version from the server.");
+    browser.wait_text(&state, "All saved and sent");
+    assert_eq!(read(&laptop2.folder("Report"), "plan.txt"), "third plan\n");
+
+    // Share, from laptop-2's page: bob may then get it.
+    browser.click(&format!("{report_card} button[data-action=share]"));
+    browser.type_into("#person", "bob");
+    browser.click("#dialog button.confirm");
+    browser.wait_text("#dialog .said", "bob may now get alice/report.");
+    browser.screenshot("share");
+    let desk = server.machine("bob", "desk");
+    assert_eq!(
+        desk.run(&["get"]).expect_code(0).stdout.trim(),
+        "alice/report"
+    );
+}
+
+#[test]
+fn the_page_resolves_file_by_file_and_discards_after_asking() {
+    let server = Server::start();
+    let laptop1 = server.machine("alice", "laptop-1");
+    let laptop2 = server.machine("alice", "laptop-2");
+    let report = laptop1.folder("Report");
+    for name in ["x.txt", "y.txt", "z.txt"] {
+        write(&report, name, &format!("{name} first\n"));
+    }
+    laptop1.run(&["new", "Report"]).expect_code(0);
+    laptop2.run(&["get", "report"]).expect_code(0);
+    let there = laptop2.folder("Report");
+    write(&there, "x.txt", "x from laptop-2\n");
+    write(&there, "y.txt", "y from laptop-2\n");
+    laptop2.run_in(&there, &["sync"]).expect_code(0);
+    // Both machines changed x and y.
+    write(&report, "x.txt", "x from laptop-1\n");
+    write(&report, "y.txt", "y from laptop-1\n");
+
+    let page = laptop1.page();
+    let browser = Browser::start();
+    browser.go(&page.url);
+    let report_card = card("alice/report");
+    let state = format!("{report_card} .state");
+    browser.wait_text(
+        &state,
+        "The server has newer versions, and this machine has changes",
+    );
+    browser.screenshot("both-changed");
+
+    // Resolve: a screen listing exactly the files that differ.
+    browser.click(&format!("{report_card} button[data-action=resolve]"));
+    browser.wait_text("#dialog tr[data-file=\"x.txt\"]", "x.txt");
+    let listed = browser.script(
+        "return [...document.querySelectorAll('#dialog tr[data-file]')].map(r => r.dataset.file);",
+        json!([]),
+    );
+    assert_eq!(listed, json!(["x.txt", "y.txt"]));
+    let row = |file: &str| format!("#dialog tr[data-file=\"{file}\"]");
+    let text = browser.text(&row("x.txt")).unwrap();
+    for choice in [
+        "Keep mine",
+        "Keep the server's",
+        "Keep both",
+        "Open mine",
+        "Open the server's",
+    ] {
+        assert!(text.contains(choice), "{choice}: {text}");
+    }
+    let screen = browser.text("#dialog").unwrap();
+    plain(&screen);
+    assert!(
+        screen.contains("Your folder as it was is kept in") && !screen.contains("null"),
+        "{screen}"
+    );
+    browser.screenshot("resolve");
+    // Both versions open.
+    let link = |side: &str| {
+        browser
+            .script(
+                "return document.querySelector(arguments[0]).href;",
+                json!([format!("{} a[data-side={side}]", row("x.txt"))]),
+            )
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(http_get(&link("mine")), (200, "x from laptop-1\n".into()));
+    assert_eq!(http_get(&link("server")), (200, "x from laptop-2\n".into()));
+    let stray = link("mine").replace("x.txt", "..%2F..%2Fclient.toml");
+    assert_eq!(http_get(&stray).0, 404, "only files waiting for a choice");
+
+    browser.click(&format!("{} button[data-keep=mine]", row("x.txt")));
+    browser.wait_gone(&row("x.txt"));
+    browser.click(&format!("{} button[data-keep=both]", row("y.txt")));
+    browser.wait_text("#dialog .said", "Every file is chosen");
+    plain(&browser.text("body").unwrap());
+    let chosen = files(&[
+        ("x.txt", "x from laptop-1\n"),
+        ("y (from laptop-1).txt", "y from laptop-1\n"),
+        ("y.txt", "y from laptop-2\n"),
+        ("z.txt", "z.txt first\n"),
+    ]);
+    assert_eq!(contents(&report), chosen);
+    browser.click("#dialog button.cancel");
+    browser.wait_gone("#dialog");
+    browser.click(&format!("{report_card} button[data-action=sync]"));
+    browser.wait_text(&state, "All saved and sent");
+    laptop2.run_in(&there, &["sync"]).expect_code(0);
+    assert_eq!(contents(&there), chosen);
+
+    // Discard shows what will be thrown away and asks first.
+    write(&report, "x.txt", "a mistake\n");
+    write(&report, "stray.txt", "stray\n");
+    browser.wait_text(&state, "Changes not saved");
+    browser.click(&format!("{report_card} button[data-action=discard]"));
+    browser.wait_text("#dialog li[data-file=\"x.txt\"]", "changed: x.txt");
+    browser.wait_text("#dialog li[data-file=\"stray.txt\"]", "new: stray.txt");
+    browser.wait_text("#dialog", "This cannot be undone.");
+    plain(&browser.text("body").unwrap());
+    browser.screenshot("discard");
+    // "No": nothing is thrown away.
+    browser.click("#dialog button.cancel");
+    browser.wait_gone("#dialog");
+    assert_eq!(read(&report, "x.txt"), "a mistake\n");
+    assert_eq!(read(&report, "stray.txt"), "stray\n");
+    // "Yes": the folder is as last saved, and no copy is left behind.
+    let copies_before = copies(&laptop1.documents, "Report (copy ");
+    browser.click(&format!("{report_card} button[data-action=discard]"));
+    browser.click("#dialog button.confirm");
+    browser.wait_text("#messages", "The folder is back at version");
+    browser.wait_text(&state, "All saved and sent");
+    assert_eq!(contents(&report), chosen);
+    assert_eq!(copies(&laptop1.documents, "Report (copy "), copies_before);
+    // The folder made anew is watched as the old one was (twice: the first
+    // change may be seen along with the discard's own stir).
+    write(&report, "after.txt", "after the discard\n");
+    browser.wait_text(&state, "Changes not saved");
+    browser.wait_text(&report_card, "new: after.txt");
+    write(&report, "later.txt", "later still\n");
+    browser.wait_text(&report_card, "new: later.txt");
+}
+
+#[test]
+fn the_page_goes_on_without_changes_never_sent_only_when_asked_and_they_are_kept() {
+    let server = Server::start();
+    let laptop1 = server.machine("alice", "laptop-1");
+    let desk = server.machine("bob", "desk");
+    let plan = laptop1.folder("Plan");
+    write(&plan, "plan.txt", "alice's plan\n");
+    laptop1.run(&["new", "Plan"]).expect_code(0);
+    laptop1.run(&["share", "Plan", "bob"]).expect_code(0);
+
+    let page1 = laptop1.page();
+    let browser = Browser::start();
+    browser.go(&page1.url);
+    let plan_card = card("alice/plan");
+    let state = format!("{plan_card} .state");
+    browser.wait_text(&state, "All saved and sent");
+    write(&plan, "plan.txt", "alice's second plan\n");
+    browser.wait_text(&state, "Changes not saved");
+
+    // bob's page: refused first, naming alice's machine; then he chooses to
+    // go on without her changes.
+    let page_desk = desk.page();
+    browser.go(&page_desk.url);
+    browser.click("#get-button");
+    browser.click("#dialog tr[data-folder=\"alice/plan\"] button[data-action=get]");
+    browser.wait_text("#dialog .error", "alice's changes on laptop-1 since ");
+    assert!(
+        !desk.folder("Plan").exists(),
+        "nothing brought before he chooses"
+    );
+    browser.click("#dialog button.take-over");
+    browser.wait_text("#messages", "Took the folder over");
+    browser.wait_text(&state, "All saved and sent");
+    plain(&browser.text("body").unwrap());
+    assert_eq!(read(&desk.folder("Plan"), "plan.txt"), "alice's plan\n");
+
+    // alice's page, at her next action: her work is kept aside, and the file
+    // that differs waits for her choice.
+    browser.go(&page1.url);
+    browser.click(&format!("{plan_card} button[data-action=save]"));
+    browser.wait_text("#messages", "took this folder over");
+    browser.wait_text(&state, "Some files wait for your choice");
+    plain(&browser.text("body").unwrap());
+    let kept: Vec<PathBuf> = std::fs::read_dir(&laptop1.documents)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains("Plan (copy "))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(read(&kept[0], "plan.txt"), "alice's second plan\n");
+    browser.click(&format!("{plan_card} button[data-action=resolve]"));
+    browser.click("#dialog tr[data-file=\"plan.txt\"] button[data-keep=mine]");
+    browser.wait_text("#dialog .said", "Every file is chosen");
+    assert_eq!(read(&plan, "plan.txt"), "alice's second plan\n");
+}
