@@ -303,9 +303,30 @@ mod tests {
             &["--verify", "1", "--all"][..],
             &["--verify", "1", "2"][..],
             &["--backup", "2026-01-01T00-00-00Z"][..],
+            &["--drill", "1", "--verify", "1"][..],
+            &["--drill", "1", "--all"][..],
+            &["--wait-timeout", "60"][..],
         ] {
             assert!(args(refused).is_err(), "{refused:?}");
         }
+    }
+
+    #[test]
+    fn a_drill_takes_a_backup_and_a_wait() {
+        let drill = args(&[
+            "--drill",
+            "docs",
+            "--backup",
+            "2026-01-01T00-00-00Z",
+            "--wait-timeout",
+            "60",
+        ])
+        .unwrap();
+        assert_eq!(drill.drill.as_deref(), Some("docs"));
+        assert_eq!(drill.backup.as_deref(), Some("2026-01-01T00-00-00Z"));
+        assert_eq!(drill.drill_options().wait_timeout, Duration::from_secs(60));
+        let plain = args(&["--drill", "1"]).unwrap();
+        assert_eq!(plain.drill_options().wait_timeout, DEFAULT_HEALTHY_TIMEOUT);
     }
 
     #[test]
