@@ -21,6 +21,7 @@ use fs_err as fs;
 use crate::docker::Docker;
 use crate::error::{Error, Result};
 use crate::home::{Home, InstanceDir};
+use crate::inventory::Row;
 
 /// Hidden prefix of a drill's scratch copy in the instance directory.
 pub const SCRATCH_PREFIX: &str = ".drill-";
@@ -31,9 +32,18 @@ pub const DRILL_LABEL: &str = "girofle.drill";
 /// The suffix of a drill's result file, beside its backup in `bckups/`.
 pub const RECORD_SUFFIX: &str = ".DRILL";
 
-/// The container name of instance `number`'s drill.
-pub fn container_name(home: &Home, number: u32) -> String {
-    format!("{}-drill-{number}", home.prefix())
+/// The container name of the drill of `row`'s instance: `<prefix>-drill-<N>`,
+/// with the prefix its own container was named with (cron runs drills
+/// without `GIROFLE_PREFIX`), else the home's.
+pub fn container_name(home: &Home, row: &Row) -> String {
+    let marker = format!("-gitlab-{}", row.number);
+    let prefix = row
+        .container
+        .find(&marker)
+        .map(|at| &row.container[..at])
+        .filter(|prefix| !prefix.is_empty())
+        .unwrap_or(home.prefix());
+    format!("{prefix}-drill-{}", row.number)
 }
 
 /// The labels of a drill's container: the home, and the instance it drills.
@@ -400,6 +410,20 @@ mod tests {
                 .join("2026-11-25T00-00-00Z")
                 .join("DRILL")
                 .exists()
+        );
+    }
+
+    #[test]
+    fn a_drill_container_takes_the_prefix_of_its_instance() {
+        use crate::inventory::RowState;
+        let home = Home::resolve(Some(Path::new("/girofle")));
+        let mut row = Row::example(3, "docs", RowState::Commissioned);
+        row.container = "site2-gitlab-3-docs".into();
+        assert_eq!(container_name(&home, &row), "site2-drill-3");
+        row.container = "legacy-name".into();
+        assert_eq!(
+            container_name(&home, &row),
+            format!("{}-drill-3", home.prefix())
         );
     }
 

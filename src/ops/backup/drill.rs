@@ -259,7 +259,7 @@ impl Run<'_> {
     /// The throwaway container on the copy, until it is healthy.
     fn boot(&mut self, scratch: &mut Scratch, image: &str, image_id: &str) -> Result<()> {
         let image = self.image_to_boot(image, image_id)?;
-        let container = drill::container_name(self.home, self.row.number);
+        let container = drill::container_name(self.home, self.row);
         drill::write_scratch_record(&scratch.path, &container)?;
         scratch.container = Some(container.clone());
         let mut attempts = 0;
