@@ -125,6 +125,45 @@ fn shell_quote(word: &str) -> String {
     crate::shell::quote(word).replace('%', "\\%")
 }
 
+/// The cron file of instance `number`'s weekly drill: `<prefix>-drill-<N>`.
+pub fn drill_entry_path(cron_dir: &Path, prefix: &str, number: u32) -> PathBuf {
+    cron_dir.join(format!("{prefix}-drill-{number}"))
+}
+
+/// The weekly drill of instance `number` when none is given, staggered by
+/// its number so that instances do not boot their drills at the same time:
+/// minute 17·N mod 60, hour 3 + N mod 3, weekday N mod 7.
+pub fn default_drill_schedule(number: u32) -> String {
+    format!("{} {} * * {}", 17 * number % 60, 3 + number % 3, number % 7)
+}
+
+/// Writes (atomically) the entry that runs instance `number`'s drill.
+pub fn write_drill_entry(
+    cron_dir: &Path,
+    prefix: &str,
+    number: u32,
+    schedule: &str,
+    command: &[String],
+) -> anyhow::Result<PathBuf> {
+    let path = drill_entry_path(cron_dir, prefix, number);
+    let comment = format!(
+        "weekly drill of GitLab instance {number}'s newest backup. Written by girofle-commission; removed by girofle-decommission."
+    );
+    write_file(&path, &comment, schedule, command)?;
+    Ok(path)
+}
+
+/// Removes instance `number`'s drill entry; a missing entry is not an error.
+pub fn remove_drill_entry(cron_dir: &Path, prefix: &str, number: u32) -> anyhow::Result<()> {
+    let path = drill_entry_path(cron_dir, prefix, number);
+    match fs_err::remove_file(&path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            Err(anyhow::Error::new(error).context(format!("cannot remove {}", path.display())))
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +184,21 @@ mod tests {
         assert_eq!(
             shell_quote("/usr/local/bin/girofle-backup"),
             "/usr/local/bin/girofle-backup"
+        );
+    }
+
+    #[test]
+    fn drills_are_weekly_and_staggered_by_instance_number() {
+        assert_eq!(default_drill_schedule(1), "17 4 * * 1");
+        assert_eq!(default_drill_schedule(2), "34 5 * * 2");
+        assert_eq!(default_drill_schedule(3), "51 3 * * 3");
+        assert_eq!(default_drill_schedule(7), "59 4 * * 0");
+        for number in 0..100 {
+            assert!(validate_schedule(&default_drill_schedule(number)).is_ok());
+        }
+        assert_eq!(
+            drill_entry_path(Path::new("/etc/cron.d"), "girofle", 4),
+            Path::new("/etc/cron.d/girofle-drill-4")
         );
     }
 }

@@ -509,6 +509,36 @@ impl Docker {
             .map(|_| ())
     }
 
+    /// Creates and starts a throwaway container (a drill's): as [`Docker::run`],
+    /// but the engine never restarts it.
+    pub fn run_throwaway(&self, spec: &RunSpec) -> anyhow::Result<String> {
+        let mut args = spec.arguments();
+        if let Some(at) = args.iter().position(|arg| arg == "--restart") {
+            args[at + 1] = "no".into();
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Ok(self.checked(&args)?.trim().to_string())
+    }
+
+    /// Runs `command` inside a running container: `Ok(stdout)` when it exits
+    /// 0, else `Err` with what it printed.
+    pub fn exec(
+        &self,
+        container: &str,
+        command: &[&str],
+    ) -> anyhow::Result<std::result::Result<String, String>> {
+        let mut args = vec!["exec", container];
+        args.extend_from_slice(command);
+        let captured = self.capture(&args)?;
+        Ok(if captured.success {
+            Ok(captured.stdout)
+        } else {
+            Err(format!("{}\n{}", captured.stdout.trim(), captured.stderr)
+                .trim()
+                .to_string())
+        })
+    }
+
     /// The last `lines` lines the container printed (stdout and stderr), best effort.
     pub fn logs_tail(&self, container: &str, lines: u32) -> String {
         let lines = lines.to_string();

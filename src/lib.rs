@@ -19,6 +19,8 @@ pub mod container;
 pub mod cron;
 /// The Docker engine through its CLI.
 pub mod docker;
+/// Drills' locks, scratch copies, containers and results, and their clean-up.
+pub mod drill;
 /// One error type that carries its exit code.
 pub mod error;
 /// The directory tree of `$GIROFLE_HOME` and the environment of the contract.

@@ -51,6 +51,7 @@ pub fn recover(home: &Home, docker: &Docker, instance: &InstanceDir) -> Result<V
         }
     }
     remove_leftover_volumes(instance);
+    done.extend(crate::drill::clean_up(home, docker, instance)?);
     for line in &done {
         home.log(
             "recovery",
@@ -92,6 +93,7 @@ fn docker_command_running(container: &str) -> bool {
 pub fn needs_recovery(instance: &InstanceDir) -> bool {
     lock::read_record(instance).is_some()
         || journal_path(instance).exists()
+        || crate::drill::leftovers(instance)
         || fs::read_dir(instance.backups()).is_ok_and(|entries| {
             entries.flatten().any(|entry| {
                 let name = entry.file_name();

@@ -327,7 +327,10 @@ fn the_real_cron_daemon_runs_the_backup_schedule() {
         format!("{}\n", number - 1),
     )
     .unwrap();
-    let mut ours = vec![cron_dir.join(format!("girofle-gitlab-{number}"))];
+    let mut ours = vec![
+        cron_dir.join(format!("girofle-gitlab-{number}")),
+        cron_dir.join(format!("{}-drill-{number}", world.prefix)),
+    ];
     if !cron_dir.join("girofle-state").exists() {
         ours.push(cron_dir.join("girofle-state"));
     }

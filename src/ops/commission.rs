@@ -52,6 +52,9 @@ pub struct Args {
     /// Backup schedule, as a cron expression [default: "0 */4 * * *"]
     #[arg(long, value_name = "CRON")]
     pub backup_schedule: Option<String>,
+    /// Weekly drill schedule, as a cron expression, or `never` [default: staggered by instance number]
+    #[arg(long, value_name = "CRON|never")]
+    pub drill_schedule: Option<String>,
     /// Seconds to wait for the instance to be healthy
     #[arg(long, value_name = "SECS", default_value_t = Seconds(DEFAULT_HEALTHY_TIMEOUT))]
     pub wait_timeout: Seconds,
@@ -85,6 +88,9 @@ struct Plan {
     hostname: String,
     image: String,
     schedule: String,
+    /// The drill schedule given, if any; `None` in `drills` says `never`.
+    drill_schedule: Option<String>,
+    drills: bool,
 }
 
 /// Commissions an instance. `progress` receives one-line status updates
@@ -123,6 +129,29 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
             "instance {} runs, but its backup schedule could not be written",
             row.number
         ))));
+    }
+
+    if plan.drills {
+        let schedule = plan
+            .drill_schedule
+            .clone()
+            .unwrap_or_else(|| cron::default_drill_schedule(row.number));
+        let mut command = backup_command(home, "--drill");
+        command.push(row.number.to_string());
+        let written = cron::write_drill_entry(
+            home.cron_dir(),
+            home.prefix(),
+            row.number,
+            &schedule,
+            &command,
+        );
+        if let Err(error) = written {
+            set_note(home, row.number, &format!("no drill schedule: {error:#}"))?;
+            return Err(Error::Failed(error.context(format!(
+                "instance {} runs, but its drill schedule could not be written",
+                row.number
+            ))));
+        }
     }
 
     if let Err(error) = cron::ensure_state_entry(home.cron_dir(), &backup_command(home, "--state"))
@@ -183,6 +212,12 @@ fn validate(home: &Home, args: &Args) -> Result<Plan> {
         .unwrap_or_else(|| cron::DEFAULT_SCHEDULE.into());
     cron::validate_schedule(&schedule)
         .map_err(|problem| Error::usage(format!("--backup-schedule: {problem}")))?;
+    let drills = args.drill_schedule.as_deref() != Some("never");
+    let drill_schedule = args.drill_schedule.clone().filter(|_| drills);
+    if let Some(drill_schedule) = &drill_schedule {
+        cron::validate_schedule(drill_schedule)
+            .map_err(|problem| Error::usage(format!("--drill-schedule: {problem}")))?;
+    }
     let explicit: Vec<u16> = [args.http_port, args.https_port, args.ssh_port]
         .into_iter()
         .flatten()
@@ -206,6 +241,8 @@ fn validate(home: &Home, args: &Args) -> Result<Plan> {
         hostname,
         image,
         schedule,
+        drill_schedule,
+        drills,
     })
 }
 
@@ -563,6 +600,12 @@ mod tests {
         // TEST-NET-3 (RFC 5737): assigned to no host's interface.
         assert!(usage_error(&["--ip", "203.0.113.7"]).contains("not assigned"));
         assert!(usage_error(&["--backup-schedule", "0 */4 * *"]).contains("--backup-schedule"));
+        assert!(usage_error(&["--drill-schedule", "weekly"]).contains("--drill-schedule"));
+        let never = plan(&["--drill-schedule", "never"]).unwrap();
+        assert!(!never.drills);
+        let weekly = plan(&["--drill-schedule", "0 5 * * 0"]).unwrap();
+        assert_eq!(weekly.drill_schedule.as_deref(), Some("0 5 * * 0"));
+        assert!(weekly.drills);
         assert!(usage_error(&["--image", "two words"]).contains("not an image reference"));
         assert!(usage_error(&["--image=-x"]).contains("not an image reference"));
         let plan = plan(&[

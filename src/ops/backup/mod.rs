@@ -6,6 +6,7 @@
 //! MANIFEST is written and fsynced, and `.partial-<ID>` is renamed `<ID>` as
 //! the very last step. A backup is whole or invisible.
 
+mod drill;
 mod instance;
 mod retention;
 mod select;
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use crate::cli::{LockArgs, Seconds};
 use crate::conf::Conf;
-use crate::docker::{DEFAULT_STOP_TIMEOUT, Docker};
+use crate::docker::{DEFAULT_HEALTHY_TIMEOUT, DEFAULT_STOP_TIMEOUT, Docker};
 use crate::error::{Error, Exit, Result};
 use crate::home::{BackupId, Home};
 use crate::inventory::{self, Row};
@@ -26,6 +27,7 @@ use crate::recovery::PARTIAL_PREFIX;
 use crate::remote::Remote;
 use crate::snapshot::SyncStats;
 
+pub use drill::{DrillOptions, Drilled, drill};
 pub use instance::backup_instance;
 pub use select::select;
 pub use state::backup_state;
@@ -84,6 +86,7 @@ impl Default for Options {
 
 /// Back up GitLab instances: consistent, incremental, verified
 #[derive(Debug, Clone, Default, clap::Args)]
+#[command(group(clap::ArgGroup::new("reread").args(["verify", "drill"])))]
 pub struct Args {
     /// Instances: number, name or container name
     pub instances: Vec<String>,
@@ -103,9 +106,25 @@ pub struct Args {
     /// Re-read a backup of INSTANCE and compare it with its MANIFEST
     #[arg(long, value_name = "INSTANCE", conflicts_with_all = ["all", "instances", "state", "to"])]
     pub verify: Option<String>,
-    /// With --verify: the backup to re-read [default: the newest]
-    #[arg(long, value_name = "ID", requires = "verify")]
+    /// Boot a backup of INSTANCE in a throwaway container and check its repositories
+    #[arg(long, value_name = "INSTANCE", conflicts_with_all = ["all", "instances", "state", "to", "verify"])]
+    pub drill: Option<String>,
+    /// With --verify or --drill: the backup [default: the newest]
+    #[arg(long, value_name = "ID", requires = "reread")]
     pub backup: Option<String>,
+    /// With --drill: seconds GitLab has to become healthy [default: 1800]
+    #[arg(long, value_name = "SECS", requires = "drill")]
+    pub wait_timeout: Option<Seconds>,
+}
+
+impl Args {
+    /// How a `--drill` waits.
+    pub fn drill_options(&self) -> DrillOptions {
+        DrillOptions {
+            lock_timeout: self.options.lock.timeout(),
+            wait_timeout: self.wait_timeout.map_or(DEFAULT_HEALTHY_TIMEOUT, |s| s.0),
+        }
+    }
 }
 
 /// One backup made.
@@ -284,9 +303,30 @@ mod tests {
             &["--verify", "1", "--all"][..],
             &["--verify", "1", "2"][..],
             &["--backup", "2026-01-01T00-00-00Z"][..],
+            &["--drill", "1", "--verify", "1"][..],
+            &["--drill", "1", "--all"][..],
+            &["--wait-timeout", "60"][..],
         ] {
             assert!(args(refused).is_err(), "{refused:?}");
         }
+    }
+
+    #[test]
+    fn a_drill_takes_a_backup_and_a_wait() {
+        let drill = args(&[
+            "--drill",
+            "docs",
+            "--backup",
+            "2026-01-01T00-00-00Z",
+            "--wait-timeout",
+            "60",
+        ])
+        .unwrap();
+        assert_eq!(drill.drill.as_deref(), Some("docs"));
+        assert_eq!(drill.backup.as_deref(), Some("2026-01-01T00-00-00Z"));
+        assert_eq!(drill.drill_options().wait_timeout, Duration::from_secs(60));
+        let plain = args(&["--drill", "1"]).unwrap();
+        assert_eq!(plain.drill_options().wait_timeout, DEFAULT_HEALTHY_TIMEOUT);
     }
 
     #[test]
