@@ -117,7 +117,7 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
     }
 
     let command = backup_command(home, &row.number.to_string());
-    if let Err(error) = cron::write_entry(home.cron_dir(), row.number, &plan.schedule, &command) {
+    if let Err(error) = cron::write_entry(home, row.number, &plan.schedule, &command) {
         set_note(home, row.number, &format!("no backup schedule: {error:#}"))?;
         return Err(Error::Failed(error.context(format!(
             "instance {} runs, but its backup schedule could not be written",
@@ -125,7 +125,7 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         ))));
     }
 
-    if let Err(error) = cron::ensure_state_entry(home.cron_dir(), &backup_command(home, "--state"))
+    if let Err(error) = cron::ensure_state_entry(home, &backup_command(home, "--state"))
     {
         home.log(
             "commission",

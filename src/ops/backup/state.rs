@@ -69,13 +69,13 @@ fn copy_settings(home: &Home, partial: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Girofle's cron entries.
+/// This home's cron entries (another home's, sharing the directory, are not its state).
 fn copy_cron_entries(home: &Home, cron: &Path) -> Result<()> {
     fs::create_dir(cron)?;
     if let Ok(entries) = fs::read_dir(home.cron_dir()) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with("girofle-") {
+            if crate::cron::is_own_name(home, &name) {
                 copy_file(&entry.path(), &cron.join(&name))?;
             }
         }
