@@ -315,7 +315,7 @@ mod tests {
     fn schedules_cron_ignores_are_refused() {
         for (bad, expected) in [
             ("0 */4 * *", "has 4 fields"),
-            ("0 * * * * ; rm -rf /", "has 8 fields"),
+            ("0 * * * * ; rm -rf /", "has 9 fields"),
             ("@sometimes", "not a cron nickname"),
             ("@reboot", "not a cron nickname"),
             ("99 99 * * *", "not a valid cron schedule"),
