@@ -80,10 +80,7 @@ pub fn validate_schedule(schedule: &str) -> Result<(), String> {
             .map(|(_, expression)| *expression)
             .ok_or_else(|| {
                 let known: Vec<&str> = NICKNAMES.iter().map(|(n, _)| *n).collect();
-                format!(
-                    "`{schedule}` is not a cron nickname ({})",
-                    known.join(", ")
-                )
+                format!("`{schedule}` is not a cron nickname ({})", known.join(", "))
             })?
     } else {
         schedule

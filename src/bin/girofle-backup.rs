@@ -34,6 +34,11 @@ fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
             if count == 1 { "y" } else { "ies" }
         )));
     }
+    if let Some(name) = &args.init_target {
+        backup::init_target(home, name)?;
+        eprintln!("target `{name}` is now Girofle's");
+        return Ok(Exit::Done);
+    }
     let outcome = backup::run(home, &args)?;
     let mut stdout = std::io::stdout();
     for made in &outcome.made {

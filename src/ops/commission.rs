@@ -125,8 +125,7 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         ))));
     }
 
-    if let Err(error) = cron::ensure_state_entry(home, &backup_command(home, "--state"))
-    {
+    if let Err(error) = cron::ensure_state_entry(home, &backup_command(home, "--state")) {
         home.log(
             "commission",
             &format!("the state cron entry could not be written: {error:#}"),
