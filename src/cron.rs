@@ -165,8 +165,8 @@ pub fn write_entry(
     let comment = format!(
         "backups of GitLab instance {number}. Written by girofle-commission; removed by girofle-decommission."
     );
+    migrate_legacy(home)?;
     write_file(home, &path, &comment, schedule, command)?;
-    remove_legacy(home, &format!("{LEGACY_PREFIX}-gitlab-{number}"), &path)?;
     Ok(path)
 }
 
@@ -175,6 +175,7 @@ pub fn write_entry(
 /// with every instance's new backups. The previous version's `girofle-state`
 /// of this home is migrated to the prefixed name.
 pub fn ensure_state_entry(home: &Home, command: &[String]) -> anyhow::Result<()> {
+    migrate_legacy(home)?;
     let path = state_entry_path(home);
     if !path.exists() {
         let comment = "its own state, and shipping to the `same-site` target when configured.";
@@ -186,7 +187,7 @@ pub fn ensure_state_entry(home: &Home, command: &[String]) -> anyhow::Result<()>
             home.prefix()
         );
     }
-    remove_legacy(home, &format!("{LEGACY_PREFIX}-state"), &path)
+    Ok(())
 }
 
 /// The words that name this home on an entry's command line.
@@ -207,15 +208,72 @@ fn belongs_to(home: &Home, path: &Path) -> bool {
     })
 }
 
-/// Removes the previous version's file `name` if it is this home's (and
-/// not the file just written).
-fn remove_legacy(home: &Home, name: &str, written: &Path) -> anyhow::Result<()> {
-    let legacy = home.cron_dir().join(name);
-    if legacy != written && belongs_to(home, &legacy) {
-        fs_err::remove_file(&legacy)
-            .with_context(|| format!("cannot remove the old entry {}", legacy.display()))?;
+/// Migrates this home's files written by the previous version: named
+/// `girofle-*` whatever the prefix, their line printing the backup IDs. Each
+/// one that runs a command for this home gets its prefixed name and a quiet
+/// line; files of other homes are left as they are.
+pub fn migrate_legacy(home: &Home) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(home.cron_dir()) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(&format!("{LEGACY_PREFIX}-")) else {
+            continue;
+        };
+        let legacy = entry.path();
+        let numbered = |kind: &str| {
+            rest.strip_prefix(kind)
+                .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        };
+        let legacy_name = rest == "state" || numbered("gitlab-") || numbered("drill-");
+        if !legacy_name || !belongs_to(home, &legacy) {
+            continue;
+        }
+        let text = fs_err::read_to_string(&legacy)?;
+        if text
+            .lines()
+            .all(|line| !is_command_line(line) || line.ends_with(">/dev/null"))
+            && home.prefix() == LEGACY_PREFIX
+        {
+            continue;
+        }
+        let quiet: String = text
+            .lines()
+            .map(|line| {
+                if is_command_line(line) && !line.ends_with(">/dev/null") {
+                    format!("{line} >/dev/null\n")
+                } else {
+                    format!("{line}\n")
+                }
+            })
+            .collect();
+        let target = home.cron_dir().join(format!("{}-{rest}", home.prefix()));
+        if target != legacy && target.exists() {
+            // This home already has its entry under the new name: the old one goes.
+            fs_err::remove_file(&legacy)?;
+            continue;
+        }
+        crate::atomic::write(&target, quiet.as_bytes(), 0o644)?;
+        if target != legacy {
+            fs_err::remove_file(&legacy)
+                .with_context(|| format!("cannot remove the old entry {}", legacy.display()))?;
+        }
     }
     Ok(())
+}
+
+/// Whether a cron file's line is a schedule and a command (not a comment, a
+/// blank or an environment setting).
+fn is_command_line(line: &str) -> bool {
+    let line = line.trim();
+    !line.is_empty()
+        && !line.starts_with('#')
+        && line.split_whitespace().any(|word| word == "root")
+        && !line
+            .split_whitespace()
+            .next()
+            .is_some_and(|first| first.contains('='))
 }
 
 /// One cron file (atomically): a comment, the environment, one line run as
@@ -277,7 +335,14 @@ pub fn remove_entry(home: &Home, number: u32) -> anyhow::Result<()> {
         }
         _ => {}
     }
-    remove_legacy(home, &format!("{LEGACY_PREFIX}-gitlab-{number}"), &path)
+    // The previous version's file of this instance, if it is this home's.
+    let legacy = home
+        .cron_dir()
+        .join(format!("{LEGACY_PREFIX}-gitlab-{number}"));
+    if legacy != path && belongs_to(home, &legacy) {
+        fs_err::remove_file(&legacy)?;
+    }
+    Ok(())
 }
 
 /// Quotes a word for the `/bin/sh` that cron runs the line with; `%` is
