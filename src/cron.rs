@@ -295,9 +295,13 @@ fn write_file(
     let directory = path.parent().unwrap_or(Path::new("/"));
     fs_err::create_dir_all(directory)
         .with_context(|| format!("cannot create {}", directory.display()))?;
+    // The run cron starts sees this home's prefix and cron directory, as
+    // the command that wrote the entry did (its state backup copies them).
     let contents = format!(
         "# Girofle: {comment}\nSHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n\
-         {schedule} root {}\n",
+         GIROFLE_PREFIX={}\nGIROFLE_CRON_DIR={}\n{schedule} root {}\n",
+        home.prefix(),
+        home.cron_dir().display(),
         command_line(command)
     );
     crate::atomic::write(path, contents.as_bytes(), 0o644)
