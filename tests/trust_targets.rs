@@ -268,3 +268,122 @@ fn retention_failing_after_a_good_backup_prints_its_id_and_exits_3() {
         .run("girofle-backup", &["--verify", "1", "--backup", &new])
         .expect_code(0);
 }
+
+/// The pids of the processes whose parent is `parent`, and theirs, and so on.
+fn descendants(parent: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // The parent is the second field after the command's closing parenthesis.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|field| field.parse::<u32>().ok());
+        if ppid == Some(parent) {
+            found.push(pid);
+            found.extend(descendants(pid));
+        }
+    }
+    found
+}
+
+/// The listening sshd of `sshd` (started with its configuration) while it serves a session.
+fn sshd_listener(sshd: &Sshd) -> u32 {
+    let config = sshd.storage().parent().unwrap().join("sshd_config");
+    let config = config.display().to_string();
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .find_map(|entry| {
+            let pid = entry.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let cmdline = fs::read(entry.path().join("cmdline")).ok()?;
+            // sshd rewrites its title (`sshd: /usr/sbin/sshd -D -e -f CONFIG [listener]...`).
+            (String::from_utf8_lossy(&cmdline).contains(&config) && !descendants(pid).is_empty())
+                .then_some(pid)
+        })
+        .expect("the sshd of the test runs")
+}
+
+#[test]
+fn a_network_that_dies_in_the_middle_of_a_transfer_fails_the_shipping_instead_of_hanging_it() {
+    let sshd = Sshd::start();
+    let world = Scenario::new();
+    configure(
+        &world,
+        &format!(
+            "[girofle]\nhost = \"host-a\"\n\n{}bwlimit_kib = 200\ntimeout = 3\n",
+            sshd.target("same-site", "known_hosts")
+        ),
+    );
+    world
+        .run("girofle-backup", &["--init-target", "same-site"])
+        .expect_code(0);
+    let ip = fresh_ip();
+    world.commission(&["--ip", &ip, "--hostname", &ip, "--no-wait"]);
+    let bytes: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
+        .collect();
+    fs::write(
+        world
+            .instance_dir(1)
+            .join("mapping-volumes/data/uploads.bin"),
+        bytes,
+    )
+    .unwrap();
+    let mut child = world
+        .command("girofle-backup")
+        .args(["1", "--to", "same-site"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let folder = sshd.storage().join("host-a/noeud-gitlab-1/bckups");
+    let start = Instant::now();
+    while !sorted_names(&folder)
+        .iter()
+        .any(|name| name.starts_with(".partial-") && folder.join(name).join("data").exists())
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the transfer never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The other end stops answering, its connection still open: a dead network.
+    let frozen = descendants(sshd_listener(&sshd));
+    assert!(!frozen.is_empty(), "no sshd session to freeze");
+    for pid in &frozen {
+        let _ = Command::new("kill")
+            .args(["-STOP", &pid.to_string()])
+            .status();
+    }
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for pid in &frozen {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+    let run = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(
+        run.code, 3,
+        "hung, or not a partial success: {}",
+        run.stderr
+    );
+    let id = run.stdout.trim().to_string();
+    assert!(world.backup_names(1).contains(&id), "{id}: {}", run.stderr);
+    assert!(
+        !sorted_names(&folder).contains(&id),
+        "a complete-looking backup on the target"
+    );
+    assert!(log(&world).contains("shipping instance 1 to `same-site` FAILED"));
+}
