@@ -327,14 +327,12 @@ fn the_real_cron_daemon_runs_the_backup_schedule() {
         format!("{}\n", number - 1),
     )
     .unwrap();
-    let mut ours = vec![
-        cron_dir.join(format!("girofle-gitlab-{number}")),
+    let entry_path = cron_dir.join(format!("{}-gitlab-{number}", world.prefix));
+    let _cleanup = CronFiles(vec![
+        entry_path.clone(),
+        cron_dir.join(format!("{}-state", world.prefix)),
         cron_dir.join(format!("{}-drill-{number}", world.prefix)),
-    ];
-    if !cron_dir.join("girofle-state").exists() {
-        ours.push(cron_dir.join("girofle-state"));
-    }
-    let _cleanup = CronFiles(ours);
+    ]);
     let run = world
         .command("girofle-commission")
         .env("GIROFLE_CRON_DIR", cron_dir)
@@ -355,7 +353,7 @@ fn the_real_cron_daemon_runs_the_backup_schedule() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    let entry = fs::read_to_string(cron_dir.join(format!("girofle-gitlab-{number}"))).unwrap();
+    let entry = fs::read_to_string(&entry_path).unwrap();
     assert!(entry.contains("* * * * * root "), "{entry}");
     let start = Instant::now();
     while world
@@ -378,7 +376,7 @@ fn the_real_cron_daemon_runs_the_backup_schedule() {
         .output()
         .unwrap();
     assert!(decommissioned.status.success());
-    assert!(!cron_dir.join(format!("girofle-gitlab-{number}")).exists());
+    assert!(!entry_path.exists());
 }
 
 #[test]

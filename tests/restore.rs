@@ -480,7 +480,12 @@ fn decommission_takes_a_final_backup_and_keeps_the_data() {
         it.world.containers().is_empty(),
         "the container is still there"
     );
-    assert!(!it.world.cron_dir.join("girofle-gitlab-1").exists());
+    assert!(
+        !it.world
+            .cron_dir
+            .join(format!("{}-gitlab-1", it.world.prefix))
+            .exists()
+    );
     assert!(
         it.world
             .instance_dir(1)

@@ -34,6 +34,11 @@ fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
             if count == 1 { "y" } else { "ies" }
         )));
     }
+    if let Some(name) = &args.init_target {
+        backup::init_target(home, name)?;
+        eprintln!("target `{name}` is now Girofle's");
+        return Ok(Exit::Done);
+    }
     if let Some(instance) = &args.drill {
         let drilled = backup::drill(
             home,

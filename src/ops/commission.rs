@@ -123,7 +123,7 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
     }
 
     let command = backup_command(home, &row.number.to_string());
-    if let Err(error) = cron::write_entry(home.cron_dir(), row.number, &plan.schedule, &command) {
+    if let Err(error) = cron::write_entry(home, row.number, &plan.schedule, &command) {
         set_note(home, row.number, &format!("no backup schedule: {error:#}"))?;
         return Err(Error::Failed(error.context(format!(
             "instance {} runs, but its backup schedule could not be written",
@@ -138,13 +138,7 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
             .unwrap_or_else(|| cron::default_drill_schedule(row.number));
         let mut command = backup_command(home, "--drill");
         command.push(row.number.to_string());
-        let written = cron::write_drill_entry(
-            home.cron_dir(),
-            home.prefix(),
-            row.number,
-            &schedule,
-            &command,
-        );
+        let written = cron::write_drill_entry(home, row.number, &schedule, &command);
         if let Err(error) = written {
             set_note(home, row.number, &format!("no drill schedule: {error:#}"))?;
             return Err(Error::Failed(error.context(format!(
@@ -154,8 +148,7 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         }
     }
 
-    if let Err(error) = cron::ensure_state_entry(home.cron_dir(), &backup_command(home, "--state"))
-    {
+    if let Err(error) = cron::ensure_state_entry(home, &backup_command(home, "--state")) {
         home.log(
             "commission",
             &format!("the state cron entry could not be written: {error:#}"),

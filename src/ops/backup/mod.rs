@@ -115,6 +115,10 @@ pub struct Args {
     /// With --drill: seconds GitLab has to become healthy [default: 1800]
     #[arg(long, value_name = "SECS", requires = "drill")]
     pub wait_timeout: Option<Seconds>,
+    /// Mark this target of girofle.conf as Girofle's (once, before it is used): a target without
+    /// its mark is refused
+    #[arg(long, value_name = "TARGET", conflicts_with_all = ["all", "instances", "state", "to", "verify", "drill"])]
+    pub init_target: Option<String>,
 }
 
 impl Args {
@@ -144,6 +148,8 @@ pub struct Made {
     pub stats: SyncStats,
     /// Backups removed by retention.
     pub removed: Vec<String>,
+    /// Why retention failed after the backup was made, if it did.
+    pub retention_failure: Option<String>,
 }
 
 /// Every backup made, and every item that failed.
@@ -184,11 +190,10 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
         select(&rows, &args.instances, args.all)?
     };
     let conf = Conf::load(home)?;
+    // An unknown target or a bad URL is refused before anything is made; an
+    // unreachable or unmarked target fails the shipping only: the local
+    // backups are made all the same (exit 3).
     let remote = target(&conf, args)?;
-    // An unreachable target, or one with the wrong host key, fails before anything is made here.
-    if let Some(remote) = &remote {
-        remote.prepare(&remote.host)?;
-    }
     let docker = Docker::new()?;
     let mut outcome = Outcome {
         made: Vec::new(),
@@ -198,7 +203,18 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     };
     for row in &targets {
         match backup_instance(home, &docker, &conf, row, &args.options) {
-            Ok(made) => outcome.made.push(made),
+            Ok(made) => {
+                if let Some(why) = &made.retention_failure {
+                    outcome.failures.push((
+                        format!(
+                            "retention of instance {} (backup {} was made)",
+                            row.number, made.id
+                        ),
+                        Error::failed(why.clone()),
+                    ));
+                }
+                outcome.made.push(made);
+            }
             Err(error) => {
                 home.log(
                     "backup",
@@ -213,7 +229,15 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     }
     if args.state {
         match backup_state(home, &docker, &conf, &rows) {
-            Ok(id) => outcome.state = Some(id),
+            Ok((id, retention_failure)) => {
+                if let Some(why) = retention_failure {
+                    outcome.failures.push((
+                        format!("retention of Girofle's state (backup {id} was made)"),
+                        Error::failed(why),
+                    ));
+                }
+                outcome.state = Some(id);
+            }
             Err(error) => {
                 home.log("backup", &format!("state FAILED: {error}"));
                 outcome
@@ -229,9 +253,29 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
         } else {
             targets.iter().collect()
         };
-        ship::ship_all(home, remote, &conf, &shipping, args.state, &mut outcome);
+        ship::ship_all(
+            home,
+            remote,
+            &conf,
+            &shipping,
+            args.state,
+            &args.options,
+            &mut outcome,
+        );
     }
     Ok(outcome)
+}
+
+/// `--init-target NAME`: marks the target as Girofle's, so that it is used.
+pub fn init_target(home: &Home, name: &str) -> Result<()> {
+    let conf = Conf::load(home)?;
+    let remote = Remote::from_conf(&conf, name)?;
+    remote.init()?;
+    home.log(
+        "backup",
+        &format!("target `{name}` initialised ({})", crate::remote::MARKER),
+    );
+    Ok(())
 }
 
 /// The target named by `--to`, or `same-site` for `--state` when it is configured.
@@ -306,6 +350,8 @@ mod tests {
             &["--drill", "1", "--verify", "1"][..],
             &["--drill", "1", "--all"][..],
             &["--wait-timeout", "60"][..],
+            &["--init-target", "off-site", "--to", "off-site"][..],
+            &["--init-target", "off-site", "1"][..],
         ] {
             assert!(args(refused).is_err(), "{refused:?}");
         }
