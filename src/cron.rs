@@ -471,9 +471,11 @@ mod tests {
         for number in 0..100 {
             assert!(validate_schedule(&default_drill_schedule(number)).is_ok());
         }
+        let home = Home::resolve(Some(Path::new("/girofle")));
         assert_eq!(
-            drill_entry_path(Path::new("/etc/cron.d"), "girofle", 4),
-            Path::new("/etc/cron.d/girofle-drill-4")
+            drill_entry_path(&home, 4),
+            home.cron_dir().join(format!("{}-drill-4", home.prefix()))
         );
+        assert!(is_own_name(&home, &format!("{}-drill-4", home.prefix())));
     }
 }
