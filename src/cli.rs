@@ -104,7 +104,7 @@ impl Invocation {
             Ok(())
         } else {
             Err(Error::usage(format!(
-                "{} must be run as root (members of the girofle group may only list)",
+                "{} must run as root; members of the girofle group may only run girofle-list",
                 self.program
             )))
         }
@@ -152,13 +152,15 @@ pub fn finish(program: &str, home: Option<&Home>, result: Result<Exit, Error>) -
     match result {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(error) => {
+            let code = error.exit();
+            let error = crate::redact::secrets(&error.to_string());
             eprintln!("{program}: {error}");
             if let Some(home) = home
-                && !matches!(error, Error::Usage(_))
+                && code != Exit::Usage
             {
                 home.log(program, &format!("error: {error}"));
             }
-            ExitCode::from(error.exit() as u8)
+            ExitCode::from(code as u8)
         }
     }
 }

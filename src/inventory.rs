@@ -144,12 +144,24 @@ fn parse_file(home: &Home) -> Result<(Vec<Row>, bool)> {
                 .into());
         }
     };
-    parse(&text).map_err(|(line, problem)| {
+    let parsed = parse(&text).map_err(|(line, problem)| {
         Error::failed(format!(
             "{} line {line}: {problem}; fix or remove that line, nothing was changed",
             path.display()
         ))
-    })
+    })?;
+    // A row can never make root work outside the home.
+    for row in &parsed.0 {
+        home.check_instance_dir(row.number, &row.dir)
+            .map_err(|problem| {
+                Error::failed(format!(
+                    "{}: instance {}: {problem}; fix or remove that row, nothing was changed",
+                    path.display(),
+                    row.number
+                ))
+            })?;
+    }
+    Ok(parsed)
 }
 
 /// Parses an inventory's text: rows, and whether any line was in the legacy
@@ -312,6 +324,7 @@ pub fn lock(home: &Home) -> Result<Locked> {
         .truncate(false)
         .write(true)
         .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
         .open(&lock_path)
         .with_context(|| format!("cannot open {}", lock_path.display()))?;
     file.lock()
@@ -371,12 +384,20 @@ impl Locked {
         Ok(next)
     }
 
-    /// Replaces `inventory.girofle` with the rows, atomically, mode 0600.
+    /// Replaces `inventory.girofle` with the rows, atomically: `root:girofle
+    /// 0640` (members of the group run `girofle-list`), or the group of the
+    /// file replaced when there is no `girofle` group.
     /// Legacy lines read earlier are written back as CSV rows.
     pub fn commit(&mut self) -> Result<()> {
         self.rows.sort_by_key(|row| row.number);
         let bytes = render(&self.rows)?;
-        crate::atomic::write(&self.home.inventory(), &bytes, 0o600)?;
+        let path = self.home.inventory();
+        match Home::group() {
+            Some(group) => {
+                crate::atomic::write_with_group(&path, &bytes, 0o640, Some(group.as_raw()))?
+            }
+            None => crate::atomic::write(&path, &bytes, 0o640)?,
+        }
         Ok(())
     }
 }
