@@ -1,7 +1,7 @@
 //! Rows of `inventory.girofle`: read (CSV, or the legacy scripts' lines),
 //! locked through the `inventory.girofle.lock` sidecar, replaced atomically.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
@@ -133,7 +133,7 @@ pub fn find<'a>(rows: &'a [Row], spec: &str) -> Option<&'a Row> {
 
 fn parse_file(home: &Home) -> Result<(Vec<Row>, bool)> {
     let path = home.inventory();
-    let text = match fs::read_to_string(&path) {
+    let text = match read_no_follow(&path) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             return Ok((Vec::new(), false));
@@ -162,6 +162,19 @@ fn parse_file(home: &Home) -> Result<(Vec<Row>, bool)> {
             })?;
     }
     Ok(parsed)
+}
+
+/// Reads a file root keeps in the home, refusing a symbolic link in its
+/// place (`O_NOFOLLOW`: root reads nothing through a link someone planted).
+fn read_no_follow(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)?;
+    let mut text = String::new();
+    file.read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// Parses an inventory's text: rows, and whether any line was in the legacy
@@ -363,7 +376,7 @@ impl Locked {
     /// is never handed out again, even if what follows fails.
     pub fn next_number(&mut self) -> Result<u32> {
         let path = self.home.counter();
-        let recorded: u32 = match fs::read_to_string(&path) {
+        let recorded: u32 = match read_no_follow(&path) {
             Ok(text) => text.trim().parse().map_err(|_| {
                 Error::failed(format!(
                     "{} holds `{}`, not a number",

@@ -44,11 +44,11 @@ fn world_with_an_instance() -> (Scenario, String) {
 fn the_home_is_root_s_and_the_group_may_only_read_the_inventory() {
     let (world, _ip) = world_with_an_instance();
     let group = gid_of_girofle();
-    assert_eq!(owner(&world.home), (0, group, 0o40750));
-    assert_eq!(owner(&world.inventory()), (0, group, 0o100640));
+    assert_eq!(owner(&world.home), (0, group, 0o750));
+    assert_eq!(owner(&world.inventory()), (0, group, 0o640));
     assert_eq!(
         owner(&world.home.join(".auto-increment.girofle")),
-        (0, 0, 0o100600)
+        (0, 0, 0o600)
     );
     let log = owner(&world.home.join("girofle.log"));
     assert_eq!(log.0, 0);
@@ -69,10 +69,7 @@ fn the_home_is_root_s_and_the_group_may_only_read_the_inventory() {
     let state_dir = world.home.join("sauvegardes").join(&state);
     assert_eq!(owner(&world.home.join("sauvegardes")).2 & 0o777, 0o700);
     assert_eq!(owner(&state_dir).2 & 0o777, 0o700);
-    assert_eq!(
-        owner(&state_dir.join("docker-inspect.json")),
-        (0, 0, 0o100600)
-    );
+    assert_eq!(owner(&state_dir.join("docker-inspect.json")), (0, 0, 0o600));
 }
 
 #[test]
@@ -137,6 +134,7 @@ fn a_member_of_the_group_lists_and_every_other_binary_refuses_it() {
 fn the_group_cannot_replace_or_redirect_what_root_runs_or_writes() {
     let (world, _ip) = world_with_an_instance();
     world.backup(1, &[]);
+    world.run("girofle-backup", &["--state"]).expect_code(0);
     // What install.sh puts in the home: root's binaries in root's directory.
     let operations = world.home.join("operations-std");
     fs::create_dir(&operations).unwrap();
@@ -254,15 +252,21 @@ fn root_follows_no_link_left_in_the_home_and_no_row_pointing_outside_it() {
     assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
     fs::remove_file(&lock).unwrap();
 
-    // The counter and the inventory: replaced, never written through.
-    link(&world.home.join(".auto-increment.girofle"));
+    // The counter and the inventory: neither read nor written through a link.
+    for name in [".auto-increment.girofle", "inventory.girofle"] {
+        let path = world.home.join(name);
+        let kept = world.home.join(format!("{name}.kept"));
+        fs::rename(&path, &kept).unwrap();
+        link(&path);
+        let run = world.run("girofle-commission", &["--ip", &ip, "--hostname", &ip]);
+        assert_ne!(run.code, 0, "{}", run.stderr);
+        assert!(run.stderr.contains(name), "{}", run.stderr);
+        assert!(!run.stderr.contains("precious"), "{}", run.stderr);
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+        fs::remove_file(&path).unwrap();
+        fs::rename(&kept, &path).unwrap();
+    }
     world.commission(&["--ip", &ip, "--hostname", &ip]);
-    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
-    assert!(
-        fs::metadata(world.home.join(".auto-increment.girofle"))
-            .unwrap()
-            .is_file()
-    );
 
     // A row whose directory is outside the home: every operation refuses it.
     let good = world.inventory_bytes();
