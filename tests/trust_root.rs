@@ -157,7 +157,7 @@ fn the_group_cannot_replace_or_redirect_what_root_runs_or_writes() {
         victim_dir.path().display()
     );
     let attempts: Vec<(&str, String)> = vec![
-        ("replace a binary", format!("cp /bin/sh \"$HOME_DIR/operations-std/girofle-backup\"")),
+        ("replace a binary", "cp /bin/sh \"$HOME_DIR/operations-std/girofle-backup\"".into()),
         ("rename a binary", "mv \"$HOME_DIR/operations-std/girofle-backup\" \"$HOME_DIR/operations-std/x\"".into()),
         ("link over a binary", format!("ln -sf {v} \"$HOME_DIR/operations-std/girofle-backup\"")),
         ("rename operations-std", "mv \"$HOME_DIR/operations-std\" \"$HOME_DIR/old\"".into()),
