@@ -155,6 +155,16 @@ impl Home {
         }
     }
 
+    /// Whether the home is root's alone: owned by root, writable by nobody
+    /// else (a missing home counts: root creates it so).
+    pub fn is_root_s(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match fs::symlink_metadata(&self.root) {
+            Ok(metadata) => metadata.uid() == 0 && metadata.mode() & 0o022 == 0,
+            Err(_) => true,
+        }
+    }
+
     /// The `girofle` group's id, if the group exists (install.sh creates it).
     pub fn group() -> Option<nix::unistd::Gid> {
         nix::unistd::Group::from_name("girofle")
@@ -198,7 +208,7 @@ impl Home {
     /// a member of the group (`girofle-list`) writes nothing. A symbolic link
     /// planted at `girofle.log` is never followed (`O_NOFOLLOW`).
     pub fn log(&self, operation: &str, message: &str) {
-        if !self.root.is_dir() || !nix::unistd::geteuid().is_root() {
+        if !self.root.is_dir() || !nix::unistd::geteuid().is_root() || !self.is_root_s() {
             return;
         }
         let message = crate::redact::secrets(message);

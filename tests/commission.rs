@@ -103,7 +103,10 @@ fn two_instances_on_their_own_addresses_serve_health_and_git() {
     let metadata = std::fs::metadata(world.inventory()).unwrap();
     assert_eq!(metadata.mode() & 0o777, 0o640);
     assert_eq!(metadata.uid(), 0);
-    assert_eq!(metadata.gid(), std::fs::metadata(&world.home).unwrap().gid());
+    assert_eq!(
+        metadata.gid(),
+        std::fs::metadata(&world.home).unwrap().gid()
+    );
 }
 
 /// Commissions that must be refused before anything is made.

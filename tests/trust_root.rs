@@ -424,3 +424,40 @@ fn an_ntp_server_is_a_host_and_a_port_only() {
     assert!(!world.home.exists());
     assert_eq!(fs::read_dir(root.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn root_works_in_no_home_another_user_can_change() {
+    // A home left as the previous version made it: the girofle user's.
+    let (world, _ip) = world_with_an_instance();
+    let log_before = fs::read(world.home.join("girofle.log")).unwrap();
+    let chown = std::process::Command::new("chown")
+        .args(["girofle:girofle", world.home.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    for args in [vec!["1"], vec!["--state"]] {
+        let run = world.run("girofle-backup", &args).expect_code(1);
+        assert!(
+            run.stderr.contains("run install.sh again"),
+            "{}",
+            run.stderr
+        );
+    }
+    assert_eq!(world.backup_names(1), Vec::<String>::new());
+    assert!(!world.home.join("sauvegardes").exists());
+    assert_eq!(
+        fs::read(world.home.join("girofle.log")).unwrap(),
+        log_before
+    );
+    // Writable by the group: refused as well.
+    let chown = std::process::Command::new("chown")
+        .args(["root:girofle", world.home.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    fs::set_permissions(&world.home, fs::Permissions::from_mode(0o770)).unwrap();
+    world.run("girofle-decommission", &["1"]).expect_code(1);
+    assert_eq!(world.entry(1)["state"], "commissioned");
+    fs::set_permissions(&world.home, fs::Permissions::from_mode(0o750)).unwrap();
+    world.backup(1, &[]);
+}
