@@ -39,6 +39,8 @@ pub mod notify;
 pub mod ops;
 /// What the next run undoes after a run was killed.
 pub mod recovery;
+/// Secrets (passwords, tokens) out of what is logged and printed.
+pub mod redact;
 /// Backup targets on other machines.
 pub mod remote;
 /// Quoting for the remote shell and cron.

@@ -102,9 +102,14 @@ fn two_instances_on_their_own_addresses_serve_health_and_git() {
         "{state}"
     );
 
-    // The inventory is private.
-    let mode = std::fs::metadata(world.inventory()).unwrap().mode() & 0o777;
-    assert_eq!(mode, 0o600);
+    // The inventory is root's; the girofle group may read it (girofle-list), nobody else.
+    let metadata = std::fs::metadata(world.inventory()).unwrap();
+    assert_eq!(metadata.mode() & 0o777, 0o640);
+    assert_eq!(metadata.uid(), 0);
+    assert_eq!(
+        metadata.gid(),
+        std::fs::metadata(&world.home).unwrap().gid()
+    );
 }
 
 /// Commissions that must be refused before anything is made.

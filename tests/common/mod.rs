@@ -528,3 +528,65 @@ pub fn tear_database(world: &Scenario, number: u32) {
         .join("mapping-volumes/data/postgresql/data/base/5");
     std::fs::write(&segment, "gen 999999\nxxxx\nend 999999\n").unwrap();
 }
+// ------------------------------------------------------------ trust (issue 10 §1, §7)
+
+/// Creates the `girofle` group and system user the way install.sh does, if missing.
+pub fn ensure_girofle_user() {
+    let exists = |args: &[&str]| {
+        Command::new("getent")
+            .args(args)
+            .output()
+            .map(|output| output.status.success())
+            .unwrap_or(false)
+    };
+    if !exists(&["group", "girofle"]) {
+        let _ = Command::new("groupadd")
+            .args(["--system", "girofle"])
+            .status();
+    }
+    if !exists(&["passwd", "girofle"]) {
+        let _ = Command::new("useradd")
+            .args([
+                "--system",
+                "--gid",
+                "girofle",
+                "--no-create-home",
+                "--shell",
+                "/bin/false",
+                "girofle",
+            ])
+            .status();
+    }
+}
+
+impl Scenario {
+    /// Lets other users reach the home (the scenario's temp root is 0700);
+    /// what they may do in it is then up to the home's own modes.
+    pub fn open_to_others(&self) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(self._root.path(), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+    }
+
+    /// Runs a binary of the crate (or any program) as the `girofle` user,
+    /// member of the `girofle` group only, in this scenario's world.
+    pub fn run_as_girofle(&self, binary: &str, args: &[&str]) -> Run {
+        let program = self.command(binary).get_program().to_owned();
+        let mut command = self.command("setpriv");
+        command
+            .args(["--reuid=girofle", "--regid=girofle", "--init-groups", "--"])
+            .arg(program)
+            .args(args);
+        Run::from(command.output().unwrap())
+    }
+
+    /// Runs `sh -c script` as the `girofle` user, `$HOME_DIR` naming the home.
+    pub fn sh_as_girofle(&self, script: &str) -> Run {
+        let mut command = self.command("setpriv");
+        command
+            .args(["--reuid=girofle", "--regid=girofle", "--init-groups", "--"])
+            .args(["sh", "-c", script])
+            .env("HOME_DIR", &self.home);
+        Run::from(command.output().unwrap())
+    }
+}

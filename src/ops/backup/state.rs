@@ -37,9 +37,11 @@ pub fn backup_state(
         crate::atomic::create_dir(&partial, 0o700, false)?;
         copy_settings(home, &partial)?;
         copy_cron_entries(home, &partial.join("cron.d"))?;
-        fs::write(
-            partial.join("docker-inspect.json"),
-            inspect_instances(docker, rows)?,
+        // The containers' environments (omnibus config, passwords): root's only.
+        crate::atomic::write(
+            &partial.join("docker-inspect.json"),
+            inspect_instances(docker, rows)?.as_bytes(),
+            0o600,
         )?;
         fs::write(partial.join("girofle.log.tail"), log_tail(home))?;
         let manifest = Manifest {

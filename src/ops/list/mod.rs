@@ -84,7 +84,9 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
             .filter(|row| row.state == RowState::Commissioned)
         {
             let instance = home.instance_of(row);
-            if recovery::needs_recovery(&instance)
+            // Only root recovers: a member of the group only reads.
+            if nix::unistd::geteuid().is_root()
+                && recovery::needs_recovery(&instance)
                 && let Some(_lock) = lock::try_lock_instance(&instance, "girofle-list")
             {
                 let _ = recovery::recover(home, docker, &instance);
