@@ -103,6 +103,9 @@ impl std::fmt::Display for Previous {
     }
 }
 
+/// Asked before anything is changed, with what the restore will do: go on?
+pub type Confirm = dyn FnMut(&Plan) -> Result<bool>;
+
 /// What a restore is about to do, told before it is done.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -187,7 +190,7 @@ pub fn run(
     home: &Home,
     args: &Args,
     progress: &mut dyn FnMut(&str),
-    confirm: Option<&mut dyn FnMut(&Plan) -> Result<bool>>,
+    confirm: Option<&mut Confirm>,
 ) -> Result<Outcome> {
     let docker = Docker::new()?;
     docker.server_version()?;
