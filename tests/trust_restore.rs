@@ -38,6 +38,12 @@ fn instance(world: Scenario, extra: &[&str]) -> Instance {
 }
 
 impl Instance {
+    /// A backup; then GitLab is serving again (a backup may return before it is).
+    fn backup(&self) -> String {
+        let id = self.world.backup(1, &[]);
+        wait_healthy(&self.container);
+        id
+    }
     fn project(&self) -> String {
         format!("{}/grp/app.git", self.url)
     }
@@ -154,7 +160,7 @@ fn a_directory_that_the_container_does_not_mount_is_refused_and_both_instances_s
     let other = instance(Scenario::new(), &[]);
     mine.push("mine");
     let others_head = other.push("other's");
-    other.world.backup(1, &[]);
+    other.backup();
     std::thread::sleep(Duration::from_millis(1100));
     let others_newer = other.push("other's, after its backup");
     assert_ne!(others_newer, others_head);
@@ -259,7 +265,7 @@ fn without_room_for_the_staged_copy_the_restore_exits_1_before_gitlab_is_touched
     let disk = Tmpfs::mount(&world.home, "512m");
     let it = instance(world, &[]);
     it.push("backed up");
-    let id = it.world.backup(1, &[]);
+    let id = it.backup();
     std::thread::sleep(Duration::from_millis(1100));
     let newer = it.push("after the backup");
     let backup = it.world.instance_dir(1).join("bckups").join(&id);
@@ -306,7 +312,7 @@ fn without_room_for_the_staged_copy_the_restore_exits_1_before_gitlab_is_touched
 fn the_replaced_data_becomes_a_backup_whose_restore_brings_it_back_exactly() {
     let it = instance(Scenario::new(), &[]);
     let old = it.push("in backup B");
-    let b = it.world.backup(1, &[]);
+    let b = it.backup();
     std::thread::sleep(Duration::from_millis(1100));
     let newer = it.push("pushed after backup B");
     let newest = it.push("and another");
@@ -367,10 +373,10 @@ fn the_replaced_data_becomes_a_backup_whose_restore_brings_it_back_exactly() {
 fn retention_counts_the_backup_taken_before_a_restore() {
     let it = instance(Scenario::new(), &[]);
     it.push("first");
-    let a = it.world.backup(1, &[]);
+    let a = it.backup();
     std::thread::sleep(Duration::from_millis(1100));
     it.push("second");
-    let b = it.world.backup(1, &[]);
+    let b = it.backup();
     std::thread::sleep(Duration::from_millis(1100));
     it.restore(&["--backup", &a]).expect_code(0);
     let kept = it.taken_before_restore();
@@ -385,10 +391,13 @@ fn retention_counts_the_backup_taken_before_a_restore() {
     )
     .unwrap();
     std::thread::sleep(Duration::from_millis(1100));
-    let c = it.world.backup(1, &[]);
+    let c = it.backup();
     assert_eq!(it.world.backup_names(1), [kept[0].0.clone(), c]);
-    let listed = it.world.entry(1);
-    assert_eq!(listed["health"], "healthy");
+    assert_eq!(it.world.entry(1)["last_backup"], c_last(&it));
+}
+
+fn c_last(it: &Instance) -> String {
+    it.world.backup_names(1).pop().unwrap()
 }
 
 /// Runs girofle-restore on a terminal (`script`), answering `answers`.
@@ -419,7 +428,7 @@ fn on_a_terminal(it: &Instance, args: &str, answers: &str) -> (i32, String) {
 fn on_a_terminal_restore_says_what_it_replaces_and_acts_only_on_yes() {
     let it = instance(Scenario::new(), &[]);
     let old = it.push("in the backup");
-    let id = it.world.backup(1, &[]);
+    let id = it.backup();
     std::thread::sleep(Duration::from_millis(1100));
     let newer = it.push("after the backup");
     let started = it.started();
@@ -463,7 +472,7 @@ fn a_rollback_after_image_recreates_the_container_from_the_image_it_ran() {
         &["--image", "girofle-gitlab-standin:17.6.0"],
     );
     let head = it.push("on 17.6.0");
-    let id = it.world.backup(1, &[]);
+    let id = it.backup();
     // A legacy backup (no MANIFEST) whose database is torn: the restored
     // GitLab never becomes healthy.
     let backups = it.world.instance_dir(1).join("bckups");

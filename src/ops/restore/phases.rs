@@ -113,21 +113,27 @@ impl Restore<'_> {
     /// Puts the previous volumes (and image) back, and the container as it
     /// was; returns the error that tells what happened.
     pub(super) fn roll_back(&self, prior: PriorState, not_healthy: NotHealthy) -> Result<Error> {
-        if let (Some(_), Some(row)) = (&self.recreate_with, self.row) {
-            let _ = recreate(
-                self.home,
-                self.docker,
-                row,
-                &self.original_image,
-                self.instance,
-            );
-        }
+        // Stopped first, and only then recreated from its original image:
+        // that image must never start on the restored data.
         let _ = self.docker.stop(self.container, DEFAULT_STOP_TIMEOUT);
         recovery::exchange_volumes(self.instance)?;
         fs::remove_dir_all(recovery::staging_path(self.instance))?;
         recovery::clear_journal(self.instance)?;
-        if prior == PriorState::Running {
-            self.docker.start(self.container)?;
+        match (&self.recreate_with, self.row) {
+            (Some(_), Some(row)) => {
+                recreate(
+                    self.home,
+                    self.docker,
+                    row,
+                    &self.original_image,
+                    self.instance,
+                )?;
+                if prior == PriorState::Stopped {
+                    self.docker.stop(self.container, DEFAULT_STOP_TIMEOUT)?;
+                }
+            }
+            _ if prior == PriorState::Running => self.docker.start(self.container)?,
+            _ => {}
         }
         lock::clear_record(self.instance)?;
         self.home.log(
