@@ -515,3 +515,82 @@ fn a_rollback_after_image_recreates_the_container_from_the_image_it_ran() {
     assert_eq!(remote_head(&it.project()), head);
     assert!(it.taken_before_restore().is_empty());
 }
+
+/// The `main` of the test repository in a tree holding `data/`.
+fn head_in(tree: &Path) -> Option<String> {
+    let out = Command::new("git")
+        .args(["-c", "safe.directory=*", "--git-dir"])
+        .arg(tree.join("data/git-data/repositories/grp/app.git"))
+        .args(["rev-parse", "refs/heads/main"])
+        .output()
+        .unwrap();
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+#[test]
+fn a_restore_killed_at_any_instant_never_loses_the_data_it_replaces() {
+    let it = instance(Scenario::new(), &[]);
+    let old = it.push("in the backup");
+    let id = it.backup();
+    let full = {
+        let start = std::time::Instant::now();
+        it.restore(&["--backup", &id]).expect_code(0);
+        start.elapsed()
+    };
+    let backups = it.world.instance_dir(1).join("bckups");
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15 ^ std::process::id() as u64;
+    for round in 0..6 {
+        wait_healthy(&it.container);
+        let live = it.push(&format!("round {round}"));
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = Duration::from_micros(seed % (full.as_micros() as u64 + 1));
+        let mut child = it
+            .world
+            .command("girofle-restore")
+            .args([&it.container, &it.dir(), "--backup", &id])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+        it.world.run("girofle-list", &[]).expect_code(0);
+        wait_healthy(&it.container);
+        let now = remote_head(&it.project());
+        assert!(now == live || now == old, "round {round}: unknown history");
+        if now == old {
+            let kept: Vec<String> = it
+                .taken_before_restore()
+                .into_iter()
+                .map(|(name, _)| name)
+                .filter(|name| head_in(&backups.join(name)).as_deref() == Some(live.as_str()))
+                .collect();
+            assert_eq!(
+                kept.len(),
+                1,
+                "round {round} ({delay:?}): the replaced data (at {live}) is not kept: {:?}",
+                it.world.backup_names(1)
+            );
+            it.world
+                .run("girofle-backup", &["--verify", "1", "--backup", &kept[0]])
+                .expect_code(0);
+        }
+        let hidden: Vec<String> = it
+            .world
+            .backup_names(1)
+            .into_iter()
+            .filter(|name| name.starts_with('.'))
+            .collect();
+        assert!(hidden.is_empty(), "round {round}: {hidden:?}");
+        let beside = common::sorted_names(&it.world.instance_dir(1));
+        assert!(
+            !beside
+                .iter()
+                .any(|name| name.starts_with("mapping-volumes.")),
+            "round {round}: {beside:?}"
+        );
+    }
+}
