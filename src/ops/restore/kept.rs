@@ -151,3 +151,57 @@ pub fn details_from_journal(journal: &str) -> Vec<(String, String)> {
         .map(|(key, value)| (key.to_string(), value.to_string()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_journal_carries_the_header_of_the_data_set_aside() {
+        let journal = "pid=12\ncontainer=girofle-gitlab-1\nheader.instance=1\n\
+                       header.taken_before_restore=2026-01-01T00-00-00Z\nheader.image=a=b\n";
+        assert_eq!(
+            details_from_journal(journal),
+            [
+                ("instance".to_string(), "1".to_string()),
+                (
+                    TAKEN_BEFORE_RESTORE.to_string(),
+                    "2026-01-01T00-00-00Z".to_string()
+                ),
+                ("image".to_string(), "a=b".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_set_aside_tree_becomes_a_backup_that_verifies() {
+        let temp = tempfile::tempdir().unwrap();
+        let instance = InstanceDir::new(temp.path().to_path_buf());
+        fs::create_dir_all(instance.backups()).unwrap();
+        let tree = temp.path().join("previous");
+        for volume in crate::container::VOLUMES {
+            fs::create_dir_all(tree.join(volume)).unwrap();
+        }
+        fs::write(tree.join("data/file"), "kept\n").unwrap();
+        let id = new_id(&instance);
+        assert!(matches!(
+            set_aside(&instance, &tree, id.clone()).unwrap(),
+            SetAside::Backups(_)
+        ));
+        assert!(
+            instance.complete_backups().is_empty(),
+            "listed before its MANIFEST"
+        );
+        let details = vec![(TAKEN_BEFORE_RESTORE.to_string(), "B".to_string())];
+        assert_eq!(
+            complete_set_aside(&instance, &details).unwrap(),
+            [id.to_string()]
+        );
+        assert_eq!(instance.complete_backups(), std::slice::from_ref(&id));
+        let backup = instance.backups().join(id.as_str());
+        let verification = snapshot::verify(&backup).unwrap();
+        assert!(verification.problems.is_empty());
+        assert_eq!(verification.manifest.get(TAKEN_BEFORE_RESTORE), Some("B"));
+        assert!(new_id(&instance).as_str() > id.as_str());
+    }
+}

@@ -223,7 +223,7 @@ pub fn run(
     // The reference, if it still names the image the container runs; else that image's ID.
     let original_image = match docker.image_id(&original_image) {
         Ok(id) if id == original_id => original_image,
-        _ => original_id,
+        _ => original_id.clone(),
     };
     if let Some(confirm) = confirm {
         let plan = plan(container, &instance, &backup_name);
@@ -240,6 +240,7 @@ pub fn run(
         row: row.as_ref(),
         recreate_with,
         original_image,
+        original_image_id: original_id,
         backup_name,
     };
     home.log(

@@ -27,6 +27,8 @@ pub(super) struct Restore<'a> {
     /// The image the container ran before the restore (from `docker
     /// inspect`): what a rollback recreates it from.
     pub(super) original_image: String,
+    /// That image's ID.
+    pub(super) original_image_id: String,
     pub(super) backup_name: String,
 }
 
@@ -165,6 +167,7 @@ impl Restore<'_> {
                 self.backup_name.clone(),
             ),
             ("image".to_string(), self.original_image.clone()),
+            ("image_id".to_string(), self.original_image_id.clone()),
         ];
         if let Some(row) = self.row {
             details.insert(0, ("instance".to_string(), row.number.to_string()));
