@@ -88,8 +88,10 @@ fn homes_sharing_a_cron_directory_never_touch_each_others_entries() {
     second.commission(&["--ip", &ip, "--hostname", &ip, "--no-wait"]);
     let (a, b) = (&first.prefix, &second.prefix);
     let mut expected = vec![
+        format!("{a}-drill-1"),
         format!("{a}-gitlab-1"),
         format!("{a}-state"),
+        format!("{b}-drill-1"),
         format!("{b}-gitlab-1"),
         format!("{b}-state"),
     ];
@@ -105,13 +107,17 @@ fn homes_sharing_a_cron_directory_never_touch_each_others_entries() {
             );
         }
     }
-    let second_entries: Vec<(String, Vec<u8>)> = [format!("{b}-gitlab-1"), format!("{b}-state")]
-        .into_iter()
-        .map(|name| {
-            let bytes = fs::read(first.cron_dir.join(&name)).unwrap();
-            (name, bytes)
-        })
-        .collect();
+    let second_entries: Vec<(String, Vec<u8>)> = [
+        format!("{b}-drill-1"),
+        format!("{b}-gitlab-1"),
+        format!("{b}-state"),
+    ]
+    .into_iter()
+    .map(|name| {
+        let bytes = fs::read(first.cron_dir.join(&name)).unwrap();
+        (name, bytes)
+    })
+    .collect();
 
     // The first home's state backup holds its own entries only.
     let id = first
@@ -121,13 +127,21 @@ fn homes_sharing_a_cron_directory_never_touch_each_others_entries() {
         .trim()
         .to_string();
     let saved = sorted_names(&first.home.join("sauvegardes").join(&id).join("cron.d"));
-    assert_eq!(saved, [format!("{a}-gitlab-1"), format!("{a}-state")]);
+    assert_eq!(
+        saved,
+        [
+            format!("{a}-drill-1"),
+            format!("{a}-gitlab-1"),
+            format!("{a}-state")
+        ]
+    );
 
     // Decommissioning the first home's instance 1 removes its entry only.
     first
         .run("girofle-decommission", &["1", "--no-backup"])
         .expect_code(0);
     assert!(!first.cron_dir.join(format!("{a}-gitlab-1")).exists());
+    assert!(!first.cron_dir.join(format!("{a}-drill-1")).exists());
     for (name, bytes) in &second_entries {
         assert_eq!(
             &fs::read(first.cron_dir.join(name)).unwrap(),
@@ -174,6 +188,7 @@ fn the_previous_versions_entries_of_this_home_migrate_and_another_homes_stay() {
     let p = &world.prefix;
     let mut expected = vec![
         "girofle-gitlab-8".to_string(),
+        format!("{p}-drill-1"),
         format!("{p}-gitlab-1"),
         format!("{p}-gitlab-7"),
         format!("{p}-state"),

@@ -25,14 +25,31 @@ fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Error> 
         }
         (None, _) => ask_for_arguments(&mut args)?,
     }
+    // On a terminal, say what is replaced with what and ask; without one,
+    // act, as the legacy `restore.sh CONTAINER DIR` did.
+    let ask_first = !args.yes && std::io::stdin().is_terminal();
+    let mut confirm = |plan: &restore::Plan| -> Result<bool, Error> {
+        eprintln!("{}", plan.text);
+        let answer = ask("Restore? (yes/no)", Some("no"))?;
+        Ok(matches!(answer.to_lowercase().as_str(), "y" | "yes"))
+    };
     let mut progress = Progress::new();
-    let outcome = restore::run(&invocation.home, &args, &mut |message| {
-        progress.show(message)
-    });
+    let outcome = restore::run(
+        &invocation.home,
+        &args,
+        &mut |message| progress.show(message),
+        if ask_first { Some(&mut confirm) } else { None },
+    );
     progress.end();
     let outcome = outcome?;
-    if let Some(previous) = &outcome.previous {
-        eprintln!("previous volumes kept in {}", previous.display());
+    match &outcome.previous {
+        restore::Previous::Backup(id) => eprintln!(
+            "the data this restore replaced is kept as backup {id} (restoring it with --backup {id} brings it back)"
+        ),
+        restore::Previous::Beside(path) => eprintln!(
+            "the data this restore replaced is kept in {} (bckups/ is on another file system)",
+            path.display()
+        ),
     }
     println!("{}", outcome.backup);
     Ok(Exit::Done)
