@@ -87,7 +87,7 @@ pub fn ensure_state_entry(cron_dir: &Path, command: &[String]) -> anyhow::Result
 }
 
 /// One cron file (atomically): a comment, the environment, one line run as root.
-fn write_file(
+pub fn write_file(
     path: &Path,
     comment: &str,
     schedule: &str,
@@ -106,6 +106,27 @@ fn write_file(
          {schedule} root {line}\n"
     );
     crate::atomic::write(path, contents.as_bytes(), 0o644)
+}
+
+/// The command line of a cron entry: `girofle-backup --home HOME WHAT`.
+pub fn backup_command(home: &crate::home::Home, what: &str) -> Vec<String> {
+    vec![
+        backup_program().display().to_string(),
+        "--home".to_string(),
+        home.root().display().to_string(),
+        what.to_string(),
+    ]
+}
+
+/// The `girofle-backup` a cron entry runs: the installed one, else the one
+/// beside this binary.
+pub fn backup_program() -> PathBuf {
+    let installed = PathBuf::from("/usr/local/bin/girofle-backup");
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("girofle-backup")))
+        .filter(|candidate| candidate.exists())
+        .unwrap_or(installed)
 }
 
 /// Removes the entry of instance `number`; a missing entry is not an error.

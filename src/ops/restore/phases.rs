@@ -161,7 +161,7 @@ impl Restore<'_> {
         };
         fs::remove_file(self.instance.volumes().join(RESTORED_MARK))?;
         recovery::clear_journal(self.instance)?;
-        if prior == PriorState::Stopped {
+        if prior == PriorState::Stopped && !self.args.leave_running {
             self.docker.stop(self.container, DEFAULT_STOP_TIMEOUT)?;
         }
         lock::clear_record(self.instance)?;
