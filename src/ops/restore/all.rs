@@ -202,7 +202,11 @@ pub fn run_all(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Resu
         None
     };
     let rows: Vec<Row> = match &state {
-        Some(state) => state.rows.iter().map(|row| relocate(home, row)).collect(),
+        Some(state) => state
+            .rows
+            .iter()
+            .map(|row| relocate(home, row, ip))
+            .collect(),
         None => present.clone(),
     };
     let mut results = Vec::new();
@@ -460,8 +464,9 @@ fn read_state(
     })
 }
 
-/// A row of the state backup, as it is on this host: its directory in this home.
-fn relocate(home: &Home, row: &Row) -> Row {
+/// A row of the state backup, as it is on this host: its directory in this
+/// home, and its address `ip` when given (for instances in service).
+fn relocate(home: &Home, row: &Row, ip: Option<IpAddr>) -> Row {
     let dir_name = if row.dir.as_os_str().is_empty() {
         home.instance_dir(row.number).dir_name()
     } else {
@@ -470,6 +475,11 @@ fn relocate(home: &Home, row: &Row) -> Row {
     let mut row = row.clone();
     row.dir = home.root().join(dir_name);
     row.note = String::new();
+    if let Some(ip) = ip
+        && row.state == RowState::Commissioned
+    {
+        row.ip = ip.to_string();
+    }
     row
 }
 
