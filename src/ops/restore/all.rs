@@ -154,6 +154,13 @@ pub fn run_all(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Resu
         Some(text) => Some(parse_ip(text)?),
         None => None,
     };
+    if let Some(image) = &args.image
+        && (image.is_empty() || image.starts_with('-') || image.chars().any(char::is_whitespace))
+    {
+        return Err(Error::usage(format!(
+            "--image `{image}`: not an image reference"
+        )));
+    }
     let conf = Conf::load(home)?;
     let remote = match &args.from {
         Some(name) => Some(Remote::from_conf(&conf, name)?),
@@ -201,11 +208,26 @@ pub fn run_all(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Resu
     } else {
         None
     };
+    // `--ip` and `--image` apply to every instance brought back.
+    let remap = |row: &mut Row| {
+        if let Some(ip) = ip {
+            row.ip = ip.to_string();
+        }
+        if let Some(image) = &args.image {
+            row.image = image.clone();
+        }
+    };
     let rows: Vec<Row> = match &state {
         Some(state) => state
             .rows
             .iter()
-            .map(|row| relocate(home, row, ip))
+            .map(|row| {
+                let mut row = relocate(home, row);
+                if row.state == RowState::Commissioned {
+                    remap(&mut row);
+                }
+                row
+            })
             .collect(),
         None => present.clone(),
     };
@@ -213,9 +235,7 @@ pub fn run_all(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Resu
     let mut to_restore = Vec::new();
     for row in rows.iter().filter(|r| r.state == RowState::Commissioned) {
         let mut row = row.clone();
-        if let Some(ip) = ip {
-            row.ip = ip.to_string();
-        }
+        remap(&mut row);
         if state.is_none() && containers.contains(&row.container) {
             results.push(result_of(&row, Verdict::LeftAlone));
         } else {
@@ -242,8 +262,11 @@ pub fn run_all(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Resu
             Some(state.id.clone())
         }
         None => {
-            if ip.is_some() {
-                update_rows(home, &to_restore, |row, wanted| row.ip = wanted.ip.clone())?;
+            if ip.is_some() || args.image.is_some() {
+                update_rows(home, &to_restore, |row, wanted| {
+                    row.ip = wanted.ip.clone();
+                    row.image = wanted.image.clone();
+                })?;
             }
             None
         }
@@ -464,9 +487,8 @@ fn read_state(
     })
 }
 
-/// A row of the state backup, as it is on this host: its directory in this
-/// home, and its address `ip` when given (for instances in service).
-fn relocate(home: &Home, row: &Row, ip: Option<IpAddr>) -> Row {
+/// A row of the state backup, as it is on this host: its directory in this home.
+fn relocate(home: &Home, row: &Row) -> Row {
     let dir_name = if row.dir.as_os_str().is_empty() {
         home.instance_dir(row.number).dir_name()
     } else {
@@ -475,11 +497,6 @@ fn relocate(home: &Home, row: &Row, ip: Option<IpAddr>) -> Row {
     let mut row = row.clone();
     row.dir = home.root().join(dir_name);
     row.note = String::new();
-    if let Some(ip) = ip
-        && row.state == RowState::Commissioned
-    {
-        row.ip = ip.to_string();
-    }
     row
 }
 
@@ -955,7 +972,6 @@ mod tests {
             &["--backup-state", "2026-01-01T00-00-00Z"][..],
             &["--ip", "127.0.0.1"][..],
             &["--all", "--backup", "2026-01-01T00-00-00Z"][..],
-            &["--all", "--image", "x"][..],
         ] {
             assert!(args(refused).is_err(), "{refused:?}");
         }

@@ -44,7 +44,7 @@ pub struct Args {
     /// With --from: the instance folder on the target, HOST/noeud-gitlab-<N> [default: this host's, DIR's]; with --all, the host: HOST
     #[arg(long, value_name = "HOST/noeud-gitlab-N", requires = "from")]
     pub source: Option<String>,
-    /// Recreate the container from this image (needed when the GitLab versions differ)
+    /// Recreate the container from this image (needed when the GitLab versions differ); with --all, every instance's
     #[arg(long, value_name = "REF")]
     pub image: Option<String>,
     /// Keep the previous volumes as mapping-volumes.previous-<time>
@@ -57,7 +57,7 @@ pub struct Args {
     #[arg(long, value_name = "SECS", default_value_t = Seconds(DEFAULT_HEALTHY_TIMEOUT))]
     pub wait_timeout: Seconds,
     /// Bring back every instance of a host: Girofle's state, then each instance from its newest backup
-    #[arg(long, conflicts_with_all = ["container", "dir", "backup", "image", "keep_previous"])]
+    #[arg(long, conflicts_with_all = ["container", "dir", "backup", "keep_previous"])]
     pub all: bool,
     /// With --all: the state backup to put back [default: the newest]
     #[arg(long, value_name = "ID", requires = "all")]
