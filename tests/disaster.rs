@@ -444,4 +444,28 @@ fn without_a_target_only_the_instances_whose_container_vanished_come_back() {
         "{}",
         again.stdout
     );
+
+    // The inventory lost too: it comes back first, from the newest state backup.
+    world.run("girofle-backup", &["--state"]).expect_code(0);
+    let listed = |world: &Scenario| -> Vec<(u64, String)> {
+        world
+            .list_json()
+            .iter()
+            .map(|e| {
+                (
+                    e["number"].as_u64().unwrap(),
+                    e["container"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let before = listed(&world);
+    fs::remove_file(world.inventory()).unwrap();
+    docker(&["rm", "--force", &containers[0]]);
+    let run = restore_all(&world, &[]).expect_code(0);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines[1].contains("restored"), "{}", run.stdout);
+    assert!(lines[2].contains("left alone"), "{}", run.stdout);
+    assert_eq!(listed(&world), before);
+    assert_eq!(world.entry(1)["health"], "healthy");
 }

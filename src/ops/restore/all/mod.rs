@@ -226,7 +226,9 @@ pub fn run_all(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Resu
             .iter()
             .map(|row| {
                 let mut row = relocate(home, row);
-                if row.state == RowState::Commissioned {
+                // An instance whose container is here (local mode) stays as it is.
+                let left_alone = remote.is_none() && containers.contains(&row.container);
+                if row.state == RowState::Commissioned && !left_alone {
                     remap(&mut row);
                 }
                 row
@@ -239,7 +241,7 @@ pub fn run_all(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Resu
     for row in rows.iter().filter(|r| r.state == RowState::Commissioned) {
         let mut row = row.clone();
         remap(&mut row);
-        if state.is_none() && containers.contains(&row.container) {
+        if remote.is_none() && containers.contains(&row.container) {
             results.push(result_of(&row, Verdict::LeftAlone));
         } else {
             to_restore.push(row);
