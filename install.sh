@@ -2,10 +2,11 @@
 # Provisions a host for Girofle, as root: the packages it needs, the binaries
 # and the legacy wrappers in $GIROFLE_HOME/operations-std, links in
 # /usr/local/bin, the `girofle` user and group, the home with its inventory
-# and counter, and the first GitLab instance. Running it again changes nothing.
+# and counter, and the first GitLab instance (none with --no-instance: for a
+# host about to receive `girofle-restore --all`). Running it again changes nothing.
 #
 #   install.sh [--home DIR] [--image REF] [--ip ADDR] [--http-port N] [--https-port N] [--ssh-port N]
-#              [--hostname FQDN] [--backup-schedule CRON] [--bin-dir DIR] [--yes]
+#              [--hostname FQDN] [--backup-schedule CRON] [--bin-dir DIR] [--no-instance] [--yes]
 #
 # Binaries come from dist/ beside this script when it holds them (no Rust needed
 # on the host), else they are built here, statically linked.
@@ -15,11 +16,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 home=${GIROFLE_HOME:-${REPERTOIRE_GIROFLE:-/girofle}}
 image=${GIROFLE_IMAGE:-gitlab/gitlab-ce:latest}
 bin_dir=/usr/local/bin
-ip= http_port= https_port= ssh_port= fqdn= schedule= yes=no
+ip= http_port= https_port= ssh_port= fqdn= schedule= yes=no instance=yes
 binaries="girofle-commission girofle-list girofle-backup girofle-restore girofle-decommission girofle-ntp-fix"
 wrappers="backup.sh restore.sh lister-instances-gitlab.sh comissioner-instance-gitlab.sh decomissioner-instance-gitlab.sh"
 
-usage() { sed -n '7,8p' "$0" | sed 's/^# *//' >&2; exit 2; }
+usage() { sed -n '8,9p' "$0" | sed 's/^# *//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--home) home=$2; shift 2 ;;
@@ -31,8 +32,9 @@ while [ $# -gt 0 ]; do
 	--hostname) fqdn=$2; shift 2 ;;
 	--backup-schedule) schedule=$2; shift 2 ;;
 	--bin-dir) bin_dir=$2; shift 2 ;;
+	--no-instance) instance=no; shift ;;
 	--yes | -y) yes=yes; shift ;;
-	-h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "install.sh: unknown argument $1" >&2; usage ;;
 	esac
 done
@@ -255,7 +257,10 @@ done
 step="first instance"
 say "== $step"
 commission=$home/operations-std/girofle-commission
-if GIROFLE_HOME=$home "$home/operations-std/girofle-list" --format csv 2>/dev/null | grep -q ',commissioned,'; then
+if [ $instance = no ]; then
+	say "   none (--no-instance): bring the lost host's instances back with"
+	say "   girofle-restore --all --from TARGET --source HOST"
+elif GIROFLE_HOME=$home "$home/operations-std/girofle-list" --format csv 2>/dev/null | grep -q ',commissioned,'; then
 	say "   an instance is already commissioned"
 else
 	if [ $yes = no ] && [ -t 0 ]; then

@@ -278,7 +278,7 @@ fn is_command_line(line: &str) -> bool {
 
 /// One cron file (atomically): a comment, the environment, one line run as
 /// root with stdout discarded (stderr, where failures go, is what cron mails).
-fn write_file(
+pub fn write_file(
     home: &Home,
     path: &Path,
     comment: &str,
@@ -317,6 +317,27 @@ pub fn command_line(command: &[String]) -> String {
         .collect::<Vec<_>>()
         .join(" ");
     format!("{words} >/dev/null")
+}
+
+/// The command line of a cron entry: `girofle-backup --home HOME WHAT`.
+pub fn backup_command(home: &Home, what: &str) -> Vec<String> {
+    vec![
+        backup_program().display().to_string(),
+        "--home".to_string(),
+        home.root().display().to_string(),
+        what.to_string(),
+    ]
+}
+
+/// The `girofle-backup` the cron entry runs: the installed one, else the one
+/// beside this binary.
+pub fn backup_program() -> PathBuf {
+    let installed = PathBuf::from("/usr/local/bin/girofle-backup");
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("girofle-backup")))
+        .filter(|candidate| candidate.exists())
+        .unwrap_or(installed)
 }
 
 /// Removes the entry of instance `number` (and the previous version's file

@@ -348,6 +348,15 @@ impl Docker {
         Ok(self.checked(&args)?.trim().to_string())
     }
 
+    /// Creates (without starting) a container as `spec` describes it; returns its ID.
+    pub fn create_spec(&self, spec: &RunSpec) -> anyhow::Result<String> {
+        let mut args = spec.arguments();
+        args.retain(|arg| arg != "--detach");
+        args[0] = "create".into();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Ok(self.checked(&args)?.trim().to_string())
+    }
+
     /// `.State` of a container, or `None` when the engine has no such container.
     pub fn inspect_state(&self, container: &str) -> anyhow::Result<Option<ContainerState>> {
         self.inspect_json_field(container, "{{json .State}}")

@@ -282,6 +282,31 @@ impl InstanceDir {
         self.root.join("bckups")
     }
 
+    /// Creates the instance's tree: itself (root only: it holds
+    /// gitlab-secrets.json), `mapping-volumes/` with the three volumes, and
+    /// `bckups/`. Nothing is left behind when one of them cannot be made.
+    pub fn create_tree(&self) -> anyhow::Result<()> {
+        let make = |path: &Path, mode: u32| {
+            fs::DirBuilder::new()
+                .mode(mode)
+                .create(path)
+                .with_context(|| format!("cannot create {}", path.display()))
+        };
+        let result = (|| -> anyhow::Result<()> {
+            make(self.root(), 0o700)?;
+            make(&self.volumes(), 0o755)?;
+            make(&self.config(), 0o775)?;
+            make(&self.data(), 0o755)?;
+            make(&self.logs(), 0o755)?;
+            make(&self.backups(), 0o700)?;
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = fs::remove_dir_all(self.root());
+        }
+        result
+    }
+
     /// The complete backups of this instance, oldest first. Partial backups
     /// (`.partial-<ID>`) and names that are not backup IDs are left out.
     pub fn complete_backups(&self) -> Vec<BackupId> {

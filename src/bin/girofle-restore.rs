@@ -15,6 +15,9 @@ fn main() -> ExitCode {
 
 fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Error> {
     invocation.require_root()?;
+    if args.all {
+        return run_all(&args, invocation);
+    }
     match (&args.container, &args.dir) {
         (Some(_), Some(_)) => {}
         (Some(_), None) => {
@@ -53,6 +56,37 @@ fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Error> 
     }
     println!("{}", outcome.backup);
     Ok(Exit::Done)
+}
+
+/// `--all`: the table of every instance on stdout, what went wrong on stderr.
+fn run_all(args: &restore::Args, invocation: &Invocation) -> Result<Exit, Error> {
+    let mut progress = Progress::new();
+    let outcome = restore::run_all(&invocation.home, args, &mut |message| {
+        progress.show(message)
+    });
+    progress.end();
+    let outcome = outcome?;
+    print!("{}", restore::render_table(&outcome));
+    for instance in &outcome.instances {
+        match &instance.verdict {
+            restore::Verdict::Failed(why) => eprintln!(
+                "{}: instance {} ({}): {why}",
+                invocation.program, instance.number, instance.container
+            ),
+            restore::Verdict::Restored {
+                previous: Some(kept),
+                ..
+            } => eprintln!(
+                "instance {}: the volumes found in its directory are {kept}",
+                instance.number,
+            ),
+            _ => {}
+        }
+    }
+    for warning in &outcome.warnings {
+        eprintln!("{}: {warning}", invocation.program);
+    }
+    Ok(outcome.exit())
 }
 
 /// The seed's questions, on a terminal only: the container, its directory, the backup.

@@ -3,11 +3,8 @@
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
-use std::os::unix::fs::DirBuilderExt;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use anyhow::Context;
+use std::time::Duration;
 
 use crate::cli::Seconds;
 use crate::container;
@@ -122,7 +119,7 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         ))));
     }
 
-    let command = backup_command(home, &row.number.to_string());
+    let command = cron::backup_command(home, &row.number.to_string());
     if let Err(error) = cron::write_entry(home, row.number, &plan.schedule, &command) {
         set_note(home, row.number, &format!("no backup schedule: {error:#}"))?;
         return Err(Error::Failed(error.context(format!(
@@ -136,7 +133,7 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
             .drill_schedule
             .clone()
             .unwrap_or_else(|| cron::default_drill_schedule(row.number));
-        let mut command = backup_command(home, "--drill");
+        let mut command = cron::backup_command(home, "--drill");
         command.push(row.number.to_string());
         let written = cron::write_drill_entry(home, row.number, &schedule, &command);
         if let Err(error) = written {
@@ -148,7 +145,7 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         }
     }
 
-    if let Err(error) = cron::ensure_state_entry(home, &backup_command(home, "--state")) {
+    if let Err(error) = cron::ensure_state_entry(home, &cron::backup_command(home, "--state")) {
         home.log(
             "commission",
             &format!("the state cron entry could not be written: {error:#}"),
@@ -320,7 +317,7 @@ fn reserve(home: &Home, args: &Args, plan: &Plan) -> Result<Row> {
             instance.root().display()
         )));
     }
-    create_dirs(&instance)?;
+    instance.create_tree()?;
     let row = Row {
         number,
         name: plan.name.clone(),
@@ -404,29 +401,6 @@ fn check_port(rows: &[Row], ip_text: &str, ip: IpAddr, port: u16, label: &str) -
     Ok(())
 }
 
-fn create_dirs(instance: &InstanceDir) -> Result<()> {
-    let make = |path: &Path, mode: u32| {
-        std::fs::DirBuilder::new()
-            .mode(mode)
-            .create(path)
-            .with_context(|| format!("cannot create {}", path.display()))
-    };
-    let result = (|| -> anyhow::Result<()> {
-        // The instance directory holds gitlab-secrets.json: root only.
-        make(instance.root(), 0o700)?;
-        make(&instance.volumes(), 0o755)?;
-        make(&instance.config(), 0o775)?;
-        make(&instance.data(), 0o755)?;
-        make(&instance.logs(), 0o755)?;
-        make(&instance.backups(), 0o700)?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs_err::remove_dir_all(instance.root());
-    }
-    Ok(result?)
-}
-
 /// After `docker run` failed: nothing of this commission is left behind. A
 /// container is removed only if this commission created it (its labels say so):
 /// a name clash must not cost someone else's container.
@@ -490,30 +464,10 @@ fn wait_healthy(
     )))
 }
 
-/// The command line of a cron entry: `girofle-backup --home HOME WHAT`.
-fn backup_command(home: &Home, what: &str) -> Vec<String> {
-    vec![
-        backup_program().display().to_string(),
-        "--home".to_string(),
-        home.root().display().to_string(),
-        what.to_string(),
-    ]
-}
-
-/// The `girofle-backup` the cron entry runs: the installed one, else the one
-/// beside this binary.
-fn backup_program() -> PathBuf {
-    let installed = PathBuf::from("/usr/local/bin/girofle-backup");
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("girofle-backup")))
-        .filter(|candidate| candidate.exists())
-        .unwrap_or(installed)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     /// What `girofle-commission WORDS...` asks for, validated as `run` does
     /// before anything is touched.

@@ -590,3 +590,24 @@ impl Scenario {
         Run::from(command.output().unwrap())
     }
 }
+
+/// A copy of the project as a host receives it: install.sh, the wrappers,
+/// and the prebuilt binaries in dist/ (so that no build runs in the test).
+pub fn release_tree() -> tempfile::TempDir {
+    let tree = tempfile::tempdir().unwrap();
+    let project = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(project.join("install.sh"), tree.path().join("install.sh")).unwrap();
+    let wrappers = tree.path().join("operations-std/serveur");
+    std::fs::create_dir_all(&wrappers).unwrap();
+    for entry in std::fs::read_dir(project.join("operations-std/serveur"))
+        .unwrap()
+        .flatten()
+    {
+        std::fs::copy(entry.path(), wrappers.join(entry.file_name())).unwrap();
+    }
+    std::fs::create_dir(tree.path().join("dist")).unwrap();
+    for binary in BINARIES {
+        std::fs::copy(binary_path(binary), tree.path().join("dist").join(binary)).unwrap();
+    }
+    tree
+}

@@ -2,6 +2,7 @@
 //! data it replaces (that becomes a backup of its own), and putting it back
 //! if the restored GitLab does not come up healthy.
 
+mod all;
 mod checks;
 mod fetch;
 mod kept;
@@ -29,6 +30,8 @@ use fetch::fetch;
 use phases::Restore;
 use version::check_version;
 
+pub use all::{AllOutcome, InstanceResult, Verdict, render_table, run_all};
+
 /// Restore a backup into a GitLab instance. Without arguments, asks for them (on a terminal)
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -42,10 +45,10 @@ pub struct Args {
     /// Fetch the backup from this target of girofle.conf first
     #[arg(long, value_name = "TARGET")]
     pub from: Option<String>,
-    /// With --from: the instance folder on the target, HOST/noeud-gitlab-<N> [default: this host's, DIR's]
+    /// With --from: the instance folder on the target, HOST/noeud-gitlab-<N> [default: this host's, DIR's]; with --all, the host: HOST
     #[arg(long, value_name = "HOST/noeud-gitlab-N", requires = "from")]
     pub source: Option<String>,
-    /// Recreate the container from this image (needed when the GitLab versions differ)
+    /// Recreate the container from this image (needed when the GitLab versions differ); with --all, every instance's
     #[arg(long, value_name = "REF")]
     pub image: Option<String>,
     /// Act without asking first (on a terminal, restore says what it will
@@ -61,6 +64,19 @@ pub struct Args {
     /// Seconds to wait for the restored instance to be healthy
     #[arg(long, value_name = "SECS", default_value_t = Seconds(DEFAULT_HEALTHY_TIMEOUT))]
     pub wait_timeout: Seconds,
+    /// Bring back every instance of a host: Girofle's state, then each instance from its newest backup
+    #[arg(long, conflicts_with_all = ["container", "dir", "backup", "keep_previous"])]
+    pub all: bool,
+    /// With --all: the state backup to put back [default: the newest]
+    #[arg(long, value_name = "ID", requires = "all")]
+    pub backup_state: Option<String>,
+    /// With --all: publish every instance on this address (when the recorded one does not exist here)
+    #[arg(long, value_name = "ADDR", requires = "all")]
+    pub ip: Option<String>,
+    /// Leave the container running after the restore, whatever its state before
+    /// (--all: a container created for the restore was never started).
+    #[arg(skip)]
+    pub leave_running: bool,
 }
 
 impl Args {

@@ -185,7 +185,7 @@ impl Restore<'_> {
         let staging = recovery::staging_path(self.instance);
         let set_aside = kept::set_aside(self.instance, &staging, kept::new_id(self.instance))?;
         fs::remove_file(self.instance.volumes().join(RESTORED_MARK))?;
-        if prior == PriorState::Stopped {
+        if prior == PriorState::Stopped && !self.args.leave_running {
             self.docker.stop(self.container, DEFAULT_STOP_TIMEOUT)?;
         }
         lock::clear_record(self.instance)?;
