@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use girofle::cli::{self, Invocation};
 use girofle::error::{Error, Exit};
-use girofle::ops::backup;
+use girofle::ops::{backup, report};
 
 fn main() -> ExitCode {
     cli::main(env!("CARGO_BIN_NAME"), run)
@@ -46,6 +46,9 @@ fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
             args.backup.as_deref(),
             &args.drill_options(),
         )?;
+        for warning in &drilled.warnings {
+            eprintln!("{}: warning: {warning}", invocation.program);
+        }
         if cli::stderr_is_terminal() {
             eprintln!(
                 "instance {}: backup {} booted healthy and its {} repositories pass git fsck ({} s); recorded in {}",
@@ -58,13 +61,27 @@ fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
         }
         return Ok(Exit::Done);
     }
-    let outcome = backup::run(home, &args)?;
-    let mut stdout = std::io::stdout();
-    for made in &outcome.made {
-        writeln!(stdout, "{}", made.id)?;
+    let outcome = match backup::run(home, &args) {
+        Ok(outcome) => outcome,
+        Err(error) if args.output.json() => {
+            report::print_json(&report::failure_json("backup", &error))?;
+            return Err(error);
+        }
+        Err(error) => return Err(error),
+    };
+    if args.output.json() {
+        report::print_json(&report::backup_json(&outcome))?;
+    } else {
+        let mut stdout = std::io::stdout();
+        for made in &outcome.made {
+            writeln!(stdout, "{}", made.id)?;
+        }
+        if let Some(id) = &outcome.state {
+            writeln!(stdout, "{id}")?;
+        }
     }
-    if let Some(id) = &outcome.state {
-        writeln!(stdout, "{id}")?;
+    for warning in &outcome.warnings {
+        eprintln!("{}: warning: {warning}", invocation.program);
     }
     if cli::stderr_is_terminal() {
         for shipped in &outcome.shipped {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use girofle::cli::{self, Invocation, Progress};
 use girofle::error::{Error, Exit};
-use girofle::ops::commission;
+use girofle::ops::{commission, report};
 
 fn main() -> ExitCode {
     cli::main(env!("CARGO_BIN_NAME"), run)
@@ -14,10 +14,21 @@ fn main() -> ExitCode {
 fn run(args: commission::Args, invocation: &Invocation) -> Result<Exit, Error> {
     invocation.require_root()?;
     let mut progress = Progress::new();
+    let started = std::time::Instant::now();
     let result = commission::run(&invocation.home, &args, &mut |message| {
         progress.show(message)
     });
     progress.end();
-    writeln!(std::io::stdout(), "{}", result?.url)?;
+    match result {
+        Ok(outcome) if args.output.json() => {
+            report::print_json(&report::commission_json(&outcome, started.elapsed()))?
+        }
+        Ok(outcome) => writeln!(std::io::stdout(), "{}", outcome.url)?,
+        Err(error) if args.output.json() => {
+            report::print_json(&report::failure_json("commission", &error))?;
+            return Err(error);
+        }
+        Err(error) => return Err(error),
+    }
     Ok(Exit::Done)
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use girofle::cli::{self, Invocation};
 use girofle::error::{Error, Exit};
-use girofle::ops::decommission;
+use girofle::ops::{decommission, report};
 
 fn main() -> ExitCode {
     cli::main(env!("CARGO_BIN_NAME"), run)
@@ -12,9 +12,21 @@ fn main() -> ExitCode {
 
 fn run(args: decommission::Args, invocation: &Invocation) -> Result<Exit, Error> {
     invocation.require_root()?;
-    let outcome = decommission::run(&invocation.home, &args)?;
-    if let Some(id) = &outcome.final_backup {
+    let outcome = match decommission::run(&invocation.home, &args) {
+        Ok(outcome) => outcome,
+        Err(error) if args.output.json() => {
+            report::print_json(&report::failure_json("decommission", &error))?;
+            return Err(error);
+        }
+        Err(error) => return Err(error),
+    };
+    if args.output.json() {
+        report::print_json(&report::decommission_json(&outcome))?;
+    } else if let Some(id) = &outcome.final_backup {
         println!("{id}");
+    }
+    for warning in &outcome.warnings {
+        eprintln!("{}: warning: {warning}", invocation.program);
     }
     eprintln!(
         "instance {} decommissioned; its data and backups stay in {}",

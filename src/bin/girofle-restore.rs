@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use girofle::cli::{self, Invocation, Progress};
 use girofle::error::{Error, Exit};
 use girofle::home::InstanceDir;
-use girofle::ops::restore;
+use girofle::ops::{report, restore};
 
 fn main() -> ExitCode {
     cli::main(env!("CARGO_BIN_NAME"), run)
@@ -37,6 +37,7 @@ fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Error> 
         Ok(matches!(answer.to_lowercase().as_str(), "y" | "yes"))
     };
     let mut progress = Progress::new();
+    let started = std::time::Instant::now();
     let outcome = restore::run(
         &invocation.home,
         &args,
@@ -44,7 +45,18 @@ fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Error> 
         if ask_first { Some(&mut confirm) } else { None },
     );
     progress.end();
+    if args.output.json() {
+        report::print_json(&report::restore_json(
+            args.container.as_deref().unwrap_or_default(),
+            args.dir.as_deref(),
+            outcome.as_ref(),
+            started.elapsed(),
+        ))?;
+    }
     let outcome = outcome?;
+    for warning in &outcome.warnings {
+        eprintln!("{}: warning: {warning}", invocation.program);
+    }
     match &outcome.previous {
         restore::Previous::Backup(id) => eprintln!(
             "the data this restore replaced is kept as backup {id} (restoring it with --backup {id} brings it back)"
@@ -54,7 +66,9 @@ fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Error> 
             path.display()
         ),
     }
-    println!("{}", outcome.backup);
+    if !args.output.json() {
+        println!("{}", outcome.backup);
+    }
     Ok(Exit::Done)
 }
 
@@ -65,8 +79,19 @@ fn run_all(args: &restore::Args, invocation: &Invocation) -> Result<Exit, Error>
         progress.show(message)
     });
     progress.end();
-    let outcome = outcome?;
-    print!("{}", restore::render_table(&outcome));
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(error) if args.output.json() => {
+            report::print_json(&report::failure_json("restore", &error))?;
+            return Err(error);
+        }
+        Err(error) => return Err(error),
+    };
+    if args.output.json() {
+        report::print_json(&report::restore_all_json(&outcome))?;
+    } else {
+        print!("{}", restore::render_table(&outcome));
+    }
     for instance in &outcome.instances {
         match &instance.verdict {
             restore::Verdict::Failed(why) => eprintln!(

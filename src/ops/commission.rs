@@ -58,6 +58,9 @@ pub struct Args {
     /// Do not wait for the instance to be healthy
     #[arg(long)]
     pub no_wait: bool,
+    /// How the result is printed.
+    #[command(flatten)]
+    pub output: crate::ops::report::FormatArgs,
 }
 
 impl Args {
@@ -76,6 +79,10 @@ pub struct Outcome {
     pub container: String,
     /// Its `external_url`.
     pub url: String,
+    /// Its inventory row as written.
+    pub row: crate::inventory::Row,
+    /// Whether it was waited for until healthy.
+    pub waited: bool,
 }
 
 /// The validated request, before anything exists.
@@ -156,6 +163,8 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         number: row.number,
         container: row.container.clone(),
         url: row.url(),
+        row: row.clone(),
+        waited: args.wait().is_some(),
     };
     if let Some(timeout) = args.wait() {
         wait_healthy(home, &docker, &row, timeout, progress)?;

@@ -21,6 +21,9 @@ pub struct Args {
     /// How long to wait for another operation on the same instance.
     #[command(flatten)]
     pub lock: LockArgs,
+    /// How the result is printed.
+    #[command(flatten)]
+    pub output: crate::ops::report::FormatArgs,
 }
 
 /// What was done.
@@ -32,6 +35,14 @@ pub struct Outcome {
     pub final_backup: Option<String>,
     /// Where its data stays.
     pub dir: std::path::PathBuf,
+    /// Its container.
+    pub container: String,
+    /// The final backup, with its figures, unless skipped.
+    pub made: Option<backup::Made>,
+    /// How long the final backup took.
+    pub backup_duration: Option<std::time::Duration>,
+    /// Metrics that could not be updated (never fatal).
+    pub warnings: Vec<String>,
 }
 
 /// Decommissions an instance without losing its data.
@@ -43,7 +54,8 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     let conf = Conf::load(home)?;
     let instance = home.instance_of(&row);
 
-    let final_backup = if args.no_backup {
+    let started = std::time::Instant::now();
+    let made = if args.no_backup {
         None
     } else {
         let options = backup::Options {
@@ -59,8 +71,10 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
                     row.number
                 ))
             })?;
-        Some(made.id.to_string())
+        Some(made)
     };
+    let backup_duration = made.as_ref().map(|_| started.elapsed());
+    let final_backup = made.as_ref().map(|made| made.id.to_string());
 
     let _lock = lock::lock_instance(&instance, "girofle-decommission", args.lock.timeout())?;
     recovery::recover(home, &docker, &instance)?;
@@ -90,9 +104,15 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
             instance.root().display()
         ),
     );
+    // Its series would otherwise say forever that its last backup grows old.
+    let warnings = crate::ops::report::forget(home, &conf, row.number);
     Ok(Outcome {
         number: row.number,
         final_backup,
         dir: instance.root().to_path_buf(),
+        container: row.container.clone(),
+        made,
+        backup_duration,
+        warnings,
     })
 }

@@ -6,3 +6,4 @@ pub mod decommission;
 pub mod list;
 pub mod ntp_fix;
 pub mod restore;
+pub mod report;

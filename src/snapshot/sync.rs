@@ -38,6 +38,8 @@ pub struct SyncStats {
     pub copied_bytes: u64,
     /// Files hard-linked into the previous copy instead of copied.
     pub linked_files: u64,
+    /// Bytes of the files hard-linked (not copied).
+    pub linked_bytes: u64,
     /// Entries already identical in the destination, left alone.
     pub unchanged: u64,
     /// Entries of the destination that the source no longer has.
@@ -564,6 +566,7 @@ impl Pass {
                     }
                     Outcome::Linked(sum) => {
                         self.stats.linked_files += 1;
+                        self.stats.linked_bytes += entry.size;
                         entry.checksum = sum.clone();
                         self.out.push(&entry)?;
                     }
@@ -786,6 +789,7 @@ impl Pass {
             }
             Outcome::Linked(sum) => {
                 self.stats.linked_files += 1;
+                self.stats.linked_bytes += entry.size;
                 sum
             }
             Outcome::Vanished => {

@@ -49,6 +49,8 @@ pub struct Drilled {
     pub record: Record,
     /// Where it is kept.
     pub record_path: PathBuf,
+    /// Notifications or metrics that could not be sent (never fatal).
+    pub warnings: Vec<String>,
 }
 
 /// Drills backup `backup` (the newest complete one by default) of the
@@ -112,7 +114,13 @@ pub fn drill(
             .map(ToString::to_string)
             .unwrap_or_default(),
     };
-    let record_path = record.save(&instance)?;
+    let record_path = record.save(&instance);
+    // Told before the record's own failure can stop us: a drill that ran is news.
+    let warnings = match crate::conf::Conf::load(home) {
+        Ok(conf) => crate::ops::report::drill(home, &conf, &row, &record),
+        Err(error) => vec![format!("girofle.conf: {error}: no notification sent")],
+    };
+    let record_path = record_path?;
     home.log(
         "drill",
         &match &outcome {
@@ -140,6 +148,7 @@ pub fn drill(
         number: row.number,
         record,
         record_path,
+        warnings,
     })
 }
 

@@ -262,6 +262,7 @@ fn copy_in_two_passes(
         copied.stats.copied_files += second.copied_files;
         copied.stats.copied_bytes += second.copied_bytes;
         copied.stats.linked_files += second.linked_files;
+        copied.stats.linked_bytes += second.linked_bytes;
         copied.stats.skipped_sockets = second.skipped_sockets;
     }
     Ok(copied)

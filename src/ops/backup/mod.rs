@@ -15,7 +15,7 @@ mod state;
 mod verify;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::cli::{LockArgs, Seconds};
 use crate::conf::Conf;
@@ -25,6 +25,7 @@ use crate::home::{BackupId, Home};
 use crate::inventory::{self, Row};
 use crate::recovery::PARTIAL_PREFIX;
 use crate::remote::Remote;
+use crate::ops::report;
 use crate::snapshot::SyncStats;
 
 pub use drill::{DrillOptions, Drilled, drill};
@@ -119,6 +120,9 @@ pub struct Args {
     /// its mark is refused
     #[arg(long, value_name = "TARGET", conflicts_with_all = ["all", "instances", "state", "to", "verify", "drill"])]
     pub init_target: Option<String>,
+    /// How the result is printed.
+    #[command(flatten)]
+    pub output: crate::ops::report::FormatArgs,
 }
 
 impl Args {
@@ -152,8 +156,39 @@ pub struct Made {
     pub retention_failure: Option<String>,
 }
 
+/// How the backup of one instance went (made or not), with the figures
+/// that [`Made`] does not hold.
+#[derive(Debug, Clone)]
+pub struct InstanceReport {
+    /// The instance number.
+    pub number: u32,
+    /// Its name (may be empty).
+    pub name: String,
+    /// Its container.
+    pub container: String,
+    /// How long the attempt took.
+    pub duration: Duration,
+    /// Complete backups kept after retention (when made).
+    pub backups_kept: Option<u64>,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+}
+
+/// How the shipping to the target went.
+#[derive(Debug, Clone)]
+pub struct TargetReport {
+    /// The target's name in `girofle.conf`.
+    pub name: String,
+    /// What was sent: `<folder>/<ID>`.
+    pub shipped: Vec<String>,
+    /// What failed, one item each.
+    pub errors: Vec<String>,
+    /// How long the shipping took.
+    pub duration: Duration,
+}
+
 /// Every backup made, and every item that failed.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Outcome {
     /// The backups made.
     pub made: Vec<Made>,
@@ -163,6 +198,12 @@ pub struct Outcome {
     pub shipped: Vec<String>,
     /// Items that failed, with why.
     pub failures: Vec<(String, Error)>,
+    /// Every instance attempted, in order.
+    pub instances: Vec<InstanceReport>,
+    /// The target shipped to, if any.
+    pub targets: Vec<TargetReport>,
+    /// Notifications or metrics that could not be sent (never fatal).
+    pub warnings: Vec<String>,
 }
 
 impl Outcome {
@@ -195,14 +236,49 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     // backups are made all the same (exit 3).
     let remote = target(&conf, args)?;
     let docker = Docker::new()?;
-    let mut outcome = Outcome {
-        made: Vec::new(),
-        state: None,
-        shipped: Vec::new(),
-        failures: Vec::new(),
-    };
+    let mut outcome = Outcome::default();
     for row in &targets {
-        match backup_instance(home, &docker, &conf, row, &args.options) {
+        let started = Instant::now();
+        let result = backup_instance(home, &docker, &conf, row, &args.options);
+        let mut report = InstanceReport {
+            number: row.number,
+            name: row.name.clone(),
+            container: row.container.clone(),
+            duration: started.elapsed(),
+            backups_kept: None,
+            error: None,
+        };
+        match &result {
+            Ok(made) => {
+                let kept = home.instance_of(row).complete_backups().len() as u64;
+                report.backups_kept = Some(kept);
+                let attempt = report::Attempt::Made {
+                    id: made.id.as_str(),
+                    stats: &made.stats,
+                    stop_window: made.stop_window,
+                    kept,
+                };
+                outcome.warnings.extend(report::backup(
+                    home,
+                    &conf,
+                    row,
+                    attempt,
+                    report.duration,
+                ));
+            }
+            Err(error) => {
+                report.error = Some(format!("{error:#}"));
+                outcome.warnings.extend(report::backup(
+                    home,
+                    &conf,
+                    row,
+                    report::Attempt::Failed(error),
+                    report.duration,
+                ));
+            }
+        }
+        outcome.instances.push(report);
+        match result {
             Ok(made) => {
                 if let Some(why) = &made.retention_failure {
                     outcome.failures.push((
@@ -228,6 +304,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
         }
     }
     if args.state {
+        let started = Instant::now();
         match backup_state(home, &docker, &conf, &rows) {
             Ok((id, retention_failure)) => {
                 if let Some(why) = retention_failure {
@@ -240,6 +317,12 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
             }
             Err(error) => {
                 home.log("backup", &format!("state FAILED: {error}"));
+                outcome.warnings.extend(report::state_backup_failed(
+                    home,
+                    &conf,
+                    &error,
+                    started.elapsed(),
+                ));
                 outcome
                     .failures
                     .push(("Girofle's state".to_string(), error));
@@ -377,12 +460,7 @@ mod tests {
 
     #[test]
     fn the_exit_code_says_whether_anything_was_made() {
-        let mut outcome = Outcome {
-            made: Vec::new(),
-            state: None,
-            shipped: Vec::new(),
-            failures: Vec::new(),
-        };
+        let mut outcome = Outcome::default();
         assert_eq!(outcome.exit(), Exit::Done);
         outcome
             .failures

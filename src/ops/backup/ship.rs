@@ -23,8 +23,11 @@ pub(super) fn ship_all(
     options: &Options,
     outcome: &mut Outcome,
 ) {
+    let started = std::time::Instant::now();
+    let mut errors = Vec::new();
     let mut fail = |what: String, error: Error| {
         home.log("backup", &format!("{what} FAILED: {error:#}"));
+        errors.push(format!("{what}: {error:#}"));
         outcome.failures.push((what, error));
     };
     let mut shipped = Vec::new();
@@ -60,6 +63,22 @@ pub(super) fn ship_all(
             Err(error) => fail(format!("shipping the state to `{}`", remote.name), error),
         }
     }
+    let duration = started.elapsed();
+    let error = (!errors.is_empty()).then(|| errors.join("\n"));
+    outcome.warnings.extend(crate::ops::report::shipping(
+        home,
+        conf,
+        &remote.name,
+        &shipped,
+        error.as_deref(),
+        duration,
+    ));
+    outcome.targets.push(super::TargetReport {
+        name: remote.name.clone(),
+        shipped: shipped.clone(),
+        errors,
+        duration,
+    });
     outcome.shipped.extend(shipped);
 }
 

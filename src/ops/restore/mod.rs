@@ -77,6 +77,9 @@ pub struct Args {
     /// (--all: a container created for the restore was never started).
     #[arg(skip)]
     pub leave_running: bool,
+    /// How the result is printed.
+    #[command(flatten)]
+    pub output: crate::ops::report::FormatArgs,
 }
 
 impl Args {
@@ -98,6 +101,8 @@ pub struct Outcome {
     pub backup: String,
     /// Where the data it replaced is kept.
     pub previous: Previous,
+    /// Notifications that could not be sent (never fatal).
+    pub warnings: Vec<String>,
 }
 
 /// Where the data a restore replaced is kept.
@@ -201,8 +206,42 @@ pub fn check_directory(dir: &Path, need_backup: bool) -> Result<InstanceDir> {
 
 /// Restores a backup into an instance: resolve, verify, check the space,
 /// ask (when `confirm` is given: it gets the plan and says whether to go
-/// on), stage, swap, start and wait, then finish or roll back.
+/// on), stage, swap, start and wait, then finish or roll back. `[notify]`
+/// hears how it ended (bad arguments aside: nothing was attempted).
 pub fn run(
+    home: &Home,
+    args: &Args,
+    progress: &mut dyn FnMut(&str),
+    confirm: Option<&mut Confirm>,
+) -> Result<Outcome> {
+    let started = std::time::Instant::now();
+    let mut result = restore_into(home, args, progress, confirm);
+    let usage = matches!(&result, Err(Error::Usage(_)));
+    if let (false, Ok((container, _))) = (usage, args.target()) {
+        let rows = inventory::read(home).unwrap_or_default();
+        let row = rows.iter().find(|row| row.container == container);
+        let conf = Conf::load(home).unwrap_or_default();
+        let warnings = crate::ops::report::restore(
+            home,
+            &conf,
+            row,
+            container,
+            match &result {
+                Ok(outcome) => Ok(outcome.backup.as_str()),
+                Err(error) => Err(error as &dyn std::fmt::Display),
+            },
+            args.from.as_deref(),
+            started.elapsed(),
+        );
+        if let Ok(outcome) = &mut result {
+            outcome.warnings = warnings;
+        }
+    }
+    result
+}
+
+/// [`run`] without telling `[notify]` (`--all` tells it per instance).
+pub(crate) fn restore_into(
     home: &Home,
     args: &Args,
     progress: &mut dyn FnMut(&str),

@@ -217,6 +217,7 @@ impl Restore<'_> {
         Ok(Outcome {
             backup: self.backup_name.clone(),
             previous,
+            warnings: Vec::new(),
         })
     }
 }

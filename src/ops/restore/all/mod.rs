@@ -284,6 +284,7 @@ pub fn run_all(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Resu
             "instance {}: bringing back {}",
             row.number, row.container
         ));
+        let started = std::time::Instant::now();
         let verdict = match restore_instance(
             home,
             &docker,
@@ -333,6 +334,22 @@ pub fn run_all(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Resu
                 Verdict::Failed(why)
             }
         };
+        let told = match &verdict {
+            Verdict::Restored { backup, .. } => Some(Ok(backup.as_str())),
+            Verdict::Failed(why) => Some(Err(why as &dyn std::fmt::Display)),
+            Verdict::LeftAlone => None,
+        };
+        if let Some(result) = told {
+            warnings.extend(crate::ops::report::restore(
+                home,
+                &conf,
+                Some(row),
+                &row.container,
+                result,
+                args.from.as_deref(),
+                started.elapsed(),
+            ));
+        }
         results.push(result_of(row, verdict));
     }
     let home_wide = cron_plan.iter().filter(|entry| entry.number.is_none());
@@ -618,8 +635,9 @@ fn restore_instance(
         backup_state: None,
         ip: None,
         leave_running: true,
+        output: args.output,
     };
-    match super::run(home, &one, progress, None) {
+    match super::restore_into(home, &one, progress, None) {
         Ok(outcome) => Ok((outcome.backup, found_data.then_some(outcome.previous))),
         Err(error) => {
             // The container was made for this restore: gone again, the
