@@ -425,6 +425,27 @@ pub fn remove_drill_entry(home: &Home, number: u32) -> anyhow::Result<()> {
 }
 
 #[cfg(test)]
+mod interval_tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn intervals_are_the_longest_gap() {
+        let from = UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+        let hours = |h: u64| Some(Duration::from_secs(h * 3600));
+        assert_eq!(interval("0 */4 * * *", from), hours(4));
+        assert_eq!(interval("@daily", from), hours(24));
+        assert_eq!(interval("30 2 * * 1-5", from), hours(72));
+        assert_eq!(interval("0 3 * * 0", from), hours(24 * 7));
+        assert_eq!(
+            interval("0 0 1 * *", from).map(|d| d.as_secs() / 86400 >= 28),
+            Some(true)
+        );
+        assert_eq!(interval("not cron", from), None);
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -499,4 +520,59 @@ mod tests {
         );
         assert!(is_own_name(&home, &format!("{}-drill-4", home.prefix())));
     }
+}
+
+/// The schedule of the Girofle entry at `path` (the five fields, or a
+/// nickname, of its command line); `None` when there is no such entry.
+pub fn read_schedule(path: &Path) -> Option<String> {
+    let text = fs_err::read_to_string(path).ok()?;
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        // Assignments (`SHELL=/bin/sh`) come before the command line.
+        .find(|line| {
+            let first = line.split_whitespace().next().unwrap_or_default();
+            !first.contains('=')
+        })
+        .map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if words[0].starts_with('@') {
+                words[0].to_string()
+            } else {
+                words.iter().take(5).copied().collect::<Vec<_>>().join(" ")
+            }
+        })
+}
+
+/// How far apart the runs of `schedule` can be: the longest gap between two
+/// runs over the week after `from` (a schedule that runs less than weekly:
+/// the gap between its next two runs). `None` for a schedule cron would refuse.
+pub fn interval(schedule: &str, from: std::time::SystemTime) -> Option<std::time::Duration> {
+    validate_schedule(schedule).ok()?;
+    let schedule = schedule.trim();
+    let expression = NICKNAMES
+        .iter()
+        .find(|(nickname, _)| schedule.eq_ignore_ascii_case(nickname))
+        .map(|(_, expression)| *expression)
+        .unwrap_or(schedule);
+    let parsed = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Disallowed)
+        .year(croner::parser::Year::Disallowed)
+        .build()
+        .parse(expression)
+        .ok()?;
+    let start_seconds = from.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    let start = chrono::DateTime::from_timestamp(i64::try_from(start_seconds).ok()?, 0)?;
+    let week_later = start + chrono::Duration::days(7);
+    let mut previous = parsed.find_next_occurrence(&start, false).ok()?;
+    let mut longest = chrono::Duration::zero();
+    loop {
+        let next = parsed.find_next_occurrence(&previous, false).ok()?;
+        longest = longest.max(next - previous);
+        if next > week_later {
+            break;
+        }
+        previous = next;
+    }
+    longest.to_std().ok()
 }

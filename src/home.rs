@@ -419,6 +419,20 @@ impl BackupId {
     pub fn as_str(&self) -> &str {
         &self.name
     }
+
+    /// When the backup started (IDs are UTC times); `None` for an impossible date.
+    pub fn started(&self) -> Option<std::time::SystemTime> {
+        let (year, month, day, hour, minute, second) = self.when;
+        let date = time::Date::from_calendar_date(
+            i32::from(year),
+            time::Month::try_from(month).ok()?,
+            day,
+        )
+        .ok()?;
+        let at = date.with_hms(hour, minute, second).ok()?.assume_utc();
+        let seconds = u64::try_from(at.unix_timestamp()).ok()?;
+        Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
+    }
 }
 
 impl std::fmt::Display for BackupId {

@@ -5,5 +5,5 @@ pub mod commission;
 pub mod decommission;
 pub mod list;
 pub mod ntp_fix;
-pub mod restore;
 pub mod report;
+pub mod restore;

@@ -23,9 +23,9 @@ use crate::docker::{DEFAULT_HEALTHY_TIMEOUT, DEFAULT_STOP_TIMEOUT, Docker};
 use crate::error::{Error, Exit, Result};
 use crate::home::{BackupId, Home};
 use crate::inventory::{self, Row};
+use crate::ops::report;
 use crate::recovery::PARTIAL_PREFIX;
 use crate::remote::Remote;
-use crate::ops::report;
 use crate::snapshot::SyncStats;
 
 pub use drill::{DrillOptions, Drilled, drill};
@@ -258,13 +258,9 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
                     stop_window: made.stop_window,
                     kept,
                 };
-                outcome.warnings.extend(report::backup(
-                    home,
-                    &conf,
-                    row,
-                    attempt,
-                    report.duration,
-                ));
+                outcome
+                    .warnings
+                    .extend(report::backup(home, &conf, row, attempt, report.duration));
             }
             Err(error) => {
                 report.error = Some(format!("{error:#}"));
