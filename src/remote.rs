@@ -242,6 +242,46 @@ impl Remote {
         Ok(())
     }
 
+    /// Whether the target is usable, touching nothing: a path target is a
+    /// directory holding its [`MARKER`]; an SSH target answers within five
+    /// seconds (its host key the known one) and holds its marker.
+    pub fn check(&self) -> Result<()> {
+        match &self.location {
+            Location::Local(base) => {
+                if !base.is_dir() {
+                    return Err(Error::failed(format!(
+                        "target `{}`: {} is not a directory (not mounted?)",
+                        self.name,
+                        base.display()
+                    )));
+                }
+                if !base.join(MARKER).is_file() {
+                    return Err(self.not_initialised());
+                }
+            }
+            Location::Ssh { .. } => {
+                // A monitoring check must answer quickly, whatever the shipping's timeout.
+                let quick = Remote {
+                    timeout_secs: self.timeout_secs.min(5),
+                    ..self.clone()
+                };
+                // Exit 0 whenever the host answered: only ssh fails.
+                let found = quick.remote_shell(&[
+                    "sh",
+                    "-c",
+                    "if test -f \"$1/$2\"; then echo marked; fi",
+                    "check",
+                    &self.root(),
+                    MARKER,
+                ])?;
+                if found.trim() != "marked" {
+                    return Err(self.not_initialised());
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Checks that the target answers (and that its host key is the known
     /// one) and is initialised (its [`MARKER`] is there), and creates
     /// `relative` there. An unmarked target is refused, nothing written.

@@ -13,6 +13,18 @@ fn main() -> ExitCode {
 
 fn run(args: list::Args, invocation: &Invocation) -> Result<Exit, Error> {
     let outcome = list::run(&invocation.home, &args)?;
+    if args.check {
+        let problems = list::check(&invocation.home, &outcome);
+        let mut stdout = std::io::stdout();
+        for problem in &problems {
+            writeln!(stdout, "{problem}")?;
+        }
+        return Ok(if problems.is_empty() {
+            Exit::Done
+        } else {
+            Exit::Failed
+        });
+    }
     let text = list::render(&outcome.entries, args.format)?;
     std::io::stdout().write_all(text.as_bytes())?;
     let missing: Vec<String> = outcome

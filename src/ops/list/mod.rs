@@ -1,17 +1,20 @@
 //! `girofle-list`: the inventory joined with the engine's live view, asked
 //! for ONCE whatever the number of instances.
 
+mod check;
 mod render;
 
 use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+pub use check::check;
 pub use render::{Format, render};
 
 use crate::docker::{ContainerSummary, Docker, Health, Status};
 use crate::error::Result;
-use crate::home::{Home, InstanceDir};
+use crate::home::{BackupId, Home, InstanceDir};
 use crate::inventory::{self, RowState};
 use crate::{lock, recovery};
 
@@ -24,6 +27,10 @@ pub struct Args {
     /// Output format
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    /// Print only what is wrong (stale backups, failed drills, missing containers, unreachable
+    /// targets), one line each; exit 0 when nothing is, 1 otherwise
+    #[arg(long, conflicts_with = "format")]
+    pub check: bool,
 }
 
 /// One instance as listed: the contract's JSON keys, plus `note`.
@@ -57,6 +64,14 @@ pub struct Entry {
     pub image: String,
     /// The newest complete backup's ID.
     pub last_backup: Option<String>,
+    /// How old the newest complete backup is, in seconds (from its ID, the
+    /// UTC time it started).
+    pub last_backup_age_seconds: Option<u64>,
+    /// The longest gap between two runs of the instance's backup schedule.
+    pub backup_interval_seconds: Option<u64>,
+    /// The last backup is older than twice the schedule's interval (or
+    /// there is none, and the instance is older than that).
+    pub stale: bool,
     /// `ok` or `failed`: how the last drill ended; `None` when none ran.
     pub last_drill: Option<&'static str>,
     /// What went wrong last (a failed commission, say); empty when all is well.
@@ -70,6 +85,40 @@ pub struct Outcome {
     pub entries: Vec<Entry>,
     /// Why the live state is `unknown`, when the engine did not answer.
     pub engine_error: Option<String>,
+}
+
+/// How fresh an instance's backups are.
+struct Freshness {
+    age: Option<Duration>,
+    interval: Option<Duration>,
+    stale: bool,
+}
+
+/// The age of the last backup, the schedule's interval (from its cron entry,
+/// else its row), and whether the backup is older than twice that. Without
+/// any backup, the instance is stale once it is itself that old.
+fn freshness(home: &Home, row: &inventory::Row, last: Option<&BackupId>) -> Freshness {
+    let now = SystemTime::now();
+    let schedule = crate::cron::read_schedule(&crate::cron::entry_path(home, row.number))
+        .unwrap_or_else(|| row.backup_schedule.clone());
+    let interval = crate::cron::interval(&schedule, now);
+    let since = |at: SystemTime| now.duration_since(at).unwrap_or_default();
+    let age = last.and_then(BackupId::started).map(since);
+    let reference = age.or_else(|| {
+        time::OffsetDateTime::parse(&row.created, &time::format_description::well_known::Rfc3339)
+            .ok()
+            .and_then(|created| u64::try_from(created.unix_timestamp()).ok())
+            .map(|seconds| since(UNIX_EPOCH + Duration::from_secs(seconds)))
+    });
+    let stale = match (reference, interval) {
+        (Some(reference), Some(interval)) => reference > interval * 2,
+        _ => false,
+    };
+    Freshness {
+        age,
+        interval,
+        stale,
+    }
 }
 
 /// Lists the instances of `home`.
@@ -115,6 +164,9 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
             } else {
                 row.dir.clone()
             };
+            let instance = InstanceDir::new(dir.clone());
+            let last = instance.latest_backup();
+            let freshness = freshness(home, &row, last.as_ref());
             Entry {
                 number: row.number,
                 url: row.url(),
@@ -127,9 +179,10 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
                 http_port: row.http_port,
                 https_port: row.https_port,
                 ssh_port: row.ssh_port,
-                last_backup: InstanceDir::new(dir.clone())
-                    .latest_backup()
-                    .map(|id| id.to_string()),
+                last_backup: last.map(|id| id.to_string()),
+                last_backup_age_seconds: freshness.age.map(|age| age.as_secs()),
+                backup_interval_seconds: freshness.interval.map(|i| i.as_secs()),
+                stale: freshness.stale && row.state == RowState::Commissioned,
                 last_drill: crate::drill::last(&InstanceDir::new(dir.clone()))
                     .map(|record| record.result()),
                 dir: dir.display().to_string(),

@@ -60,7 +60,7 @@ fn cells(entry: &Entry) -> [String; 10] {
         entry.status.to_string(),
         entry.health.to_string(),
         entry.url.clone(),
-        entry.last_backup.clone().unwrap_or_else(|| "-".into()),
+        last_backup(entry),
         entry.last_drill.unwrap_or("-").to_string(),
         entry.note.clone(),
     ]
@@ -94,6 +94,27 @@ fn table(entries: &[Entry]) -> String {
     out
 }
 
+/// The last backup, its age, and `STALE` when it is.
+fn last_backup(entry: &Entry) -> String {
+    let stale = if entry.stale { ", STALE" } else { "" };
+    match (&entry.last_backup, entry.last_backup_age_seconds) {
+        (Some(id), Some(age)) => format!("{id} ({} ago{stale})", age_text(age)),
+        (Some(id), None) => id.clone(),
+        (None, _) if entry.stale => "- (STALE)".into(),
+        (None, _) => "-".into(),
+    }
+}
+
+/// An age for people: `45s`, `12m`, `3h05m`, `2d04h`.
+pub fn age_text(seconds: u64) -> String {
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m", seconds / 60),
+        3600..86400 => format!("{}h{:02}m", seconds / 3600, seconds % 3600 / 60),
+        _ => format!("{}d{:02}h", seconds / 86400, seconds % 86400 / 3600),
+    }
+}
+
 fn dash(text: &str) -> String {
     if text.is_empty() {
         "-".into()
@@ -122,6 +143,9 @@ mod tests {
             dir: format!("/girofle/noeud-gitlab-{number}"),
             image: "gitlab/gitlab-ce:latest".into(),
             last_backup: None,
+            last_backup_age_seconds: None,
+            backup_interval_seconds: None,
+            stale: false,
             last_drill: None,
             note: String::new(),
         }

@@ -1,0 +1,66 @@
+//! `girofle-list --check`: only what is wrong, one line each, for a
+//! monitoring system or a daily cron mail.
+
+use std::path::Path;
+
+use super::Outcome;
+use super::render::age_text;
+use crate::conf::Conf;
+use crate::home::{Home, InstanceDir};
+use crate::remote::Remote;
+
+/// What is wrong: stale backups, failed last drills, missing containers, an
+/// engine that does not answer, targets unusable (a path target without its
+/// marker, an SSH target that does not answer within seconds). Empty when
+/// all is well.
+pub fn check(home: &Home, outcome: &Outcome) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(error) = &outcome.engine_error {
+        problems.push(format!("the Docker engine did not answer: {error}"));
+    }
+    for entry in outcome
+        .entries
+        .iter()
+        .filter(|entry| entry.state == "commissioned")
+    {
+        let who = format!("instance {} ({})", entry.number, entry.container);
+        if entry.status == "missing" {
+            problems.push(format!(
+                "{who}: its container is missing (`girofle-restore --all` brings it back)"
+            ));
+        }
+        if entry.stale {
+            let twice = entry
+                .backup_interval_seconds
+                .map(|interval| age_text(interval * 2))
+                .unwrap_or_default();
+            problems.push(match (&entry.last_backup, entry.last_backup_age_seconds) {
+                (Some(id), Some(age)) => format!(
+                    "{who}: its last backup {id} is {} old, more than twice its schedule's interval ({twice})",
+                    age_text(age)
+                ),
+                _ => format!("{who}: no backup yet, and it is older than {twice}"),
+            });
+        }
+        if entry.last_drill == Some("failed") {
+            let record = crate::drill::last(&InstanceDir::new(Path::new(&entry.dir).into()));
+            let (backup, reason) = record.map(|r| (r.backup, r.reason)).unwrap_or_default();
+            problems.push(format!(
+                "{who}: its last drill (backup {backup}) failed: {}",
+                reason.lines().next().unwrap_or_default()
+            ));
+        }
+    }
+    match Conf::load(home) {
+        Ok(conf) => {
+            for name in conf.targets.keys() {
+                let usable = Remote::from_conf(&conf, name).and_then(|remote| remote.check());
+                if let Err(error) = usable {
+                    problems.push(format!("target `{name}` is not usable: {error}"));
+                }
+            }
+        }
+        Err(error) => problems.push(format!("girofle.conf: {error}")),
+    }
+    problems
+}
