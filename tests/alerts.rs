@@ -366,3 +366,80 @@ fn without_json_the_text_output_is_unchanged() {
     assert_eq!(document["exit_code"], 2);
     assert!(!run.stderr.is_empty());
 }
+
+#[test]
+fn shipping_is_notified_and_counted_per_target() {
+    let world = Scenario::new();
+    let ip = fresh_ip();
+    world.commission(&["--ip", &ip, "--hostname", &ip]);
+    let hook = Hook::start();
+    let textfile = configure(&world, &hook, "[\"failure\", \"success\"]");
+    // A mount point with nothing mounted: the directory, without its marker.
+    let target = world.home.parent().unwrap().join("offsite");
+    std::fs::create_dir_all(&target).unwrap();
+    let mut conf = std::fs::read_to_string(world.home.join("girofle.conf")).unwrap();
+    conf.push_str(&format!(
+        "\n[targets.off-site]\nurl = \"{}\"\n",
+        target.display()
+    ));
+    std::fs::write(world.home.join("girofle.conf"), conf).unwrap();
+
+    // Not initialised: the backup is made, the shipping fails (exit 3), both are told.
+    let run = world
+        .run(
+            "girofle-backup",
+            &["1", "--to", "off-site", "--format", "json"],
+        )
+        .expect_code(3);
+    let document: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(document["exit_code"], 3);
+    assert_eq!(document["instances"][0]["ok"], true);
+    assert_eq!(document["targets"][0]["name"], "off-site");
+    assert_eq!(document["targets"][0]["ok"], false);
+    let events = hook.events();
+    let kinds: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds, [("backup", "success"), ("shipping", "failure")]);
+    assert_eq!(events[1]["target"], "off-site");
+    assert!(
+        events[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains(".girofle-target"),
+        "{}",
+        events[1]
+    );
+    let families = parsed(&textfile);
+    let target_value = |families: &Value, metric: &str| {
+        families[metric].as_array().unwrap()[0][2].as_f64().unwrap()
+    };
+    assert_eq!(target_value(&families, "girofle_target_last_result"), 0.0);
+
+    // Initialised: shipped, told, counted.
+    world
+        .run("girofle-backup", &["--init-target", "off-site"])
+        .expect_code(0);
+    let run = world
+        .run(
+            "girofle-backup",
+            &["1", "--to", "off-site", "--format", "json"],
+        )
+        .expect_code(0);
+    let document: Value = serde_json::from_str(&run.stdout).unwrap();
+    let id = document["instances"][0]["backup"].as_str().unwrap();
+    let shipped = document["targets"][0]["shipped"][0].as_str().unwrap();
+    assert!(
+        shipped.ends_with(&format!("/noeud-gitlab-1/bckups/{id}")),
+        "{shipped}"
+    );
+    assert!(target.join(shipped).join("MANIFEST").is_file(), "{shipped}");
+    let event = hook.events().last().unwrap().clone();
+    assert_eq!(event["kind"], "shipping");
+    assert_eq!(event["outcome"], "success");
+    assert_eq!(event["backup"], id);
+    let families = parsed(&textfile);
+    assert_eq!(target_value(&families, "girofle_target_last_result"), 1.0);
+    assert!(target_value(&families, "girofle_target_last_success_timestamp_seconds") > 0.0);
+}
