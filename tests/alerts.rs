@@ -122,7 +122,7 @@ fn value(families: &Value, metric: &str, number: u32) -> Option<f64> {
     families[metric]
         .as_array()?
         .iter()
-        .find(|sample| sample[1]["instance"] == number.to_string())
+        .find(|sample| sample[1]["instance"].as_str() == Some(number.to_string().as_str()))
         .and_then(|sample| sample[2].as_f64())
 }
 
@@ -179,7 +179,7 @@ fn a_failed_backup_is_posted_a_good_one_only_counted() {
         value(&families, "girofle_backups_kept", 1),
         Some(complete_backups(&world, 1).len() as f64)
     );
-    assert_eq!(complete_backups(&world, 1), [id.clone()]);
+    assert_eq!(complete_backups(&world, 1), [id.as_str()]);
 
     // The volumes moved away: the backup fails, the hook hears of it.
     let volumes = world.instance_dir(1).join("mapping-volumes");
