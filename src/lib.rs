@@ -29,6 +29,8 @@ pub mod home;
 pub mod inventory;
 /// The per-instance lock and the record of a container taken out of its state.
 pub mod lock;
+/// How far a long operation has gone: counted by the copy, shown by the binaries on a terminal.
+pub mod meter;
 /// Prometheus textfile metrics: last backups, drills and shippings.
 pub mod metrics;
 /// Addresses and ports of this host.

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use girofle::cli::{self, Invocation};
 use girofle::error::{Error, Exit};
+use girofle::meter;
 use girofle::ops::{backup, report};
 
 fn main() -> ExitCode {
@@ -15,7 +16,10 @@ fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
     invocation.require_root()?;
     let home = &invocation.home;
     if let Some(instance) = &args.verify {
-        let verified = backup::verify(home, instance, args.backup.as_deref())?;
+        let bar = meter::Bar::start();
+        let verified = backup::verify(home, instance, args.backup.as_deref());
+        bar.finish();
+        let verified = verified?;
         for problem in &verified.problems {
             println!("{problem}");
         }
@@ -40,12 +44,15 @@ fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
         return Ok(Exit::Done);
     }
     if let Some(instance) = &args.drill {
+        let bar = meter::Bar::start();
         let drilled = backup::drill(
             home,
             instance,
             args.backup.as_deref(),
             &args.drill_options(),
-        )?;
+        );
+        bar.finish();
+        let drilled = drilled?;
         for warning in &drilled.warnings {
             eprintln!("{}: warning: {warning}", invocation.program);
         }
@@ -61,7 +68,10 @@ fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
         }
         return Ok(Exit::Done);
     }
-    let outcome = match backup::run(home, &args) {
+    let bar = meter::Bar::start();
+    let outcome = backup::run(home, &args);
+    bar.finish();
+    let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) if args.output.json() => {
             report::print_json(&report::failure_json("backup", &error))?;

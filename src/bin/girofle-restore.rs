@@ -4,9 +4,10 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use girofle::cli::{self, Invocation, Progress};
+use girofle::cli::{self, Invocation};
 use girofle::error::{Error, Exit};
 use girofle::home::InstanceDir;
+use girofle::meter;
 use girofle::ops::{report, restore};
 
 fn main() -> ExitCode {
@@ -31,20 +32,30 @@ fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Error> 
     // On a terminal, say what is replaced with what and ask; without one,
     // act, as the legacy `restore.sh CONTAINER DIR` did.
     let ask_first = !args.yes && std::io::stdin().is_terminal();
-    let mut confirm = |plan: &restore::Plan| -> Result<bool, Error> {
+    // The bar never draws over the question: it starts once it is answered.
+    let bar = std::rc::Rc::new(std::cell::RefCell::new(
+        (!ask_first).then(meter::Bar::start),
+    ));
+    let started_bar = bar.clone();
+    let mut confirm = move |plan: &restore::Plan| -> Result<bool, Error> {
         eprintln!("{}", plan.text);
         let answer = ask("Restore? (yes/no)", Some("no"))?;
-        Ok(matches!(answer.to_lowercase().as_str(), "y" | "yes"))
+        let yes = matches!(answer.to_lowercase().as_str(), "y" | "yes");
+        if yes {
+            *started_bar.borrow_mut() = Some(meter::Bar::start());
+        }
+        Ok(yes)
     };
-    let mut progress = Progress::new();
     let started = std::time::Instant::now();
     let outcome = restore::run(
         &invocation.home,
         &args,
-        &mut |message| progress.show(message),
+        &mut |message| meter::phase(message),
         if ask_first { Some(&mut confirm) } else { None },
     );
-    progress.end();
+    if let Some(bar) = bar.take() {
+        bar.finish();
+    }
     if args.output.json() {
         report::print_json(&report::restore_json(
             args.container.as_deref().unwrap_or_default(),
@@ -74,11 +85,9 @@ fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Error> 
 
 /// `--all`: the table of every instance on stdout, what went wrong on stderr.
 fn run_all(args: &restore::Args, invocation: &Invocation) -> Result<Exit, Error> {
-    let mut progress = Progress::new();
-    let outcome = restore::run_all(&invocation.home, args, &mut |message| {
-        progress.show(message)
-    });
-    progress.end();
+    let bar = meter::Bar::start();
+    let outcome = restore::run_all(&invocation.home, args, &mut |message| meter::phase(message));
+    bar.finish();
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) if args.output.json() => {

@@ -558,6 +558,7 @@ impl Pass {
                     Outcome::Copied(bytes, sum) => {
                         self.stats.copied_files += 1;
                         self.stats.copied_bytes += bytes;
+                        crate::meter::count(1, *bytes);
                         // What was copied, should the file have grown or
                         // shrunk since it was `stat`ed.
                         entry.size = *bytes;
@@ -567,6 +568,7 @@ impl Pass {
                     Outcome::Linked(sum) => {
                         self.stats.linked_files += 1;
                         self.stats.linked_bytes += entry.size;
+                        crate::meter::count(1, entry.size);
                         entry.checksum = sum.clone();
                         self.out.push(&entry)?;
                     }
@@ -784,12 +786,14 @@ impl Pass {
             Outcome::Copied(bytes, sum) => {
                 self.stats.copied_files += 1;
                 self.stats.copied_bytes += bytes;
+                crate::meter::count(1, bytes);
                 entry.size = bytes;
                 sum
             }
             Outcome::Linked(sum) => {
                 self.stats.linked_files += 1;
                 self.stats.linked_bytes += entry.size;
+                crate::meter::count(1, entry.size);
                 sum
             }
             Outcome::Vanished => {

@@ -37,6 +37,10 @@ impl Restore<'_> {
     pub(super) fn stage(&self, backup: &Path) -> Result<()> {
         recovery::write_journal(self.instance, self.container, &self.details(None))?;
         let staging = recovery::staging_path(self.instance);
+        crate::meter::phase(format!(
+            "copying backup {} beside the volumes",
+            self.backup_name
+        ));
         let copied = (|| -> anyhow::Result<()> {
             if staging.exists() {
                 fs::remove_dir_all(&staging)?;
