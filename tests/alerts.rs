@@ -443,3 +443,25 @@ fn shipping_is_notified_and_counted_per_target() {
     assert_eq!(target_value(&families, "girofle_target_last_result"), 1.0);
     assert!(target_value(&families, "girofle_target_last_success_timestamp_seconds") > 0.0);
 }
+
+#[test]
+fn a_drill_is_told_and_counted() {
+    let world = Scenario::new();
+    let ip = fresh_ip();
+    world.commission(&["--ip", &ip, "--hostname", &ip]);
+    let id = world.backup(1, &[]);
+    let hook = Hook::start();
+    let textfile = configure(&world, &hook, "[\"failure\", \"success\"]");
+    world
+        .run("girofle-backup", &["--drill", "1", "--wait-timeout", "120"])
+        .expect_code(0);
+    let events = hook.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["kind"], "drill");
+    assert_eq!(events[0]["outcome"], "success");
+    assert_eq!(events[0]["backup"], id.as_str());
+    assert_eq!(events[0]["instance"], 1);
+    let families = parsed(&textfile);
+    assert_eq!(value(&families, "girofle_drill_last_result", 1), Some(1.0));
+    assert!(value(&families, "girofle_drill_last_timestamp_seconds", 1).unwrap() > 0.0);
+}
