@@ -5,7 +5,10 @@
 //! next to nothing when nobody looks), and the operations name the phase
 //! they are in ("instance 3: second pass, GitLab stopped"). A binary whose
 //! stderr is a terminal starts a [`Bar`] that reads the meter a few times a
-//! second; without a terminal nothing reads it and nothing is shown.
+//! second, and prints a line for each phase that is over (what it counted,
+//! how long it took), so that what a short phase did is seen even when it
+//! ended between two looks; without a terminal nothing reads it and nothing
+//! is shown.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,6 +21,12 @@ struct Meter {
     /// Bumped at each new phase, so that a rate restarts with it.
     generation: AtomicU64,
     phase: Mutex<String>,
+    /// When the current phase began.
+    since: Mutex<Option<Instant>>,
+    /// Whether a [`Bar`] looks (then phases over are kept for it).
+    watched: AtomicBool,
+    /// Phases over, not yet shown, with how long they took.
+    over: Mutex<Vec<(Reading, Duration)>>,
 }
 
 static METER: Meter = Meter {
@@ -25,15 +34,49 @@ static METER: Meter = Meter {
     bytes: AtomicU64::new(0),
     generation: AtomicU64::new(0),
     phase: Mutex::new(String::new()),
+    since: Mutex::new(None),
+    watched: AtomicBool::new(false),
+    over: Mutex::new(Vec::new()),
 };
 
 /// A new phase begins: its name, its counters at zero.
 pub fn phase(name: impl Into<String>) {
     let mut phase = METER.phase.lock().unwrap_or_else(|e| e.into_inner());
+    end_phase(&phase);
     *phase = name.into();
     METER.files.store(0, Ordering::Relaxed);
     METER.bytes.store(0, Ordering::Relaxed);
     METER.generation.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Keeps the phase that ends for the bar (when one looks).
+fn end_phase(phase: &str) {
+    let now = Instant::now();
+    let since = METER
+        .since
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .replace(now);
+    if phase.is_empty() || !METER.watched.load(Ordering::Relaxed) {
+        return;
+    }
+    let reading = Reading {
+        phase: phase.to_string(),
+        generation: METER.generation.load(Ordering::Relaxed),
+        files: METER.files.load(Ordering::Relaxed),
+        bytes: METER.bytes.load(Ordering::Relaxed),
+    };
+    let took = since.map(|since| now - since).unwrap_or_default();
+    METER
+        .over
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((reading, took));
+}
+
+/// The phases over since the last call (taken).
+fn take_over() -> Vec<(Reading, Duration)> {
+    std::mem::take(&mut *METER.over.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
 /// Files and bytes done in the current phase (copied, linked or read).
@@ -95,11 +138,25 @@ impl Bar {
             indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
                 .expect("a valid template"),
         );
+        METER.watched.store(true, Ordering::Relaxed);
         let flag = running.clone();
         let thread = std::thread::spawn(move || {
             let mut generation = u64::MAX;
             let mut since = Instant::now();
+            let show_over = |bar: &indicatif::ProgressBar| {
+                for (reading, took) in take_over() {
+                    // Phases that counted nothing and were quick say nothing worth a line.
+                    if reading.files > 0 || took >= Duration::from_secs(1) {
+                        bar.println(format!(
+                            "✓ {} in {:.1} s",
+                            describe(&reading, took),
+                            took.as_secs_f64()
+                        ));
+                    }
+                }
+            };
             while flag.load(Ordering::Relaxed) {
+                show_over(&bar);
                 let reading = read();
                 if reading.generation != generation {
                     generation = reading.generation;
@@ -112,6 +169,14 @@ impl Bar {
                 bar.tick();
                 std::thread::sleep(Duration::from_millis(100));
             }
+            // The phase running at the end is over too.
+            {
+                let mut phase = METER.phase.lock().unwrap_or_else(|e| e.into_inner());
+                end_phase(&phase);
+                phase.clear();
+            }
+            show_over(&bar);
+            METER.watched.store(false, Ordering::Relaxed);
             bar.finish_and_clear();
         });
         Bar {

@@ -187,6 +187,7 @@ fn make_backup(
         started,
     }
     .lines(paths.partial, &copied);
+    crate::meter::phase(format!("instance {}: writing the MANIFEST", row.number));
     copy.write_manifest(&header)?;
     let partial = paths.partial;
     let complete = instance.backups().join(id.as_str());
@@ -220,6 +221,10 @@ fn copy_in_two_passes(
     copy: &mut Copier,
     prior: Status,
 ) -> Result<Copied> {
+    crate::meter::phase(format!(
+        "instance {}: first pass, GitLab running",
+        row.number
+    ));
     let mut copied = Copied {
         stats: copy.pass()?,
         consistent: true,
@@ -235,6 +240,10 @@ fn copy_in_two_passes(
                 Consistency::Pause => Halt::Pause,
                 _ => Halt::Stop(options.stop_timeout.0),
             };
+            crate::meter::phase(format!(
+                "instance {}: taking GitLab out of service",
+                row.number
+            ));
             let guard =
                 OutOfService::take(docker, instance, "girofle-backup", &row.container, halt)
                     .map_err(|error| {
@@ -242,7 +251,12 @@ fn copy_in_two_passes(
                     })?;
             copied.shutdown = Some(guard.shutdown);
             let window = Instant::now();
+            crate::meter::phase(format!(
+                "instance {}: second pass, GitLab out of service",
+                row.number
+            ));
             let pass = copy.pass();
+            crate::meter::phase(format!("instance {}: starting GitLab again", row.number));
             copied.second_pass = Some(window.elapsed());
             let resumed = guard.put_back();
             copied.stop_window = Some(window.elapsed());
@@ -256,7 +270,10 @@ fn copy_in_two_passes(
         }
         // Stopped, missing or already frozen: nothing writes, a second pass
         // catches what changed during the first.
-        _ => Some(copy.pass()?),
+        _ => {
+            crate::meter::phase(format!("instance {}: second pass", row.number));
+            Some(copy.pass()?)
+        }
     };
     if let Some(second) = second {
         copied.stats.copied_files += second.copied_files;
