@@ -44,6 +44,8 @@ fn install(world: &Scenario, tree: &Path, bin_dir: &Path, ip: &str) -> common::R
     let output = world
         .command("sh")
         .arg(tree.join("install.sh"))
+        // Completions, man pages and the logrotate file go into the tree, not the host's /usr and /etc.
+        .env("GIROFLE_SHARE_ROOT", tree.join("share"))
         .args([
             "--home",
             world.home.to_str().unwrap(),
