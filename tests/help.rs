@@ -435,7 +435,8 @@ fn the_decommission_script_without_argument_asks_on_a_terminal_only() {
     let mut child = world
         .command("script")
         .arg("-qec")
-        .arg(script.as_os_str())
+        // Without the final backup, which restore.rs's decommission test covers (it takes minutes).
+        .arg(format!("{} --no-backup", script.display()))
         .arg("/dev/null")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -462,7 +463,4 @@ fn the_decommission_script_without_argument_asks_on_a_terminal_only() {
     assert_eq!(world.entry(1)["state"], "commissioned");
     assert_eq!(world.entry(2)["state"], "decommissioned");
     assert_eq!(world.entry(2)["status"], "missing");
-    // The final backup was made: its ID is on the screen, and in the instance's directory.
-    let id = world.entry(2)["last_backup"].as_str().unwrap().to_string();
-    assert!(screen.contains(&id), "{screen}");
 }
