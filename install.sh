@@ -2,10 +2,11 @@
 # Provisions a host for Girofle, as root: the packages it needs, the binaries
 # and the legacy wrappers in $GIROFLE_HOME/operations-std, links in
 # /usr/local/bin, the `girofle` user and group, the home with its inventory
-# and counter, and the first GitLab instance. Running it again changes nothing.
+# and counter, and the first GitLab instance (none with --no-instance: for a
+# host about to receive `girofle-restore --all`). Running it again changes nothing.
 #
 #   install.sh [--home DIR] [--image REF] [--ip ADDR] [--http-port N] [--https-port N] [--ssh-port N]
-#              [--hostname FQDN] [--backup-schedule CRON] [--bin-dir DIR] [--yes]
+#              [--hostname FQDN] [--backup-schedule CRON] [--bin-dir DIR] [--no-instance] [--yes]
 #
 # Binaries come from dist/ beside this script when it holds them (no Rust needed
 # on the host), else they are built here, statically linked.
@@ -15,11 +16,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 home=${GIROFLE_HOME:-${REPERTOIRE_GIROFLE:-/girofle}}
 image=${GIROFLE_IMAGE:-gitlab/gitlab-ce:latest}
 bin_dir=/usr/local/bin
-ip= http_port= https_port= ssh_port= fqdn= schedule= yes=no
+ip= http_port= https_port= ssh_port= fqdn= schedule= yes=no instance=yes
 binaries="girofle-commission girofle-list girofle-backup girofle-restore girofle-decommission girofle-ntp-fix"
 wrappers="backup.sh restore.sh lister-instances-gitlab.sh comissioner-instance-gitlab.sh decomissioner-instance-gitlab.sh"
 
-usage() { sed -n '7,8p' "$0" | sed 's/^# *//' >&2; exit 2; }
+usage() { sed -n '8,9p' "$0" | sed 's/^# *//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--home) home=$2; shift 2 ;;
@@ -31,8 +32,9 @@ while [ $# -gt 0 ]; do
 	--hostname) fqdn=$2; shift 2 ;;
 	--backup-schedule) schedule=$2; shift 2 ;;
 	--bin-dir) bin_dir=$2; shift 2 ;;
+	--no-instance) instance=no; shift ;;
 	--yes | -y) yes=yes; shift ;;
-	-h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "install.sh: unknown argument $1" >&2; usage ;;
 	esac
 done
@@ -146,6 +148,16 @@ fi
 # ---------------------------------------------------------------- install
 step="install"
 say "== $step into $home/operations-std, links in $bin_dir"
+# What root runs must be root's: operations-std (or serveur/ in it) that
+# another user owns, or a symbolic link in its place, is not reused but
+# replaced whole (a home made by the previous version was the girofle user's,
+# who could have swapped it).
+for dir in "$home/operations-std" "$home/operations-std/serveur"; do
+	if [ -L "$dir" ] || { [ -e "$dir" ] && [ "$(stat -c %u "$dir")" != 0 ]; }; then
+		rm -rf "$dir"
+		did "removed $dir: it was not root's, its binaries are installed afresh"
+	fi
+done
 mkdir -p "$home/operations-std/serveur" "$bin_dir"
 put() { # source destination mode
 	if [ -f "$2" ] && cmp -s "$1" "$2"; then
@@ -181,34 +193,74 @@ if ! id girofle >/dev/null 2>&1; then
 	useradd --system --gid girofle --home-dir "$home" --no-create-home --shell "$nologin" girofle
 	did "created the user girofle"
 fi
+# Only root writes in the home: it owns the home (root:girofle 0750) and
+# everything root writes or runs there; the group may read the inventory
+# (root:girofle 0640) to run girofle-list. A home made by the previous
+# version (girofle:girofle, inventory 0600 girofle's) is moved to this model.
+# A symbolic link where root writes one of its files was planted (only the
+# girofle user could, under the previous model): it is removed, never followed.
+for name in inventory.girofle .auto-increment.girofle girofle.log girofle.conf inventory.girofle.lock; do
+	if [ -L "$home/$name" ]; then
+		rm -f "$home/$name"
+		did "removed the symbolic link planted at $home/$name (root never follows one)"
+	fi
+done
 if [ ! -e "$home/inventory.girofle" ]; then
 	printf 'number,name,container,state,ip,http_port,https_port,ssh_port,hostname,image,dir,backup_schedule,created,note\n' \
 		> "$home/inventory.girofle.new.$$"
-	chmod 0600 "$home/inventory.girofle.new.$$"
+	chmod 0640 "$home/inventory.girofle.new.$$"
+	chown root:girofle "$home/inventory.girofle.new.$$"
 	mv "$home/inventory.girofle.new.$$" "$home/inventory.girofle"
 	did "created $home/inventory.girofle"
 fi
 if [ ! -e "$home/.auto-increment.girofle" ]; then
-	echo 0 > "$home/.auto-increment.girofle"
-	chmod 0600 "$home/.auto-increment.girofle"
+	echo 0 > "$home/.auto-increment.girofle.new.$$"
+	chmod 0600 "$home/.auto-increment.girofle.new.$$"
+	mv "$home/.auto-increment.girofle.new.$$" "$home/.auto-increment.girofle"
 	did "created $home/.auto-increment.girofle"
 fi
-for path in "$home" "$home/inventory.girofle" "$home/.auto-increment.girofle"; do
-	if [ "$(stat -c %U:%G "$path")" != girofle:girofle ]; then
-		chown girofle:girofle "$path"
-		did "gave $path to girofle:girofle"
+ensure() { # path owner:group mode (- keeps the mode)
+	[ -e "$1" ] || return 0
+	if [ "$(stat -c %U:%G "$1")" != "$2" ]; then
+		was=$(stat -c %U:%G "$1")
+		chown -h "$2" "$1"
+		did "gave $1 (was $was) to $2: only root writes what root runs and reads"
 	fi
+	if [ "$3" != - ] && [ "$(stat -c %a "$1")" != "$3" ]; then
+		was=$(stat -c %a "$1")
+		chmod "$3" "$1"
+		did "made $1 mode $3 (was $was)"
+	fi
+}
+ensure "$home" root:girofle 750
+ensure "$home/inventory.girofle" root:girofle 640
+ensure "$home/.auto-increment.girofle" root:root 600
+ensure "$home/inventory.girofle.lock" root:root 600
+ensure "$home/girofle.log" root:root 640
+ensure "$home/girofle.conf" root:root -
+ensure "$home/sauvegardes" root:root 700
+ensure "$home/operations-std" root:root 755
+ensure "$home/operations-std/serveur" root:root 755
+for binary in $binaries; do
+	ensure "$home/operations-std/$binary" root:root 755
 done
-if [ "$(stat -c %a "$home")" != 750 ]; then
-	chmod 0750 "$home"
-	did "made $home readable by the girofle group only"
-fi
+for wrapper in $wrappers; do
+	ensure "$home/operations-std/serveur/$wrapper" root:root 755
+done
+for instance in "$home"/noeud-gitlab-*; do
+	[ -d "$instance" ] && [ ! -L "$instance" ] || continue
+	ensure "$instance" root:root -
+	ensure "$instance/bckups" root:root 700
+done
 
 # ---------------------------------------------------------------- first instance
 step="first instance"
 say "== $step"
 commission=$home/operations-std/girofle-commission
-if GIROFLE_HOME=$home "$home/operations-std/girofle-list" --format csv 2>/dev/null | grep -q ',commissioned,'; then
+if [ $instance = no ]; then
+	say "   none (--no-instance): bring the lost host's instances back with"
+	say "   girofle-restore --all --from TARGET --source HOST"
+elif GIROFLE_HOME=$home "$home/operations-std/girofle-list" --format csv 2>/dev/null | grep -q ',commissioned,'; then
 	say "   an instance is already commissioned"
 else
 	if [ $yes = no ] && [ -t 0 ]; then

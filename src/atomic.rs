@@ -1,15 +1,38 @@
 //! Files written whole or not at all: a temp file in the same directory,
 //! fsync, rename over the target, fsync the directory (as tantivy does).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::Context;
 
 /// Replaces `path` with `contents`, atomically and durably, with `mode`.
+/// The replacement belongs to the writer (root) and keeps the group of the
+/// file it replaces.
 pub fn write(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
+    // lstat: a symbolic link planted at `path` gives nothing, and is replaced.
+    let group = fs::symlink_metadata(path)
+        .ok()
+        .filter(|existing| existing.is_file())
+        .map(|existing| {
+            use std::os::unix::fs::MetadataExt;
+            existing.gid()
+        });
+    write_with_group(path, contents, mode, group)
+}
+
+/// Replaces `path` with `contents`, atomically and durably, with `mode` and
+/// (when given) `group`. The temp file is a new file with a random name in
+/// the same directory (`O_EXCL`, so nothing planted there is followed), and
+/// the rename replaces a symbolic link at `path` rather than following it.
+pub fn write_with_group(
+    path: &Path,
+    contents: &[u8],
+    mode: u32,
+    group: Option<u32>,
+) -> anyhow::Result<()> {
     let directory = path
         .parent()
         .filter(|parent| !parent.as_os_str().is_empty())
@@ -17,45 +40,32 @@ pub fn write(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
     let file_name = path
         .file_name()
         .with_context(|| format!("{} has no file name", path.display()))?;
-    let temp_path = directory.join(format!(
-        ".{}.tmp-{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| -> anyhow::Result<()> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&temp_path)
-            .with_context(|| format!("cannot create {}", temp_path.display()))?;
-        // The umask may have narrowed the mode given at creation.
-        file.set_permissions(fs::Permissions::from_mode(mode))
-            .with_context(|| format!("cannot chmod {}", temp_path.display()))?;
-        // The replacement keeps the owner of what it replaces (install.sh gives
-        // the inventory to the `girofle` user; root rewrites it).
-        if let Ok(existing) = fs::metadata(path) {
-            use std::os::unix::fs::MetadataExt;
-            let _ = std::os::unix::fs::fchown(&file, Some(existing.uid()), Some(existing.gid()));
-        }
-        file.write_all(contents)
-            .with_context(|| format!("cannot write {}", temp_path.display()))?;
-        file.sync_all()
-            .with_context(|| format!("cannot fsync {}", temp_path.display()))?;
-        fs::rename(&temp_path, path).with_context(|| {
-            format!(
-                "cannot rename {} over {}",
-                temp_path.display(),
-                path.display()
-            )
-        })?;
-        sync_directory(directory)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp_path);
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!(".{}.tmp-", file_name.to_string_lossy()))
+        .permissions(fs::Permissions::from_mode(mode))
+        .tempfile_in(directory)
+        .with_context(|| format!("cannot create a temp file in {}", directory.display()))?;
+    let temp_path = temp.path().to_path_buf();
+    let file = temp.as_file_mut();
+    // The umask may have narrowed the mode given at creation.
+    file.set_permissions(fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot chmod {}", temp_path.display()))?;
+    if let Some(group) = group {
+        std::os::unix::fs::fchown(&*file, None, Some(group))
+            .with_context(|| format!("cannot chgrp {}", temp_path.display()))?;
     }
-    result
+    file.write_all(contents)
+        .with_context(|| format!("cannot write {}", temp_path.display()))?;
+    file.sync_all()
+        .with_context(|| format!("cannot fsync {}", temp_path.display()))?;
+    temp.persist(path).map_err(|error| {
+        anyhow::Error::new(error.error).context(format!(
+            "cannot rename {} over {}",
+            temp_path.display(),
+            path.display()
+        ))
+    })?;
+    sync_directory(directory)
 }
 
 /// Makes a rename or a creation in `directory` durable.

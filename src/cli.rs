@@ -99,14 +99,35 @@ impl Invocation {
 
     /// Commission, backup, restore and decommission are root's: they start and
     /// stop containers and must keep files' numeric owners.
+    /// A home that another user owns or may write in is refused too (a home
+    /// of the previous version, until install.sh moves it to root's).
     pub fn require_root(&self) -> Result<(), Error> {
         if nix::unistd::geteuid().is_root() {
-            Ok(())
+            self.require_root_s_home()
         } else {
             Err(Error::usage(format!(
-                "{} must be run as root (members of the girofle group may only list)",
+                "{} must run as root; members of the girofle group may only run girofle-list",
                 self.program
             )))
+        }
+    }
+}
+
+impl Invocation {
+    fn require_root_s_home(&self) -> Result<(), Error> {
+        use std::os::unix::fs::MetadataExt;
+        let root = self.home.root();
+        match std::fs::symlink_metadata(root) {
+            Ok(metadata) if metadata.uid() != 0 || metadata.mode() & 0o022 != 0 => {
+                Err(Error::failed(format!(
+                    "{} is owned by uid {} with mode {:o}: root runs and writes nothing in a directory \
+                     another user can change; run install.sh again (it gives the home to root:girofle 0750)",
+                    root.display(),
+                    metadata.uid(),
+                    metadata.mode() & 0o7777
+                )))
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -156,13 +177,15 @@ pub fn finish(program: &str, home: Option<&Home>, result: Result<Exit, Error>) -
     match result {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(error) => {
+            let code = error.exit();
+            let error = crate::redact::secrets(&error.to_string());
             eprintln!("{program}: {error}");
             if let Some(home) = home
-                && !matches!(error, Error::Usage(_))
+                && code != Exit::Usage
             {
                 home.log(program, &format!("error: {error}"));
             }
-            ExitCode::from(error.exit() as u8)
+            ExitCode::from(code as u8)
         }
     }
 }

@@ -65,6 +65,9 @@ pub struct Target {
     pub keep_last: Option<NonZeroU32>,
     /// Bandwidth limit of transfers, KiB/s (rsync `--bwlimit`).
     pub bwlimit_kib: Option<u32>,
+    /// Seconds without an answer after which a transfer is given up (SSH
+    /// connection and keepalives, rsync `--timeout`) [default: 60].
+    pub timeout: Option<NonZeroU32>,
 }
 
 /// How long a notification may take when `girofle.conf` says nothing.

@@ -348,6 +348,15 @@ impl Docker {
         Ok(self.checked(&args)?.trim().to_string())
     }
 
+    /// Creates (without starting) a container as `spec` describes it; returns its ID.
+    pub fn create_spec(&self, spec: &RunSpec) -> anyhow::Result<String> {
+        let mut args = spec.arguments();
+        args.retain(|arg| arg != "--detach");
+        args[0] = "create".into();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Ok(self.checked(&args)?.trim().to_string())
+    }
+
     /// `.State` of a container, or `None` when the engine has no such container.
     pub fn inspect_state(&self, container: &str) -> anyhow::Result<Option<ContainerState>> {
         self.inspect_json_field(container, "{{json .State}}")
@@ -507,6 +516,36 @@ impl Docker {
     pub fn remove(&self, container: &str) -> anyhow::Result<()> {
         self.checked(&["rm", "--force", "--volumes", container])
             .map(|_| ())
+    }
+
+    /// Creates and starts a throwaway container (a drill's): as [`Docker::run`],
+    /// but the engine never restarts it.
+    pub fn run_throwaway(&self, spec: &RunSpec) -> anyhow::Result<String> {
+        let mut args = spec.arguments();
+        if let Some(at) = args.iter().position(|arg| arg == "--restart") {
+            args[at + 1] = "no".into();
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Ok(self.checked(&args)?.trim().to_string())
+    }
+
+    /// Runs `command` inside a running container: `Ok(stdout)` when it exits
+    /// 0, else `Err` with what it printed.
+    pub fn exec(
+        &self,
+        container: &str,
+        command: &[&str],
+    ) -> anyhow::Result<std::result::Result<String, String>> {
+        let mut args = vec!["exec", container];
+        args.extend_from_slice(command);
+        let captured = self.capture(&args)?;
+        Ok(if captured.success {
+            Ok(captured.stdout)
+        } else {
+            Err(format!("{}\n{}", captured.stdout.trim(), captured.stderr)
+                .trim()
+                .to_string())
+        })
     }
 
     /// The last `lines` lines the container printed (stdout and stderr), best effort.

@@ -110,13 +110,67 @@ impl Home {
         InstanceDir::new(self.root.join(format!("noeud-gitlab-{number}")))
     }
 
-    /// The instance directory of a row (legacy rows may not record one).
+    /// The instance directory of a row: always `noeud-gitlab-<N>` in this
+    /// home, whatever the row's `dir` column says (the inventory refuses rows
+    /// whose `dir` is anything else, see [`Home::check_instance_dir`]), so that
+    /// a row can never make root work in a directory outside the home.
     pub fn instance_of(&self, row: &crate::inventory::Row) -> InstanceDir {
-        if row.dir.as_os_str().is_empty() {
-            self.instance_dir(row.number)
-        } else {
-            InstanceDir::new(row.dir.clone())
+        self.instance_dir(row.number)
+    }
+
+    /// Checks a row's recorded directory: empty (legacy rows), or exactly
+    /// `<home>/noeud-gitlab-<N>` (no `..`, no other place), and that path, if
+    /// it exists, is a real directory, not a symbolic link. The error says why.
+    pub fn check_instance_dir(&self, number: u32, dir: &Path) -> Result<(), String> {
+        if dir.as_os_str().is_empty() {
+            return Ok(());
         }
+        let expected = self.instance_dir(number);
+        // The same place spelt through another path to the home is the same.
+        let same_place = || {
+            dir.file_name() == expected.root().file_name()
+                && match (
+                    dir.parent().map(Path::canonicalize),
+                    self.root.canonicalize(),
+                ) {
+                    (Some(Ok(parent)), Ok(home)) => parent == home,
+                    _ => false,
+                }
+        };
+        if dir != expected.root() && !same_place() {
+            return Err(format!(
+                "the instance directory {} is not {} (an instance lives in its home)",
+                dir.display(),
+                expected.root().display()
+            ));
+        }
+        match fs::symlink_metadata(dir) {
+            Ok(metadata) if metadata.file_type().is_symlink() || !metadata.is_dir() => {
+                Err(format!(
+                    "{} is not a directory but a symbolic link or a file",
+                    dir.display()
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the home is root's alone: owned by root, writable by nobody
+    /// else (a missing home counts: root creates it so).
+    pub fn is_root_s(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match fs::symlink_metadata(&self.root) {
+            Ok(metadata) => metadata.uid() == 0 && metadata.mode() & 0o022 == 0,
+            Err(_) => true,
+        }
+    }
+
+    /// The `girofle` group's id, if the group exists (install.sh creates it).
+    pub fn group() -> Option<nix::unistd::Gid> {
+        nix::unistd::Group::from_name("girofle")
+            .ok()
+            .flatten()
+            .map(|group| group.gid)
     }
 
     /// The container name of instance `number`, with its optional name.
@@ -128,21 +182,36 @@ impl Home {
         }
     }
 
-    /// Creates the home directory when it does not exist yet.
+    /// Creates the home directory when it does not exist yet: `root:girofle
+    /// 0750` when root creates it and the group exists (only root writes in
+    /// it; the group may read the inventory). An existing home is left as is.
     pub fn create(&self) -> anyhow::Result<()> {
+        if self.root.is_dir() {
+            return Ok(());
+        }
         fs::DirBuilder::new()
             .recursive(true)
-            .mode(0o755)
+            .mode(0o750)
             .create(&self.root)
-            .with_context(|| format!("cannot create the Girofle home {}", self.root.display()))
+            .with_context(|| format!("cannot create the Girofle home {}", self.root.display()))?;
+        if nix::unistd::geteuid().is_root() {
+            let group = Home::group().unwrap_or(nix::unistd::Gid::from_raw(0));
+            nix::unistd::chown(&self.root, Some(nix::unistd::Uid::from_raw(0)), Some(group))
+                .with_context(|| format!("cannot chown {}", self.root.display()))?;
+        }
+        Ok(())
     }
 
-    /// Appends a timestamped line to `girofle.log`. Best effort: a log that
-    /// cannot be written never fails an operation, and a missing home is not created.
+    /// Appends a timestamped line to `girofle.log`, secrets redacted
+    /// ([`crate::redact`]). Best effort: a log that cannot be written never
+    /// fails an operation, and a missing home is not created. Only root logs:
+    /// a member of the group (`girofle-list`) writes nothing. A symbolic link
+    /// planted at `girofle.log` is never followed (`O_NOFOLLOW`).
     pub fn log(&self, operation: &str, message: &str) {
-        if !self.root.is_dir() {
+        if !self.root.is_dir() || !nix::unistd::geteuid().is_root() || !self.is_root_s() {
             return;
         }
+        let message = crate::redact::secrets(message);
         let line = format!(
             "{} {}[{}]: {}\n",
             crate::timefmt::now_rfc3339(),
@@ -154,6 +223,7 @@ impl Home {
             .append(true)
             .create(true)
             .mode(0o640)
+            .custom_flags(nix::libc::O_NOFOLLOW)
             .open(self.log_file())
         {
             let _ = file.write_all(line.as_bytes());
@@ -210,6 +280,31 @@ impl InstanceDir {
     /// `bckups/`.
     pub fn backups(&self) -> PathBuf {
         self.root.join("bckups")
+    }
+
+    /// Creates the instance's tree: itself (root only: it holds
+    /// gitlab-secrets.json), `mapping-volumes/` with the three volumes, and
+    /// `bckups/`. Nothing is left behind when one of them cannot be made.
+    pub fn create_tree(&self) -> anyhow::Result<()> {
+        let make = |path: &Path, mode: u32| {
+            fs::DirBuilder::new()
+                .mode(mode)
+                .create(path)
+                .with_context(|| format!("cannot create {}", path.display()))
+        };
+        let result = (|| -> anyhow::Result<()> {
+            make(self.root(), 0o700)?;
+            make(&self.volumes(), 0o755)?;
+            make(&self.config(), 0o775)?;
+            make(&self.data(), 0o755)?;
+            make(&self.logs(), 0o755)?;
+            make(&self.backups(), 0o700)?;
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = fs::remove_dir_all(self.root());
+        }
+        result
     }
 
     /// The complete backups of this instance, oldest first. Partial backups
@@ -363,20 +458,42 @@ mod tests {
     }
 
     #[test]
-    fn a_row_finds_its_directory_and_its_name_on_targets() {
+    fn a_row_finds_its_directory_in_the_home_only() {
         use crate::inventory::{Row, RowState};
         let home = Home::resolve(Some(Path::new("/girofle")));
         let mut row = Row::example(4, "", RowState::Commissioned);
+        // Whatever the row says, root works in the home's directory.
         row.dir = PathBuf::from("/srv/elsewhere/noeud-gitlab-4");
-        assert_eq!(
-            home.instance_of(&row).root(),
-            Path::new("/srv/elsewhere/noeud-gitlab-4")
-        );
-        // Legacy rows may record no directory: the home's is the one.
-        row.dir = PathBuf::new();
         let instance = home.instance_of(&row);
         assert_eq!(instance.root(), Path::new("/girofle/noeud-gitlab-4"));
         assert_eq!(instance.dir_name(), "noeud-gitlab-4");
+        assert!(home.check_instance_dir(4, &row.dir).is_err());
+        for bad in [
+            "/girofle/noeud-gitlab-5",
+            "/girofle/../etc/noeud-gitlab-4",
+            "/girofle/noeud-gitlab-4/../../etc",
+            "/girofle/./noeud-gitlab-4/x",
+            "noeud-gitlab-4",
+        ] {
+            assert!(home.check_instance_dir(4, Path::new(bad)).is_err(), "{bad}");
+        }
+        // Legacy rows may record no directory: the home's is the one.
+        assert!(home.check_instance_dir(4, Path::new("")).is_ok());
+        assert!(
+            home.check_instance_dir(4, Path::new("/girofle/noeud-gitlab-4"))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_symbolic_link_in_place_of_an_instance_directory_is_refused() {
+        let temp = tempfile::tempdir().unwrap();
+        let home = Home::resolve(Some(temp.path()));
+        std::os::unix::fs::symlink("/etc", temp.path().join("noeud-gitlab-1")).unwrap();
+        let message = home
+            .check_instance_dir(1, &temp.path().join("noeud-gitlab-1"))
+            .unwrap_err();
+        assert!(message.contains("symbolic link"), "{message}");
     }
 
     #[test]

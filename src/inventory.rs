@@ -1,7 +1,7 @@
 //! Rows of `inventory.girofle`: read (CSV, or the legacy scripts' lines),
 //! locked through the `inventory.girofle.lock` sidecar, replaced atomically.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
@@ -133,7 +133,7 @@ pub fn find<'a>(rows: &'a [Row], spec: &str) -> Option<&'a Row> {
 
 fn parse_file(home: &Home) -> Result<(Vec<Row>, bool)> {
     let path = home.inventory();
-    let text = match fs::read_to_string(&path) {
+    let text = match read_no_follow(&path) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             return Ok((Vec::new(), false));
@@ -144,12 +144,37 @@ fn parse_file(home: &Home) -> Result<(Vec<Row>, bool)> {
                 .into());
         }
     };
-    parse(&text).map_err(|(line, problem)| {
+    let parsed = parse(&text).map_err(|(line, problem)| {
         Error::failed(format!(
             "{} line {line}: {problem}; fix or remove that line, nothing was changed",
             path.display()
         ))
-    })
+    })?;
+    // A row can never make root work outside the home.
+    for row in &parsed.0 {
+        home.check_instance_dir(row.number, &row.dir)
+            .map_err(|problem| {
+                Error::failed(format!(
+                    "{}: instance {}: {problem}; fix or remove that row, nothing was changed",
+                    path.display(),
+                    row.number
+                ))
+            })?;
+    }
+    Ok(parsed)
+}
+
+/// Reads a file root keeps in the home, refusing a symbolic link in its
+/// place (`O_NOFOLLOW`: root reads nothing through a link someone planted).
+fn read_no_follow(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)?;
+    let mut text = String::new();
+    file.read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// Parses an inventory's text: rows, and whether any line was in the legacy
@@ -312,6 +337,7 @@ pub fn lock(home: &Home) -> Result<Locked> {
         .truncate(false)
         .write(true)
         .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
         .open(&lock_path)
         .with_context(|| format!("cannot open {}", lock_path.display()))?;
     file.lock()
@@ -350,7 +376,7 @@ impl Locked {
     /// is never handed out again, even if what follows fails.
     pub fn next_number(&mut self) -> Result<u32> {
         let path = self.home.counter();
-        let recorded: u32 = match fs::read_to_string(&path) {
+        let recorded: u32 = match read_no_follow(&path) {
             Ok(text) => text.trim().parse().map_err(|_| {
                 Error::failed(format!(
                     "{} holds `{}`, not a number",
@@ -371,12 +397,20 @@ impl Locked {
         Ok(next)
     }
 
-    /// Replaces `inventory.girofle` with the rows, atomically, mode 0600.
+    /// Replaces `inventory.girofle` with the rows, atomically: `root:girofle
+    /// 0640` (members of the group run `girofle-list`), or the group of the
+    /// file replaced when there is no `girofle` group.
     /// Legacy lines read earlier are written back as CSV rows.
     pub fn commit(&mut self) -> Result<()> {
         self.rows.sort_by_key(|row| row.number);
         let bytes = render(&self.rows)?;
-        crate::atomic::write(&self.home.inventory(), &bytes, 0o600)?;
+        let path = self.home.inventory();
+        match Home::group() {
+            Some(group) => {
+                crate::atomic::write_with_group(&path, &bytes, 0o640, Some(group.as_raw()))?
+            }
+            None => crate::atomic::write(&path, &bytes, 0o640)?,
+        }
         Ok(())
     }
 }

@@ -19,6 +19,8 @@ pub mod container;
 pub mod cron;
 /// The Docker engine through its CLI.
 pub mod docker;
+/// Drills' locks, scratch copies, containers and results, and their clean-up.
+pub mod drill;
 /// One error type that carries its exit code.
 pub mod error;
 /// What `--help` says after the options; completions and man pages.
@@ -39,6 +41,8 @@ pub mod notify;
 pub mod ops;
 /// What the next run undoes after a run was killed.
 pub mod recovery;
+/// Secrets (passwords, tokens) out of what is logged and printed.
+pub mod redact;
 /// Backup targets on other machines.
 pub mod remote;
 /// Quoting for the remote shell and cron.

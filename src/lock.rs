@@ -41,6 +41,8 @@ pub fn lock_instance(
         .create(true)
         .truncate(false)
         .mode(0o600)
+        // A symbolic link planted at the lock's name is never followed.
+        .custom_flags(nix::libc::O_NOFOLLOW)
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     let start = Instant::now();

@@ -51,6 +51,7 @@ pub fn recover(home: &Home, docker: &Docker, instance: &InstanceDir) -> Result<V
         }
     }
     remove_leftover_volumes(instance);
+    done.extend(crate::drill::clean_up(home, docker, instance)?);
     for line in &done {
         home.log(
             "recovery",
@@ -92,6 +93,7 @@ fn docker_command_running(container: &str) -> bool {
 pub fn needs_recovery(instance: &InstanceDir) -> bool {
     lock::read_record(instance).is_some()
         || journal_path(instance).exists()
+        || crate::drill::leftovers(instance)
         || fs::read_dir(instance.backups()).is_ok_and(|entries| {
             entries.flatten().any(|entry| {
                 let name = entry.file_name();
@@ -142,9 +144,17 @@ fn remove_leftover_volumes(instance: &InstanceDir) {
 /// mounted volumes): wherever it is after a crash tells which tree is new.
 pub const RESTORED_MARK: &str = ".girofle-restored-from";
 
-/// Records (durably) that a restore of `container` is under way.
-pub fn write_journal(instance: &InstanceDir, container: &str) -> Result<()> {
-    let text = format!("pid={}\ncontainer={container}\n", std::process::id());
+/// Records (durably) that a restore of `container` is under way, with the
+/// MANIFEST header fields of the data it will set aside (`details`).
+pub fn write_journal(
+    instance: &InstanceDir,
+    container: &str,
+    details: &[(String, String)],
+) -> Result<()> {
+    let mut text = format!("pid={}\ncontainer={container}\n", std::process::id());
+    for (key, value) in details {
+        text.push_str(&format!("header.{key}={}\n", value.replace('\n', " ")));
+    }
     crate::atomic::write(&journal_path(instance), text.as_bytes(), 0o600)?;
     Ok(())
 }
@@ -210,6 +220,13 @@ fn roll_back_restore(docker: &Docker, instance: &InstanceDir) -> Result<Vec<Stri
     if staging.exists() {
         fs::remove_dir_all(&staging)?;
         done.push("removed the staging tree of an interrupted restore".to_string());
+    }
+    // The data a restore replaced is kept as a backup: finish describing it.
+    let details = crate::ops::restore::details_from_journal(&text);
+    for id in crate::ops::restore::complete_set_aside(instance, &details)? {
+        done.push(format!(
+            "kept the data an interrupted restore had replaced as backup {id}"
+        ));
     }
     clear_journal(instance)?;
     Ok(done)

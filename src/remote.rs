@@ -3,6 +3,12 @@
 //! A target holds `<target>/<host>/noeud-gitlab-<N>/bckups/<ID>/` and
 //! `<target>/<host>/sauvegardes/<ID>/`; a transfer goes to `.partial-<ID>`,
 //! is checked against the local copy, and only then renamed `<ID>`.
+//!
+//! A target is used only once initialised (`girofle-backup --init-target`
+//! writes [`MARKER`] at its root): a path target without it, such as the
+//! mount point of a file system that is not mounted, is refused and never
+//! written into. SSH and rsync carry timeouts, so a dead network fails a
+//! transfer instead of hanging it.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +19,12 @@ use crate::error::{Error, Result};
 use crate::home::BackupId;
 use crate::recovery::{PARTIAL_PREFIX, REMOVING_PREFIX};
 use crate::shell;
+
+/// The file at a target's root that says it is Girofle's (written by `--init-target`).
+pub const MARKER: &str = ".girofle-target";
+
+/// Seconds without an answer after which a target is given up, unless `timeout` says otherwise.
+pub const DEFAULT_TIMEOUT_SECS: u32 = 60;
 
 /// Where a target is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +50,7 @@ pub struct Remote {
     /// Complete backups kept per instance there.
     pub keep_last: Option<u32>,
     bwlimit_kib: Option<u32>,
+    timeout_secs: u32,
 }
 
 /// This host's name on targets: `[girofle] host`, else the machine's host name.
@@ -91,16 +104,15 @@ impl Remote {
             host: host_name(conf),
             keep_last: target.keep_last.map(|n| n.get()),
             bwlimit_kib: target.bwlimit_kib,
+            timeout_secs: target
+                .timeout
+                .map_or(DEFAULT_TIMEOUT_SECS, |secs| secs.get()),
         })
     }
 
     /// The path, on the target, of `relative` (under this host's folder unless it names another).
     fn path_of(&self, relative: &str) -> String {
-        let base = match &self.location {
-            Location::Local(path) => path.display().to_string(),
-            Location::Ssh { path, .. } => path.clone(),
-        };
-        format!("{}/{relative}", base.trim_end_matches('/'))
+        format!("{}/{relative}", self.root().trim_end_matches('/'))
     }
 
     /// The folder of this host's instance directory `dir_name` (`noeud-gitlab-<N>`).
@@ -126,8 +138,14 @@ impl Remote {
             "BatchMode=yes".into(),
             "-o".into(),
             "StrictHostKeyChecking=yes".into(),
+            // A host that does not answer, or stops answering (keepalives
+            // unanswered for about the timeout), fails instead of hanging.
             "-o".into(),
-            "ConnectTimeout=10".into(),
+            format!("ConnectTimeout={}", self.timeout_secs),
+            "-o".into(),
+            format!("ServerAliveInterval={}", self.timeout_secs.div_ceil(3)),
+            "-o".into(),
+            "ServerAliveCountMax=3".into(),
         ];
         if let Some(identity) = identity {
             command.extend([
@@ -172,8 +190,61 @@ impl Remote {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
+    /// The target's root, as configured.
+    fn root(&self) -> String {
+        match &self.location {
+            Location::Local(path) => path.display().to_string(),
+            Location::Ssh { path, .. } => path.clone(),
+        }
+    }
+
+    /// The refusal of a target without its marker.
+    fn not_initialised(&self) -> Error {
+        Error::failed(format!(
+            "target `{}`: {} has no {MARKER}, so it is not (or no longer) Girofle's target: nothing was \
+             written there. If it is a mount point, is it mounted? If it is the right place, run \
+             `girofle-backup --init-target {}` once",
+            self.name,
+            self.root(),
+            self.name
+        ))
+    }
+
+    /// Marks the target as Girofle's: creates its root if need be and writes
+    /// [`MARKER`] there (this host and the time), atomically.
+    pub fn init(&self) -> Result<()> {
+        let marker = format!(
+            "# Girofle's backup target `{}`: do not remove (without it, Girofle refuses to write here)\n\
+             initialised_by = {}\ninitialised = {}\n",
+            self.name,
+            self.host,
+            crate::timefmt::now_rfc3339()
+        );
+        let root = self.root();
+        match &self.location {
+            Location::Local(base) => {
+                fs_err::create_dir_all(base)
+                    .with_context(|| format!("target `{}`: cannot create {root}", self.name))?;
+                crate::atomic::write(&base.join(MARKER), marker.as_bytes(), 0o644)?;
+            }
+            Location::Ssh { .. } => {
+                self.remote_shell(&[
+                    "sh",
+                    "-c",
+                    "mkdir -p \"$1\" && printf %s \"$2\" > \"$1/$3.tmp\" && mv -f \"$1/$3.tmp\" \"$1/$3\"",
+                    "init",
+                    &root,
+                    &marker,
+                    MARKER,
+                ])?;
+            }
+        }
+        Ok(())
+    }
+
     /// Checks that the target answers (and that its host key is the known
-    /// one), and creates `relative` there.
+    /// one) and is initialised (its [`MARKER`] is there), and creates
+    /// `relative` there. An unmarked target is refused, nothing written.
     pub fn prepare(&self, relative: &str) -> Result<()> {
         let path = self.path_of(relative);
         match &self.location {
@@ -185,11 +256,26 @@ impl Remote {
                         base.display()
                     )));
                 }
+                if !base.join(MARKER).is_file() {
+                    return Err(self.not_initialised());
+                }
                 fs_err::create_dir_all(&path)
                     .with_context(|| format!("target `{}`: cannot create {path}", self.name))?;
             }
             Location::Ssh { .. } => {
-                self.remote_shell(&["mkdir", "-p", &path])?;
+                // One connection: the marker checked, then the folder made.
+                let found = self.remote_shell(&[
+                    "sh",
+                    "-c",
+                    "if test -f \"$1/$2\"; then mkdir -p \"$3\" && echo marked; fi",
+                    "prepare",
+                    &self.root(),
+                    MARKER,
+                    &path,
+                ])?;
+                if found.trim() != "marked" {
+                    return Err(self.not_initialised());
+                }
             }
         }
         Ok(())
@@ -227,7 +313,12 @@ impl Remote {
     }
 
     fn rsync_base(&self) -> Vec<String> {
-        let mut args = vec!["-aH".to_string(), "--numeric-ids".into(), "--delete".into()];
+        let mut args = vec![
+            "-aH".to_string(),
+            "--numeric-ids".into(),
+            "--delete".into(),
+            format!("--timeout={}", self.timeout_secs),
+        ];
         if let Location::Ssh { .. } = &self.location {
             args.push("-e".into());
             args.push(shell::join(

@@ -82,26 +82,34 @@ fn two_instances_on_their_own_addresses_serve_health_and_git() {
     assert_eq!(backups.mode() & 0o777, 0o700);
 
     // Each instance has its backup schedule, every 4 hours by default.
-    let cron = std::fs::read_to_string(world.cron_dir.join("girofle-gitlab-2")).unwrap();
+    let cron =
+        std::fs::read_to_string(world.cron_dir.join(format!("{}-gitlab-2", world.prefix))).unwrap();
     assert!(cron.contains("0 */4 * * * root "), "{cron}");
     assert!(
         cron.trim_end()
-            .ends_with(&format!("--home {} 2", world.home.display())),
+            .ends_with(&format!("--home {} 2 >/dev/null", world.home.display())),
         "{cron}"
     );
 
     // And Girofle's own state is backed up (and shipped) on the same rhythm.
-    let state = std::fs::read_to_string(world.cron_dir.join("girofle-state")).unwrap();
+    let state =
+        std::fs::read_to_string(world.cron_dir.join(format!("{}-state", world.prefix))).unwrap();
     assert!(
-        state
-            .trim_end()
-            .ends_with(&format!("--home {} --state", world.home.display())),
+        state.trim_end().ends_with(&format!(
+            "--home {} --state >/dev/null",
+            world.home.display()
+        )),
         "{state}"
     );
 
-    // The inventory is private.
-    let mode = std::fs::metadata(world.inventory()).unwrap().mode() & 0o777;
-    assert_eq!(mode, 0o600);
+    // The inventory is root's; the girofle group may read it (girofle-list), nobody else.
+    let metadata = std::fs::metadata(world.inventory()).unwrap();
+    assert_eq!(metadata.mode() & 0o777, 0o640);
+    assert_eq!(metadata.uid(), 0);
+    assert_eq!(
+        metadata.gid(),
+        std::fs::metadata(&world.home).unwrap().gid()
+    );
 }
 
 /// Commissions that must be refused before anything is made.

@@ -244,26 +244,6 @@ fn man_l(page: &Path) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-/// install.sh, the wrappers and the prebuilt binaries, as a host receives them.
-fn release_tree() -> tempfile::TempDir {
-    let tree = tempfile::tempdir().unwrap();
-    let project = Path::new(env!("CARGO_MANIFEST_DIR"));
-    fs::copy(project.join("install.sh"), tree.path().join("install.sh")).unwrap();
-    let wrappers = tree.path().join("operations-std/serveur");
-    fs::create_dir_all(&wrappers).unwrap();
-    for entry in fs::read_dir(project.join("operations-std/serveur"))
-        .unwrap()
-        .flatten()
-    {
-        fs::copy(entry.path(), wrappers.join(entry.file_name())).unwrap();
-    }
-    fs::create_dir(tree.path().join("dist")).unwrap();
-    for binary in BINARIES {
-        fs::copy(binary_path(binary), tree.path().join("dist").join(binary)).unwrap();
-    }
-    tree
-}
-
 fn install(world: &Scenario, tree: &Path, share: &Path, ip: &str) -> common::Run {
     let output = world
         .command("sh")
@@ -281,7 +261,7 @@ fn install(world: &Scenario, tree: &Path, share: &Path, ip: &str) -> common::Run
 #[test]
 fn install_puts_completions_man_pages_and_a_logrotate_file_that_rotates_the_log() {
     let world = Scenario::new();
-    let tree = release_tree();
+    let tree = common::release_tree();
     let share = tree.path().join("share");
     let ip = fresh_ip();
     install(&world, tree.path(), &share, &ip).expect_code(0);

@@ -44,8 +44,6 @@ fn install(world: &Scenario, tree: &Path, bin_dir: &Path, ip: &str) -> common::R
     let output = world
         .command("sh")
         .arg(tree.join("install.sh"))
-        // Completions, man pages and the logrotate file go into the tree, not the host's /usr and /etc.
-        .env("GIROFLE_SHARE_ROOT", tree.join("share"))
         .args([
             "--home",
             world.home.to_str().unwrap(),
@@ -110,14 +108,27 @@ fn install_provisions_a_host_and_a_second_run_changes_nothing() {
     .trim()
     .parse()
     .unwrap();
-    assert_eq!(owner(&world.home).0, girofle_uid);
-    assert_eq!(owner(&world.home).2, 0o750);
+    // Root owns the home and what it runs; the girofle group reads the inventory.
+    let girofle_gid = fs::metadata(&world.home).unwrap().gid();
+    assert_ne!(girofle_gid, 0);
+    assert_eq!(owner(&world.home), (0, girofle_gid, 0o750));
     assert_eq!(
-        owner(&world.inventory()).0,
-        girofle_uid,
-        "the commission's rewrite lost the owner"
+        owner(&world.inventory()),
+        (0, girofle_gid, 0o640),
+        "the commission's rewrite lost the group or the mode"
     );
-    assert_eq!(owner(&world.inventory()).2, 0o600);
+    assert_eq!(
+        owner(&world.home.join(".auto-increment.girofle")),
+        (0, 0, 0o600)
+    );
+    for binary in BINARIES {
+        assert_eq!(
+            owner(&world.home.join("operations-std").join(binary)),
+            (0, 0, 0o755)
+        );
+    }
+    assert_eq!(owner(&world.home.join("operations-std")), (0, 0, 0o755));
+    assert!(girofle_uid != 0);
     assert_eq!(world.entry(1)["health"], "healthy");
 
     let snapshot = |home: &Path| -> Vec<(PathBuf, i64, u64)> {
@@ -329,11 +340,12 @@ fn the_real_cron_daemon_runs_the_backup_schedule() {
         format!("{}\n", number - 1),
     )
     .unwrap();
-    let mut ours = vec![cron_dir.join(format!("girofle-gitlab-{number}"))];
-    if !cron_dir.join("girofle-state").exists() {
-        ours.push(cron_dir.join("girofle-state"));
-    }
-    let _cleanup = CronFiles(ours);
+    let entry_path = cron_dir.join(format!("{}-gitlab-{number}", world.prefix));
+    let _cleanup = CronFiles(vec![
+        entry_path.clone(),
+        cron_dir.join(format!("{}-state", world.prefix)),
+        cron_dir.join(format!("{}-drill-{number}", world.prefix)),
+    ]);
     let run = world
         .command("girofle-commission")
         .env("GIROFLE_CRON_DIR", cron_dir)
@@ -354,7 +366,7 @@ fn the_real_cron_daemon_runs_the_backup_schedule() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    let entry = fs::read_to_string(cron_dir.join(format!("girofle-gitlab-{number}"))).unwrap();
+    let entry = fs::read_to_string(&entry_path).unwrap();
     assert!(entry.contains("* * * * * root "), "{entry}");
     let start = Instant::now();
     while world
@@ -377,7 +389,7 @@ fn the_real_cron_daemon_runs_the_backup_schedule() {
         .output()
         .unwrap();
     assert!(decommissioned.status.success());
-    assert!(!cron_dir.join(format!("girofle-gitlab-{number}")).exists());
+    assert!(!entry_path.exists());
 }
 
 #[test]
@@ -457,4 +469,95 @@ fn the_static_binaries_run_where_there_is_no_c_library() {
         String::from_utf8_lossy(&listed.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&listed.stdout).trim(), "[]");
+}
+
+#[test]
+fn install_moves_a_home_of_the_previous_version_to_root_s_ownership() {
+    use std::os::unix::fs::PermissionsExt;
+    let world = Scenario::new();
+    let tree = release_tree();
+    let bin_dir = tree.path().join("bin");
+    let ip = fresh_ip();
+    // The previous version's home: the girofle user's, its inventory 0600.
+    common::ensure_girofle_user();
+    fs::create_dir_all(world.home.join("operations-std")).unwrap();
+    fs::write(
+        world.inventory(),
+        "number,name,container,state,ip,http_port,https_port,ssh_port,hostname,image,dir,backup_schedule,created,note\n",
+    )
+    .unwrap();
+    fs::write(world.home.join(".auto-increment.girofle"), "0\n").unwrap();
+    fs::set_permissions(world.inventory(), fs::Permissions::from_mode(0o600)).unwrap();
+    // What the girofle user could plant while the home was its own: a
+    // binary of its own where root runs one, a link where root writes its log.
+    fs::write(
+        world.home.join("operations-std/girofle-backup"),
+        "#!/bin/sh\necho owned\n",
+    )
+    .unwrap();
+    let victim_dir = tempfile::tempdir().unwrap();
+    let victim = victim_dir.path().join("victim");
+    fs::write(&victim, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, world.home.join("girofle.log")).unwrap();
+    let chown = Command::new("chown")
+        .args(["-R", "-h", "girofle:girofle", world.home.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    fs::set_permissions(&world.home, fs::Permissions::from_mode(0o750)).unwrap();
+
+    let first = install(&world, tree.path(), &bin_dir, &ip).expect_code(0);
+    let girofle_gid = fs::metadata(&world.home).unwrap().gid();
+    let owner = |path: &Path| {
+        let metadata = fs::symlink_metadata(path).unwrap();
+        (metadata.uid(), metadata.gid(), metadata.mode() & 0o777)
+    };
+    for said in [
+        format!(
+            "gave {} (was girofle:girofle) to root:girofle",
+            world.home.display()
+        ),
+        format!(
+            "gave {} (was girofle:girofle) to root:girofle",
+            world.inventory().display()
+        ),
+        format!("made {} mode 640 (was 600)", world.inventory().display()),
+        format!(
+            "removed the symbolic link planted at {}",
+            world.home.join("girofle.log").display()
+        ),
+        format!(
+            "removed {}: it was not root's",
+            world.home.join("operations-std").display()
+        ),
+    ] {
+        assert!(
+            first.stderr.contains(&said),
+            "{said} not in:\n{}",
+            first.stderr
+        );
+    }
+    assert_eq!(owner(&world.home), (0, girofle_gid, 0o750));
+    assert_eq!(owner(&world.inventory()), (0, girofle_gid, 0o640));
+    assert_eq!(
+        owner(&world.home.join(".auto-increment.girofle")),
+        (0, 0, 0o600)
+    );
+    assert_eq!(owner(&world.home.join("operations-std")), (0, 0, 0o755));
+    let backup = world.home.join("operations-std/girofle-backup");
+    assert_eq!(owner(&backup), (0, 0, 0o755));
+    assert_eq!(
+        fs::read(&backup).unwrap(),
+        fs::read(binary_path("girofle-backup")).unwrap()
+    );
+    assert!(
+        fs::symlink_metadata(world.home.join("girofle.log"))
+            .unwrap()
+            .is_file()
+    );
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert_eq!(world.entry(1)["health"], "healthy");
+
+    let second = install(&world, tree.path(), &bin_dir, &ip).expect_code(0);
+    assert!(second.stderr.contains("nothing to do"), "{}", second.stderr);
 }

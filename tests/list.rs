@@ -4,7 +4,7 @@ mod common;
 
 use common::{Scenario, docker, fresh_ip};
 
-const CONTRACT_KEYS: [&str; 15] = [
+const CONTRACT_KEYS: [&str; 16] = [
     "number",
     "name",
     "container",
@@ -19,6 +19,7 @@ const CONTRACT_KEYS: [&str; 15] = [
     "dir",
     "image",
     "last_backup",
+    "last_drill",
     "note",
 ];
 
@@ -39,6 +40,7 @@ fn the_listing_comes_in_three_formats() {
         assert_eq!(entry["status"], "running");
         assert_eq!(entry["health"], "healthy");
         assert_eq!(entry["last_backup"], serde_json::Value::Null);
+        assert_eq!(entry["last_drill"], serde_json::Value::Null);
         assert_eq!(entry["image"], common::STANDIN_IMAGE);
     }
     assert_eq!(entries[0]["name"], "docs");

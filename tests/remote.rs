@@ -19,6 +19,13 @@ fn remote_ids(folder: &Path) -> Vec<String> {
     common::sorted_names(folder)
 }
 
+/// `girofle-backup --init-target NAME`: a target is used only once marked.
+fn init_target(world: &Scenario, name: &str) {
+    world
+        .run("girofle-backup", &["--init-target", name])
+        .expect_code(0);
+}
+
 #[test]
 fn backups_sent_to_same_site_hard_link_unchanged_files_on_the_remote() {
     let sshd = Sshd::start();
@@ -30,6 +37,7 @@ fn backups_sent_to_same_site_hard_link_unchanged_files_on_the_remote() {
             sshd.target("same-site", "known_hosts")
         ),
     );
+    init_target(&world, "same-site");
     let ip = fresh_ip();
     world.commission(&["--ip", &ip, "--hostname", &ip]);
     docker(&["stop", &format!("{}-gitlab-1", world.prefix)]);
@@ -81,6 +89,7 @@ fn an_instance_moves_to_another_host_through_off_site() {
         &host_a,
         &format!("[girofle]\nhost = \"host-a\"\n\n{target}"),
     );
+    init_target(&host_a, "off-site");
     let ip_a = fresh_ip();
     let url_a = host_a.commission(&["--ip", &ip_a, "--hostname", &ip_a]);
     let work = tempfile::tempdir().unwrap();
@@ -147,6 +156,7 @@ fn a_killed_transfer_leaves_no_complete_backup_and_the_next_run_completes_it() {
         sshd.target("same-site", "known_hosts")
     );
     configure(&world, &slow);
+    init_target(&world, "same-site");
     let ip = fresh_ip();
     world.commission(&["--ip", &ip, "--hostname", &ip]);
     let big = world
@@ -215,6 +225,7 @@ fn a_flipped_byte_on_the_remote_is_caught_when_fetching() {
         &host_a,
         &format!("[girofle]\nhost = \"host-a\"\n\n{target}"),
     );
+    init_target(&host_a, "same-site");
     let ip = fresh_ip();
     host_a.commission(&["--ip", &ip, "--hostname", &ip]);
     let id = host_a.backup(1, &["--to", "same-site"]);
@@ -281,8 +292,12 @@ fn a_flipped_byte_on_the_remote_is_caught_when_fetching() {
     );
 }
 
+/// An unreachable target or a wrong host key fails the shipping only: the
+/// local backup is made all the same, its ID printed, exit 3 (before issue
+/// 10 nothing was made). Bad configuration still changes nothing (exit 2).
 #[test]
-fn unreachable_targets_wrong_keys_and_bad_configuration_change_nothing() {
+fn unreachable_targets_and_wrong_keys_fail_the_shipping_only_and_bad_configuration_changes_nothing()
+{
     let sshd = Sshd::start();
     let world = Scenario::new();
     let ip = fresh_ip();
@@ -291,11 +306,36 @@ fn unreachable_targets_wrong_keys_and_bad_configuration_change_nothing() {
         let listener = std::net::TcpListener::bind(format!("{ip}:0")).unwrap();
         listener.local_addr().unwrap().port()
     };
-    let cases = [
+    let configuration_errors = [
+        (
+            sshd.target("same-site", "known_hosts"),
+            vec!["1", "--to", "nowhere"],
+            "no target `nowhere`",
+        ),
+        (
+            "[targets.same-site]\nurl = \"/tmp\"\nprot = 22\n".to_string(),
+            vec!["1", "--to", "same-site"],
+            "line 3",
+        ),
+        (
+            "[targets.same-site]\nurl = \"relative/path\"\n".to_string(),
+            vec!["1", "--to", "same-site"],
+            "neither",
+        ),
+    ];
+    for (conf, args, expected) in configuration_errors {
+        configure(&world, &conf);
+        let run = world.run("girofle-backup", &args);
+        assert_eq!(run.code, 2, "{expected}: {}", run.stderr);
+        assert!(run.stderr.contains(expected), "{expected}: {}", run.stderr);
+        assert!(
+            world.backup_names(1).is_empty(),
+            "{expected}: a local backup was made"
+        );
+    }
+    let network_errors = [
         (
             sshd.target("same-site", "wrong_known_hosts"),
-            vec!["1", "--to", "same-site"],
-            1,
             "Host key verification failed",
         ),
         (
@@ -303,39 +343,31 @@ fn unreachable_targets_wrong_keys_and_bad_configuration_change_nothing() {
                 &format!("port = {}", sshd.port),
                 &format!("port = {closed}"),
             ),
-            vec!["1", "--to", "same-site"],
-            1,
             "Connection refused",
         ),
-        (
-            sshd.target("same-site", "known_hosts"),
-            vec!["1", "--to", "nowhere"],
-            2,
-            "no target `nowhere`",
-        ),
-        (
-            "[targets.same-site]\nurl = \"/tmp\"\nprot = 22\n".to_string(),
-            vec!["1", "--to", "same-site"],
-            2,
-            "line 3",
-        ),
-        (
-            "[targets.same-site]\nurl = \"relative/path\"\n".to_string(),
-            vec!["1", "--to", "same-site"],
-            2,
-            "neither",
-        ),
     ];
-    for (conf, args, code, expected) in cases {
+    for (round, (conf, expected)) in network_errors.into_iter().enumerate() {
         configure(&world, &conf);
-        let run = world.run("girofle-backup", &args);
-        assert_eq!(run.code, code, "{expected}: {}", run.stderr);
+        let run = world.run("girofle-backup", &["1", "--to", "same-site"]);
+        assert_eq!(run.code, 3, "{expected}: {}", run.stderr);
         assert!(run.stderr.contains(expected), "{expected}: {}", run.stderr);
-        assert!(
-            world.backup_names(1).is_empty(),
-            "{expected}: a local backup was made"
+        let id = run.stdout.trim();
+        assert_eq!(
+            id.len(),
+            20,
+            "{expected}: not a backup ID: {:?}",
+            run.stdout
         );
+        assert_eq!(world.backup_names(1).len(), round + 1, "{expected}");
+        assert!(world.backup_names(1).contains(&id.to_string()));
+        std::thread::sleep(Duration::from_millis(1100));
     }
+    let log = fs::read_to_string(world.home.join("girofle.log")).unwrap();
+    assert!(
+        log.contains("shipping instance 1 to `same-site` FAILED")
+            && log.contains("Host key verification failed"),
+        "{log}"
+    );
     assert!(remote_ids(&sshd.storage()).is_empty());
 }
 
@@ -356,13 +388,18 @@ fn the_state_backup_brings_back_a_lost_inventory() {
         .trim()
         .to_string();
     let saved = world.home.join("sauvegardes").join(&id);
+    let (gitlab_entry, state_entry) = (
+        format!("cron.d/{}-gitlab-1", world.prefix),
+        format!("cron.d/{}-state", world.prefix),
+    );
     for file in [
         "inventory.girofle",
         ".auto-increment.girofle",
         "docker-inspect.json",
         "girofle.log.tail",
         "MANIFEST",
-        "cron.d/girofle-gitlab-1",
+        gitlab_entry.as_str(),
+        state_entry.as_str(),
     ] {
         assert!(saved.join(file).exists(), "no {file} in the state backup");
     }

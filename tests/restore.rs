@@ -108,7 +108,7 @@ fn a_restore_brings_back_exactly_the_backed_up_commits_secrets_and_metadata() {
     assert_eq!((git_data.uid(), git_data.mode() & 0o7777), (998, 0o2770));
     let postgresql = fs::metadata(volumes.join("data/postgresql")).unwrap();
     assert_eq!((postgresql.uid(), postgresql.mode() & 0o7777), (996, 0o700));
-    // The previous data is gone, and the backup was not touched by the restore.
+    // Nothing is left beside the volumes, and the backup was not touched by the restore.
     assert!(
         !it.world
             .instance_dir(1)
@@ -158,11 +158,22 @@ fn stop_and_pause_backups_restore_to_a_healthy_instance() {
             "{mode}: {log}"
         );
     }
-    let kept: Vec<String> = fs::read_dir(it.world.instance_dir(1))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("mapping-volumes.previous-"))
+    // The data each restore replaced is kept as a backup of its own
+    // (`--keep-previous` is now what always happens, and a no-op).
+    let kept: Vec<String> = it
+        .world
+        .backup_names(1)
+        .into_iter()
+        .filter(|name| {
+            fs::read_to_string(
+                it.world
+                    .instance_dir(1)
+                    .join("bckups")
+                    .join(name)
+                    .join("MANIFEST"),
+            )
+            .is_ok_and(|manifest| manifest.contains("\ntaken_before_restore: "))
+        })
         .collect();
     assert_eq!(kept.len(), 2, "{kept:?}");
 }
@@ -480,7 +491,12 @@ fn decommission_takes_a_final_backup_and_keeps_the_data() {
         it.world.containers().is_empty(),
         "the container is still there"
     );
-    assert!(!it.world.cron_dir.join("girofle-gitlab-1").exists());
+    assert!(
+        !it.world
+            .cron_dir
+            .join(format!("{}-gitlab-1", it.world.prefix))
+            .exists()
+    );
     assert!(
         it.world
             .instance_dir(1)
@@ -510,7 +526,8 @@ fn without_arguments_on_a_terminal_it_asks_for_container_directory_and_backup() 
     push_commit(&it.app(), &project, "second");
     // `script` gives the binary a terminal; the answers come through it.
     let binary = common::binary_path("girofle-restore");
-    let answers = format!("{}\n{}\n\n", it.container, it.dir());
+    // The last answer is to the question every restore on a terminal asks.
+    let answers = format!("{}\n{}\n\nyes\n", it.container, it.dir());
     let mut child = it
         .world
         .command("script")
@@ -533,5 +550,6 @@ fn without_arguments_on_a_terminal_it_asks_for_container_directory_and_backup() 
         screen.contains(&format!("Backup to restore [{id}]")),
         "{screen}"
     );
+    assert!(screen.contains("replaces the current data"), "{screen}");
     assert_eq!(remote_head(&project), first);
 }

@@ -34,6 +34,30 @@ fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
             if count == 1 { "y" } else { "ies" }
         )));
     }
+    if let Some(name) = &args.init_target {
+        backup::init_target(home, name)?;
+        eprintln!("target `{name}` is now Girofle's");
+        return Ok(Exit::Done);
+    }
+    if let Some(instance) = &args.drill {
+        let drilled = backup::drill(
+            home,
+            instance,
+            args.backup.as_deref(),
+            &args.drill_options(),
+        )?;
+        if cli::stderr_is_terminal() {
+            eprintln!(
+                "instance {}: backup {} booted healthy and its {} repositories pass git fsck ({} s); recorded in {}",
+                drilled.number,
+                drilled.record.backup,
+                drilled.record.repositories,
+                drilled.record.duration_ms / 1000,
+                drilled.record_path.display()
+            );
+        }
+        return Ok(Exit::Done);
+    }
     let outcome = backup::run(home, &args)?;
     let mut stdout = std::io::stdout();
     for made in &outcome.made {

@@ -15,6 +15,18 @@ fn run(args: list::Args, invocation: &Invocation) -> Result<Exit, Error> {
     let outcome = list::run(&invocation.home, &args)?;
     let text = list::render(&outcome.entries, args.format)?;
     std::io::stdout().write_all(text.as_bytes())?;
+    let missing: Vec<String> = outcome
+        .entries
+        .iter()
+        .filter(|e| e.state == "commissioned" && e.status == "missing")
+        .map(|e| format!("{} ({})", e.number, e.container))
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "the container of instance {} is missing: run `girofle-restore --all` to bring it back from its newest backup",
+            missing.join(", ")
+        );
+    }
     match outcome.engine_error {
         Some(error) => Err(Error::failed(format!(
             "the Docker engine did not answer, status is unknown: {error}"

@@ -15,6 +15,9 @@ fn main() -> ExitCode {
 
 fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Error> {
     invocation.require_root()?;
+    if args.all {
+        return run_all(&args, invocation);
+    }
     match (&args.container, &args.dir) {
         (Some(_), Some(_)) => {}
         (Some(_), None) => {
@@ -25,17 +28,65 @@ fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Error> 
         }
         (None, _) => ask_for_arguments(&mut args)?,
     }
+    // On a terminal, say what is replaced with what and ask; without one,
+    // act, as the legacy `restore.sh CONTAINER DIR` did.
+    let ask_first = !args.yes && std::io::stdin().is_terminal();
+    let mut confirm = |plan: &restore::Plan| -> Result<bool, Error> {
+        eprintln!("{}", plan.text);
+        let answer = ask("Restore? (yes/no)", Some("no"))?;
+        Ok(matches!(answer.to_lowercase().as_str(), "y" | "yes"))
+    };
     let mut progress = Progress::new();
-    let outcome = restore::run(&invocation.home, &args, &mut |message| {
+    let outcome = restore::run(
+        &invocation.home,
+        &args,
+        &mut |message| progress.show(message),
+        if ask_first { Some(&mut confirm) } else { None },
+    );
+    progress.end();
+    let outcome = outcome?;
+    match &outcome.previous {
+        restore::Previous::Backup(id) => eprintln!(
+            "the data this restore replaced is kept as backup {id} (restoring it with --backup {id} brings it back)"
+        ),
+        restore::Previous::Beside(path) => eprintln!(
+            "the data this restore replaced is kept in {} (bckups/ is on another file system)",
+            path.display()
+        ),
+    }
+    println!("{}", outcome.backup);
+    Ok(Exit::Done)
+}
+
+/// `--all`: the table of every instance on stdout, what went wrong on stderr.
+fn run_all(args: &restore::Args, invocation: &Invocation) -> Result<Exit, Error> {
+    let mut progress = Progress::new();
+    let outcome = restore::run_all(&invocation.home, args, &mut |message| {
         progress.show(message)
     });
     progress.end();
     let outcome = outcome?;
-    if let Some(previous) = &outcome.previous {
-        eprintln!("previous volumes kept in {}", previous.display());
+    print!("{}", restore::render_table(&outcome));
+    for instance in &outcome.instances {
+        match &instance.verdict {
+            restore::Verdict::Failed(why) => eprintln!(
+                "{}: instance {} ({}): {why}",
+                invocation.program, instance.number, instance.container
+            ),
+            restore::Verdict::Restored {
+                previous: Some(kept),
+                ..
+            } => eprintln!(
+                "instance {}: the volumes found in its directory are {kept}",
+                instance.number,
+            ),
+            _ => {}
+        }
     }
-    println!("{}", outcome.backup);
-    Ok(Exit::Done)
+    for warning in &outcome.warnings {
+        eprintln!("{}: {warning}", invocation.program);
+    }
+    Ok(outcome.exit())
 }
 
 /// The seed's questions, on a terminal only: the container, its directory, the backup.

@@ -3,11 +3,8 @@
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
-use std::os::unix::fs::DirBuilderExt;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use anyhow::Context;
+use std::time::Duration;
 
 use crate::cli::Seconds;
 use crate::container;
@@ -52,6 +49,9 @@ pub struct Args {
     /// Backup schedule, as a cron expression [default: "0 */4 * * *"]
     #[arg(long, value_name = "CRON")]
     pub backup_schedule: Option<String>,
+    /// Weekly drill schedule, as a cron expression, or `never` [default: staggered by instance number]
+    #[arg(long, value_name = "CRON|never")]
+    pub drill_schedule: Option<String>,
     /// Seconds to wait for the instance to be healthy
     #[arg(long, value_name = "SECS", default_value_t = Seconds(DEFAULT_HEALTHY_TIMEOUT))]
     pub wait_timeout: Seconds,
@@ -85,6 +85,9 @@ struct Plan {
     hostname: String,
     image: String,
     schedule: String,
+    /// The drill schedule given, if any; `None` in `drills` says `never`.
+    drill_schedule: Option<String>,
+    drills: bool,
 }
 
 /// Commissions an instance. `progress` receives one-line status updates
@@ -116,8 +119,8 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         ))));
     }
 
-    let command = backup_command(home, &row.number.to_string());
-    if let Err(error) = cron::write_entry(home.cron_dir(), row.number, &plan.schedule, &command) {
+    let command = cron::backup_command(home, &row.number.to_string());
+    if let Err(error) = cron::write_entry(home, row.number, &plan.schedule, &command) {
         set_note(home, row.number, &format!("no backup schedule: {error:#}"))?;
         return Err(Error::Failed(error.context(format!(
             "instance {} runs, but its backup schedule could not be written",
@@ -125,8 +128,24 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         ))));
     }
 
-    if let Err(error) = cron::ensure_state_entry(home.cron_dir(), &backup_command(home, "--state"))
-    {
+    if plan.drills {
+        let schedule = plan
+            .drill_schedule
+            .clone()
+            .unwrap_or_else(|| cron::default_drill_schedule(row.number));
+        let mut command = cron::backup_command(home, "--drill");
+        command.push(row.number.to_string());
+        let written = cron::write_drill_entry(home, row.number, &schedule, &command);
+        if let Err(error) = written {
+            set_note(home, row.number, &format!("no drill schedule: {error:#}"))?;
+            return Err(Error::Failed(error.context(format!(
+                "instance {} runs, but its drill schedule could not be written",
+                row.number
+            ))));
+        }
+    }
+
+    if let Err(error) = cron::ensure_state_entry(home, &cron::backup_command(home, "--state")) {
         home.log(
             "commission",
             &format!("the state cron entry could not be written: {error:#}"),
@@ -183,6 +202,12 @@ fn validate(home: &Home, args: &Args) -> Result<Plan> {
         .unwrap_or_else(|| cron::DEFAULT_SCHEDULE.into());
     cron::validate_schedule(&schedule)
         .map_err(|problem| Error::usage(format!("--backup-schedule: {problem}")))?;
+    let drills = args.drill_schedule.as_deref() != Some("never");
+    let drill_schedule = args.drill_schedule.clone().filter(|_| drills);
+    if let Some(drill_schedule) = &drill_schedule {
+        cron::validate_schedule(drill_schedule)
+            .map_err(|problem| Error::usage(format!("--drill-schedule: {problem}")))?;
+    }
     let explicit: Vec<u16> = [args.http_port, args.https_port, args.ssh_port]
         .into_iter()
         .flatten()
@@ -206,6 +231,8 @@ fn validate(home: &Home, args: &Args) -> Result<Plan> {
         hostname,
         image,
         schedule,
+        drill_schedule,
+        drills,
     })
 }
 
@@ -290,7 +317,7 @@ fn reserve(home: &Home, args: &Args, plan: &Plan) -> Result<Row> {
             instance.root().display()
         )));
     }
-    create_dirs(&instance)?;
+    instance.create_tree()?;
     let row = Row {
         number,
         name: plan.name.clone(),
@@ -374,29 +401,6 @@ fn check_port(rows: &[Row], ip_text: &str, ip: IpAddr, port: u16, label: &str) -
     Ok(())
 }
 
-fn create_dirs(instance: &InstanceDir) -> Result<()> {
-    let make = |path: &Path, mode: u32| {
-        std::fs::DirBuilder::new()
-            .mode(mode)
-            .create(path)
-            .with_context(|| format!("cannot create {}", path.display()))
-    };
-    let result = (|| -> anyhow::Result<()> {
-        // The instance directory holds gitlab-secrets.json: root only.
-        make(instance.root(), 0o700)?;
-        make(&instance.volumes(), 0o755)?;
-        make(&instance.config(), 0o775)?;
-        make(&instance.data(), 0o755)?;
-        make(&instance.logs(), 0o755)?;
-        make(&instance.backups(), 0o700)?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs_err::remove_dir_all(instance.root());
-    }
-    Ok(result?)
-}
-
 /// After `docker run` failed: nothing of this commission is left behind. A
 /// container is removed only if this commission created it (its labels say so):
 /// a name clash must not cost someone else's container.
@@ -460,30 +464,10 @@ fn wait_healthy(
     )))
 }
 
-/// The command line of a cron entry: `girofle-backup --home HOME WHAT`.
-fn backup_command(home: &Home, what: &str) -> Vec<String> {
-    vec![
-        backup_program().display().to_string(),
-        "--home".to_string(),
-        home.root().display().to_string(),
-        what.to_string(),
-    ]
-}
-
-/// The `girofle-backup` the cron entry runs: the installed one, else the one
-/// beside this binary.
-fn backup_program() -> PathBuf {
-    let installed = PathBuf::from("/usr/local/bin/girofle-backup");
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("girofle-backup")))
-        .filter(|candidate| candidate.exists())
-        .unwrap_or(installed)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     /// What `girofle-commission WORDS...` asks for, validated as `run` does
     /// before anything is touched.
@@ -563,6 +547,12 @@ mod tests {
         // TEST-NET-3 (RFC 5737): assigned to no host's interface.
         assert!(usage_error(&["--ip", "203.0.113.7"]).contains("not assigned"));
         assert!(usage_error(&["--backup-schedule", "0 */4 * *"]).contains("--backup-schedule"));
+        assert!(usage_error(&["--drill-schedule", "weekly"]).contains("--drill-schedule"));
+        let never = plan(&["--drill-schedule", "never"]).unwrap();
+        assert!(!never.drills);
+        let weekly = plan(&["--drill-schedule", "0 5 * * 0"]).unwrap();
+        assert_eq!(weekly.drill_schedule.as_deref(), Some("0 5 * * 0"));
+        assert!(weekly.drills);
         assert!(usage_error(&["--image", "two words"]).contains("not an image reference"));
         assert!(usage_error(&["--image=-x"]).contains("not an image reference"));
         let plan = plan(&[

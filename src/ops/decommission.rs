@@ -72,7 +72,8 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
         docker.stop(&row.container, DEFAULT_STOP_TIMEOUT)?;
         docker.remove(&row.container)?;
     }
-    cron::remove_entry(home.cron_dir(), row.number)?;
+    cron::remove_entry(home, row.number)?;
+    cron::remove_drill_entry(home, row.number)?;
     let mut locked = inventory::lock(home)?;
     if let Some(stored) = locked.row_mut(row.number) {
         stored.state = RowState::Decommissioned;

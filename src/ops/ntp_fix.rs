@@ -29,7 +29,7 @@ const CLIENTS: [&str; 3] = ["chronyd", "ntpdate", "sntp"];
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// NTP server, HOST or HOST:PORT
-    #[arg(long, value_name = "HOST[:PORT]", default_value = DEFAULT_SERVER)]
+    #[arg(long, value_name = "HOST[:PORT]", default_value = DEFAULT_SERVER, value_parser = parse_server)]
     pub server: String,
     /// Only measure the offset; change nothing
     #[arg(long)]
@@ -304,6 +304,56 @@ fn install_with_verification_off(manager: &Manager, root: &Path, package: &str) 
     result
 }
 
+/// `--server`: a host name, an IPv4 address or an IPv6 address, and an
+/// optional `:PORT` (IPv6 with a port: `[ADDR]:PORT`). Anything else (a
+/// space, a newline, a quote...) is refused: the value goes into chronyd's
+/// configuration file, one directive a line.
+fn parse_server(text: &str) -> std::result::Result<String, String> {
+    let refuse = || {
+        format!(
+            "`{}` is not HOST or HOST:PORT (a host name or an address, and an optional port)",
+            text.escape_debug()
+        )
+    };
+    if text.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Ok(text.to_string());
+    }
+    let (host, port): (&str, Option<&str>) = if let Some(rest) = text.strip_prefix('[') {
+        let (address, after) = rest.split_once(']').ok_or_else(refuse)?;
+        address
+            .parse::<std::net::Ipv6Addr>()
+            .map_err(|_| refuse())?;
+        (address, Some(after.strip_prefix(':').ok_or_else(refuse)?))
+    } else {
+        match text.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (text, None),
+        }
+    };
+    if let Some(port) = port
+        && !matches!(port.parse::<u16>(), Ok(1..))
+    {
+        return Err(refuse());
+    }
+    let host_name = |host: &str| {
+        !host.is_empty()
+            && host.len() <= 253
+            && host.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && label
+                        .bytes()
+                        .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
+            })
+    };
+    if text.starts_with('[') || host_name(host) {
+        Ok(text.to_string())
+    } else {
+        Err(refuse())
+    }
+}
+
 fn server_and_port(server: &str) -> Result<(String, u16)> {
     match server.rsplit_once(':') {
         Some((host, port)) if !host.contains(':') => {
@@ -365,9 +415,12 @@ fn now_text() -> String {
 /// Runs the fix (or, with `check`, only measures).
 pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     let mut outcome = Outcome::default();
-    for line in remove_leftovers(&args.root)? {
-        home.log("ntp-fix", &line);
-        outcome.steps.push(line);
+    // Only root cleans up (`--check` may run as anyone and changes nothing).
+    if nix::unistd::geteuid().is_root() {
+        for line in remove_leftovers(&args.root)? {
+            home.log("ntp-fix", &line);
+            outcome.steps.push(line);
+        }
     }
     if args.check {
         let offset = chronyd(&args.server, false)?;
@@ -515,6 +568,40 @@ mod tests {
             fs::read_to_string(root.path().join("etc/dnf/dnf.conf")).unwrap(),
             original
         );
+    }
+
+    #[test]
+    fn a_server_is_a_host_or_an_address_and_an_optional_port_only() {
+        for good in [
+            "pool.ntp.org",
+            "0.pool.ntp.org:123",
+            "127.0.0.1",
+            "127.0.0.1:1123",
+            "ntp-1.example",
+            "::1",
+            "[::1]:123",
+        ] {
+            assert_eq!(parse_server(good).as_deref(), Ok(good));
+        }
+        for bad in [
+            "",
+            "pool.ntp.org\nallow all",
+            "pool.ntp.org allow",
+            "host:",
+            "host:0",
+            "host:70000",
+            "host:12a",
+            "-host",
+            "a..b",
+            "host\"",
+            "[::1]",
+            "[nothost]:123",
+            "h\tost",
+            "host;rm",
+            "host:123:4",
+        ] {
+            assert!(parse_server(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

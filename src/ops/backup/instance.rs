@@ -54,10 +54,24 @@ pub fn backup_instance(
     };
     match make_backup(docker, row, options, &instance, copy, paths, &id) {
         Ok(mut made) => {
-            made.removed = retention::apply(
+            // The backup is made: retention failing is a partial success, said and logged.
+            match retention::apply(
                 &instance.backups(),
                 options.keep_last.unwrap_or_else(|| conf.keep_last()),
-            )?;
+            ) {
+                Ok(removed) => made.removed = removed,
+                Err(error) => {
+                    let why = format!("{error:#}");
+                    home.log(
+                        "backup",
+                        &format!(
+                            "instance {}: retention FAILED after backup {}: {why}",
+                            row.number, made.id
+                        ),
+                    );
+                    made.retention_failure = Some(why);
+                }
+            }
             log_made(home, row, options, &made);
             Ok(made)
         }
@@ -192,6 +206,7 @@ fn make_backup(
         stop_window: copied.stop_window,
         stats: copied.stats,
         removed: Vec::new(),
+        retention_failure: None,
     })
 }
 

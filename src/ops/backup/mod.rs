@@ -6,6 +6,7 @@
 //! MANIFEST is written and fsynced, and `.partial-<ID>` is renamed `<ID>` as
 //! the very last step. A backup is whole or invisible.
 
+mod drill;
 mod instance;
 mod retention;
 mod select;
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use crate::cli::{LockArgs, Seconds};
 use crate::conf::Conf;
-use crate::docker::{DEFAULT_STOP_TIMEOUT, Docker};
+use crate::docker::{DEFAULT_HEALTHY_TIMEOUT, DEFAULT_STOP_TIMEOUT, Docker};
 use crate::error::{Error, Exit, Result};
 use crate::home::{BackupId, Home};
 use crate::inventory::{self, Row};
@@ -26,6 +27,7 @@ use crate::recovery::PARTIAL_PREFIX;
 use crate::remote::Remote;
 use crate::snapshot::SyncStats;
 
+pub use drill::{DrillOptions, Drilled, drill};
 pub use instance::backup_instance;
 pub use select::select;
 pub use state::backup_state;
@@ -84,6 +86,7 @@ impl Default for Options {
 
 /// Back up GitLab instances: consistent, incremental, verified
 #[derive(Debug, Clone, Default, clap::Args)]
+#[command(group(clap::ArgGroup::new("reread").args(["verify", "drill"])))]
 pub struct Args {
     /// Instances: number, name or container name
     pub instances: Vec<String>,
@@ -103,9 +106,29 @@ pub struct Args {
     /// Re-read a backup of INSTANCE and compare it with its MANIFEST
     #[arg(long, value_name = "INSTANCE", conflicts_with_all = ["all", "instances", "state", "to"])]
     pub verify: Option<String>,
-    /// With --verify: the backup to re-read [default: the newest]
-    #[arg(long, value_name = "ID", requires = "verify")]
+    /// Boot a backup of INSTANCE in a throwaway container and check its repositories
+    #[arg(long, value_name = "INSTANCE", conflicts_with_all = ["all", "instances", "state", "to", "verify"])]
+    pub drill: Option<String>,
+    /// With --verify or --drill: the backup [default: the newest]
+    #[arg(long, value_name = "ID", requires = "reread")]
     pub backup: Option<String>,
+    /// With --drill: seconds GitLab has to become healthy [default: 1800]
+    #[arg(long, value_name = "SECS", requires = "drill")]
+    pub wait_timeout: Option<Seconds>,
+    /// Mark this target of girofle.conf as Girofle's (once, before it is used): a target without
+    /// its mark is refused
+    #[arg(long, value_name = "TARGET", conflicts_with_all = ["all", "instances", "state", "to", "verify", "drill"])]
+    pub init_target: Option<String>,
+}
+
+impl Args {
+    /// How a `--drill` waits.
+    pub fn drill_options(&self) -> DrillOptions {
+        DrillOptions {
+            lock_timeout: self.options.lock.timeout(),
+            wait_timeout: self.wait_timeout.map_or(DEFAULT_HEALTHY_TIMEOUT, |s| s.0),
+        }
+    }
 }
 
 /// One backup made.
@@ -125,6 +148,8 @@ pub struct Made {
     pub stats: SyncStats,
     /// Backups removed by retention.
     pub removed: Vec<String>,
+    /// Why retention failed after the backup was made, if it did.
+    pub retention_failure: Option<String>,
 }
 
 /// Every backup made, and every item that failed.
@@ -165,11 +190,10 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
         select(&rows, &args.instances, args.all)?
     };
     let conf = Conf::load(home)?;
+    // An unknown target or a bad URL is refused before anything is made; an
+    // unreachable or unmarked target fails the shipping only: the local
+    // backups are made all the same (exit 3).
     let remote = target(&conf, args)?;
-    // An unreachable target, or one with the wrong host key, fails before anything is made here.
-    if let Some(remote) = &remote {
-        remote.prepare(&remote.host)?;
-    }
     let docker = Docker::new()?;
     let mut outcome = Outcome {
         made: Vec::new(),
@@ -179,7 +203,18 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     };
     for row in &targets {
         match backup_instance(home, &docker, &conf, row, &args.options) {
-            Ok(made) => outcome.made.push(made),
+            Ok(made) => {
+                if let Some(why) = &made.retention_failure {
+                    outcome.failures.push((
+                        format!(
+                            "retention of instance {} (backup {} was made)",
+                            row.number, made.id
+                        ),
+                        Error::failed(why.clone()),
+                    ));
+                }
+                outcome.made.push(made);
+            }
             Err(error) => {
                 home.log(
                     "backup",
@@ -194,7 +229,15 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     }
     if args.state {
         match backup_state(home, &docker, &conf, &rows) {
-            Ok(id) => outcome.state = Some(id),
+            Ok((id, retention_failure)) => {
+                if let Some(why) = retention_failure {
+                    outcome.failures.push((
+                        format!("retention of Girofle's state (backup {id} was made)"),
+                        Error::failed(why),
+                    ));
+                }
+                outcome.state = Some(id);
+            }
             Err(error) => {
                 home.log("backup", &format!("state FAILED: {error}"));
                 outcome
@@ -210,9 +253,29 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
         } else {
             targets.iter().collect()
         };
-        ship::ship_all(home, remote, &conf, &shipping, args.state, &mut outcome);
+        ship::ship_all(
+            home,
+            remote,
+            &conf,
+            &shipping,
+            args.state,
+            &args.options,
+            &mut outcome,
+        );
     }
     Ok(outcome)
+}
+
+/// `--init-target NAME`: marks the target as Girofle's, so that it is used.
+pub fn init_target(home: &Home, name: &str) -> Result<()> {
+    let conf = Conf::load(home)?;
+    let remote = Remote::from_conf(&conf, name)?;
+    remote.init()?;
+    home.log(
+        "backup",
+        &format!("target `{name}` initialised ({})", crate::remote::MARKER),
+    );
+    Ok(())
 }
 
 /// The target named by `--to`, or `same-site` for `--state` when it is configured.
@@ -284,9 +347,32 @@ mod tests {
             &["--verify", "1", "--all"][..],
             &["--verify", "1", "2"][..],
             &["--backup", "2026-01-01T00-00-00Z"][..],
+            &["--drill", "1", "--verify", "1"][..],
+            &["--drill", "1", "--all"][..],
+            &["--wait-timeout", "60"][..],
+            &["--init-target", "off-site", "--to", "off-site"][..],
+            &["--init-target", "off-site", "1"][..],
         ] {
             assert!(args(refused).is_err(), "{refused:?}");
         }
+    }
+
+    #[test]
+    fn a_drill_takes_a_backup_and_a_wait() {
+        let drill = args(&[
+            "--drill",
+            "docs",
+            "--backup",
+            "2026-01-01T00-00-00Z",
+            "--wait-timeout",
+            "60",
+        ])
+        .unwrap();
+        assert_eq!(drill.drill.as_deref(), Some("docs"));
+        assert_eq!(drill.backup.as_deref(), Some("2026-01-01T00-00-00Z"));
+        assert_eq!(drill.drill_options().wait_timeout, Duration::from_secs(60));
+        let plain = args(&["--drill", "1"]).unwrap();
+        assert_eq!(plain.drill_options().wait_timeout, DEFAULT_HEALTHY_TIMEOUT);
     }
 
     #[test]

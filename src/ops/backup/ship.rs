@@ -2,51 +2,65 @@
 
 use std::path::Path;
 
-use super::Outcome;
+use super::{Options, Outcome};
 use crate::conf::Conf;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::home::{BackupId, Home};
 use crate::inventory::Row;
+use crate::lock;
 use crate::remote::Remote;
 
 /// Ships the instances' complete backups (and, with `state`, the state
-/// backups) to the target; a failure is recorded and the others go on.
+/// backups) to the target; a failure is recorded, logged, and the others go
+/// on. Each instance's shipping holds its lock, so that its retention (or
+/// a restore) cannot remove a backup while it travels.
 pub(super) fn ship_all(
     home: &Home,
     remote: &Remote,
     conf: &Conf,
     rows: &[&Row],
     state: bool,
+    options: &Options,
     outcome: &mut Outcome,
 ) {
+    let mut fail = |what: String, error: Error| {
+        home.log("backup", &format!("{what} FAILED: {error:#}"));
+        outcome.failures.push((what, error));
+    };
+    let mut shipped = Vec::new();
     for row in rows {
         let instance = home.instance_of(row);
-        let folder = remote.instance_backups(&remote.host, &instance.dir_name());
-        match ship(
-            home,
-            remote,
-            conf,
-            &instance.backups(),
-            &folder,
-            &instance.complete_backups(),
-        ) {
-            Ok(sent) => outcome.shipped.extend(sent),
-            Err(error) => outcome.failures.push((
-                format!("shipping instance {} to `{}`", row.number, remote.name),
-                error,
-            )),
+        let what = format!("shipping instance {} to `{}`", row.number, remote.name);
+        let result = lock::lock_instance(
+            &instance,
+            "girofle-backup (shipping)",
+            options.lock.timeout(),
+        )
+        .and_then(|_lock| {
+            let folder = remote.instance_backups(&remote.host, &instance.dir_name());
+            ship(
+                home,
+                remote,
+                conf,
+                &instance.backups(),
+                &folder,
+                &instance.complete_backups(),
+            )
+        });
+        match result {
+            Ok(sent) => shipped.extend(sent),
+            Err(error) => fail(what, error),
         }
     }
     if state {
         let folder = format!("{}/sauvegardes", remote.host);
         let ids = crate::home::backup_ids_in(&home.state_backups());
         match ship(home, remote, conf, &home.state_backups(), &folder, &ids) {
-            Ok(sent) => outcome.shipped.extend(sent),
-            Err(error) => outcome
-                .failures
-                .push((format!("shipping the state to `{}`", remote.name), error)),
+            Ok(sent) => shipped.extend(sent),
+            Err(error) => fail(format!("shipping the state to `{}`", remote.name), error),
         }
     }
+    outcome.shipped.extend(shipped);
 }
 
 /// Sends the local complete backups newer than the newest one on the target

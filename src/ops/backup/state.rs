@@ -22,7 +22,13 @@ const LOG_TAIL_LINES: usize = 1000;
 /// Backs up Girofle's own state into `sauvegardes/<ID>/`: the inventory and
 /// counter (read together under the inventory lock), `girofle.conf`, the
 /// cron entries, `docker inspect` of every instance, the end of the log.
-pub fn backup_state(home: &Home, docker: &Docker, conf: &Conf, rows: &[Row]) -> Result<BackupId> {
+/// Returns its ID, and why retention failed after it was made, if it did.
+pub fn backup_state(
+    home: &Home,
+    docker: &Docker,
+    conf: &Conf,
+    rows: &[Row],
+) -> Result<(BackupId, Option<String>)> {
     let root = home.state_backups();
     crate::atomic::create_dir(&root, 0o700, true)?;
     let id = new_id_in(&root);
@@ -31,9 +37,11 @@ pub fn backup_state(home: &Home, docker: &Docker, conf: &Conf, rows: &[Row]) -> 
         crate::atomic::create_dir(&partial, 0o700, false)?;
         copy_settings(home, &partial)?;
         copy_cron_entries(home, &partial.join("cron.d"))?;
-        fs::write(
-            partial.join("docker-inspect.json"),
-            inspect_instances(docker, rows)?,
+        // The containers' environments (omnibus config, passwords): root's only.
+        crate::atomic::write(
+            &partial.join("docker-inspect.json"),
+            inspect_instances(docker, rows)?.as_bytes(),
+            0o600,
         )?;
         fs::write(partial.join("girofle.log.tail"), log_tail(home))?;
         let manifest = Manifest {
@@ -49,12 +57,22 @@ pub fn backup_state(home: &Home, docker: &Docker, conf: &Conf, rows: &[Row]) -> 
         let _ = fs::remove_dir_all(&partial);
         return Err(error);
     }
-    retention::apply(&root, conf.keep_last())?;
     home.log(
         "backup",
         &format!("Girofle's state backed up as sauvegardes/{id}"),
     );
-    Ok(id)
+    // The state backup is made: retention failing is a partial success.
+    let retention_failure = retention::apply(&root, conf.keep_last())
+        .err()
+        .map(|error| {
+            let why = format!("{error:#}");
+            home.log(
+                "backup",
+                &format!("state: retention FAILED after sauvegardes/{id}: {why}"),
+            );
+            why
+        });
+    Ok((id, retention_failure))
 }
 
 /// The inventory, the counter and `girofle.conf`, read together under the
@@ -69,13 +87,13 @@ fn copy_settings(home: &Home, partial: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Girofle's cron entries.
+/// This home's cron entries (another home's, sharing the directory, are not its state).
 fn copy_cron_entries(home: &Home, cron: &Path) -> Result<()> {
     fs::create_dir(cron)?;
     if let Ok(entries) = fs::read_dir(home.cron_dir()) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with("girofle-") {
+            if crate::cron::is_own_name(home, &name) {
                 copy_file(&entry.path(), &cron.join(&name))?;
             }
         }

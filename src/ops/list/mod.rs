@@ -57,6 +57,8 @@ pub struct Entry {
     pub image: String,
     /// The newest complete backup's ID.
     pub last_backup: Option<String>,
+    /// `ok` or `failed`: how the last drill ended; `None` when none ran.
+    pub last_drill: Option<&'static str>,
     /// What went wrong last (a failed commission, say); empty when all is well.
     pub note: String,
 }
@@ -82,7 +84,9 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
             .filter(|row| row.state == RowState::Commissioned)
         {
             let instance = home.instance_of(row);
-            if recovery::needs_recovery(&instance)
+            // Only root recovers: a member of the group only reads.
+            if nix::unistd::geteuid().is_root()
+                && recovery::needs_recovery(&instance)
                 && let Some(_lock) = lock::try_lock_instance(&instance, "girofle-list")
             {
                 let _ = recovery::recover(home, docker, &instance);
@@ -126,6 +130,8 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
                 last_backup: InstanceDir::new(dir.clone())
                     .latest_backup()
                     .map(|id| id.to_string()),
+                last_drill: crate::drill::last(&InstanceDir::new(dir.clone()))
+                    .map(|record| record.result()),
                 dir: dir.display().to_string(),
                 image: row.image,
                 note: row.note,

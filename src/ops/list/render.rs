@@ -38,7 +38,7 @@ fn csv_text(entries: &[Entry]) -> Result<String> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-const HEADER: [&str; 9] = [
+const HEADER: [&str; 10] = [
     "NUMBER",
     "NAME",
     "CONTAINER",
@@ -47,10 +47,11 @@ const HEADER: [&str; 9] = [
     "HEALTH",
     "URL",
     "LAST BACKUP",
+    "LAST DRILL",
     "NOTE",
 ];
 
-fn cells(entry: &Entry) -> [String; 9] {
+fn cells(entry: &Entry) -> [String; 10] {
     [
         entry.number.to_string(),
         dash(&entry.name),
@@ -60,12 +61,13 @@ fn cells(entry: &Entry) -> [String; 9] {
         entry.health.to_string(),
         entry.url.clone(),
         entry.last_backup.clone().unwrap_or_else(|| "-".into()),
+        entry.last_drill.unwrap_or("-").to_string(),
         entry.note.clone(),
     ]
 }
 
 fn table(entries: &[Entry]) -> String {
-    let rows: Vec<[String; 9]> = entries.iter().map(cells).collect();
+    let rows: Vec<[String; 10]> = entries.iter().map(cells).collect();
     let mut widths = HEADER.map(str::len);
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -120,6 +122,7 @@ mod tests {
             dir: format!("/girofle/noeud-gitlab-{number}"),
             image: "gitlab/gitlab-ce:latest".into(),
             last_backup: None,
+            last_drill: None,
             note: String::new(),
         }
     }
@@ -130,6 +133,7 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
         assert!(lines[0].starts_with("NUMBER  NAME  CONTAINER"), "{text}");
+        assert!(lines[0].contains("LAST BACKUP  LAST DRILL  NOTE"), "{text}");
         assert!(
             lines[1].starts_with("1       -     girofle-gitlab-1 "),
             "{text}"
@@ -154,6 +158,7 @@ mod tests {
             serde_json::from_str(&render(&entries, Format::Json).unwrap()).unwrap();
         assert_eq!(json[0]["number"], 3);
         assert_eq!(json[0]["last_backup"], serde_json::Value::Null);
+        assert_eq!(json[0]["last_drill"], serde_json::Value::Null);
         assert!(render(&[], Format::Csv).unwrap().is_empty());
     }
 }

@@ -1,6 +1,7 @@
 //! `--from`: a backup fetched from a target, checked, then made visible.
 
 use fs_err as fs;
+use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::home::{Home, InstanceDir};
@@ -21,7 +22,21 @@ pub(super) fn fetch(
         Some(source) => source_folder(source)?,
         None => remote.instance_backups(&remote.host, &instance.dir_name()),
     };
-    let there = remote.list(&folder)?;
+    fetch_folder(home, remote, &folder, &instance.backups(), id)
+}
+
+/// Fetches backup `id` (the newest without one) of `folder` on a target into
+/// the local directory `local` (an instance's `bckups/`, or `sauvegardes/`):
+/// into `.partial-<ID>`, checked against its MANIFEST, then renamed. A copy
+/// that does not match is removed and refused. Returns the ID.
+pub(super) fn fetch_folder(
+    home: &Home,
+    remote: &Remote,
+    folder: &str,
+    local: &Path,
+    id: Option<&str>,
+) -> Result<String> {
+    let there = remote.list(folder)?;
     let id = match id {
         Some(id) => {
             if !there.iter().any(|b| b.as_str() == id) {
@@ -39,19 +54,17 @@ pub(super) fn fetch(
             ))
         })?,
     };
-    let destination = instance.backups().join(&id);
+    let destination = local.join(&id);
     if destination.is_dir() {
         return Ok(id);
     }
-    fs::create_dir_all(instance.backups())?;
-    let partial = instance
-        .backups()
-        .join(format!("{}{id}", crate::recovery::PARTIAL_PREFIX));
-    let link_dest = instance
-        .latest_backup()
-        .map(|b| instance.backups().join(b.as_str()));
+    fs::create_dir_all(local)?;
+    let partial = local.join(format!("{}{id}", crate::recovery::PARTIAL_PREFIX));
+    let link_dest = crate::home::backup_ids_in(local)
+        .pop()
+        .map(|b| local.join(b.as_str()));
     let fetched = remote
-        .fetch(&folder, &id, &partial, link_dest.as_deref())
+        .fetch(folder, &id, &partial, link_dest.as_deref())
         .and_then(|()| {
             let problems = snapshot::verify(&partial)?.problems;
             if problems.is_empty() {
@@ -70,7 +83,7 @@ pub(super) fn fetch(
         return Err(error);
     }
     fs::rename(&partial, &destination)?;
-    crate::atomic::sync_directory(&instance.backups())?;
+    crate::atomic::sync_directory(local)?;
     home.log(
         "restore",
         &format!("fetched {folder}/{id} from target `{}`", remote.name),

@@ -1,10 +1,15 @@
 //! `girofle-restore CONTAINER DIR`: puts a backup back, never deleting the
-//! current data before the new copy is in place, and putting it back if the
-//! restored GitLab does not come up healthy.
+//! data it replaces (that becomes a backup of its own), and putting it back
+//! if the restored GitLab does not come up healthy.
 
+mod all;
+mod checks;
 mod fetch;
+mod kept;
 mod phases;
 mod version;
+
+pub use kept::{SET_ASIDE_PREFIX, TAKEN_BEFORE_RESTORE, complete_set_aside, details_from_journal};
 
 use fs_err as fs;
 use std::path::{Path, PathBuf};
@@ -25,6 +30,8 @@ use fetch::fetch;
 use phases::Restore;
 use version::check_version;
 
+pub use all::{AllOutcome, InstanceResult, Verdict, render_table, run_all};
+
 /// Restore a backup into a GitLab instance. Without arguments, asks for them (on a terminal)
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -38,14 +45,18 @@ pub struct Args {
     /// Fetch the backup from this target of girofle.conf first
     #[arg(long, value_name = "TARGET")]
     pub from: Option<String>,
-    /// With --from: the instance folder on the target, HOST/noeud-gitlab-<N> [default: this host's, DIR's]
+    /// With --from: the instance folder on the target, HOST/noeud-gitlab-<N> [default: this host's, DIR's]; with --all, the host: HOST
     #[arg(long, value_name = "HOST/noeud-gitlab-N", requires = "from")]
     pub source: Option<String>,
-    /// Recreate the container from this image (needed when the GitLab versions differ)
+    /// Recreate the container from this image (needed when the GitLab versions differ); with --all, every instance's
     #[arg(long, value_name = "REF")]
     pub image: Option<String>,
-    /// Keep the previous volumes as mapping-volumes.previous-<time>
-    #[arg(long)]
+    /// Act without asking first (on a terminal, restore says what it will
+    /// replace with what and asks)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Accepted for old scripts and ignored: the previous data is always kept, as a backup
+    #[arg(long, hide = true)]
     pub keep_previous: bool,
     /// How long to wait for the instance lock.
     #[command(flatten)]
@@ -53,6 +64,19 @@ pub struct Args {
     /// Seconds to wait for the restored instance to be healthy
     #[arg(long, value_name = "SECS", default_value_t = Seconds(DEFAULT_HEALTHY_TIMEOUT))]
     pub wait_timeout: Seconds,
+    /// Bring back every instance of a host: Girofle's state, then each instance from its newest backup
+    #[arg(long, conflicts_with_all = ["container", "dir", "backup", "keep_previous"])]
+    pub all: bool,
+    /// With --all: the state backup to put back [default: the newest]
+    #[arg(long, value_name = "ID", requires = "all")]
+    pub backup_state: Option<String>,
+    /// With --all: publish every instance on this address (when the recorded one does not exist here)
+    #[arg(long, value_name = "ADDR", requires = "all")]
+    pub ip: Option<String>,
+    /// Leave the container running after the restore, whatever its state before
+    /// (--all: a container created for the restore was never started).
+    #[arg(skip)]
+    pub leave_running: bool,
 }
 
 impl Args {
@@ -72,8 +96,37 @@ impl Args {
 pub struct Outcome {
     /// The backup restored.
     pub backup: String,
-    /// Where the previous volumes were kept, with `--keep-previous`.
-    pub previous: Option<PathBuf>,
+    /// Where the data it replaced is kept.
+    pub previous: Previous,
+}
+
+/// Where the data a restore replaced is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Previous {
+    /// As a backup of its own in `bckups/`, with this ID.
+    Backup(String),
+    /// Beside the volumes, under this name (`bckups/` is on another file
+    /// system, which a rename cannot reach).
+    Beside(PathBuf),
+}
+
+impl std::fmt::Display for Previous {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Previous::Backup(id) => write!(f, "kept as backup {id}"),
+            Previous::Beside(path) => write!(f, "kept in {}", path.display()),
+        }
+    }
+}
+
+/// Asked before anything is changed, with what the restore will do: go on?
+pub type Confirm = dyn FnMut(&Plan) -> Result<bool>;
+
+/// What a restore is about to do, told before it is done.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The whole text: what is replaced with what.
+    pub text: String,
 }
 
 /// The complete backups of an instance directory, oldest first, that hold
@@ -146,13 +199,20 @@ pub fn check_directory(dir: &Path, need_backup: bool) -> Result<InstanceDir> {
     Ok(instance)
 }
 
-/// Restores a backup into an instance: resolve, verify, stage, swap, start
-/// and wait, then finish or roll back.
-pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<Outcome> {
+/// Restores a backup into an instance: resolve, verify, check the space,
+/// ask (when `confirm` is given: it gets the plan and says whether to go
+/// on), stage, swap, start and wait, then finish or roll back.
+pub fn run(
+    home: &Home,
+    args: &Args,
+    progress: &mut dyn FnMut(&str),
+    confirm: Option<&mut Confirm>,
+) -> Result<Outcome> {
     let docker = Docker::new()?;
     docker.server_version()?;
     let (container, dir) = args.target()?;
     let instance = check_arguments(&docker, container, dir, args.from.is_none())?;
+    checks::check_mounts(&docker, container, &instance)?;
     let row = owning_row(home, &instance, container)?;
     let remote = match &args.from {
         Some(name) => Some(Remote::from_conf(&Conf::load(home)?, name)?),
@@ -174,6 +234,19 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         args.image.as_deref(),
         row.as_ref(),
     )?;
+    checks::check_space(&instance, checks::needed_for(&backup)?)?;
+    let (original_image, original_id) = docker.container_image(container)?;
+    // The reference, if it still names the image the container runs; else that image's ID.
+    let original_image = match docker.image_id(&original_image) {
+        Ok(id) if id == original_id => original_image,
+        _ => original_id.clone(),
+    };
+    if let Some(confirm) = confirm {
+        let plan = plan(container, &instance, &backup_name);
+        if !confirm(&plan)? {
+            return Err(Error::failed("restore cancelled: nothing was changed"));
+        }
+    }
     let restore = Restore {
         home,
         docker: &docker,
@@ -182,6 +255,8 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         instance: &instance,
         row: row.as_ref(),
         recreate_with,
+        original_image,
+        original_image_id: original_id,
         backup_name,
     };
     home.log(
@@ -199,6 +274,22 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         return Err(restore.roll_back(prior, not_healthy)?);
     }
     restore.finish(prior)
+}
+
+/// What the restore will replace with what, for the question asked first.
+fn plan(container: &str, instance: &InstanceDir, backup_name: &str) -> Plan {
+    Plan {
+        text: format!(
+            "This restore replaces the current data of `{container}` ({}, last changed {})\n\
+             with backup {backup_name} (taken {}).\n\
+             GitLab stops for the swap. The current data is not deleted: it is kept as a backup\n\
+             of its own in {}, which a restore of it brings back.",
+            instance.volumes().display(),
+            checks::when(checks::last_change(instance)),
+            checks::when(checks::backup_time(backup_name)),
+            instance.backups().display()
+        ),
+    }
 }
 
 /// The backup to restore (fetched from the target first with `--from`): the

@@ -4,7 +4,7 @@ use fs_err as fs;
 use std::path::Path;
 use std::time::Duration;
 
-use super::{Args, Outcome};
+use super::{Args, Outcome, Previous, kept};
 use crate::container::VOLUMES;
 use crate::docker::{DEFAULT_STOP_TIMEOUT, Docker, NotHealthy, Status};
 use crate::error::{Error, Result};
@@ -13,7 +13,6 @@ use crate::inventory::{self, Row};
 use crate::lock::{self, PriorState};
 use crate::recovery::{self, RESTORED_MARK};
 use crate::snapshot;
-use crate::timefmt;
 
 /// A restore under way, once the backup is chosen and verified.
 pub(super) struct Restore<'a> {
@@ -25,13 +24,18 @@ pub(super) struct Restore<'a> {
     pub(super) row: Option<&'a Row>,
     /// The image to recreate the container with, when it changes.
     pub(super) recreate_with: Option<String>,
+    /// The image the container ran before the restore (from `docker
+    /// inspect`): what a rollback recreates it from.
+    pub(super) original_image: String,
+    /// That image's ID.
+    pub(super) original_image_id: String,
     pub(super) backup_name: String,
 }
 
 impl Restore<'_> {
     /// The copy, beside the live volumes; nothing live is touched yet.
     pub(super) fn stage(&self, backup: &Path) -> Result<()> {
-        recovery::write_journal(self.instance, self.container)?;
+        recovery::write_journal(self.instance, self.container, &self.details(None))?;
         let staging = recovery::staging_path(self.instance);
         let copied = (|| -> anyhow::Result<()> {
             if staging.exists() {
@@ -74,6 +78,7 @@ impl Restore<'_> {
             _ => PriorState::Stopped,
         };
         lock::write_record(self.instance, "girofle-restore", self.container, prior)?;
+        recovery::write_journal(self.instance, self.container, &self.details(Some(prior)))?;
         if status == Status::Paused {
             self.docker.unpause(self.container)?;
         }
@@ -110,15 +115,27 @@ impl Restore<'_> {
     /// Puts the previous volumes (and image) back, and the container as it
     /// was; returns the error that tells what happened.
     pub(super) fn roll_back(&self, prior: PriorState, not_healthy: NotHealthy) -> Result<Error> {
-        if let (Some(_), Some(row)) = (&self.recreate_with, self.row) {
-            let _ = recreate(self.home, self.docker, row, &row.image, self.instance);
-        }
+        // Stopped first, and only then recreated from its original image:
+        // that image must never start on the restored data.
         let _ = self.docker.stop(self.container, DEFAULT_STOP_TIMEOUT);
         recovery::exchange_volumes(self.instance)?;
         fs::remove_dir_all(recovery::staging_path(self.instance))?;
         recovery::clear_journal(self.instance)?;
-        if prior == PriorState::Running {
-            self.docker.start(self.container)?;
+        match (&self.recreate_with, self.row) {
+            (Some(_), Some(row)) => {
+                recreate(
+                    self.home,
+                    self.docker,
+                    row,
+                    &self.original_image,
+                    self.instance,
+                )?;
+                if prior == PriorState::Stopped {
+                    self.docker.stop(self.container, DEFAULT_STOP_TIMEOUT)?;
+                }
+            }
+            _ if prior == PriorState::Running => self.docker.start(self.container)?,
+            _ => {}
         }
         lock::clear_record(self.instance)?;
         self.home.log(
@@ -141,27 +158,34 @@ impl Restore<'_> {
         )))
     }
 
-    /// Only now does the previous data go (or stay aside with
-    /// `--keep-previous`); the container goes back to its prior state and the
-    /// inventory records a new image.
+    /// The MANIFEST header fields of the data this restore replaces.
+    fn details(&self, prior: Option<PriorState>) -> Vec<(String, String)> {
+        let mut details = vec![
+            ("container".to_string(), self.container.to_string()),
+            (
+                kept::TAKEN_BEFORE_RESTORE.to_string(),
+                self.backup_name.clone(),
+            ),
+            ("image".to_string(), self.original_image.clone()),
+            ("image_id".to_string(), self.original_image_id.clone()),
+        ];
+        if let Some(row) = self.row {
+            details.insert(0, ("instance".to_string(), row.number.to_string()));
+        }
+        if let Some(prior) = prior {
+            details.push(("prior_state".to_string(), prior.as_str().to_string()));
+        }
+        details
+    }
+
+    /// The previous data is never deleted: it becomes a backup of its own
+    /// (a rename, then its MANIFEST); the container goes back to its prior
+    /// state and the inventory records a new image.
     pub(super) fn finish(&self, prior: PriorState) -> Result<Outcome> {
         let staging = recovery::staging_path(self.instance);
-        let previous = if self.args.keep_previous {
-            let kept = self.instance.root().join(format!(
-                "mapping-volumes.previous-{}",
-                timefmt::now_rfc3339().replace(':', "-")
-            ));
-            fs::rename(&staging, &kept)?;
-            Some(kept)
-        } else {
-            let removing = recovery::removing_path(self.instance);
-            fs::rename(&staging, &removing)?;
-            remove_in_background(&removing);
-            None
-        };
+        let set_aside = kept::set_aside(self.instance, &staging, kept::new_id(self.instance))?;
         fs::remove_file(self.instance.volumes().join(RESTORED_MARK))?;
-        recovery::clear_journal(self.instance)?;
-        if prior == PriorState::Stopped {
+        if prior == PriorState::Stopped && !self.args.leave_running {
             self.docker.stop(self.container, DEFAULT_STOP_TIMEOUT)?;
         }
         lock::clear_record(self.instance)?;
@@ -172,40 +196,28 @@ impl Restore<'_> {
             }
             locked.commit()?;
         }
+        let previous = match set_aside {
+            kept::SetAside::Backups(id) => {
+                kept::complete_set_aside(self.instance, &self.details(Some(prior)))?;
+                Previous::Backup(id.to_string())
+            }
+            kept::SetAside::Beside(path) => Previous::Beside(path),
+        };
+        recovery::clear_journal(self.instance)?;
         self.home.log(
             "restore",
             &format!(
-                "{} restored into {} ({})",
+                "{} restored into {} ({}); the data it replaced is {}",
                 self.backup_name,
                 self.container,
-                self.instance.root().display()
+                self.instance.root().display(),
+                previous
             ),
         );
         Ok(Outcome {
             backup: self.backup_name.clone(),
             previous,
         })
-    }
-}
-
-/// Deletes the previous volumes after the restore has answered: out of the
-/// way under a name of their own, they cost GitLab's users nothing, and
-/// deleting a large tree of small files takes seconds. If the deletion is
-/// cut short, the next run on the instance finishes it.
-fn remove_in_background(tree: &Path) {
-    use std::os::unix::process::CommandExt;
-    let spawned = std::process::Command::new("rm")
-        .arg("-rf")
-        .arg("--")
-        .arg(tree)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        // Its own process group: a Ctrl-C meant for the caller does not cut it short.
-        .process_group(0)
-        .spawn();
-    if spawned.is_err() {
-        let _ = fs::remove_dir_all(tree);
     }
 }
 

@@ -1,0 +1,730 @@
+//! `girofle-restore --all`: every instance of a host back with one command.
+//!
+//! With `--from TARGET --source HOST` (a new host, installed with
+//! `install.sh --no-instance`): HOST's newest state backup is fetched and
+//! verified, its inventory, counter, `girofle.conf` and cron entries are put
+//! back (rewritten for this home), then every commissioned instance gets its
+//! container back, created as the inventory records it (same name, image,
+//! URL, ports; labels of this home), and its newest backup restored into it.
+//! Without `--from`: the same on this host, from `sauvegardes/` and
+//! `bckups/`, for the instances whose container is missing.
+//!
+//! Everything that could clash with what is already here (an inventory with
+//! rows, a port in use, a container name taken, an instance directory or cron
+//! entry that exists) is checked before anything is changed: exit 2. Then
+//! instances are independent: one failing does not stop the others.
+//!
+//! Container names are kept as recorded, whatever this home's prefix: they
+//! are what people, scripts and monitoring know the instances by. The prefix
+//! of this home names what this home makes from now on (cron entries, new
+//! instances, drills).
+
+use fs_err as fs;
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+mod state;
+
+use super::fetch::fetch_folder;
+use super::{Args, usable_backups};
+use crate::conf::Conf;
+use crate::docker::Docker;
+use crate::error::{Error, Exit, Result};
+use crate::home::{BackupId, Home, InstanceDir};
+use crate::inventory::{self, Row, RowState};
+use crate::remote::Remote;
+use crate::{container, cron, net, timefmt};
+use state::{CronEntry, State, plan_cron, read_state, relocate};
+
+/// What happened to one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Its container was made again and this backup restored into it.
+    Restored {
+        /// The backup restored.
+        backup: String,
+        /// Where the volumes found in its directory were kept (local mode:
+        /// a backup of their own, as every restore keeps what it replaces).
+        previous: Option<super::Previous>,
+    },
+    /// Its container exists: left alone.
+    LeftAlone,
+    /// It could not be brought back; why.
+    Failed(String),
+}
+
+/// One instance of the table.
+#[derive(Debug, Clone)]
+pub struct InstanceResult {
+    /// Its number.
+    pub number: u32,
+    /// Its name (empty when none).
+    pub name: String,
+    /// Its container.
+    pub container: String,
+    /// Its `external_url`.
+    pub url: String,
+    /// What happened to it.
+    pub verdict: Verdict,
+}
+
+/// What `--all` did.
+#[derive(Debug, Clone)]
+pub struct AllOutcome {
+    /// The state backup put back, when the state was put back.
+    pub state: Option<String>,
+    /// Every commissioned instance, by number.
+    pub instances: Vec<InstanceResult>,
+    /// Things the operator must know (a configuration kept aside, say).
+    pub warnings: Vec<String>,
+}
+
+impl AllOutcome {
+    /// Done; partly done (some instances failed); or failed (nothing was done).
+    pub fn exit(&self) -> Exit {
+        let failed = self
+            .instances
+            .iter()
+            .any(|i| matches!(i.verdict, Verdict::Failed(_)));
+        let restored = self
+            .instances
+            .iter()
+            .any(|i| matches!(i.verdict, Verdict::Restored { .. }));
+        match (failed, restored || self.state.is_some()) {
+            (false, _) => Exit::Done,
+            (true, true) => Exit::Partial,
+            (true, false) => Exit::Failed,
+        }
+    }
+}
+
+/// The table of every instance and its result, for stdout.
+pub fn render_table(outcome: &AllOutcome) -> String {
+    let header = ["NUMBER", "NAME", "CONTAINER", "URL", "RESULT"];
+    let rows: Vec<[String; 5]> = outcome
+        .instances
+        .iter()
+        .map(|i| {
+            let result = match &i.verdict {
+                Verdict::Restored { backup, .. } => format!("restored {backup}"),
+                Verdict::LeftAlone => "left alone: its container exists".to_string(),
+                Verdict::Failed(why) => {
+                    format!("FAILED: {}", why.lines().next().unwrap_or_default())
+                }
+            };
+            [
+                i.number.to_string(),
+                if i.name.is_empty() {
+                    "-".to_string()
+                } else {
+                    i.name.clone()
+                },
+                i.container.clone(),
+                i.url.clone(),
+                result,
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 5]| {
+        let mut text = String::new();
+        for (index, cell) in cells.iter().enumerate() {
+            if index + 1 == cells.len() {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<width$}  ", width = widths[index]));
+            }
+        }
+        text.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header);
+    for row in &rows {
+        out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
+    }
+    out
+}
+
+/// Brings back every instance (see the module's documentation).
+pub fn run_all(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<AllOutcome> {
+    let docker = Docker::new()?;
+    docker.server_version()?;
+    let ip = match &args.ip {
+        Some(text) => Some(parse_ip(text)?),
+        None => None,
+    };
+    if let Some(image) = &args.image
+        && (image.is_empty() || image.starts_with('-') || image.chars().any(char::is_whitespace))
+    {
+        return Err(Error::usage(format!(
+            "--image `{image}`: not an image reference"
+        )));
+    }
+    let conf = Conf::load(home)?;
+    let remote = match &args.from {
+        Some(name) => Some(Remote::from_conf(&conf, name)?),
+        None => None,
+    };
+    let source_host = match (&remote, &args.source) {
+        (Some(_), Some(host)) => plain_host(host)?,
+        (Some(remote), None) => remote.host.clone(),
+        (None, _) => String::new(),
+    };
+    let present = inventory::read(home)?;
+    let containers: HashSet<String> = docker
+        .list_containers()?
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    let put_back_state = remote.is_some() || args.backup_state.is_some() || present.is_empty();
+    if put_back_state && !present.is_empty() {
+        return Err(Error::usage(format!(
+            "{} already holds {} row(s): --all {} puts back a whole inventory and never overwrites one; nothing was changed",
+            home.inventory().display(),
+            present.len(),
+            if remote.is_some() {
+                "--from"
+            } else {
+                "--backup-state"
+            }
+        )));
+    }
+
+    // Read (and fetch) what is to be put back, and check it against what is
+    // here, before anything is changed.
+    home.create()?;
+    let staging = tempfile::Builder::new()
+        .prefix(".restore-all-")
+        .tempdir_in(home.root())?;
+    let state = if put_back_state {
+        Some(read_state(
+            home,
+            remote.as_ref(),
+            &source_host,
+            args.backup_state.as_deref(),
+            staging.path(),
+        )?)
+    } else {
+        None
+    };
+    // `--ip` and `--image` apply to every instance brought back.
+    let remap = |row: &mut Row| {
+        if let Some(ip) = ip {
+            row.ip = ip.to_string();
+        }
+        if let Some(image) = &args.image {
+            row.image = image.clone();
+        }
+    };
+    let rows: Vec<Row> = match &state {
+        Some(state) => state
+            .rows
+            .iter()
+            .map(|row| {
+                let mut row = relocate(home, row);
+                // An instance whose container is here (local mode) stays as it is.
+                let left_alone = remote.is_none() && containers.contains(&row.container);
+                if row.state == RowState::Commissioned && !left_alone {
+                    remap(&mut row);
+                }
+                row
+            })
+            .collect(),
+        None => present.clone(),
+    };
+    let mut results = Vec::new();
+    let mut to_restore = Vec::new();
+    for row in rows.iter().filter(|r| r.state == RowState::Commissioned) {
+        let mut row = row.clone();
+        remap(&mut row);
+        if remote.is_none() && containers.contains(&row.container) {
+            results.push(result_of(&row, Verdict::LeftAlone));
+        } else {
+            to_restore.push(row);
+        }
+    }
+    let cron_plan = match &state {
+        Some(state) => plan_cron(home, state)?,
+        None => Vec::new(),
+    };
+    check_conflicts(
+        &to_restore,
+        &containers,
+        remote.is_some(),
+        &cron_plan,
+        remote.is_some(),
+    )?;
+
+    // Put back the state.
+    let mut warnings = Vec::new();
+    let state_id = match &state {
+        Some(state) => {
+            put_back(home, state, &rows, &mut warnings)?;
+            Some(state.id.clone())
+        }
+        None => {
+            if ip.is_some() || args.image.is_some() {
+                update_rows(home, &to_restore, |row, wanted| {
+                    row.ip = wanted.ip.clone();
+                    row.image = wanted.image.clone();
+                })?;
+            }
+            None
+        }
+    };
+    drop(staging);
+
+    // Every instance, each on its own.
+    for row in &to_restore {
+        progress(&format!(
+            "instance {}: bringing back {}",
+            row.number, row.container
+        ));
+        let verdict = match restore_instance(
+            home,
+            &docker,
+            args,
+            remote.as_ref(),
+            &source_host,
+            row,
+            state.is_none(),
+            progress,
+        ) {
+            Ok((backup, previous)) => {
+                let entries = cron_plan
+                    .iter()
+                    .filter(|entry| entry.number == Some(row.number));
+                if let Err(error) =
+                    write_cron_entries(home, entries, state.is_none().then_some(row))
+                {
+                    warnings.push(format!(
+                        "instance {}: its cron entries could not be written: {error:#}",
+                        row.number
+                    ));
+                }
+                set_note(home, row.number, "")?;
+                home.log(
+                    "restore",
+                    &format!(
+                        "--all: instance {} ({}) back from {backup}",
+                        row.number, row.container
+                    ),
+                );
+                Verdict::Restored { backup, previous }
+            }
+            Err(error) => {
+                let why = error.to_string();
+                home.log(
+                    "restore",
+                    &format!("--all: instance {} FAILED: {why}", row.number),
+                );
+                set_note(
+                    home,
+                    row.number,
+                    &format!(
+                        "not restored by girofle-restore --all: {}",
+                        why.lines().next().unwrap_or_default()
+                    ),
+                )?;
+                Verdict::Failed(why)
+            }
+        };
+        results.push(result_of(row, verdict));
+    }
+    let home_wide = cron_plan.iter().filter(|entry| entry.number.is_none());
+    if let Err(error) = write_cron_entries(home, home_wide, None) {
+        warnings.push(format!(
+            "the state's cron entry could not be written: {error:#}"
+        ));
+    }
+    results.sort_by_key(|r| r.number);
+    Ok(AllOutcome {
+        state: state_id,
+        instances: results,
+        warnings,
+    })
+}
+
+fn result_of(row: &Row, verdict: Verdict) -> InstanceResult {
+    InstanceResult {
+        number: row.number,
+        name: row.name.clone(),
+        container: row.container.clone(),
+        url: row.url(),
+        verdict,
+    }
+}
+
+fn parse_ip(text: &str) -> Result<IpAddr> {
+    let ip: IpAddr = text
+        .parse()
+        .map_err(|_| Error::usage(format!("--ip {text}: not an IP address")))?;
+    if !net::is_local_address(ip) {
+        return Err(Error::usage(format!(
+            "--ip {ip}: this address is not assigned to any interface of this host"
+        )));
+    }
+    Ok(ip)
+}
+
+/// `--source HOST` with `--all`: one plain path component.
+fn plain_host(host: &str) -> Result<String> {
+    if host.is_empty() || host.contains('/') || host == "." || host == ".." {
+        return Err(Error::usage(format!(
+            "--source `{host}`: with --all, give the host's folder on the target (HOST)"
+        )));
+    }
+    Ok(host.to_string())
+}
+
+/// What is here must not be overwritten: every clash is a usage error (exit
+/// 2) naming it, found before anything is changed.
+fn check_conflicts(
+    rows: &[Row],
+    containers: &HashSet<String>,
+    new_host: bool,
+    cron_plan: &[CronEntry],
+    cron_must_be_free: bool,
+) -> Result<()> {
+    let mut problems = Vec::new();
+    let mut publishing: Vec<(String, u16, u32)> = Vec::new();
+    for row in rows {
+        if containers.contains(&row.container) {
+            problems.push(format!(
+                "a container named `{}` (instance {}) already exists on this engine",
+                row.container, row.number
+            ));
+        }
+        if new_host && row.dir.exists() {
+            problems.push(format!(
+                "{} (instance {}) already exists",
+                row.dir.display(),
+                row.number
+            ));
+        }
+        let Ok(ip) = row.ip.parse::<IpAddr>() else {
+            problems.push(format!(
+                "instance {} is published on `{}`, which is not an address",
+                row.number, row.ip
+            ));
+            continue;
+        };
+        if !net::is_local_address(ip) {
+            problems.push(format!(
+                "instance {} is published on {ip}, which is no address of this host: give --ip ADDR",
+                row.number
+            ));
+            continue;
+        }
+        for (label, port) in [
+            ("HTTP", row.http_port),
+            ("HTTPS", row.https_port),
+            ("SSH", row.ssh_port),
+        ] {
+            let Some(port) = port else { continue };
+            if let Some((_, _, other)) = publishing
+                .iter()
+                .find(|(other_ip, p, _)| *p == port && net::addresses_overlap(other_ip, &row.ip))
+            {
+                problems.push(format!(
+                    "instances {other} and {} would both publish port {port} on {}",
+                    row.number, row.ip
+                ));
+            } else if !net::port_is_free(ip, port) {
+                problems.push(format!(
+                    "{label} port {port} on {} (instance {}) is already in use on this host",
+                    row.ip, row.number
+                ));
+            }
+            publishing.push((row.ip.clone(), port, row.number));
+        }
+    }
+    if cron_must_be_free {
+        for entry in cron_plan {
+            if entry.path.exists() {
+                problems.push(format!(
+                    "cron entry {} already exists",
+                    entry.path.display()
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "{}; nothing was changed",
+            problems.join("; ")
+        )))
+    }
+}
+
+/// The inventory, the counter and `girofle.conf` of the state backup, here.
+/// The state backup itself joins `sauvegardes/`.
+fn put_back(home: &Home, state: &State, rows: &[Row], warnings: &mut Vec<String>) -> Result<()> {
+    let saved = home.state_backups().join(&state.id);
+    if state.dir != saved && !saved.exists() {
+        crate::atomic::create_dir(&home.state_backups(), 0o700, true)?;
+        fs::rename(&state.dir, &saved)?;
+        crate::atomic::sync_directory(&home.state_backups())?;
+    }
+    {
+        let mut locked = inventory::lock(home)?;
+        if !locked.rows().is_empty() {
+            return Err(Error::usage(format!(
+                "{} got rows while the state was being fetched; nothing was changed",
+                home.inventory().display()
+            )));
+        }
+        for row in rows {
+            locked.push(row.clone());
+        }
+        locked.commit()?;
+        let here: u32 = fs::read_to_string(home.counter())
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(0);
+        let highest = rows.iter().map(|row| row.number).max().unwrap_or(0);
+        let counter = state.counter.max(here).max(highest);
+        crate::atomic::write(&home.counter(), format!("{counter}\n").as_bytes(), 0o600)?;
+    }
+    if let Some((bytes, mode)) = &state.conf {
+        let current = fs::read(home.conf()).ok();
+        if current.as_deref() != Some(bytes.as_slice()) {
+            if current.is_some() {
+                let kept = home.root().join(format!(
+                    "girofle.conf.before-restore-{}",
+                    timefmt::now_rfc3339().replace(':', "-")
+                ));
+                fs::rename(home.conf(), &kept)?;
+                warnings.push(format!(
+                    "girofle.conf is now the one of state backup {}; the one found here is kept as {}",
+                    state.id,
+                    kept.display()
+                ));
+            }
+            crate::atomic::write(&home.conf(), bytes, *mode)?;
+        }
+    }
+    home.log(
+        "restore",
+        &format!(
+            "--all: inventory ({} rows), counter and girofle.conf put back from state backup {} of {}",
+            rows.len(),
+            state.id,
+            state.home.display()
+        ),
+    );
+    Ok(())
+}
+
+/// Changes rows of the inventory, under its lock.
+fn update_rows(home: &Home, rows: &[Row], change: impl Fn(&mut Row, &Row)) -> Result<()> {
+    let mut locked = inventory::lock(home)?;
+    for wanted in rows {
+        if let Some(row) = locked.row_mut(wanted.number) {
+            change(row, wanted);
+        }
+    }
+    locked.commit()
+}
+
+fn set_note(home: &Home, number: u32, note: &str) -> Result<()> {
+    let mut locked = inventory::lock(home)?;
+    if let Some(row) = locked.row_mut(number)
+        && row.note != note
+    {
+        row.note = note.to_string();
+        locked.commit()?;
+    }
+    Ok(())
+}
+
+/// One instance back: its directory, its backup (fetched), its container
+/// (created, not started), then restore's own phases, which verify the
+/// backup, put it in place, start GitLab and wait until it is healthy.
+#[allow(clippy::too_many_arguments)]
+fn restore_instance(
+    home: &Home,
+    docker: &Docker,
+    args: &Args,
+    remote: Option<&Remote>,
+    source_host: &str,
+    row: &Row,
+    local: bool,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(String, Option<super::Previous>)> {
+    let instance = InstanceDir::new(row.dir.clone());
+    if !instance.root().exists() {
+        instance.create_tree()?;
+    }
+    for dir in [
+        instance.config(),
+        instance.data(),
+        instance.logs(),
+        instance.backups(),
+    ] {
+        fs::create_dir_all(dir)?;
+    }
+    let backup = match remote {
+        Some(remote) => {
+            progress(&format!(
+                "instance {}: fetching its newest backup",
+                row.number
+            ));
+            let folder = format!("{source_host}/{}/bckups", instance.dir_name());
+            fetch_folder(home, remote, &folder, &instance.backups(), None)?
+        }
+        None => usable_backups(&instance)
+            .last()
+            .map(BackupId::to_string)
+            .ok_or_else(|| {
+                Error::usage(format!(
+                    "{} holds no complete backup (one with data, config and log)",
+                    instance.backups().display()
+                ))
+            })?,
+    };
+    if !docker.image_present(&row.image)? {
+        progress(&format!("instance {}: pulling {}", row.number, row.image));
+        docker.pull(&row.image).map_err(|error| {
+            Error::failed(format!(
+                "image `{}` is not here and cannot be pulled ({error:#})",
+                row.image
+            ))
+        })?;
+    }
+    let found_data = local
+        && fs::read_dir(instance.data())
+            .map(|mut entries| entries.next().is_some())
+            .unwrap_or(false);
+    docker.create_spec(&container::run_spec(home, row, &instance))?;
+    let one = Args {
+        container: Some(row.container.clone()),
+        dir: Some(row.dir.clone()),
+        backup: Some(backup),
+        from: None,
+        source: None,
+        image: None,
+        yes: true,
+        keep_previous: false,
+        lock: args.lock,
+        wait_timeout: args.wait_timeout,
+        all: false,
+        backup_state: None,
+        ip: None,
+        leave_running: true,
+    };
+    match super::run(home, &one, progress, None) {
+        Ok(outcome) => Ok((outcome.backup, found_data.then_some(outcome.previous))),
+        Err(error) => {
+            // The container was made for this restore: gone again, the
+            // instance shows as missing and the next `--all` tries again.
+            let _ = docker.remove(&row.container);
+            Err(error)
+        }
+    }
+}
+
+/// Writes the cron entries of the plan; in local mode (`missing_entry_of`,
+/// no plan), the instance's backup entry when it has none.
+fn write_cron_entries<'a>(
+    home: &Home,
+    entries: impl Iterator<Item = &'a CronEntry>,
+    missing_entry_of: Option<&Row>,
+) -> anyhow::Result<()> {
+    for entry in entries {
+        cron::write_file(
+            home,
+            &entry.path,
+            &entry.comment,
+            &entry.schedule,
+            &entry.command,
+        )?;
+    }
+    if let Some(row) = missing_entry_of
+        && !cron::entry_path(home, row.number).exists()
+    {
+        let schedule = if row.backup_schedule.is_empty() {
+            cron::DEFAULT_SCHEDULE
+        } else {
+            &row.backup_schedule
+        };
+        cron::write_entry(
+            home,
+            row.number,
+            schedule,
+            &cron::backup_command(home, &row.number.to_string()),
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> std::result::Result<Args, clap::Error> {
+        crate::cli::parse("girofle-restore", words)
+    }
+
+    #[test]
+    fn all_takes_its_own_options_and_no_container() {
+        let all = args(&[
+            "--all",
+            "--from",
+            "off-site",
+            "--source",
+            "host-a",
+            "--backup-state",
+            "2026-01-01T00-00-00Z",
+            "--ip",
+            "127.0.0.1",
+        ])
+        .unwrap();
+        assert!(all.all);
+        assert_eq!(all.source.as_deref(), Some("host-a"));
+        for refused in [
+            &["--all", "c", "d"][..],
+            &["--backup-state", "2026-01-01T00-00-00Z"][..],
+            &["--ip", "127.0.0.1"][..],
+            &["--all", "--backup", "2026-01-01T00-00-00Z"][..],
+        ] {
+            assert!(args(refused).is_err(), "{refused:?}");
+        }
+        assert!(plain_host("host-a").is_ok());
+        for bad in ["", "a/b", "..", "."] {
+            assert!(plain_host(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_exit_code_says_whether_some_failed() {
+        let instance = |verdict| InstanceResult {
+            number: 1,
+            name: String::new(),
+            container: "c".into(),
+            url: "http://h:1".into(),
+            verdict,
+        };
+        let mut outcome = AllOutcome {
+            state: None,
+            instances: vec![instance(Verdict::LeftAlone)],
+            warnings: Vec::new(),
+        };
+        assert_eq!(outcome.exit(), Exit::Done);
+        outcome
+            .instances
+            .push(instance(Verdict::Failed("no".into())));
+        assert_eq!(outcome.exit(), Exit::Failed);
+        outcome.state = Some("2026-01-01T00-00-00Z".into());
+        assert_eq!(outcome.exit(), Exit::Partial);
+        let table = render_table(&outcome);
+        assert!(table.starts_with("NUMBER"), "{table}");
+        assert!(table.contains("FAILED: no"), "{table}");
+    }
+}
