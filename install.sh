@@ -247,10 +247,10 @@ done
 for wrapper in $wrappers; do
 	ensure "$home/operations-std/serveur/$wrapper" root:root 755
 done
-for instance in "$home"/noeud-gitlab-*; do
-	[ -d "$instance" ] && [ ! -L "$instance" ] || continue
-	ensure "$instance" root:root -
-	ensure "$instance/bckups" root:root 700
+for instance_dir in "$home"/noeud-gitlab-*; do
+	[ -d "$instance_dir" ] && [ ! -L "$instance_dir" ] || continue
+	ensure "$instance_dir" root:root -
+	ensure "$instance_dir/bckups" root:root 700
 done
 
 # ---------------------------------------------------------------- first instance

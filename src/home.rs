@@ -317,7 +317,32 @@ impl InstanceDir {
     pub fn latest_backup(&self) -> Option<BackupId> {
         self.complete_backups().pop()
     }
+
+    /// The backup a restore or a drill takes when none is named: the newest
+    /// of `ids` (oldest first) that a backup made, not one that keeps the
+    /// data a restore replaced (newer by construction, it would undo that
+    /// restore); that one only when there is no other.
+    pub fn default_backup<'a>(&self, ids: &'a [BackupId]) -> Option<&'a BackupId> {
+        ids.iter()
+            .rev()
+            .find(|id| !self.taken_before_restore(id))
+            .or_else(|| ids.last())
+    }
+
+    /// Whether backup `id` keeps the data a restore replaced (its MANIFEST's
+    /// header says `taken_before_restore`).
+    pub fn taken_before_restore(&self, id: &BackupId) -> bool {
+        let manifest = self
+            .backups()
+            .join(id.as_str())
+            .join(crate::snapshot::MANIFEST);
+        crate::snapshot::ManifestReader::open(&manifest)
+            .is_ok_and(|reader| reader.get(TAKEN_BEFORE_RESTORE).is_some())
+    }
 }
+
+/// The MANIFEST header key of a backup that keeps the data a restore replaced.
+pub const TAKEN_BEFORE_RESTORE: &str = "taken_before_restore";
 
 /// The backup folders in `directory` (an instance's `bckups/`, or
 /// `sauvegardes/`), oldest first; partials and other names are left out.

@@ -58,6 +58,9 @@ impl HostA {
         });
         world.run("girofle-backup", &["--all"]).expect_code(0);
         world
+            .run("girofle-backup", &["--init-target", "off-site"])
+            .expect_code(0);
+        world
             .run("girofle-backup", &["--state", "--to", "off-site"])
             .expect_code(0);
         let containers = [

@@ -55,7 +55,7 @@ pub fn find_backup(instance: &InstanceDir, id: Option<&str>) -> Result<PathBuf> 
             Ok(path)
         }
         None => instance
-            .latest_backup()
+            .default_backup(&instance.complete_backups())
             .map(|id| instance.backups().join(id.as_str()))
             .ok_or_else(|| {
                 Error::usage(format!(

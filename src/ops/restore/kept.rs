@@ -19,7 +19,7 @@ use crate::timefmt;
 pub const SET_ASIDE_PREFIX: &str = ".before-restore-";
 
 /// The MANIFEST header key naming the backup whose restore replaced this data.
-pub const TAKEN_BEFORE_RESTORE: &str = "taken_before_restore";
+pub use crate::home::TAKEN_BEFORE_RESTORE;
 
 /// Where the previous volumes went.
 pub(super) enum SetAside {

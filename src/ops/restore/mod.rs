@@ -311,7 +311,7 @@ fn resolve(
         None => args.backup.clone(),
     };
     let usable = usable_backups(instance);
-    let Some(newest) = usable.last() else {
+    let Some(newest) = instance.default_backup(&usable) else {
         return Err(Error::usage(format!(
             "{} holds no complete backup (one with data, config and log)",
             instance.backups().display()

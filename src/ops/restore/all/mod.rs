@@ -579,8 +579,8 @@ fn restore_instance(
             let folder = format!("{source_host}/{}/bckups", instance.dir_name());
             fetch_folder(home, remote, &folder, &instance.backups(), None)?
         }
-        None => usable_backups(&instance)
-            .last()
+        None => instance
+            .default_backup(&usable_backups(&instance))
             .map(BackupId::to_string)
             .ok_or_else(|| {
                 Error::usage(format!(
