@@ -150,6 +150,10 @@ pub fn main<A: clap::Args>(
     if let Some(long_about) = long_about {
         command = command.long_about(long_about);
     }
+    let command = crate::help::decorate(command, program);
+    if let Some(exit) = crate::help::generate_if_asked(&command) {
+        return exit;
+    }
     let parsed = command
         .clone()
         .try_get_matches()

@@ -23,6 +23,8 @@ pub mod docker;
 pub mod drill;
 /// One error type that carries its exit code.
 pub mod error;
+/// What `--help` says after the options; completions and man pages.
+pub mod help;
 /// The directory tree of `$GIROFLE_HOME` and the environment of the contract.
 pub mod home;
 /// Rows of `inventory.girofle`: read, lock, atomic replace.

@@ -13,8 +13,8 @@ use crate::{cron, lock, recovery, timefmt};
 /// Decommission a GitLab instance; its volumes and backups stay on disk
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// The instance: number, name or container name
-    pub instance: String,
+    /// The instance: number, name or container name (without it, asked on a terminal)
+    pub instance: Option<String>,
     /// Do not take a final backup first
     #[arg(long)]
     pub no_backup: bool,
@@ -37,7 +37,11 @@ pub struct Outcome {
 /// Decommissions an instance without losing its data.
 pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     let rows = inventory::read(home)?;
-    let row = backup::select(&rows, std::slice::from_ref(&args.instance), false)?.remove(0);
+    let spec = args
+        .instance
+        .clone()
+        .ok_or_else(|| Error::usage("name the instance to decommission"))?;
+    let row = backup::select(&rows, &[spec], false)?.remove(0);
     let docker = Docker::new()?;
     docker.server_version()?;
     let conf = Conf::load(home)?;

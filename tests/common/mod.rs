@@ -104,6 +104,8 @@ impl Scenario {
             .env("GIROFLE_CRON_DIR", &self.cron_dir)
             .env("GIROFLE_PREFIX", &self.prefix)
             .env("GIROFLE_IMAGE", STANDIN_IMAGE)
+            // install.sh puts completions, man pages and its logrotate file there, not in the host's /usr and /etc.
+            .env("GIROFLE_SHARE_ROOT", self.home.with_file_name("share"))
             .env_remove("REPERTOIRE_GIROFLE")
             .stdin(Stdio::null());
         command
