@@ -118,6 +118,10 @@ pub fn main<A: clap::Args>(
     program: &'static str,
     body: fn(A, &Invocation) -> Result<Exit, Error>,
 ) -> ExitCode {
+    // The guardian of an operation is this binary started again (see `guardian`).
+    if let Some(code) = crate::guardian::run_if_guardian() {
+        return code;
+    }
     // The operation's doc comment is the binary's `about`.
     let own = A::augment_args(clap::Command::new(program));
     let about = own.get_about().cloned();
@@ -142,6 +146,8 @@ pub fn main<A: clap::Args>(
         home: parsed.common.home(),
         command,
     };
+    // Before any other thread starts (rayon's too): they inherit the mask.
+    crate::signals::install(program, &invocation.home);
     let result = body(parsed.args, &invocation);
     finish(program, Some(&invocation.home), result)
 }

@@ -19,6 +19,8 @@ pub mod cron;
 pub mod docker;
 /// One error type that carries its exit code.
 pub mod error;
+/// The guardian process that puts GitLab back after a `kill -9`.
+pub mod guardian;
 /// The directory tree of `$GIROFLE_HOME` and the environment of the contract.
 pub mod home;
 /// Rows of `inventory.girofle`: read, lock, atomic replace.
@@ -35,6 +37,8 @@ pub mod recovery;
 pub mod remote;
 /// Quoting for the remote shell and cron.
 pub mod shell;
+/// SIGINT, SIGTERM, SIGHUP: containers put back before the process exits.
+pub mod signals;
 /// Exact tree copies with hard links, MANIFESTs, verification.
 pub mod snapshot;
 /// Timestamps as Girofle writes them.

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use crate::cli::{LockArgs, Seconds};
 use crate::conf::Conf;
-use crate::docker::{DEFAULT_STOP_TIMEOUT, Docker};
+use crate::docker::{DEFAULT_HEALTHY_TIMEOUT, DEFAULT_STOP_TIMEOUT, Docker};
 use crate::error::{Error, Exit, Result};
 use crate::home::{BackupId, Home};
 use crate::inventory::{self, Row};
@@ -26,7 +26,7 @@ use crate::recovery::PARTIAL_PREFIX;
 use crate::remote::Remote;
 use crate::snapshot::SyncStats;
 
-pub use instance::backup_instance;
+pub use instance::{backup_instance, backup_locked};
 pub use select::select;
 pub use state::backup_state;
 pub use verify::{Verified, find_backup, verify};
@@ -69,6 +69,9 @@ pub struct Options {
     /// Seconds `docker stop` gives GitLab to shut down
     #[arg(long, value_name = "SECS", default_value_t = Seconds(DEFAULT_STOP_TIMEOUT))]
     pub stop_timeout: Seconds,
+    /// Seconds to wait for GitLab, stopped or frozen by the backup, to be healthy again
+    #[arg(long, value_name = "SECS", default_value_t = Seconds(DEFAULT_HEALTHY_TIMEOUT))]
+    pub wait_timeout: Seconds,
 }
 
 impl Default for Options {
@@ -78,6 +81,7 @@ impl Default for Options {
             keep_last: None,
             lock: LockArgs::default(),
             stop_timeout: Seconds(DEFAULT_STOP_TIMEOUT),
+            wait_timeout: Seconds(DEFAULT_HEALTHY_TIMEOUT),
         }
     }
 }
