@@ -1,0 +1,345 @@
+//! Issue 10 §2, §4 and §6 (decommission): GitLab is never left down by a
+//! dying Girofle, a backup ends when GitLab serves again, and decommission
+//! stops GitLab once and for all under one lock. Real engine, real signals.
+
+mod common;
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{
+    Scenario, docker, eventually, fresh_ip, health, manifest_value, send_signal, status,
+    wait_healthy,
+};
+use nix::sys::signal::Signal;
+
+/// The promise: back in its prior state within this long, with no other command.
+const BACK_WITHIN: Duration = Duration::from_secs(10);
+
+/// Files under the data volume: each pass walks them, so the stop window
+/// (second pass) is long enough for random instants to land in it.
+const FILLER: u32 = 20_000;
+
+fn world_with_instance() -> (Scenario, String) {
+    let world = Scenario::new();
+    let ip = fresh_ip();
+    world.commission(&["--ip", &ip, "--hostname", &ip]);
+    let container = format!("{}-gitlab-1", world.prefix);
+    world.fill_data(1, FILLER);
+    (world, container)
+}
+
+fn spawn_backup(world: &Scenario, args: &[&str]) -> Child {
+    world
+        .command("girofle-backup")
+        .arg("1")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn running_and_healthy(container: &str) -> bool {
+    status(container) == "running" && health(container) == "healthy"
+}
+
+fn hidden_names(world: &Scenario) -> Vec<String> {
+    world
+        .backup_names(1)
+        .into_iter()
+        .filter(|name| name.starts_with('.'))
+        .collect()
+}
+
+/// Every name that looks complete verifies against its MANIFEST.
+fn assert_complete_backups_verify(world: &Scenario, names: &[String], what: &str) {
+    for name in names {
+        if !name.starts_with('.') {
+            let run = world.run("girofle-backup", &["--verify", "1", "--backup", name]);
+            assert_eq!(run.code, 0, "{what}: {name} is not whole: {}", run.stdout);
+        }
+    }
+}
+
+/// Signals a backup at `rounds` random instants of a run; returns how many
+/// landed while GitLab was out of service (the log says it was started again).
+fn random_interruptions(world: &Scenario, container: &str, signal: Signal, seed: u64) -> u32 {
+    let full_run = {
+        let start = Instant::now();
+        world.backup(1, &[]);
+        start.elapsed()
+    };
+    let mut seed = seed ^ std::process::id() as u64;
+    let mut landed = 0;
+    for round in 0..20 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = Duration::from_micros(seed % (full_run.as_micros() as u64 + 1));
+        let what = format!("{signal} round {round} at {delay:?} of {full_run:?}");
+        let before = world.log_text().len();
+        let names_before = world.backup_names(1);
+        let child = spawn_backup(world, &[]);
+        std::thread::sleep(delay);
+        let sent = Instant::now();
+        send_signal(child.id(), signal);
+        let output = child.wait_with_output().unwrap();
+        if signal == Signal::SIGTERM {
+            // Handled (143), or finished before the signal (0).
+            assert!(
+                matches!(output.status.code(), Some(143) | Some(0)),
+                "{what}: {:?}\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let left = BACK_WITHIN.saturating_sub(sent.elapsed());
+        assert!(
+            eventually(left, || running_and_healthy(container)),
+            "{what}: {container} is {} {} {BACK_WITHIN:?} after the signal\nlog:\n{}",
+            status(container),
+            health(container),
+            &world.log_text()[before..]
+        );
+        let left = BACK_WITHIN.saturating_sub(sent.elapsed());
+        assert!(
+            eventually(left, || hidden_names(world).is_empty()),
+            "{what}: partial copies left: {:?}",
+            hidden_names(world)
+        );
+        let new: Vec<String> = world
+            .backup_names(1)
+            .into_iter()
+            .filter(|name| !names_before.contains(name))
+            .collect();
+        assert_complete_backups_verify(world, &new, &what);
+        let log = world.log_text()[before..].to_string();
+        if log.contains(&format!("started {container} again")) {
+            landed += 1;
+        }
+        assert!(
+            !world.container_record(1).exists(),
+            "{what}: the container record is left"
+        );
+        // And the next backup succeeds.
+        world.backup(1, &[]);
+    }
+    landed
+}
+
+#[test]
+fn twenty_sigterms_at_random_instants_of_a_stop_backup_leave_gitlab_running() {
+    let (world, container) = world_with_instance();
+    let landed = random_interruptions(&world, &container, Signal::SIGTERM, 0x9e37_79b9_7f4a_7c15);
+    eprintln!("SIGTERM: {landed} of 20 landed while GitLab was out of service");
+    let log = world.log_text();
+    assert!(
+        log.contains("interrupted by SIGTERM"),
+        "no interruption logged:\n{log}"
+    );
+    assert!(landed > 0, "no SIGTERM landed in a stop window:\n{log}");
+}
+
+#[test]
+fn twenty_kill_9s_at_random_instants_of_a_stop_backup_leave_gitlab_running() {
+    let (world, container) = world_with_instance();
+    let landed = random_interruptions(&world, &container, Signal::SIGKILL, 0x2545_f491_4f6c_dd1d);
+    eprintln!("kill -9: {landed} of 20 landed while GitLab was out of service");
+    let log = world.log_text();
+    assert!(log.contains("guardian"), "the guardian never acted:\n{log}");
+    assert!(landed > 0, "no kill -9 landed in a stop window:\n{log}");
+}
+
+/// Sends `signal` to a backup the moment it records that it takes GitLab
+/// out of service; GitLab is back before the process exits 128+signo.
+fn interrupted_in_the_stop_window(signal: Signal) {
+    let (world, container) = world_with_instance();
+    world.backup(1, &[]);
+    let mut child = spawn_backup(&world, &[]);
+    assert!(
+        eventually(Duration::from_secs(120), || {
+            world.container_record(1).exists() || child.try_wait().unwrap().is_some()
+        }),
+        "the backup never took GitLab out of service"
+    );
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the backup ended before its stop window"
+    );
+    send_signal(child.id(), signal);
+    let output = child.wait_with_output().unwrap();
+    // At exit, GitLab was already started again (not left to the guardian).
+    let state_at_exit = status(&container);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(128 + signal as i32),
+        "{signal}: {:?}\n{stderr}",
+        output.status
+    );
+    assert_eq!(state_at_exit, "running", "{signal}: not started at exit");
+    assert!(
+        output.stdout.is_empty(),
+        "an interrupted backup printed an ID"
+    );
+    let log = world.log_text();
+    assert!(
+        log.contains(&format!("interrupted by {}: put back", signal.as_str()))
+            && log.contains(&format!("started {container} again")),
+        "the log does not say GitLab was put back:\n{log}"
+    );
+    assert!(stderr.contains("interrupted by"), "{stderr}");
+    assert!(eventually(BACK_WITHIN, || running_and_healthy(&container)));
+    assert!(eventually(BACK_WITHIN, || hidden_names(&world).is_empty()));
+    world.backup(1, &[]);
+}
+
+#[test]
+fn sigint_in_the_stop_window_starts_gitlab_before_exiting_130() {
+    interrupted_in_the_stop_window(Signal::SIGINT);
+}
+
+#[test]
+fn sighup_in_the_stop_window_starts_gitlab_before_exiting_129() {
+    interrupted_in_the_stop_window(Signal::SIGHUP);
+}
+
+#[test]
+fn sigterm_in_the_stop_window_starts_gitlab_before_exiting_143() {
+    interrupted_in_the_stop_window(Signal::SIGTERM);
+}
+
+/// Interrupts a backup of an instance put in `state` by hand, while it
+/// copies; the instance is left in that state.
+fn interrupted_leaves(state_command: &str, expected: &str) {
+    let (world, container) = world_with_instance();
+    docker(&[state_command, &container]);
+    for signal in [Signal::SIGTERM, Signal::SIGKILL] {
+        let mut child = spawn_backup(&world, &[]);
+        assert!(
+            eventually(Duration::from_secs(60), || !hidden_names(&world).is_empty()
+                || child.try_wait().unwrap().is_some()),
+            "no partial copy ever started"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        send_signal(child.id(), signal);
+        let _ = child.wait();
+        assert!(
+            eventually(BACK_WITHIN, || hidden_names(&world).is_empty()),
+            "{signal}: partial copies left: {:?}",
+            hidden_names(&world)
+        );
+        assert_eq!(status(&container), expected, "{signal}");
+        assert!(!world.container_record(1).exists());
+    }
+    let id = world.backup(1, &[]);
+    assert_eq!(status(&container), expected);
+    let manifest = std::fs::read_to_string(
+        world.instance_dir(1).join("bckups").join(&id).join("MANIFEST"),
+    )
+    .unwrap();
+    assert_eq!(
+        manifest_value(&manifest, "prior_state").as_deref(),
+        Some(expected)
+    );
+}
+
+#[test]
+fn a_paused_instance_is_left_paused_by_an_interrupted_backup() {
+    interrupted_leaves("pause", "paused");
+}
+
+#[test]
+fn a_stopped_instance_stays_stopped_through_an_interrupted_backup() {
+    interrupted_leaves("stop", "stopped");
+}
+
+#[test]
+fn a_stop_backup_ends_only_once_gitlab_is_healthy_again() {
+    let world = Scenario::new();
+    let ip = fresh_ip();
+    world.commission(&["--ip", &ip, "--hostname", &ip]);
+    let container = format!("{}-gitlab-1", world.prefix);
+    for consistency in ["stop", "pause"] {
+        wait_healthy(&container);
+        let id = world.backup(1, &["--consistency", consistency]);
+        // Asked right after the exit: no waiting here.
+        assert_eq!(
+            (status(&container), health(&container)),
+            ("running".to_string(), "healthy".to_string()),
+            "{consistency}: the backup ended before GitLab served again"
+        );
+        let manifest = std::fs::read_to_string(
+            world.instance_dir(1).join("bckups").join(&id).join("MANIFEST"),
+        )
+        .unwrap();
+        let value = |key: &str| -> u128 {
+            manifest_value(&manifest, key)
+                .unwrap_or_else(|| panic!("no {key} in\n{manifest}"))
+                .parse()
+                .unwrap()
+        };
+        // The window users felt holds GitLab's shutdown and the second pass.
+        assert!(
+            value("stop_window_ms") >= value("shutdown_ms") + value("second_pass_ms"),
+            "{consistency}:\n{manifest}"
+        );
+        let logged = format!("stop window {} ms", value("stop_window_ms"));
+        assert!(world.log_text().contains(&logged), "{logged} not logged");
+    }
+}
+
+#[test]
+fn decommission_stops_gitlab_once_backs_up_the_stopped_instance_and_removes_it() {
+    let world = Scenario::new();
+    let ip = fresh_ip();
+    world.commission(&["--ip", &ip, "--hostname", &ip]);
+    let container = format!("{}-gitlab-1", world.prefix);
+    wait_healthy(&container);
+    let since = docker(&["system", "info", "--format", "{{.SystemTime}}"])
+        .trim()
+        .to_string();
+    let run = world.run("girofle-decommission", &["1"]).expect_code(0);
+    let until = docker(&["system", "info", "--format", "{{.SystemTime}}"])
+        .trim()
+        .to_string();
+    let id = run.stdout.trim();
+    let manifest = std::fs::read_to_string(
+        world.instance_dir(1).join("bckups").join(id).join("MANIFEST"),
+    )
+    .unwrap();
+    for (key, value) in [
+        ("prior_state", "stopped"),
+        ("consistency", "stop"),
+        ("consistent", "yes"),
+        ("stop_window_ms", "0"),
+    ] {
+        assert_eq!(
+            manifest_value(&manifest, key).as_deref(),
+            Some(value),
+            "{key}:\n{manifest}"
+        );
+    }
+    let events = docker(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        &format!("container={container}"),
+        "--format",
+        "{{.Action}}",
+    ]);
+    let actions: Vec<&str> = events.lines().collect();
+    assert!(actions.contains(&"destroy"), "no removal seen: {actions:?}");
+    assert!(
+        !actions.iter().any(|a| *a == "start" || a.starts_with("unpause")),
+        "GitLab was started again for nothing: {actions:?}"
+    );
+    let stop = actions.iter().position(|a| *a == "stop" || *a == "die");
+    let destroy = actions.iter().position(|a| *a == "destroy");
+    assert!(stop < destroy, "{actions:?}");
+    assert!(world.containers().is_empty());
+}
