@@ -149,6 +149,7 @@ pub fn main<A: clap::Args>(
     // Before any other thread starts (rayon's too): they inherit the mask.
     crate::signals::install(program, &invocation.home);
     let result = body(parsed.args, &invocation);
+    crate::signals::settle();
     finish(program, Some(&invocation.home), result)
 }
 

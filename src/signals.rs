@@ -8,6 +8,7 @@
 //! the guardian, which runs the same recovery once this process is gone.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use nix::sys::signal::{SigSet, Signal};
@@ -23,6 +24,9 @@ static TRANSITION: Mutex<()> = Mutex::new(());
 static ACTIVE: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
 
 static HOME: OnceLock<(Home, &'static str)> = OnceLock::new();
+
+/// Set as soon as a signal is being acted on.
+static HANDLING: AtomicBool = AtomicBool::new(false);
 
 /// The signals that end an operation with its container put back.
 pub const HANDLED: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
@@ -92,7 +96,20 @@ fn lock_active() -> MutexGuard<'static, Vec<(PathBuf, String)>> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Called when the operation returns: if a signal is being acted on, the
+/// signal thread ends the process (with 128 + its number, once GitLab is
+/// back); the operation's own outcome (often an error caused by the
+/// recovery removing its partial copy) is neither printed nor returned.
+pub fn settle() {
+    if HANDLING.load(Ordering::SeqCst) {
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
 fn on_signal(signal: Signal) -> ! {
+    HANDLING.store(true, Ordering::SeqCst);
     // From here on, the main thread cannot stop or start a container.
     let held = transition();
     std::mem::forget(held);

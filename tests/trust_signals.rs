@@ -18,7 +18,7 @@ const BACK_WITHIN: Duration = Duration::from_secs(10);
 
 /// Files under the data volume: each pass walks them, so the stop window
 /// (second pass) is long enough for random instants to land in it.
-const FILLER: u32 = 20_000;
+const FILLER: u32 = 5_000;
 
 fn world_with_instance() -> (Scenario, String) {
     let world = Scenario::new();
@@ -70,6 +70,7 @@ fn random_interruptions(world: &Scenario, container: &str, signal: Signal, seed:
         world.backup(1, &[]);
         start.elapsed()
     };
+    eprintln!("a full backup run takes {full_run:?}");
     let mut seed = seed ^ std::process::id() as u64;
     let mut landed = 0;
     for round in 0..20 {

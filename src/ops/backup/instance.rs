@@ -200,6 +200,9 @@ fn make_backup(
     copy.write_manifest(&header)?;
     let partial = paths.partial;
     let complete = instance.backups().join(id.as_str());
+    // A signal being handled removes the partial copy: it must never be
+    // renamed after that has begun (it would look complete).
+    let _held = crate::signals::transition();
     fs::rename(partial, &complete).with_context(|| {
         format!(
             "cannot rename {} to {}",
