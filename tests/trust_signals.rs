@@ -211,9 +211,10 @@ fn sigterm_in_the_stop_window_starts_gitlab_before_exiting_143() {
     interrupted_in_the_stop_window(Signal::SIGTERM);
 }
 
-/// Interrupts a backup of an instance put in `state` by hand, while it
-/// copies; the instance is left in that state.
-fn interrupted_leaves(state_command: &str, expected: &str) {
+/// Interrupts a backup of an instance put in a state by hand
+/// (`state_command`), while it copies; the instance is left in that state
+/// (`expected` as docker says it, `prior` as the MANIFEST does).
+fn interrupted_leaves(state_command: &str, expected: &str, prior: &str) {
     let (world, container) = world_with_instance();
     docker(&[state_command, &container]);
     for signal in [Signal::SIGTERM, Signal::SIGKILL] {
@@ -242,18 +243,18 @@ fn interrupted_leaves(state_command: &str, expected: &str) {
     .unwrap();
     assert_eq!(
         manifest_value(&manifest, "prior_state").as_deref(),
-        Some(expected)
+        Some(prior)
     );
 }
 
 #[test]
 fn a_paused_instance_is_left_paused_by_an_interrupted_backup() {
-    interrupted_leaves("pause", "paused");
+    interrupted_leaves("pause", "paused", "paused");
 }
 
 #[test]
 fn a_stopped_instance_stays_stopped_through_an_interrupted_backup() {
-    interrupted_leaves("stop", "stopped");
+    interrupted_leaves("stop", "exited", "stopped");
 }
 
 #[test]
