@@ -142,8 +142,8 @@ fn env_string(name: &str) -> Option<String> {
 }
 
 fn recover_after(home: &Home, instance: &InstanceDir, operation: &str, pid: &str) -> ExitCode {
-    let result = crate::lock::lock_instance(instance, "girofle-guardian", LOCK_TIMEOUT)
-        .and_then(|lock| {
+    let result =
+        crate::lock::lock_instance(instance, "girofle-guardian", LOCK_TIMEOUT).and_then(|lock| {
             let docker = Docker::new()?;
             let done = crate::recovery::recover(home, &docker, instance)?;
             drop(lock);
@@ -151,9 +151,14 @@ fn recover_after(home: &Home, instance: &InstanceDir, operation: &str, pid: &str
         });
     let (line, code) = match result {
         Ok(done) if done.is_empty() => (None, ExitCode::SUCCESS),
-        Ok(done) => (Some(format!("put back: {}", done.join("; "))), ExitCode::SUCCESS),
+        Ok(done) => (
+            Some(format!("put back: {}", done.join("; "))),
+            ExitCode::SUCCESS,
+        ),
         Err(error) => (
-            Some(format!("recovery failed ({error}); the next command retries")),
+            Some(format!(
+                "recovery failed ({error}); the next command retries"
+            )),
             ExitCode::FAILURE,
         ),
     };

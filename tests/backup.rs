@@ -485,7 +485,10 @@ fn a_backup_killed_at_any_instant_leaves_no_partial_and_the_next_command_restart
             "round {round} ({delay:?}): neither girofle-list nor the guardian restarted GitLab"
         );
         let start = std::time::Instant::now();
-        while world.backup_names(1).iter().any(|n| n.starts_with(".partial"))
+        while world
+            .backup_names(1)
+            .iter()
+            .any(|n| n.starts_with(".partial"))
             && start.elapsed() < Duration::from_secs(10)
         {
             std::thread::sleep(Duration::from_millis(100));

@@ -238,7 +238,11 @@ fn interrupted_leaves(state_command: &str, expected: &str, prior: &str) {
     let id = world.backup(1, &[]);
     assert_eq!(status(&container), expected);
     let manifest = std::fs::read_to_string(
-        world.instance_dir(1).join("bckups").join(&id).join("MANIFEST"),
+        world
+            .instance_dir(1)
+            .join("bckups")
+            .join(&id)
+            .join("MANIFEST"),
     )
     .unwrap();
     assert_eq!(
@@ -273,7 +277,11 @@ fn a_stop_backup_ends_only_once_gitlab_is_healthy_again() {
             "{consistency}: the backup ended before GitLab served again"
         );
         let manifest = std::fs::read_to_string(
-            world.instance_dir(1).join("bckups").join(&id).join("MANIFEST"),
+            world
+                .instance_dir(1)
+                .join("bckups")
+                .join(&id)
+                .join("MANIFEST"),
         )
         .unwrap();
         let value = |key: &str| -> u128 {
@@ -308,7 +316,11 @@ fn decommission_stops_gitlab_once_backs_up_the_stopped_instance_and_removes_it()
         .to_string();
     let id = run.stdout.trim();
     let manifest = std::fs::read_to_string(
-        world.instance_dir(1).join("bckups").join(id).join("MANIFEST"),
+        world
+            .instance_dir(1)
+            .join("bckups")
+            .join(id)
+            .join("MANIFEST"),
     )
     .unwrap();
     for (key, value) in [
@@ -337,7 +349,9 @@ fn decommission_stops_gitlab_once_backs_up_the_stopped_instance_and_removes_it()
     let actions: Vec<&str> = events.lines().collect();
     assert!(actions.contains(&"destroy"), "no removal seen: {actions:?}");
     assert!(
-        !actions.iter().any(|a| *a == "start" || a.starts_with("unpause")),
+        !actions
+            .iter()
+            .any(|a| *a == "start" || a.starts_with("unpause")),
         "GitLab was started again for nothing: {actions:?}"
     );
     let stop = actions.iter().position(|a| *a == "stop" || *a == "die");

@@ -8,8 +8,8 @@ use crate::docker::{DEFAULT_STOP_TIMEOUT, Docker, Status};
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::inventory::{self, RowState};
-use crate::ops::backup;
 use crate::lock::{Halt, OutOfService};
+use crate::ops::backup;
 use crate::{cron, lock, recovery, timefmt};
 
 /// Decommission a GitLab instance; its volumes and backups stay on disk

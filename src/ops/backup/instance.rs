@@ -185,7 +185,15 @@ fn make_backup(
         (row.image.clone(), String::new())
     };
     let was_healthy = state.as_ref().map(|s| s.health()) == Some(Health::Healthy);
-    let copied = copy_in_two_passes(docker, row, options, instance, &mut copy, prior, was_healthy)?;
+    let copied = copy_in_two_passes(
+        docker,
+        row,
+        options,
+        instance,
+        &mut copy,
+        prior,
+        was_healthy,
+    )?;
 
     let header = Header {
         id,
@@ -268,7 +276,12 @@ fn copy_in_two_passes(
             })?;
             // The backup ends when GitLab serves again, not when it is asked to.
             if was_healthy {
-                back_healthy(docker, &row.container, options.wait_timeout.0, pass.as_ref().err())?;
+                back_healthy(
+                    docker,
+                    &row.container,
+                    options.wait_timeout.0,
+                    pass.as_ref().err(),
+                )?;
             }
             copied.stop_window = Some(stopping.elapsed());
             Some(pass?)
