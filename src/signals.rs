@@ -28,6 +28,10 @@ static HOME: OnceLock<(Home, &'static str)> = OnceLock::new();
 /// Set as soon as a signal is being acted on.
 static HANDLING: AtomicBool = AtomicBool::new(false);
 
+/// The binaries whose signals are handled here: those that take GitLab out
+/// of service.
+pub const GUARDED: [&str; 3] = ["girofle-backup", "girofle-restore", "girofle-decommission"];
+
 /// The signals that end an operation with its container put back.
 pub const HANDLED: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
 
