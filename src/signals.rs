@@ -25,8 +25,12 @@ static ACTIVE: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
 
 static HOME: OnceLock<(Home, &'static str)> = OnceLock::new();
 
-/// Set as soon as a signal is being acted on.
-static HANDLING: AtomicBool = AtomicBool::new(false);
+/// Set as soon as a signal arrives: the operation no longer ends on its own.
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+/// Set once the signal thread holds the transition lock: from then on, no
+/// other thread starts a docker command (see [`gate`]).
+static GATED: AtomicBool = AtomicBool::new(false);
 
 /// The binaries whose signals are handled here: those that take GitLab out
 /// of service.
@@ -49,7 +53,7 @@ pub fn install(program: &'static str, home: &Home) {
     }
     let _ = HOME.set((home.clone(), program));
     let spawned = std::thread::Builder::new()
-        .name("signals".into())
+        .name(THREAD.into())
         .spawn(move || {
             loop {
                 if let Ok(signal) = set.wait() {
@@ -105,18 +109,34 @@ fn lock_active() -> MutexGuard<'static, Vec<(PathBuf, String)>> {
 /// back); the operation's own outcome (often an error caused by the
 /// recovery removing its partial copy) is neither printed nor returned.
 pub fn settle() {
-    if HANDLING.load(Ordering::SeqCst) {
+    if SIGNALLED.load(Ordering::SeqCst) {
         loop {
             std::thread::park();
         }
     }
 }
 
+/// Called before every docker command: once the signal thread is putting
+/// containers back, the operation's threads must not start, stop or inspect
+/// anything any more, so they wait here until the process exits.
+pub fn gate() {
+    if GATED.load(Ordering::SeqCst) && std::thread::current().name() != Some(THREAD) {
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
+const THREAD: &str = "girofle-signals";
+
 fn on_signal(signal: Signal) -> ! {
-    HANDLING.store(true, Ordering::SeqCst);
-    // From here on, the main thread cannot stop or start a container.
+    SIGNALLED.store(true, Ordering::SeqCst);
+    // From here on, the main thread cannot stop or start a container...
     let held = transition();
     std::mem::forget(held);
+    // ... nor run any docker command, and the ones it ran have ended.
+    GATED.store(true, Ordering::SeqCst);
+    wait_for_own_docker_commands(std::time::Duration::from_secs(180));
     let active = lock_active().clone();
     let code = 128 + signal as i32;
     let Some((home, program)) = HOME.get() else {
@@ -148,4 +168,31 @@ fn on_signal(signal: Signal) -> ! {
         eprintln!("{program}: {line}");
     }
     std::process::exit(code);
+}
+
+/// Waits (bounded) until no `docker` command started by this process runs.
+fn wait_for_own_docker_commands(limit: std::time::Duration) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit && own_docker_command_running() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn own_docker_command_running() -> bool {
+    let me = std::process::id().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            return false;
+        };
+        let field = |key: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(key))
+                .map(str::trim)
+        };
+        field("PPid:") == Some(me.as_str()) && field("Name:") == Some("docker")
+    })
 }

@@ -359,3 +359,113 @@ fn decommission_stops_gitlab_once_backs_up_the_stopped_instance_and_removes_it()
     assert!(stop < destroy, "{actions:?}");
     assert!(world.containers().is_empty());
 }
+
+#[test]
+fn a_restore_interrupted_after_its_swap_puts_the_previous_data_and_gitlab_back() {
+    let (world, container) = world_with_instance();
+    world.backup(1, &[]);
+    wait_healthy(&container);
+    // Written after the backup: it is in the data the restore replaces.
+    let marker = world
+        .instance_dir(1)
+        .join("mapping-volumes/data/written-after-the-backup");
+    std::fs::write(&marker, "current\n").unwrap();
+    let dir = world.instance_dir(1).display().to_string();
+    for signal in [Signal::SIGTERM, Signal::SIGKILL] {
+        let mut child = world
+            .command("girofle-restore")
+            .args([container.as_str(), dir.as_str()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        assert!(
+            eventually(Duration::from_secs(120), || {
+                world.container_record(1).exists() || child.try_wait().unwrap().is_some()
+            }),
+            "{signal}: the restore never took GitLab out of service"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "{signal}: ended first");
+        let sent = Instant::now();
+        send_signal(child.id(), signal);
+        let output = child.wait_with_output().unwrap();
+        if signal == Signal::SIGTERM {
+            assert_eq!(
+                output.status.code(),
+                Some(143),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert_eq!(status(&container), "running", "not put back at exit");
+        }
+        let left = BACK_WITHIN.saturating_sub(sent.elapsed());
+        assert!(
+            eventually(left, || running_and_healthy(&container)),
+            "{signal}: {container} is {} {}\n{}",
+            status(&container),
+            health(&container),
+            world.log_text()
+        );
+        assert!(
+            eventually(BACK_WITHIN, || {
+                !world.instance_dir(1).join(".girofle-restore").exists()
+                    && !world.container_record(1).exists()
+            }),
+            "{signal}: the restore was not rolled back"
+        );
+        assert!(marker.exists(), "{signal}: the replaced data is not back");
+        assert!(
+            !world
+                .instance_dir(1)
+                .join("mapping-volumes.restoring")
+                .exists()
+        );
+    }
+}
+
+#[test]
+fn a_decommission_interrupted_during_its_final_backup_leaves_gitlab_running_and_commissioned() {
+    let (world, container) = world_with_instance();
+    for signal in [Signal::SIGTERM, Signal::SIGKILL] {
+        wait_healthy(&container);
+        let mut child = world
+            .command("girofle-decommission")
+            .arg("1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The final backup's partial copy: GitLab was stopped before it began.
+        assert!(
+            eventually(Duration::from_secs(120), || !hidden_names(&world)
+                .is_empty()
+                || child.try_wait().unwrap().is_some()),
+            "{signal}: no final backup began"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "{signal}: ended first");
+        let sent = Instant::now();
+        send_signal(child.id(), signal);
+        let output = child.wait_with_output().unwrap();
+        if signal == Signal::SIGTERM {
+            assert_eq!(
+                output.status.code(),
+                Some(143),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert_eq!(status(&container), "running", "not put back at exit");
+        }
+        let left = BACK_WITHIN.saturating_sub(sent.elapsed());
+        assert!(
+            eventually(left, || running_and_healthy(&container)),
+            "{signal}: {container} is {} {}\n{}",
+            status(&container),
+            health(&container),
+            world.log_text()
+        );
+        assert!(eventually(BACK_WITHIN, || hidden_names(&world).is_empty()));
+        assert_eq!(world.entry(1)["state"], "commissioned", "{signal}");
+    }
+    world.run("girofle-decommission", &["1"]).expect_code(0);
+    assert!(world.containers().is_empty());
+}
