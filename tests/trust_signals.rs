@@ -469,3 +469,31 @@ fn a_decommission_interrupted_during_its_final_backup_leaves_gitlab_running_and_
     world.run("girofle-decommission", &["1"]).expect_code(0);
     assert!(world.containers().is_empty());
 }
+
+#[test]
+fn a_backup_after_which_gitlab_is_not_healthy_in_time_exits_1_and_says_so_first() {
+    let world = Scenario::new();
+    let ip = fresh_ip();
+    world.commission(&["--ip", &ip, "--hostname", &ip]);
+    let container = format!("{}-gitlab-1", world.prefix);
+    wait_healthy(&container);
+    // A started container's health is `starting` until its first check:
+    // with no time to wait, GitLab is not healthy again when the backup ends.
+    let run = world
+        .run("girofle-backup", &["1", "--wait-timeout", "0"])
+        .expect_code(1);
+    assert!(run.stdout.is_empty(), "an ID was printed: {}", run.stdout);
+    let first_line = run.stderr.lines().next().unwrap_or_default();
+    assert!(
+        first_line.contains(&format!("{container} is not healthy again")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        world.backup_names(1).is_empty(),
+        "{:?}",
+        world.backup_names(1)
+    );
+    assert_eq!(status(&container), "running");
+    assert!(world.log_text().contains("is not healthy again"));
+}
