@@ -122,6 +122,10 @@ pub fn main<A: clap::Args>(
     if let Some(code) = crate::guardian::run_if_guardian() {
         return code;
     }
+    // First, before any other thread starts (rayon's too: they inherit the
+    // mask), and only where a signal could leave GitLab out of service
+    // (girofle-ntp-fix has handlers of its own).
+    crate::signals::block(program);
     // The operation's doc comment is the binary's `about`.
     let own = A::augment_args(clap::Command::new(program));
     let about = own.get_about().cloned();
@@ -146,12 +150,7 @@ pub fn main<A: clap::Args>(
         home: parsed.common.home(),
         command,
     };
-    // Before any other thread starts (rayon's too): they inherit the mask.
-    // Only where a signal could leave GitLab out of service (girofle-ntp-fix
-    // has handlers of its own).
-    if crate::signals::GUARDED.contains(&program) {
-        crate::signals::install(program, &invocation.home);
-    }
+    crate::signals::install(program, &invocation.home);
     let result = body(parsed.args, &invocation);
     crate::signals::settle();
     finish(program, Some(&invocation.home), result)

@@ -39,17 +39,32 @@ pub const GUARDED: [&str; 3] = ["girofle-backup", "girofle-restore", "girofle-de
 /// The signals that end an operation with its container put back.
 pub const HANDLED: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
 
-/// Blocks [`HANDLED`] in this thread (and so in every thread started after:
-/// call it before any) and starts the thread that waits for them. Child
-/// processes start with no signal blocked (the standard library resets the
-/// mask), so `docker` and `rsync` still die on Ctrl-C as before.
-pub fn install(program: &'static str, home: &Home) {
+fn handled() -> SigSet {
     let mut set = SigSet::empty();
     for signal in HANDLED {
         set.add(signal);
     }
-    if set.thread_block().is_err() {
-        return;
+    set
+}
+
+/// Blocks [`HANDLED`] in this thread (and so in every thread started after:
+/// call it first thing in `main`) when `program` is one of [`GUARDED`]; a
+/// signal that arrives from then on waits for [`install`]'s thread. Child
+/// processes start with no signal blocked (the standard library resets the
+/// mask), so `docker` and `rsync` still die on Ctrl-C as before.
+pub fn block(program: &str) {
+    if GUARDED.contains(&program) {
+        let _ = handled().thread_block();
+    }
+}
+
+/// Starts the thread that waits for the signals [`block`] blocked, which
+/// logs into `home`'s log as `program`.
+pub fn install(program: &'static str, home: &Home) {
+    let set = handled();
+    match nix::sys::signal::SigSet::thread_get_mask() {
+        Ok(mask) if HANDLED.iter().all(|signal| mask.contains(*signal)) => {}
+        _ => return,
     }
     let _ = HOME.set((home.clone(), program));
     let spawned = std::thread::Builder::new()
