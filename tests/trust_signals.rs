@@ -62,29 +62,54 @@ fn assert_complete_backups_verify(world: &Scenario, names: &[String], what: &str
     }
 }
 
-/// Signals a backup at `rounds` random instants of a run; returns how many
-/// landed while GitLab was out of service (the log says it was started again).
+/// Signals a backup at 20 random instants of a run; returns how many landed
+/// while GitLab was stopped (the log says it was started again).
 fn random_interruptions(world: &Scenario, container: &str, signal: Signal, seed: u64) -> u32 {
-    let full_run = {
+    let (full_run, stop_window) = {
         let start = Instant::now();
-        world.backup(1, &[]);
-        start.elapsed()
+        let id = world.backup(1, &[]);
+        let manifest = std::fs::read_to_string(
+            world
+                .instance_dir(1)
+                .join("bckups")
+                .join(&id)
+                .join("MANIFEST"),
+        )
+        .unwrap();
+        let window: u64 = manifest_value(&manifest, "stop_window_ms")
+            .unwrap()
+            .parse()
+            .unwrap();
+        (start.elapsed(), Duration::from_millis(window))
     };
-    eprintln!("a full backup run takes {full_run:?}");
+    eprintln!("a full backup run takes {full_run:?}, its stop window {stop_window:?}");
+    // Odd rounds aim at the end of the run, where the stop window is.
+    let aimed_from = full_run.saturating_sub(stop_window + Duration::from_millis(1000));
     let mut seed = seed ^ std::process::id() as u64;
     let mut landed = 0;
+    let mut recorded = 0;
     for round in 0..20 {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let delay = Duration::from_micros(seed % (full_run.as_micros() as u64 + 1));
+        let delay = if round % 2 == 0 {
+            Duration::from_micros(seed % (full_run.as_micros() as u64 + 1))
+        } else {
+            let span = full_run.saturating_sub(aimed_from).as_micros() as u64 + 1;
+            aimed_from + Duration::from_micros(seed % span)
+        };
         let what = format!("{signal} round {round} at {delay:?} of {full_run:?}");
         let before = world.log_text().len();
         let names_before = world.backup_names(1);
         let child = spawn_backup(world, &[]);
         std::thread::sleep(delay);
+        // GitLab is being stopped, is stopped, or is being started.
+        let out_of_service = world.container_record(1).exists();
         let sent = Instant::now();
         send_signal(child.id(), signal);
+        if out_of_service {
+            recorded += 1;
+        }
         let output = child.wait_with_output().unwrap();
         if signal == Signal::SIGTERM {
             // Handled (143), finished before the signal (0), or killed
@@ -130,6 +155,10 @@ fn random_interruptions(world: &Scenario, container: &str, signal: Signal, seed:
         // And the next backup succeeds.
         world.backup(1, &[]);
     }
+    eprintln!(
+        "{signal}: {recorded} of 20 sent while the stop was recorded, \
+         {landed} of 20 found GitLab stopped and started it again"
+    );
     landed
 }
 
