@@ -1,12 +1,14 @@
-//! `girofle-decommission INSTANCE`: a final backup, the container stopped and
-//! removed, its cron entry removed, its row marked. Volumes and backups stay.
+//! `girofle-decommission INSTANCE`: under one instance lock, the container
+//! stopped, a final backup of the stopped instance, the container removed,
+//! its cron entry removed, its row marked. Volumes and backups stay.
 
 use crate::cli::LockArgs;
 use crate::conf::Conf;
-use crate::docker::{DEFAULT_STOP_TIMEOUT, Docker};
+use crate::docker::{DEFAULT_STOP_TIMEOUT, Docker, Status};
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::inventory::{self, RowState};
+use crate::lock::{Halt, OutOfService};
 use crate::ops::backup;
 use crate::{cron, lock, recovery, timefmt};
 
@@ -47,6 +49,28 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     let conf = Conf::load(home)?;
     let instance = home.instance_of(&row);
 
+    // One lock from start to end: no backup, restore or cron run slips in
+    // between the stop, the final backup and the removal.
+    let lock = lock::lock_instance(&instance, "girofle-decommission", args.lock.timeout())?;
+    let _watch = crate::guardian::watch(home, &instance, "girofle-decommission");
+    recovery::recover(home, &docker, &instance)?;
+    let status = docker
+        .inspect_state(&row.container)?
+        .map(|state| state.status())
+        .unwrap_or(Status::Missing);
+    // Stopped first (recorded, so that a signal or a death puts it back):
+    // the final backup is of the stopped instance, and GitLab is never
+    // started again for nothing.
+    let out_of_service = match status {
+        Status::Running | Status::Restarting | Status::Paused => Some(OutOfService::take(
+            &docker,
+            &instance,
+            "girofle-decommission",
+            &row.container,
+            Halt::Stop(DEFAULT_STOP_TIMEOUT),
+        )?),
+        _ => None,
+    };
     let final_backup = if args.no_backup {
         None
     } else {
@@ -56,21 +80,26 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
             keep_last: Some(u32::MAX),
             ..backup::Options::default()
         };
-        let made =
-            backup::backup_instance(home, &docker, &conf, &row, &options).map_err(|error| {
+        // On failure, dropping `out_of_service` starts GitLab again.
+        let made = backup::backup_locked(home, &docker, &conf, &row, &options, &lock).map_err(
+            |error| {
                 Error::failed(format!(
                     "the final backup of instance {} failed, so it was not decommissioned: {error}",
                     row.number
                 ))
-            })?;
+            },
+        )?;
         Some(made.id.to_string())
     };
 
-    let _lock = lock::lock_instance(&instance, "girofle-decommission", args.lock.timeout())?;
-    recovery::recover(home, &docker, &instance)?;
-    if docker.inspect_state(&row.container)?.is_some() {
-        docker.stop(&row.container, DEFAULT_STOP_TIMEOUT)?;
+    // From the removal on, a signal waits for the end: a removed container
+    // cannot be put back, so the decommission completes.
+    let held = crate::signals::transition();
+    if status != Status::Missing {
         docker.remove(&row.container)?;
+    }
+    if let Some(out_of_service) = out_of_service {
+        out_of_service.keep_out(&held)?;
     }
     cron::remove_entry(home, row.number)?;
     cron::remove_drill_entry(home, row.number)?;
