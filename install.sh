@@ -289,6 +289,69 @@ else
 	echo "$url"
 fi
 
+# ---------------------------------------------------------------- completions, man pages, log rotation
+# Completions and man pages come from the installed binaries themselves (their
+# hidden `--generate`), so a host that has only dist/ gets them too. The log is
+# rotated weekly; Girofle opens girofle.log for each line it appends, so plain
+# rotation is right (no copytruncate). GIROFLE_SHARE_ROOT, for tests only, puts
+# every file of this block under that directory instead of / (the host's /usr
+# and /etc stay untouched).
+step="completions, man pages, log rotation"
+say "== $step"
+share_root=${GIROFLE_SHARE_ROOT:-}
+replace() { # candidate destination: moves candidate over destination unless equal
+	if [ -f "$2" ] && cmp -s "$1" "$2"; then
+		rm -f "$1"
+		return 0
+	fi
+	chmod 0644 "$1"
+	mv -f "$1" "$2"
+	did "installed $2"
+}
+bash_dir=$share_root/usr/share/bash-completion/completions
+zsh_dir=$share_root/usr/local/share/zsh/site-functions
+fish_dir=$share_root/usr/share/fish/vendor_completions.d
+man_dir=$share_root/usr/local/share/man/man1
+mkdir -p "$bash_dir" "$zsh_dir" "$fish_dir" "$man_dir"
+for binary in $binaries; do
+	[ -x "$home/operations-std/$binary" ] || continue
+	for kind in "completion-bash:$bash_dir/$binary" "completion-zsh:$zsh_dir/_$binary" \
+		"completion-fish:$fish_dir/$binary.fish" "man:$man_dir/$binary.1"; do
+		destination=${kind#*:}
+		"$home/operations-std/$binary" --generate "${kind%%:*}" > "$destination.new.$$"
+		replace "$destination.new.$$" "$destination"
+	done
+done
+if ! command -v logrotate >/dev/null 2>&1; then
+	if install_packages logrotate; then
+		did "installed logrotate"
+	else
+		say "   warning: logrotate could not be installed; $home/girofle.log will not be rotated"
+	fi
+fi
+# One file per home: named after its prefix when it has its own, else after its path.
+if [ -n "${GIROFLE_PREFIX:-}" ] && [ "$GIROFLE_PREFIX" != girofle ]; then
+	rotate_name=girofle-$GIROFLE_PREFIX
+elif [ "$home" != /girofle ]; then
+	rotate_name=girofle-$(printf '%s' "${home#/}" | tr -c 'A-Za-z0-9_-' '-')
+else
+	rotate_name=girofle
+fi
+mkdir -p "$share_root/etc/logrotate.d"
+rotate_conf=$share_root/etc/logrotate.d/$rotate_name
+cat > "$rotate_conf.new.$$" <<EOF
+# Written by Girofle's install.sh: the operations log of the home $home.
+"$home/girofle.log" {
+	weekly
+	rotate 12
+	compress
+	missingok
+	notifempty
+	create 0640 root girofle
+}
+EOF
+replace "$rotate_conf.new.$$" "$rotate_conf"
+
 step="done"
 if [ $changed = 0 ]; then
 	say "== nothing to do: Girofle is installed in $home, nothing was changed"

@@ -139,6 +139,14 @@ pub fn main<A: clap::Args>(
     program: &'static str,
     body: fn(A, &Invocation) -> Result<Exit, Error>,
 ) -> ExitCode {
+    // The guardian of an operation is this binary started again (see `guardian`).
+    if let Some(code) = crate::guardian::run_if_guardian() {
+        return code;
+    }
+    // First, before any other thread starts (rayon's too: they inherit the
+    // mask), and only where a signal could leave GitLab out of service
+    // (girofle-ntp-fix has handlers of its own).
+    crate::signals::block(program);
     // The operation's doc comment is the binary's `about`.
     let own = A::augment_args(clap::Command::new(program));
     let about = own.get_about().cloned();
@@ -149,6 +157,10 @@ pub fn main<A: clap::Args>(
     }
     if let Some(long_about) = long_about {
         command = command.long_about(long_about);
+    }
+    let command = crate::help::decorate(command, program);
+    if let Some(exit) = crate::help::generate_if_asked(&command) {
+        return exit;
     }
     let parsed = command
         .clone()
@@ -163,7 +175,9 @@ pub fn main<A: clap::Args>(
         home: parsed.common.home(),
         command,
     };
+    crate::signals::install(program, &invocation.home);
     let result = body(parsed.args, &invocation);
+    crate::signals::settle();
     finish(program, Some(&invocation.home), result)
 }
 

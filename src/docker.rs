@@ -270,6 +270,7 @@ impl Docker {
     }
 
     fn capture(&self, args: &[&str]) -> anyhow::Result<Captured> {
+        crate::signals::gate();
         let output = duct::cmd(&self.program, args)
             .stdout_capture()
             .stderr_capture()

@@ -23,6 +23,10 @@ pub mod docker;
 pub mod drill;
 /// One error type that carries its exit code.
 pub mod error;
+/// The guardian process that puts GitLab back after a `kill -9`.
+pub mod guardian;
+/// What `--help` says after the options; completions and man pages.
+pub mod help;
 /// The directory tree of `$GIROFLE_HOME` and the environment of the contract.
 pub mod home;
 /// Rows of `inventory.girofle`: read, lock, atomic replace.
@@ -47,6 +51,8 @@ pub mod redact;
 pub mod remote;
 /// Quoting for the remote shell and cron.
 pub mod shell;
+/// SIGINT, SIGTERM, SIGHUP: containers put back before the process exits.
+pub mod signals;
 /// Exact tree copies with hard links, MANIFESTs, verification.
 pub mod snapshot;
 /// Timestamps as Girofle writes them.

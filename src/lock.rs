@@ -223,6 +223,8 @@ impl<'a> OutOfService<'a> {
         container: &str,
         halt: Halt,
     ) -> Result<OutOfService<'a>> {
+        // A signal is acted on before or after this, never in between.
+        let _held = crate::signals::transition();
         write_record(instance, operation, container, PriorState::Running)?;
         let asked = Instant::now();
         let halted = match halt {
@@ -256,16 +258,28 @@ impl<'a> OutOfService<'a> {
     /// Starts (or unpauses) the container and clears the record. If the
     /// engine refuses, the record stays for the next run to retry.
     pub fn put_back(mut self) -> Result<()> {
+        let _held = crate::signals::transition();
         self.back = true;
         self.resume()?;
+        clear_record(self.instance)
+    }
+
+    /// Leaves the container out of service for good (decommission removes
+    /// it): clears the record without starting it. `_held` is the
+    /// transition lock, held until the removal is complete.
+    pub fn keep_out(mut self, _held: &std::sync::MutexGuard<'static, ()>) -> Result<()> {
+        self.back = true;
         clear_record(self.instance)
     }
 }
 
 impl Drop for OutOfService<'_> {
     fn drop(&mut self) {
-        if !self.back && self.resume().is_ok() {
-            let _ = clear_record(self.instance);
+        if !self.back {
+            let _held = crate::signals::transition();
+            if self.resume().is_ok() {
+                let _ = clear_record(self.instance);
+            }
         }
     }
 }

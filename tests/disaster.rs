@@ -429,15 +429,22 @@ fn without_a_target_only_the_instances_whose_container_vanished_come_back() {
     assert_eq!(id_of(&containers[0]), first_id, "instance 1 was touched");
     assert_eq!(world.entry(2)["health"], "healthy");
     assert_eq!(remote_head(&format!("{}/grp/app.git", urls[1])), head);
-    // The volumes found in its directory are not lost.
-    assert!(
-        common::sorted_names(&world.instance_dir(2))
-            .iter()
-            .any(|name| name.starts_with("mapping-volumes.previous-")),
-        "{:?}",
-        common::sorted_names(&world.instance_dir(2))
-    );
-    assert!(run.stderr.contains("kept in"), "{}", run.stderr);
+    // The volumes found in its directory are not lost: a backup of their own.
+    let kept: Vec<String> = common::sorted_names(&world.instance_dir(2).join("bckups"))
+        .into_iter()
+        .filter(|name| {
+            fs::read_to_string(
+                world
+                    .instance_dir(2)
+                    .join("bckups")
+                    .join(name)
+                    .join("MANIFEST"),
+            )
+            .is_ok_and(|text| text.contains("taken_before_restore"))
+        })
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(run.stderr.contains("kept as backup"), "{}", run.stderr);
 
     // Nothing missing: nothing to do.
     let again = restore_all(&world, &[]).expect_code(0);

@@ -442,6 +442,19 @@ fn a_restore_killed_at_any_instant_ends_on_the_old_or_the_new_data_never_a_mix()
         let _ = child.kill();
         let _ = child.wait();
         it.world.run("girofle-list", &[]).expect_code(0);
+        // girofle-list recovers, or the killed run's guardian already does
+        // (holding the lock: then list leaves it be): wait for it to end.
+        let start = std::time::Instant::now();
+        while (it.world.instance_dir(1).join(".girofle-restore").exists()
+            || it
+                .world
+                .instance_dir(1)
+                .join(".girofle-container-state")
+                .exists())
+            && start.elapsed() < Duration::from_secs(10)
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
         wait_healthy(&it.container);
         let head = remote_head(&project);
         let secrets = fs::read(it.secrets()).unwrap();

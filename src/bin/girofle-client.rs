@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use girofle::cli;
 use girofle::client::config::Location;
 use girofle::client::ops::{self, Client, Keep, Notes};
@@ -117,7 +117,12 @@ enum KeepArg {
 
 fn main() -> ExitCode {
     words::init_local_offset();
-    let cli = Cli::parse();
+    // The same parse as `Cli::parse()`, with the help's page and `--generate` of every binary.
+    let command = girofle::help::decorate(Cli::command(), "girofle-client");
+    if let Some(exit) = girofle::help::generate_if_asked(&command) {
+        return exit;
+    }
+    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|error| error.exit());
     let result = run(&cli);
     cli::finish("girofle-client", None, result)
 }

@@ -1,20 +1,22 @@
-//! `girofle-decommission INSTANCE`: a final backup, the container stopped and
-//! removed, its cron entry removed, its row marked. Volumes and backups stay.
+//! `girofle-decommission INSTANCE`: under one instance lock, the container
+//! stopped, a final backup of the stopped instance, the container removed,
+//! its cron entry removed, its row marked. Volumes and backups stay.
 
 use crate::cli::LockArgs;
 use crate::conf::Conf;
-use crate::docker::{DEFAULT_STOP_TIMEOUT, Docker};
+use crate::docker::{DEFAULT_STOP_TIMEOUT, Docker, Status};
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::inventory::{self, RowState};
+use crate::lock::{Halt, OutOfService};
 use crate::ops::backup;
 use crate::{cron, lock, recovery, timefmt};
 
 /// Decommission a GitLab instance; its volumes and backups stay on disk
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// The instance: number, name or container name
-    pub instance: String,
+    /// The instance: number, name or container name (without it, asked on a terminal)
+    pub instance: Option<String>,
     /// Do not take a final backup first
     #[arg(long)]
     pub no_backup: bool,
@@ -48,12 +50,38 @@ pub struct Outcome {
 /// Decommissions an instance without losing its data.
 pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     let rows = inventory::read(home)?;
-    let row = backup::select(&rows, std::slice::from_ref(&args.instance), false)?.remove(0);
+    let spec = args
+        .instance
+        .clone()
+        .ok_or_else(|| Error::usage("name the instance to decommission"))?;
+    let row = backup::select(&rows, &[spec], false)?.remove(0);
     let docker = Docker::new()?;
     docker.server_version()?;
     let conf = Conf::load(home)?;
     let instance = home.instance_of(&row);
 
+    // One lock from start to end: no backup, restore or cron run slips in
+    // between the stop, the final backup and the removal.
+    let lock = lock::lock_instance(&instance, "girofle-decommission", args.lock.timeout())?;
+    let _watch = crate::guardian::watch(home, &instance, "girofle-decommission");
+    recovery::recover(home, &docker, &instance)?;
+    let status = docker
+        .inspect_state(&row.container)?
+        .map(|state| state.status())
+        .unwrap_or(Status::Missing);
+    // Stopped first (recorded, so that a signal or a death puts it back):
+    // the final backup is of the stopped instance, and GitLab is never
+    // started again for nothing.
+    let out_of_service = match status {
+        Status::Running | Status::Restarting | Status::Paused => Some(OutOfService::take(
+            &docker,
+            &instance,
+            "girofle-decommission",
+            &row.container,
+            Halt::Stop(DEFAULT_STOP_TIMEOUT),
+        )?),
+        _ => None,
+    };
     let started = std::time::Instant::now();
     let made = if args.no_backup {
         None
@@ -64,23 +92,28 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
             keep_last: Some(u32::MAX),
             ..backup::Options::default()
         };
-        let made =
-            backup::backup_instance(home, &docker, &conf, &row, &options).map_err(|error| {
+        // On failure, dropping `out_of_service` starts GitLab again.
+        let made = backup::backup_locked(home, &docker, &conf, &row, &options, &lock).map_err(
+            |error| {
                 Error::failed(format!(
                     "the final backup of instance {} failed, so it was not decommissioned: {error}",
                     row.number
                 ))
-            })?;
+            },
+        )?;
         Some(made)
     };
     let backup_duration = made.as_ref().map(|_| started.elapsed());
     let final_backup = made.as_ref().map(|made| made.id.to_string());
 
-    let _lock = lock::lock_instance(&instance, "girofle-decommission", args.lock.timeout())?;
-    recovery::recover(home, &docker, &instance)?;
-    if docker.inspect_state(&row.container)?.is_some() {
-        docker.stop(&row.container, DEFAULT_STOP_TIMEOUT)?;
+    // From the removal on, a signal waits for the end: a removed container
+    // cannot be put back, so the decommission completes.
+    let held = crate::signals::transition();
+    if status != Status::Missing {
         docker.remove(&row.container)?;
+    }
+    if let Some(out_of_service) = out_of_service {
+        out_of_service.keep_out(&held)?;
     }
     cron::remove_entry(home, row.number)?;
     cron::remove_drill_entry(home, row.number)?;

@@ -104,6 +104,8 @@ impl Scenario {
             .env("GIROFLE_CRON_DIR", &self.cron_dir)
             .env("GIROFLE_PREFIX", &self.prefix)
             .env("GIROFLE_IMAGE", STANDIN_IMAGE)
+            // install.sh puts completions, man pages and its logrotate file there, not in the host's /usr and /etc.
+            .env("GIROFLE_SHARE_ROOT", self.home.with_file_name("share"))
             .env_remove("REPERTOIRE_GIROFLE")
             .stdin(Stdio::null());
         command
@@ -610,4 +612,59 @@ pub fn release_tree() -> tempfile::TempDir {
         std::fs::copy(binary_path(binary), tree.path().join("dist").join(binary)).unwrap();
     }
     tree
+}
+// ---- Signals and the guardian (issue 10 §2, §4, §6) ----
+
+/// Sends `signal` to the process `pid`; false when it is gone already.
+pub fn send_signal(pid: u32, signal: nix::sys::signal::Signal) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).is_ok()
+}
+
+/// Polls `condition` every 100 ms until it holds or `limit` passes; whether it held.
+pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    loop {
+        if condition() {
+            return true;
+        }
+        if start.elapsed() >= limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The value of `key` in the header of a MANIFEST's text.
+pub fn manifest_value(text: &str, key: &str) -> Option<String> {
+    let prefix = format!("{key}: ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .map(str::to_string)
+}
+
+impl Scenario {
+    /// Writes `files` small files (in directories of 500) under the data
+    /// volume of instance `number`, so that each pass of a backup walks them.
+    pub fn fill_data(&self, number: u32, files: u32) {
+        let root = self
+            .instance_dir(number)
+            .join("mapping-volumes/data/filler");
+        for n in 0..files {
+            let dir = root.join(format!("d{}", n / 500));
+            if n % 500 == 0 {
+                std::fs::create_dir_all(&dir).unwrap();
+            }
+            std::fs::write(dir.join(format!("f{n}")), format!("file {n}\n")).unwrap();
+        }
+    }
+
+    /// The record a run leaves while it holds a container out of service.
+    pub fn container_record(&self, number: u32) -> PathBuf {
+        self.instance_dir(number).join(".girofle-container-state")
+    }
+
+    /// The text `girofle.log` holds now.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.home.join("girofle.log")).unwrap_or_default()
+    }
 }

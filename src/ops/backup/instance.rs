@@ -10,7 +10,7 @@ use anyhow::Context;
 use super::{Consistency, Made, Options, new_id_in, retention};
 use crate::conf::Conf;
 use crate::container::VOLUMES;
-use crate::docker::{Docker, Status};
+use crate::docker::{Docker, Health, Status};
 use crate::error::{Error, Result};
 use crate::home::{BackupId, Home, InstanceDir};
 use crate::inventory::Row;
@@ -22,7 +22,7 @@ use crate::timefmt;
 /// Room kept free beyond the bytes to copy: directories and metadata take room too.
 const SPACE_MARGIN: u64 = 16 << 20;
 
-/// Backs up one instance (used by `girofle-decommission` too).
+/// Backs up one instance: takes its lock, then [`backup_locked`].
 pub fn backup_instance(
     home: &Home,
     docker: &Docker,
@@ -31,14 +31,37 @@ pub fn backup_instance(
     options: &Options,
 ) -> Result<Made> {
     let instance = home.instance_of(row);
-    if !instance.volumes().is_dir() {
-        return Err(Error::failed(format!(
+    check_volumes(&instance)?;
+    let lock = lock::lock_instance(&instance, "girofle-backup", options.lock.timeout())?;
+    let _watch = crate::guardian::watch(home, &instance, "girofle-backup");
+    recovery::recover(home, docker, &instance)?;
+    backup_locked(home, docker, conf, row, options, &lock)
+}
+
+fn check_volumes(instance: &InstanceDir) -> Result<()> {
+    if instance.volumes().is_dir() {
+        Ok(())
+    } else {
+        Err(Error::failed(format!(
             "{} does not exist",
             instance.volumes().display()
-        )));
+        )))
     }
-    let _lock = lock::lock_instance(&instance, "girofle-backup", options.lock.timeout())?;
-    recovery::recover(home, docker, &instance)?;
+}
+
+/// Backs up one instance whose lock the caller holds (`_held`) and has
+/// recovered: `girofle-decommission` takes its final backup this way, with
+/// nothing slipping in between its stop and the removal.
+pub fn backup_locked(
+    home: &Home,
+    docker: &Docker,
+    conf: &Conf,
+    row: &Row,
+    options: &Options,
+    _held: &lock::InstanceLock,
+) -> Result<Made> {
+    let instance = home.instance_of(row);
+    check_volumes(&instance)?;
     crate::atomic::create_dir(&instance.backups(), 0o700, true)?;
 
     let previous = instance
@@ -145,8 +168,8 @@ fn log_made(home: &Home, row: &Row, options: &Options, made: &Made) {
 struct Copied {
     stats: SyncStats,
     consistent: bool,
-    /// From the container stopped (or frozen) to running again: the second
-    /// pass and the start.
+    /// What users felt: from the moment the stop (or freeze) began to the
+    /// moment GitLab is healthy again (running again, if it was not healthy).
     stop_window: Option<Duration>,
     second_pass: Option<Duration>,
     /// GitLab's own time to stop.
@@ -175,7 +198,16 @@ fn make_backup(
     } else {
         (row.image.clone(), String::new())
     };
-    let copied = copy_in_two_passes(docker, row, options, instance, &mut copy, prior)?;
+    let was_healthy = state.as_ref().map(|s| s.health()) == Some(Health::Healthy);
+    let copied = copy_in_two_passes(
+        docker,
+        row,
+        options,
+        instance,
+        &mut copy,
+        prior,
+        was_healthy,
+    )?;
 
     let header = Header {
         id,
@@ -191,6 +223,9 @@ fn make_backup(
     copy.write_manifest(&header)?;
     let partial = paths.partial;
     let complete = instance.backups().join(id.as_str());
+    // A signal being handled removes the partial copy: it must never be
+    // renamed after that has begun (it would look complete).
+    let _held = crate::signals::transition();
     fs::rename(partial, &complete).with_context(|| {
         format!(
             "cannot rename {} to {}",
@@ -220,6 +255,7 @@ fn copy_in_two_passes(
     instance: &InstanceDir,
     copy: &mut Copier,
     prior: Status,
+    was_healthy: bool,
 ) -> Result<Copied> {
     crate::meter::phase(format!(
         "instance {}: first pass, GitLab running",
@@ -244,6 +280,8 @@ fn copy_in_two_passes(
                 "instance {}: taking GitLab out of service",
                 row.number
             ));
+            // GitLab stops answering as soon as the stop begins.
+            let stopping = Instant::now();
             let guard =
                 OutOfService::take(docker, instance, "girofle-backup", &row.container, halt)
                     .map_err(|error| {
@@ -256,16 +294,28 @@ fn copy_in_two_passes(
                 row.number
             ));
             let pass = copy.pass();
-            crate::meter::phase(format!("instance {}: starting GitLab again", row.number));
+            crate::meter::phase(format!(
+                "instance {}: starting GitLab again, until healthy",
+                row.number
+            ));
             copied.second_pass = Some(window.elapsed());
             let resumed = guard.put_back();
-            copied.stop_window = Some(window.elapsed());
             resumed.map_err(|error| {
                 error.context(format!(
                     "{} could not be started again after the backup",
                     row.container
                 ))
             })?;
+            // The backup ends when GitLab serves again, not when it is asked to.
+            if was_healthy {
+                back_healthy(
+                    docker,
+                    &row.container,
+                    options.wait_timeout.0,
+                    pass.as_ref().err(),
+                )?;
+            }
+            copied.stop_window = Some(stopping.elapsed());
             Some(pass?)
         }
         // Stopped, missing or already frozen: nothing writes, a second pass
@@ -283,6 +333,31 @@ fn copy_in_two_passes(
         copied.stats.skipped_sockets = second.skipped_sockets;
     }
     Ok(copied)
+}
+
+/// Waits (up to `timeout`) for GitLab to be healthy again after the second
+/// pass. If it is not, that is the error, said first, whatever happened to
+/// the copy (`copy_failed`).
+fn back_healthy(
+    docker: &Docker,
+    container: &str,
+    timeout: Duration,
+    copy_failed: Option<&anyhow::Error>,
+) -> Result<()> {
+    let verdict = docker.wait_healthy(container, timeout, &mut |_| {})?;
+    let Err(not_healthy) = verdict else {
+        return Ok(());
+    };
+    let copy = match copy_failed {
+        Some(error) => format!("; the copy failed too: {error:#}"),
+        None => "; the backup was abandoned".to_string(),
+    };
+    Err(Error::failed(format!(
+        "{container} is not healthy again {}s after the backup started it ({}; last health check: {}){copy}",
+        not_healthy.waited.as_secs(),
+        not_healthy.seen,
+        not_healthy.last_output.trim(),
+    )))
 }
 
 /// What the MANIFEST's header says of a backup.

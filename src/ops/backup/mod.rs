@@ -29,7 +29,7 @@ use crate::remote::Remote;
 use crate::snapshot::SyncStats;
 
 pub use drill::{DrillOptions, Drilled, drill};
-pub use instance::backup_instance;
+pub use instance::{backup_instance, backup_locked};
 pub use select::select;
 pub use state::backup_state;
 pub use verify::{Verified, find_backup, verify};
@@ -72,6 +72,10 @@ pub struct Options {
     /// Seconds `docker stop` gives GitLab to shut down
     #[arg(long, value_name = "SECS", default_value_t = Seconds(DEFAULT_STOP_TIMEOUT))]
     pub stop_timeout: Seconds,
+    /// Seconds GitLab has to be healthy: again, once stopped or frozen by the backup; or, with
+    /// --drill, the throwaway container
+    #[arg(long, value_name = "SECS", default_value_t = Seconds(DEFAULT_HEALTHY_TIMEOUT))]
+    pub wait_timeout: Seconds,
 }
 
 impl Default for Options {
@@ -81,6 +85,7 @@ impl Default for Options {
             keep_last: None,
             lock: LockArgs::default(),
             stop_timeout: Seconds(DEFAULT_STOP_TIMEOUT),
+            wait_timeout: Seconds(DEFAULT_HEALTHY_TIMEOUT),
         }
     }
 }
@@ -113,9 +118,6 @@ pub struct Args {
     /// With --verify or --drill: the backup [default: the newest]
     #[arg(long, value_name = "ID", requires = "reread")]
     pub backup: Option<String>,
-    /// With --drill: seconds GitLab has to become healthy [default: 1800]
-    #[arg(long, value_name = "SECS", requires = "drill")]
-    pub wait_timeout: Option<Seconds>,
     /// Mark this target of girofle.conf as Girofle's (once, before it is used): a target without
     /// its mark is refused
     #[arg(long, value_name = "TARGET", conflicts_with_all = ["all", "instances", "state", "to", "verify", "drill"])]
@@ -130,7 +132,7 @@ impl Args {
     pub fn drill_options(&self) -> DrillOptions {
         DrillOptions {
             lock_timeout: self.options.lock.timeout(),
-            wait_timeout: self.wait_timeout.map_or(DEFAULT_HEALTHY_TIMEOUT, |s| s.0),
+            wait_timeout: self.options.wait_timeout.0,
         }
     }
 }
@@ -430,7 +432,6 @@ mod tests {
             &["--backup", "2026-01-01T00-00-00Z"][..],
             &["--drill", "1", "--verify", "1"][..],
             &["--drill", "1", "--all"][..],
-            &["--wait-timeout", "60"][..],
             &["--init-target", "off-site", "--to", "off-site"][..],
             &["--init-target", "off-site", "1"][..],
         ] {

@@ -258,6 +258,7 @@ pub(crate) fn restore_into(
         None => None,
     };
     let _lock = lock::lock_instance(&instance, "girofle-restore", args.lock.timeout())?;
+    let _watch = crate::guardian::watch(home, &instance, "girofle-restore");
     recovery::recover(home, &docker, &instance)?;
     let backup = resolve(home, args, &instance, remote.as_ref())?;
     let backup_name = backup
@@ -309,10 +310,16 @@ pub(crate) fn restore_into(
         ),
     );
     restore.stage(&backup)?;
-    let prior = restore.swap()?;
+    // A signal acts before or after these steps, never in the middle.
+    let prior = {
+        let _held = crate::signals::transition();
+        restore.swap()?
+    };
     if let Err(not_healthy) = restore.start_and_wait(progress)? {
+        let _held = crate::signals::transition();
         return Err(restore.roll_back(prior, not_healthy)?);
     }
+    let _held = crate::signals::transition();
     restore.finish(prior)
 }
 
