@@ -4,7 +4,7 @@ mod common;
 
 use common::{Scenario, docker, fresh_ip};
 
-const CONTRACT_KEYS: [&str; 16] = [
+const CONTRACT_KEYS: [&str; 19] = [
     "number",
     "name",
     "container",
@@ -21,6 +21,9 @@ const CONTRACT_KEYS: [&str; 16] = [
     "last_backup",
     "last_drill",
     "note",
+    "last_backup_age_seconds",
+    "backup_interval_seconds",
+    "stale",
 ];
 
 #[test]

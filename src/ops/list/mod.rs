@@ -64,6 +64,11 @@ pub struct Entry {
     pub image: String,
     /// The newest complete backup's ID.
     pub last_backup: Option<String>,
+    /// `ok` or `failed`: how the last drill ended; `None` when none ran.
+    pub last_drill: Option<&'static str>,
+    /// What went wrong last (a failed commission, say); empty when all is well.
+    pub note: String,
+    // New keys go last: the CSV's columns keep their places.
     /// How old the newest complete backup is, in seconds (from its ID, the
     /// UTC time it started).
     pub last_backup_age_seconds: Option<u64>,
@@ -72,10 +77,6 @@ pub struct Entry {
     /// The last backup is older than twice the schedule's interval (or
     /// there is none, and the instance is older than that).
     pub stale: bool,
-    /// `ok` or `failed`: how the last drill ended; `None` when none ran.
-    pub last_drill: Option<&'static str>,
-    /// What went wrong last (a failed commission, say); empty when all is well.
-    pub note: String,
 }
 
 /// The listing, and the engine's error when it did not answer.
