@@ -1114,10 +1114,12 @@ fn many_files(options: &Options, home: &Path, container: &str, count: u64) {
     }
     let reference = options.work.join("rsync-reference");
     remove(&reference);
-    run(Command::new("rsync")
-        .args(["-aH", "--numeric-ids"])
-        .arg(format!("{}/", volumes.display()))
-        .arg(&reference));
+    if wanted("incremental") || wanted("calls") {
+        run(Command::new("rsync")
+            .args(["-aH", "--numeric-ids"])
+            .arg(format!("{}/", volumes.display()))
+            .arg(&reference));
+    }
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     let rsync_link_dest = || {
         let mut command = Command::new("rsync");
