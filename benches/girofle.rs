@@ -2,10 +2,19 @@
 //!
 //!   cargo bench --bench girofle -- [--size 2G] [--rounds 5] [--seed 42] [--containers 50] [--rows 1000]
 //!                                  [--output FILE] [--work DIR]
+//!   cargo bench --bench girofle -- --files 200000 [--rounds 3] [--seed 42] [--output FILE] [--work DIR]
+//!                                  [--sections full,incremental,calls,stop,verify]
 //!
 //! Each pair runs alternately on the same data, several rounds; the table
 //! gives medians and ratios, and the machine it ran on. Needs root, Docker,
 //! rsync and the stand-in image (run-tests.sh provides them).
+//!
+//! `--files N`: N small files (200 B to 8 KiB) shaped as a GitLab host's
+//! (loose objects, uploads, CI artifacts, LFS objects, relation files); the
+//! table gives times and peak memory (`/usr/bin/time`, package `time`) of
+//! the full and incremental backups, the stop window and verify, against
+//! `cp -a`, `rsync --link-dest`, `b3sum` and `sha256sum`, and the system
+//! calls per file of an incremental backup (`strace -f -c`).
 
 use std::fs;
 use std::io::Write;
@@ -24,6 +33,8 @@ struct Options {
     rows: usize,
     output: Option<PathBuf>,
     work: PathBuf,
+    files: Option<u64>,
+    sections: Vec<String>,
 }
 
 fn parse_size(text: &str) -> u64 {
@@ -55,6 +66,10 @@ fn options() -> Options {
         rows: 1000,
         output: None,
         work: std::env::temp_dir().join("girofle-bench"),
+        files: None,
+        sections: ["full", "incremental", "calls", "stop", "verify"]
+            .map(String::from)
+            .to_vec(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -67,6 +82,10 @@ fn options() -> Options {
             "--rows" => options.rows = value().parse().unwrap(),
             "--output" => options.output = Some(PathBuf::from(value())),
             "--work" => options.work = PathBuf::from(value()),
+            "--files" => options.files = Some(value().parse().unwrap()),
+            "--sections" => {
+                options.sections = value().split(',').map(String::from).collect();
+            }
             "--inventory-worker" => {
                 let home = PathBuf::from(value());
                 let worker: u32 = value().parse().unwrap();
@@ -313,6 +332,32 @@ fn run(command: &mut Command) -> Duration {
     elapsed
 }
 
+/// Runs `command` under `/usr/bin/time`: its wall time and the peak
+/// resident memory (KiB) of it and the children it waited for.
+fn measured(command: &mut Command) -> (Duration, u64) {
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let mut timed = Command::new("/usr/bin/time");
+    timed
+        .args(["-f", "%M", "-o"])
+        .arg(report.path())
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => timed.env(key, value),
+            None => timed.env_remove(key),
+        };
+    }
+    let elapsed = run(&mut timed);
+    let peak = fs::read_to_string(report.path())
+        .unwrap()
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0);
+    (elapsed, peak)
+}
+
 fn output_of(command: &mut Command) -> String {
     let output = command.output().unwrap();
     assert!(
@@ -405,16 +450,11 @@ fn inventory_worker(home: &Path, worker: u32, changes: u32) {
     }
 }
 
-fn main() {
-    let options = options();
-    // A run that was interrupted may have left its containers writing there.
-    cleanup_containers();
-    remove(&options.work);
-    fs::create_dir_all(&options.work).unwrap();
-    let home = options.work.join("home");
+/// Commissions the benchmark's instance under `home`; returns its container.
+fn commission(home: &Path) -> &'static str {
     let ip = "127.0.0.77";
     eprintln!("== commissioning an instance");
-    let url = output_of(girofle("girofle-commission", &home).args([
+    let url = output_of(girofle("girofle-commission", home).args([
         "bench",
         "--ip",
         ip,
@@ -428,7 +468,23 @@ fn main() {
         "18779",
     ]));
     eprintln!("   {}", url.trim());
-    let container = "gbench-gitlab-1-bench";
+    "gbench-gitlab-1-bench"
+}
+
+fn main() {
+    let options = options();
+    // A run that was interrupted may have left its containers writing there.
+    cleanup_containers();
+    remove(&options.work);
+    fs::create_dir_all(&options.work).unwrap();
+    let home = options.work.join("home");
+    let container = commission(&home);
+    if let Some(files) = options.files {
+        many_files(&options, &home, container, files);
+        cleanup_containers();
+        remove(&options.work);
+        return;
+    }
     let instance = home.join("noeud-gitlab-1");
     let volumes = instance.join("mapping-volumes");
     let backups = instance.join("bckups");
@@ -805,4 +861,501 @@ fn main() {
     eprintln!("{table}");
     cleanup_containers();
     remove(&options.work);
+}
+
+// ------------------------------------------------------------------ many files
+
+/// Fills `volumes` with `count` small files (200 B to 8 KiB) laid out as a
+/// GitLab host keeps them: loose objects (45%), uploads (20%), CI artifacts
+/// (15%), LFS objects (10%), PostgreSQL relation files (10%).
+fn generate_files(volumes: &Path, count: u64, seed: u64) -> (u64, u64) {
+    let mut random = Random(seed);
+    let data = volumes.join("data");
+    let (mut files, mut bytes) = (0u64, 0u64);
+    make_dir(&volumes.join("config"), (0, 0), 0o775);
+    write_file(
+        &mut random,
+        &volumes.join("config/gitlab-secrets.json"),
+        2_000,
+        (0, 0),
+        0o600,
+    );
+    files += 1;
+    bytes += 2_000;
+    for service in ["gitlab-rails", "gitaly", "nginx", "postgresql"] {
+        make_dir(&volumes.join("log").join(service), (0, 0), 0o755);
+        write_file(
+            &mut random,
+            &volumes.join("log").join(service).join("current"),
+            100_000,
+            (0, 0),
+            0o644,
+        );
+        files += 1;
+        bytes += 100_000;
+    }
+    make_dir(&data.join("git-data"), GIT, 0o2770);
+    make_dir(&data.join("git-data/repositories"), GIT, 0o2770);
+    make_dir(&data.join("gitlab-rails"), (0, 0), 0o755);
+    make_dir(&data.join("gitlab-rails/shared"), GIT, 0o751);
+    make_dir(&data.join("postgresql"), PSQL, 0o700);
+    make_dir(&data.join("postgresql/data/base/16384"), PSQL, 0o700);
+    let mut made = std::collections::HashSet::new();
+    let mut directory = |path: PathBuf, owner: (u32, u32), mode: u32| -> PathBuf {
+        if made.insert(path.clone()) {
+            make_dir(&path, owner, mode);
+        }
+        path
+    };
+    let target = count.saturating_sub(files);
+    for index in 0..target {
+        let size = random.between(200, 8_192);
+        let share = index * 100 / target.max(1);
+        let (path, owner, mode) = if share < 45 {
+            // Repositories of 2,000 loose objects in 256 fan-out directories.
+            let project = index / 2_000;
+            let repo = data.join(format!(
+                "git-data/repositories/@hashed/{:02x}/{:02x}/{project:064x}.git",
+                project % 256,
+                project / 256 % 256
+            ));
+            let fan = directory(
+                repo.join(format!("objects/{:02x}", random.next() % 256)),
+                GIT,
+                0o2755,
+            );
+            (
+                fan.join(format!("{:038x}", index as u128 * 7919)),
+                GIT,
+                0o444,
+            )
+        } else if share < 65 {
+            // Uploads: a secret directory per file, ten per project.
+            let project = index / 10;
+            let dir = directory(
+                data.join(format!(
+                    "gitlab-rails/uploads/@hashed/{:02x}/{:02x}/{project:064x}/{index:032x}",
+                    project % 256,
+                    project / 256 % 256
+                )),
+                GIT,
+                0o700,
+            );
+            (dir.join("image.png"), GIT, 0o644)
+        } else if share < 80 {
+            // CI artifacts: a directory per job.
+            let job = index / 3;
+            let dir = directory(
+                data.join(format!(
+                    "gitlab-rails/shared/artifacts/{:02x}/{:02x}/{job:064x}/2026_11_25/{job}",
+                    job % 256,
+                    job / 256 % 256
+                )),
+                GIT,
+                0o700,
+            );
+            (dir.join(format!("{index}.zip")), GIT, 0o644)
+        } else if share < 90 {
+            let dir = directory(
+                data.join(format!(
+                    "gitlab-rails/shared/lfs-objects/{:02x}/{:02x}",
+                    index % 256,
+                    index / 256 % 256
+                )),
+                GIT,
+                0o700,
+            );
+            (dir.join(format!("{index:060x}")), GIT, 0o644)
+        } else {
+            (
+                data.join(format!("postgresql/data/base/16384/{}", 20_000 + index)),
+                PSQL,
+                0o600,
+            )
+        };
+        write_file(&mut random, &path, size, owner, mode);
+        files += 1;
+        bytes += size;
+    }
+    (files, bytes)
+}
+
+/// The MANIFEST header value `key` of backup `id`.
+fn header_value(backups: &Path, id: &str, key: &str) -> String {
+    let manifest = fs::File::open(backups.join(id.trim()).join("MANIFEST")).unwrap();
+    let prefix = format!("{key}: ");
+    std::io::BufRead::lines(std::io::BufReader::new(manifest))
+        .map(Result::unwrap)
+        .take_while(|l| !l.is_empty() || l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// System calls of `command`, by name, counted by `strace -f -c`.
+fn syscalls(command: &Command) -> std::collections::HashMap<String, u64> {
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let mut traced = Command::new("strace");
+    traced
+        .args(["-f", "-c", "-o"])
+        .arg(report.path())
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (key, value) in command.get_envs() {
+        if let Some(value) = value {
+            traced.env(key, value);
+        }
+    }
+    run(&mut traced);
+    let mut counts = std::collections::HashMap::new();
+    for line in fs::read_to_string(report.path()).unwrap().lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // % time, seconds, usecs/call, calls, [errors], syscall
+        if fields.len() >= 5
+            && let Ok(calls) = fields[3].parse::<u64>()
+        {
+            counts.insert(fields.last().unwrap().to_string(), calls);
+        }
+    }
+    counts
+}
+
+struct Measure {
+    what: String,
+    ours: (f64, f64),
+    other_name: String,
+    other: (f64, f64),
+    unit: &'static str,
+}
+
+fn medians(values: &[(Duration, u64)]) -> (f64, f64) {
+    (
+        median(values.iter().map(|(d, _)| seconds(*d)).collect()),
+        median(values.iter().map(|(_, m)| *m as f64 / 1024.0).collect()),
+    )
+}
+
+fn many_files(options: &Options, home: &Path, container: &str, count: u64) {
+    let instance = home.join("noeud-gitlab-1");
+    let volumes = instance.join("mapping-volumes");
+    let backups = instance.join("bckups");
+    let scratch = options.work.join("scratch");
+    eprintln!("== generating {count} small files (seed {})", options.seed);
+    run(Command::new("docker").args(["stop", container]));
+    let generating = Instant::now();
+    let (files, bytes) = generate_files(&volumes, count, options.seed);
+    run(Command::new("docker").args(["start", container]));
+    eprintln!(
+        "   {files} files, {} MiB, in {:.0} s",
+        bytes >> 20,
+        generating.elapsed().as_secs_f64()
+    );
+    let backup = |extra: &[&str]| {
+        let mut command = girofle("girofle-backup", home);
+        command.args(["1", "--keep-last", "1000"]).args(extra);
+        command
+    };
+    let mut rows = Vec::new();
+    let wanted = |section: &str| options.sections.iter().any(|s| s == section);
+
+    eprintln!("== 1. full backup");
+    let (mut ours, mut cp, mut rsync) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..if wanted("full") { options.rounds } else { 0 } {
+        let mut turns: Vec<u8> = vec![0, 1, 2];
+        turns.rotate_left(round % 3);
+        for turn in turns {
+            remove(&scratch);
+            let _ = fs::remove_dir_all(&backups);
+            fs::create_dir_all(&backups).unwrap();
+            match turn {
+                0 => ours.push(measured(&mut backup(&["--consistency", "live"]))),
+                1 => cp.push(measured(
+                    Command::new("cp").arg("-a").arg(&volumes).arg(&scratch),
+                )),
+                _ => rsync.push(measured(
+                    Command::new("rsync")
+                        .args(["-aH", "--numeric-ids"])
+                        .arg(format!("{}/", volumes.display()))
+                        .arg(&scratch),
+                )),
+            }
+        }
+    }
+    if wanted("full") {
+        let full = medians(&ours);
+        rows.push(Measure {
+            what: "full backup (live)".into(),
+            ours: full,
+            other_name: "cp -a".into(),
+            other: medians(&cp),
+            unit: "s",
+        });
+        rows.push(Measure {
+            what: "full backup (live)".into(),
+            ours: full,
+            other_name: "rsync -aH --numeric-ids".into(),
+            other: medians(&rsync),
+            unit: "s",
+        });
+    }
+
+    eprintln!("== 2. incremental backup, 1% changed");
+    remove(&scratch);
+    let _ = fs::remove_dir_all(&backups);
+    fs::create_dir_all(&backups).unwrap();
+    let first = measured(&mut backup(&["--consistency", "live"]));
+    if !wanted("full") {
+        rows.push(Measure {
+            what: "full backup (live), once".into(),
+            ours: medians(&[first]),
+            other_name: "-".into(),
+            other: (f64::NAN, f64::NAN),
+            unit: "s",
+        });
+    }
+    let reference = options.work.join("rsync-reference");
+    remove(&reference);
+    if wanted("incremental") || wanted("calls") {
+        run(Command::new("rsync")
+            .args(["-aH", "--numeric-ids"])
+            .arg(format!("{}/", volumes.display()))
+            .arg(&reference));
+    }
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let rsync_link_dest = || {
+        let mut command = Command::new("rsync");
+        command
+            .args(["-aH", "--numeric-ids"])
+            .arg(format!("--link-dest={}", reference.display()))
+            .arg(format!("{}/", volumes.display()))
+            .arg(&scratch);
+        command
+    };
+    for round in 0..if wanted("incremental") {
+        options.rounds
+    } else {
+        0
+    } {
+        run(Command::new("docker").args(["stop", container]));
+        change_one_percent(&volumes.join("data"), options.seed + 1 + round as u64);
+        run(Command::new("docker").args(["start", container]));
+        std::thread::sleep(Duration::from_millis(1100));
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for turn in order {
+            if turn == 0 {
+                ours.push(measured(&mut backup(&["--consistency", "live"])));
+            } else {
+                remove(&scratch);
+                theirs.push(measured(&mut rsync_link_dest()));
+            }
+        }
+    }
+    if wanted("incremental") {
+        rows.push(Measure {
+            what: "incremental backup (live), 1% changed".into(),
+            ours: medians(&ours),
+            other_name: "rsync -aH --numeric-ids --link-dest".into(),
+            other: medians(&theirs),
+            unit: "s",
+        });
+    }
+
+    // Where the time goes: system calls per file of one incremental each.
+    let mut ours_calls = std::collections::HashMap::new();
+    let mut theirs_calls = std::collections::HashMap::new();
+    if wanted("calls") {
+        run(Command::new("docker").args(["stop", container]));
+        change_one_percent(&volumes.join("data"), options.seed + 50);
+        run(Command::new("docker").args(["start", container]));
+        std::thread::sleep(Duration::from_millis(1100));
+        ours_calls = syscalls(&backup(&["--consistency", "live"]));
+        remove(&scratch);
+        theirs_calls = syscalls(&rsync_link_dest());
+    }
+
+    eprintln!("== 3. stop window of a stop backup, 1% changed");
+    let mut windows = Vec::new();
+    let mut stop_backups = Vec::new();
+    for round in 0..if wanted("stop") { options.rounds } else { 0 } {
+        run(Command::new("docker").args(["stop", container]));
+        change_one_percent(&volumes.join("data"), options.seed + 100 + round as u64);
+        run(Command::new("docker").args(["start", container]));
+        std::thread::sleep(Duration::from_millis(1100));
+        let report = tempfile::NamedTempFile::new().unwrap();
+        let id = output_of(
+            Command::new("/usr/bin/time")
+                .args(["-f", "%M %e", "-o"])
+                .arg(report.path())
+                .arg(env!("CARGO_BIN_EXE_girofle-backup"))
+                .args(["1", "--keep-last", "1000", "--consistency", "stop"])
+                .env("GIROFLE_HOME", home)
+                .env("GIROFLE_CRON_DIR", home.join("cron.d"))
+                .env("GIROFLE_PREFIX", "gbench")
+                .env("GIROFLE_IMAGE", STANDIN),
+        );
+        let text = fs::read_to_string(report.path()).unwrap();
+        let mut fields = text.lines().last().unwrap().split_whitespace();
+        let peak: u64 = fields.next().unwrap().parse().unwrap();
+        let elapsed: f64 = fields.next().unwrap().parse().unwrap();
+        stop_backups.push((Duration::from_secs_f64(elapsed), peak));
+        let window: f64 = header_value(&backups, &id, "stop_window_ms")
+            .parse()
+            .unwrap();
+        let pass: f64 = header_value(&backups, &id, "second_pass_ms")
+            .parse()
+            .unwrap();
+        windows.push((window / 1000.0, pass / 1000.0));
+    }
+    if wanted("stop") {
+        let window = median(windows.iter().map(|w| w.0).collect());
+        let second_pass = median(windows.iter().map(|w| w.1).collect());
+        rows.push(Measure {
+            what: format!(
+                "stop window of a stop backup (second pass {second_pass:.3} s, the rest is docker start)"
+            ),
+            ours: (window, f64::NAN),
+            other_name: "the whole stop backup".into(),
+            other: medians(&stop_backups),
+            unit: "s",
+        });
+    }
+
+    eprintln!("== 4. verify");
+    let newest = girofle::home::InstanceDir::new(instance.clone())
+        .latest_backup()
+        .unwrap();
+    let backup_dir = backups.join(newest.as_str());
+    let (mut ours, mut b3, mut sha) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..if wanted("verify") { options.rounds } else { 0 } {
+        let mut turns: Vec<u8> = vec![0, 1, 2];
+        turns.rotate_left(round % 3);
+        for turn in turns {
+            let tool = |name: &str| {
+                let script = format!(
+                    "cd {} && find . -type f -print0 | xargs -0 {name} > /dev/null",
+                    backup_dir.display()
+                );
+                let mut command = Command::new("sh");
+                command.args(["-c", &script]);
+                command
+            };
+            match turn {
+                0 => ours.push(measured(girofle("girofle-backup", home).args([
+                    "--verify",
+                    "1",
+                    "--backup",
+                    newest.as_str(),
+                ]))),
+                1 => b3.push(measured(&mut tool("b3sum"))),
+                _ => sha.push(measured(&mut tool("sha256sum"))),
+            }
+        }
+    }
+    if wanted("verify") {
+        let verify = medians(&ours);
+        rows.push(Measure {
+            what: "verify a backup".into(),
+            ours: verify,
+            other_name: "b3sum over the files (find | xargs)".into(),
+            other: medians(&b3),
+            unit: "s",
+        });
+        rows.push(Measure {
+            what: "verify a backup".into(),
+            ours: verify,
+            other_name: "sha256sum over the files (find | xargs)".into(),
+            other: medians(&sha),
+            unit: "s",
+        });
+    }
+
+    let machine = format!(
+        "{} cores, {}; {files} files, {} MiB, {} rounds, seed {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        fs::read_to_string("/proc/cpuinfo")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("model name\t: "))
+            .unwrap_or("unknown CPU"),
+        bytes >> 20,
+        options.rounds,
+        options.seed
+    );
+    let mut table = format!(
+        "Machine: {machine}\n\n| what | Girofle | peak memory | compared with | its time | its peak memory | time ratio |\n| --- | --- | --- | --- | --- | --- | --- |\n"
+    );
+    let memory = |m: f64| {
+        if m.is_nan() {
+            "-".to_string()
+        } else {
+            format!("{m:.1} MiB")
+        }
+    };
+    for row in &rows {
+        let (other, ratio) = if row.other.0.is_nan() {
+            ("-".to_string(), "-".to_string())
+        } else {
+            (
+                format!("{:.3} {}", row.other.0, row.unit),
+                format!("{:.2}", row.ours.0 / row.other.0),
+            )
+        };
+        table.push_str(&format!(
+            "| {} | {:.3} {} | {} | {} | {other} | {} | {ratio} |\n",
+            row.what,
+            row.ours.0,
+            row.unit,
+            memory(row.ours.1),
+            row.other_name,
+            memory(row.other.1),
+        ));
+    }
+    if wanted("calls") {
+        table.push_str(&format!(
+        "\nSystem calls of one incremental backup (1% changed) per source file (`strace -f -c`), {files} files:\n\n| call | Girofle | rsync --link-dest |\n| --- | --- | --- |\n"
+    ));
+        let mut names: Vec<&String> = ours_calls
+            .keys()
+            .chain(theirs_calls.keys())
+            .filter(|name| {
+                [
+                    "stat",
+                    "open",
+                    "getdents",
+                    "link",
+                    "read",
+                    "write",
+                    "copy_file_range",
+                    "utime",
+                    "chown",
+                    "chmod",
+                    "rename",
+                    "unlink",
+                ]
+                .iter()
+                .any(|part| name.contains(part))
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let per_file = |counts: &std::collections::HashMap<String, u64>| {
+                format!(
+                    "{:.2}",
+                    *counts.get(name).unwrap_or(&0) as f64 / files as f64
+                )
+            };
+            table.push_str(&format!(
+                "| {name} | {} | {} |\n",
+                per_file(&ours_calls),
+                per_file(&theirs_calls)
+            ));
+        }
+    }
+    match &options.output {
+        Some(path) => fs::write(path, &table).unwrap(),
+        None => print!("{table}"),
+    }
+    eprintln!("{table}");
 }

@@ -39,21 +39,15 @@ const BATCH: usize = 4096;
 
 /// Walks a tree in path order and hands each entry, checksum included, to
 /// `visit`; files are read in batches on every core (the first error stops
-/// them); a file with several names is read once.
+/// them); a file with several names is read once per batch.
 struct Describer<'a, F> {
     root: &'a Path,
     visit: F,
     /// Entries waiting for their batch; the index of the file to hash.
     waiting: Vec<(Entry, Option<usize>)>,
     to_hash: Vec<PathBuf>,
-    /// (device, inode) of files with several names -> checksum or slot.
-    linked: HashMap<(u64, u64), Linked>,
-}
-
-#[derive(Clone)]
-enum Linked {
-    Slot(usize),
-    Sum(String),
+    /// (device, inode) of this batch's files with several names -> slot.
+    linked: HashMap<(u64, u64), usize>,
 }
 
 impl<F: FnMut(Entry) -> anyhow::Result<()>> Describer<'_, F> {
@@ -70,27 +64,17 @@ impl<F: FnMut(Entry) -> anyhow::Result<()>> Describer<'_, F> {
                 Kind::File => {
                     let key = (metadata.dev(), metadata.ino());
                     let known = (metadata.nlink() > 1)
-                        .then(|| self.linked.get(&key).cloned())
+                        .then(|| self.linked.get(&key).copied())
                         .flatten();
                     let entry = entry_of(child_relative, kind, &metadata, String::new());
-                    match known {
-                        Some(Linked::Sum(sum)) => self.waiting.push((
-                            Entry {
-                                checksum: sum,
-                                ..entry
-                            },
-                            None,
-                        )),
-                        Some(Linked::Slot(slot)) => self.waiting.push((entry, Some(slot))),
-                        None => {
-                            self.to_hash.push(child.path());
-                            let slot = self.to_hash.len() - 1;
-                            if metadata.nlink() > 1 {
-                                self.linked.insert(key, Linked::Slot(slot));
-                            }
-                            self.waiting.push((entry, Some(slot)));
-                        }
+                    let slot = known.unwrap_or_else(|| {
+                        self.to_hash.push(child.path());
+                        self.to_hash.len() - 1
+                    });
+                    if metadata.nlink() > 1 {
+                        self.linked.insert(key, slot);
                     }
+                    self.waiting.push((entry, Some(slot)));
                     if self.to_hash.len() >= BATCH {
                         self.flush()?;
                     }
@@ -128,13 +112,11 @@ impl<F: FnMut(Entry) -> anyhow::Result<()>> Describer<'_, F> {
             .par_iter()
             .map(|path| hash_file(path))
             .collect::<anyhow::Result<_>>()?;
-        // Files with several names whose first name was in this batch keep
-        // its checksum for the names to come.
-        for value in self.linked.values_mut() {
-            if let Linked::Slot(slot) = value {
-                *value = Linked::Sum(sums[*slot].clone());
-            }
-        }
+        // A file with several names is read once per batch, not once per
+        // tree: in a backup nearly every file has several names (hard links
+        // into earlier backups), and remembering them all would make memory
+        // grow with the tree.
+        self.linked.clear();
         self.to_hash.clear();
         for (mut entry, slot) in std::mem::take(&mut self.waiting) {
             if let Some(slot) = slot {
