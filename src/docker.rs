@@ -102,6 +102,9 @@ pub struct ContainerSummary {
     pub image: String,
 }
 
+/// The fields of `docker ps` the listing shows, as one JSON object a line.
+const PS_FORMAT: &str = r#"{"Names":{{json .Names}},"State":{{json .State}},"Status":{{json .Status}},"Labels":{{json .Labels}},"Image":{{json .Image}}}"#;
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct PsLine {
@@ -308,7 +311,9 @@ impl Docker {
 
     /// Every container the engine has, in ONE call, whatever their number.
     pub fn list_containers(&self) -> anyhow::Result<Vec<ContainerSummary>> {
-        let out = self.checked(&["ps", "--all", "--no-trunc", "--format", "{{json .}}"])?;
+        // Only the fields shown: `{{json .}}` names `.Size` too, which makes
+        // the engine compute every container's disk usage (`size=1`).
+        let out = self.checked(&["ps", "--all", "--no-trunc", "--format", PS_FORMAT])?;
         out.lines()
             .filter(|line| !line.trim().is_empty())
             .map(|line| {
