@@ -115,18 +115,15 @@ impl Invocation {
 
 impl Invocation {
     fn require_root_s_home(&self) -> Result<(), Error> {
-        use std::os::unix::fs::MetadataExt;
         let root = self.home.root();
-        match std::fs::symlink_metadata(root) {
-            Ok(metadata) if metadata.uid() != 0 || metadata.mode() & 0o022 != 0 => {
-                Err(Error::failed(format!(
-                    "{} is owned by uid {} with mode {:o}: root runs and writes nothing in a directory \
+        match self.home.owner_and_mode() {
+            Some((uid, mode)) if uid != 0 || mode & 0o022 != 0 => Err(Error::failed(format!(
+                "{} is owned by uid {} with mode {:o}: root runs and writes nothing in a directory \
                      another user can change; run install.sh again (it gives the home to root:girofle 0750)",
-                    root.display(),
-                    metadata.uid(),
-                    metadata.mode() & 0o7777
-                )))
-            }
+                root.display(),
+                uid,
+                mode & 0o7777
+            ))),
             _ => Ok(()),
         }
     }

@@ -158,11 +158,24 @@ impl Home {
     /// Whether the home is root's alone: owned by root, writable by nobody
     /// else (a missing home counts: root creates it so).
     pub fn is_root_s(&self) -> bool {
-        use std::os::unix::fs::MetadataExt;
-        match fs::symlink_metadata(&self.root) {
-            Ok(metadata) => metadata.uid() == 0 && metadata.mode() & 0o022 == 0,
-            Err(_) => true,
+        match self.owner_and_mode() {
+            Some((uid, mode)) => uid == 0 && mode & 0o022 == 0,
+            None => true,
         }
+    }
+
+    /// The owner and mode of the home, `None` when it does not exist. A home
+    /// that is a link root owns (`/girofle -> /srv/girofle`, to put it on a
+    /// bigger disk) is judged by the directory it names: a link's own mode is
+    /// always 0777, and only its owner can change where it points.
+    pub fn owner_and_mode(&self) -> Option<(u32, u32)> {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = fs::symlink_metadata(&self.root).ok()?;
+        if metadata.file_type().is_symlink() && metadata.uid() == 0 {
+            let target = fs::metadata(&self.root).ok()?;
+            return Some((target.uid(), target.mode()));
+        }
+        Some((metadata.uid(), metadata.mode()))
     }
 
     /// The `girofle` group's id, if the group exists (install.sh creates it).
@@ -452,6 +465,31 @@ fn number<T: std::str::FromStr>(text: &str, digits: usize) -> Option<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_home_that_is_a_link_is_judged_by_the_directory_it_names() {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+        let temp = tempfile::tempdir().unwrap();
+        let real = temp.path().join("srv-girofle");
+        std::fs::create_dir(&real).unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o750)).unwrap();
+        let link = temp.path().join("girofle");
+        symlink(&real, &link).unwrap();
+        let through_link = Home::resolve(Some(&link)).owner_and_mode();
+        let direct = Home::resolve(Some(&real)).owner_and_mode();
+        if nix::unistd::Uid::effective().is_root() {
+            // A link root owns: its target's owner and mode, not the link's 0777.
+            assert_eq!(through_link, direct);
+            assert_eq!(through_link.map(|(_, mode)| mode & 0o777), Some(0o750));
+        } else {
+            // Anyone else's link is judged as a link: never root's.
+            assert_ne!(through_link.map(|(uid, _)| uid), Some(0));
+        }
+        assert_eq!(
+            Home::resolve(Some(&temp.path().join("none"))).owner_and_mode(),
+            None
+        );
+    }
 
     #[test]
     fn backup_ids_of_both_forms_sort_by_time() {

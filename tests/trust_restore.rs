@@ -396,6 +396,64 @@ fn retention_counts_the_backup_taken_before_a_restore() {
     assert_eq!(it.world.entry(1)["last_backup"], c_last(&it));
 }
 
+/// The kept data is newer by its ID, older by its content: the listing's last
+/// backup, the next backup's hard links, and what a target receives (and so
+/// what a restore from it takes by default) are the backups made, not it.
+#[test]
+fn the_backup_taken_before_a_restore_is_never_taken_for_the_newest() {
+    let it = instance(Scenario::new(), &[]);
+    it.push("first");
+    let a = it.backup();
+    std::thread::sleep(Duration::from_millis(1100));
+    it.push("second");
+    let b = it.backup();
+    std::thread::sleep(Duration::from_millis(1100));
+    it.restore(&["--backup", &a]).expect_code(0);
+    let kept = it.taken_before_restore()[0].0.clone();
+    assert!(kept > b, "{kept} {b}");
+    assert_eq!(it.world.entry(1)["last_backup"], b.as_str());
+
+    let offsite = tempfile::tempdir().unwrap();
+    fs::write(
+        it.world.home.join("girofle.conf"),
+        format!(
+            "[targets.off-site]\nurl = \"{}\"\n",
+            offsite.path().display()
+        ),
+    )
+    .unwrap();
+    it.world
+        .run("girofle-backup", &["--init-target", "off-site"])
+        .expect_code(0);
+    std::thread::sleep(Duration::from_millis(1100));
+    let c = it
+        .world
+        .run("girofle-backup", &["1", "--to", "off-site"])
+        .expect_code(0)
+        .stdout
+        .trim()
+        .to_string();
+    wait_healthy(&it.container);
+    let manifest = fs::read_to_string(
+        it.world
+            .instance_dir(1)
+            .join("bckups")
+            .join(&c)
+            .join("MANIFEST"),
+    )
+    .unwrap();
+    assert_eq!(header(&manifest, "previous").as_deref(), Some(b.as_str()));
+    let host = fs::read_dir(offsite.path())
+        .unwrap()
+        .flatten()
+        .find(|entry| entry.path().is_dir())
+        .unwrap()
+        .path();
+    let shipped = common::sorted_names(&host.join("noeud-gitlab-1").join("bckups"));
+    assert!(shipped.contains(&c), "{shipped:?}");
+    assert!(!shipped.contains(&kept), "{shipped:?}");
+}
+
 fn c_last(it: &Instance) -> String {
     it.world.backup_names(1).pop().unwrap()
 }
@@ -557,7 +615,16 @@ fn a_restore_killed_at_any_instant_never_loses_the_data_it_replaces() {
         std::thread::sleep(delay);
         let _ = child.kill();
         let _ = child.wait();
-        it.world.run("girofle-list", &[]).expect_code(0);
+        // The guardian, or else the next command, finishes what the killed
+        // restore left: wait until nothing hidden remains.
+        common::eventually(Duration::from_secs(30), || {
+            it.world.run("girofle-list", &[]).expect_code(0);
+            let hidden = it.world.backup_names(1).iter().any(|n| n.starts_with('.'));
+            let beside = common::sorted_names(&it.world.instance_dir(1))
+                .iter()
+                .any(|name| name.starts_with("mapping-volumes."));
+            !hidden && !beside
+        });
         wait_healthy(&it.container);
         let now = remote_head(&it.project());
         assert!(now == live || now == old, "round {round}: unknown history");

@@ -64,8 +64,10 @@ pub fn backup_locked(
     check_volumes(&instance)?;
     crate::atomic::create_dir(&instance.backups(), 0o700, true)?;
 
+    // Hard links into the newest backup made, not into the data a restore
+    // replaced (older content, kept under a newer ID).
     let previous = instance
-        .latest_backup()
+        .default_backup(&instance.complete_backups())
         .map(|id| instance.backups().join(id.as_str()));
     let id = new_id_in(&instance.backups());
     let partial = instance.backups().join(format!("{PARTIAL_PREFIX}{id}"));

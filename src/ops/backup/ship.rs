@@ -42,14 +42,14 @@ pub(super) fn ship_all(
         )
         .and_then(|_lock| {
             let folder = remote.instance_backups(&remote.host, &instance.dir_name());
-            ship(
-                home,
-                remote,
-                conf,
-                &instance.backups(),
-                &folder,
-                &instance.complete_backups(),
-            )
+            // The data a restore replaced stays on this host: on a target,
+            // its newer ID would make it what a restore fetches by default.
+            let made: Vec<BackupId> = instance
+                .complete_backups()
+                .into_iter()
+                .filter(|id| !instance.taken_before_restore(id))
+                .collect();
+            ship(home, remote, conf, &instance.backups(), &folder, &made)
         });
         match result {
             Ok(sent) => shipped.extend(sent),

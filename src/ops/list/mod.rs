@@ -166,7 +166,11 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
                 row.dir.clone()
             };
             let instance = InstanceDir::new(dir.clone());
-            let last = instance.latest_backup();
+            // The data a restore replaced is kept as a backup, newer than the
+            // backups made: it says nothing of how fresh the backups are.
+            let last = instance
+                .default_backup(&instance.complete_backups())
+                .cloned();
             let freshness = freshness(home, &row, last.as_ref());
             Entry {
                 number: row.number,

@@ -594,6 +594,13 @@ fn restore_instance(
                 row.number
             ));
             let folder = format!("{source_host}/{}/bckups", instance.dir_name());
+            // Under the instance lock, so that no recovery (a `girofle-list`
+            // meanwhile) takes the fetch's partial copy for a dead one.
+            let _lock = crate::lock::lock_instance(
+                &instance,
+                "girofle-restore --all (fetch)",
+                args.lock.timeout(),
+            )?;
             fetch_folder(home, remote, &folder, &instance.backups(), None)?
         }
         None => instance
