@@ -9,13 +9,11 @@
 //! GitLab's boot. Whether a drill is alive is whether its lock is held, which
 //! a dead process cannot do (no PID to be reused).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use fs_err as fs;
 
 use crate::docker::Docker;
@@ -97,15 +95,7 @@ pub fn lock(instance: &InstanceDir) -> Result<DrillLock> {
 
 fn try_lock(instance: &InstanceDir) -> anyhow::Result<Option<DrillLock>> {
     let path = lock_path(instance);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut file = crate::lock::open_lock_file(&path)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => return Ok(None),

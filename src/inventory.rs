@@ -332,14 +332,7 @@ pub struct Locked {
 pub fn lock(home: &Home) -> Result<Locked> {
     home.create()?;
     let lock_path = home.inventory_lock();
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(&lock_path)
-        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    let file = crate::lock::open_lock_file(&lock_path)?;
     file.lock()
         .with_context(|| format!("cannot lock {}", lock_path.display()))?;
     let (rows, _legacy) = parse_file(home)?;

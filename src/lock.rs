@@ -22,6 +22,21 @@ fn lock_path(instance: &InstanceDir) -> PathBuf {
     instance.root().join(".girofle.lock")
 }
 
+/// Opens (creating it, 0600) a sidecar lock file: never truncated, since a
+/// holder may have written its name there, and never through a symbolic link
+/// planted at its name.
+pub fn open_lock_file(path: &std::path::Path) -> anyhow::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))
+}
+
 /// Held while an operation works on an instance; released on drop or death.
 pub struct InstanceLock {
     _file: File,
@@ -35,16 +50,7 @@ pub fn lock_instance(
     timeout: Duration,
 ) -> Result<InstanceLock> {
     let path = lock_path(instance);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        // A symbolic link planted at the lock's name is never followed.
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut file = open_lock_file(&path)?;
     let start = Instant::now();
     loop {
         match file.try_lock() {

@@ -23,8 +23,7 @@
 //! `girofle_target_last_result` (1/0).
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -466,16 +465,7 @@ fn lock(textfile: &Path) -> anyhow::Result<File> {
         .to_os_string();
     name.push(".lock");
     let path: PathBuf = textfile.with_file_name(name);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        // Root writes here: never through a link someone else planted.
-        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let file = crate::lock::open_lock_file(&path)?;
     let start = Instant::now();
     loop {
         match file.try_lock() {
