@@ -281,6 +281,42 @@ fn generate(volumes: &Path, size: u64, seed: u64) -> (u64, u64) {
     (files, bytes)
 }
 
+/// Makes the stand-in append to every hundredth file of the data volume as
+/// it stops (after a backup's first pass, before its second); returns how
+/// many files that is.
+fn write_on_stop(volumes: &Path, script: &Path) -> usize {
+    let data = volumes.join("data");
+    let mut files = Vec::new();
+    let mut stack = vec![data.clone()];
+    while let Some(directory) = stack.pop() {
+        for entry in fs::read_dir(&directory).unwrap().flatten() {
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_file() && !entry.path().starts_with(data.join("postgresql")) {
+                files.push(entry.path());
+            }
+        }
+    }
+    files.sort();
+    let chosen: Vec<String> = files
+        .iter()
+        .step_by(100)
+        .map(|path| path.strip_prefix(&data).unwrap().display().to_string())
+        .collect();
+    fs::write(
+        volumes.join("config/standin-on-stop.list"),
+        chosen.join("\n") + "\n",
+    )
+    .unwrap();
+    fs::write(
+        script,
+        "while read -r path; do echo 'written while stopping' >> \"$path\"; done < /etc/gitlab/standin-on-stop.list\n",
+    )
+    .unwrap();
+    chosen.len()
+}
+
 /// Rewrites about 1% of the files (the content of each changes, its size stays).
 fn change_one_percent(root: &Path, seed: u64) -> usize {
     let mut random = Random(seed);
@@ -1172,9 +1208,16 @@ fn many_files(options: &Options, home: &Path, container: &str, count: u64) {
         theirs_calls = syscalls(&rsync_link_dest());
     }
 
-    eprintln!("== 3. stop window of a stop backup, 1% changed");
+    eprintln!("== 3. stop window of a stop backup, 1% changed before it, 1% while GitLab stops");
     let mut windows = Vec::new();
     let mut stop_backups = Vec::new();
+    let mut walked = Vec::new();
+    let on_stop = volumes.join("config/standin-on-stop.sh");
+    let written_on_stop = if wanted("stop") {
+        write_on_stop(&volumes, &on_stop)
+    } else {
+        0
+    };
     for round in 0..if wanted("stop") { options.rounds } else { 0 } {
         run(Command::new("docker").args(["stop", container]));
         change_one_percent(&volumes.join("data"), options.seed + 100 + round as u64);
@@ -1204,13 +1247,17 @@ fn many_files(options: &Options, home: &Path, container: &str, count: u64) {
             .parse()
             .unwrap();
         windows.push((window / 1000.0, pass / 1000.0));
+        walked.push(header_value(&backups, &id, "second_pass_walked"));
     }
+    let _ = fs::remove_file(&on_stop);
     if wanted("stop") {
         let window = median(windows.iter().map(|w| w.0).collect());
         let second_pass = median(windows.iter().map(|w| w.1).collect());
+        walked.dedup();
         rows.push(Measure {
             what: format!(
-                "stop window of a stop backup (second pass {second_pass:.3} s, the rest is docker start)"
+                "stop window of a stop backup, {written_on_stop} files written while GitLab stops (second pass {second_pass:.3} s, walked: {}; the rest is GitLab's stop and start)",
+                walked.join(" / ")
             ),
             ours: (window, f64::NAN),
             other_name: "the whole stop backup".into(),

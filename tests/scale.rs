@@ -1,7 +1,9 @@
 //! girofle-backup at a scale the CI machine affords (50,000 files): an
-//! incremental backup stats each source file once, reads no unchanged file,
-//! walks each source directory once and never the previous backup's tree.
-//! Counted on the real binary with `strace -f -y` (paths of descriptors).
+//! incremental stop backup stats each source file once over both passes
+//! (the second, GitLab stopped, visits only what changed), reads no
+//! unchanged file, walks each source directory once and never the previous
+//! backup's tree. Counted on the real binary with `strace -f -y` (paths of
+//! descriptors).
 
 mod common;
 
@@ -92,7 +94,7 @@ fn call(line: &str) -> &str {
 }
 
 #[test]
-fn an_incremental_backup_of_50000_files_stats_each_once_and_reads_only_what_changed() {
+fn an_incremental_stop_backup_of_50000_files_stats_each_once_and_reads_only_what_changed() {
     let world = Scenario::new();
     let ip = fresh_ip();
     world.commission(&["--ip", &ip, "--hostname", &ip]);
@@ -125,12 +127,25 @@ fn an_incremental_backup_of_50000_files_stats_each_once_and_reads_only_what_chan
             "signal=none",
         ])
         .arg(common::binary_path("girofle-backup"))
-        .args(["1", "--consistency", "live"])
+        .args(["1", "--consistency", "stop"])
         .output()
         .expect("strace runs (Debian package strace)");
     let run = common::Run::from(run).expect_code(0);
     let second = run.stdout.trim().to_string();
     assert_ne!(second, first);
+    let manifest = fs::read_to_string(
+        world
+            .instance_dir(1)
+            .join("bckups")
+            .join(&second)
+            .join("MANIFEST"),
+    )
+    .unwrap();
+    let walked = common::manifest_value(&manifest, "second_pass_walked").unwrap();
+    assert!(
+        walked.starts_with("changes only"),
+        "the second pass walked {walked}"
+    );
 
     let mut stats: HashMap<PathBuf, usize> = HashMap::new();
     let mut opened: HashSet<PathBuf> = HashSet::new();

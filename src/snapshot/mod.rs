@@ -15,13 +15,15 @@ use fs_err as fs;
 mod check;
 mod manifest;
 mod sync;
+mod watch;
 
 pub use check::{Problem, Verification, describe, verify};
 pub use manifest::{
     Entry, EntryLines, EntryWriter, MANIFEST, Manifest, ManifestReader, write_manifest,
     write_manifest_streamed,
 };
-pub use sync::{Copier, NotEnoughSpace, SyncStats, is_out_of_space, sync_tree};
+pub use sync::{Copier, NotEnoughSpace, SyncStats, Walked, is_out_of_space, sync_tree};
+pub use watch::{ChangeWatch, Changes};
 
 /// The kind of a tree entry, as the MANIFEST names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

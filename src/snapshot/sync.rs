@@ -10,10 +10,11 @@
 //! as they are copied. Memory holds one directory listing per level of the
 //! walk and a bounded batch of pending work, whatever the size of the tree.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::fs::Metadata;
 use std::io::{self, Read, Write};
+use std::ops::Bound;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ use nix::sys::time::TimeSpec;
 use rayon::prelude::*;
 
 use super::manifest::{EntryLines, EntryWriter, ManifestReader, write_manifest_streamed};
+use super::watch::Changes;
 use super::{Entry, Kind, MANIFEST, entry_matches, entry_of, lstat, sorted_entries};
 
 /// What a sync did.
@@ -103,6 +105,16 @@ impl Copier {
         }
     }
 
+    /// Where the copy is made.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The trees copied: `(relative, source)`, sorted.
+    pub fn sources(&self) -> &[(PathBuf, PathBuf)] {
+        &self.tops
+    }
+
     /// The first pass stops with [`NotEnoughSpace`] before a batch of copies
     /// that would leave less than `bytes` free where the copy goes.
     pub fn keep_free(mut self, bytes: u64) -> Copier {
@@ -112,6 +124,52 @@ impl Copier {
 
     /// One pass over the sources.
     pub fn pass(&mut self) -> anyhow::Result<SyncStats> {
+        self.run_pass(None)
+    }
+
+    /// A later pass that visits only the paths `changes` names (relative
+    /// to the root, as [`super::ChangeWatch`] tells them) and the directories that
+    /// lead to them; the rest of what the pass before wrote stands as it is.
+    /// When the changes are not known, or a changed file has several names
+    /// (its other names in the copy would keep the old content), every
+    /// entry is walked, as [`Copier::pass`] does; the answer says which.
+    pub fn pass_after(&mut self, changes: Changes) -> anyhow::Result<(SyncStats, Walked)> {
+        let paths = match changes {
+            Changes::Paths(paths) if self.last.is_some() => paths,
+            Changes::Paths(_) => {
+                return Ok((self.pass()?, Walked::Everything("no pass before".into())));
+            }
+            Changes::Unknown(why) => return Ok((self.pass()?, Walked::Everything(why))),
+        };
+        if let Some(why) = self.obstacle(&paths)? {
+            return Ok((self.pass()?, Walked::Everything(why)));
+        }
+        let count = paths.len();
+        Ok((self.run_pass(Some(paths))?, Walked::Changes(count)))
+    }
+
+    /// What forbids visiting `paths` alone: a file with several names
+    /// among them or under a directory among them (which is walked whole).
+    fn obstacle(&self, paths: &BTreeSet<PathBuf>) -> anyhow::Result<Option<String>> {
+        for path in paths {
+            let Some(source) = self.tops.iter().find_map(|(relative, source)| {
+                path.strip_prefix(relative)
+                    .ok()
+                    .map(|inside| source.join(inside))
+            }) else {
+                continue;
+            };
+            if let Some(found) = several_names_under(&source)? {
+                return Ok(Some(format!(
+                    "{} changed and has several names",
+                    found.display()
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    fn run_pass(&mut self, only: Option<BTreeSet<PathBuf>>) -> anyhow::Result<SyncStats> {
         let output = tempfile::tempfile_in(&self.root).with_context(|| {
             format!("cannot create a temporary file in {}", self.root.display())
         })?;
@@ -131,6 +189,7 @@ impl Copier {
             pending_bytes: 0,
             inodes: HashMap::new(),
             stats: SyncStats::default(),
+            only,
             space: if existing_is_none {
                 self.keep_free.map(|margin| Space {
                     directory: self.root.clone(),
@@ -160,6 +219,59 @@ impl Copier {
         };
         write_manifest_streamed(&self.root, header, entries, count)
     }
+}
+
+/// What a [`Copier::pass_after`] walked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Walked {
+    /// The paths changed (this many) and the directories leading to them.
+    Changes(usize),
+    /// Every entry, and why.
+    Everything(String),
+}
+
+impl std::fmt::Display for Walked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Walked::Changes(count) => write!(f, "changes only ({count} paths)"),
+            Walked::Everything(why) => write!(f, "every entry ({why})"),
+        }
+    }
+}
+
+/// The first regular file with several names at `path` or under it.
+fn several_names_under(path: &Path) -> anyhow::Result<Option<PathBuf>> {
+    let metadata = match lstat(path)? {
+        Some(metadata) => metadata,
+        None => return Ok(None),
+    };
+    if metadata.is_file() && metadata.nlink() > 1 {
+        return Ok(Some(path.to_path_buf()));
+    }
+    if metadata.is_dir() {
+        let children = match std::fs::read_dir(path) {
+            Ok(children) => children,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error.into()),
+        };
+        for child in children {
+            if let Some(found) = several_names_under(&child?.path())? {
+                return Ok(Some(found));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// How far a selective pass looks at an entry.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Visit {
+    /// Nothing at it or under it changed: what the pass before wrote stands.
+    Skip,
+    /// Something under it changed: it is looked at, and its entries chosen.
+    Descend,
+    /// It changed: it and everything under it are looked at.
+    Whole,
 }
 
 /// Makes `destination`, which must not exist or be empty, a copy of
@@ -421,6 +533,8 @@ struct Pass {
     /// name's copy and checksum. Only such files are remembered.
     inodes: HashMap<(u64, u64), (PathBuf, String)>,
     stats: SyncStats,
+    /// In a selective pass, the paths that changed.
+    only: Option<BTreeSet<PathBuf>>,
     space: Option<Space>,
 }
 
@@ -431,9 +545,56 @@ impl Pass {
             bail!("{} is not a directory", source.display());
         }
         self.drop_existing_until(Some(relative))?;
+        let visit = self.visit(relative);
+        if visit == Visit::Skip && self.pass_through(relative)? {
+            return Ok(());
+        }
         let existing = self.take_existing(relative)?;
-        self.directory(relative, source, &metadata, existing)?;
+        self.directory(
+            relative,
+            source,
+            &metadata,
+            existing,
+            visit != Visit::Descend,
+        )?;
         Ok(())
+    }
+
+    fn visit(&self, relative: &Path) -> Visit {
+        let Some(only) = &self.only else {
+            return Visit::Whole;
+        };
+        match only
+            .range::<Path, _>((Bound::Included(relative), Bound::Unbounded))
+            .next()
+        {
+            Some(first) if first == relative => Visit::Whole,
+            Some(first) if first.starts_with(relative) => Visit::Descend,
+            _ => Visit::Skip,
+        }
+    }
+
+    /// Writes again what the pass before wrote at `relative` and under it;
+    /// false when it wrote nothing there.
+    fn pass_through(&mut self, relative: &Path) -> anyhow::Result<bool> {
+        let Some(entry) = self.take_existing(relative)? else {
+            return Ok(false);
+        };
+        let is_dir = entry.kind == Kind::Dir;
+        self.emit(Item::Entry(entry))?;
+        if !is_dir {
+            return Ok(true);
+        }
+        while let Some(existing) = &mut self.existing
+            && existing
+                .next
+                .as_ref()
+                .is_some_and(|next| next.path.starts_with(relative))
+        {
+            let inside = existing.advance()?.expect("a next entry");
+            self.emit(Item::Entry(inside))?;
+        }
+        Ok(true)
     }
 
     /// Removes from the destination what the pass before wrote before
@@ -584,14 +745,16 @@ impl Pass {
         Ok(())
     }
 
-    /// Syncs a directory and what it holds; true when the parent directory
-    /// changed (an entry made or replaced in it).
+    /// Syncs a directory and what it holds (all of it when `whole`, else
+    /// what [`Pass::visit`] picks); true when the parent directory changed
+    /// (an entry made or replaced in it).
     fn directory(
         &mut self,
         relative: &Path,
         source: &Path,
         metadata: &Metadata,
         existing: Option<Entry>,
+        whole: bool,
     ) -> anyhow::Result<bool> {
         let destination = self.root.join(relative);
         let mut made = false;
@@ -630,6 +793,17 @@ impl Pass {
         for child in children {
             let name: OsString = child.file_name();
             let child_relative = relative.join(&name);
+            changed |= self.drop_existing_until(Some(&child_relative))?;
+            let visit = if whole {
+                Visit::Whole
+            } else {
+                self.visit(&child_relative)
+            };
+            // Not named by a change and written by the pass before: not
+            // even `stat`ed.
+            if visit == Visit::Skip && self.pass_through(&child_relative)? {
+                continue;
+            }
             // A file that vanished between the listing and now is not an
             // error: a live instance deletes files while the first pass runs.
             let child_metadata = match child.metadata() {
@@ -637,7 +811,6 @@ impl Pass {
                 Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
                 Err(error) => return Err(error.into()),
             };
-            changed |= self.drop_existing_until(Some(&child_relative))?;
             let child_existing = self.take_existing(&child_relative)?;
             let child_source = child.path();
             changed |= match Kind::of(&child_metadata) {
@@ -646,6 +819,7 @@ impl Pass {
                     &child_source,
                     &child_metadata,
                     child_existing,
+                    visit != Visit::Descend,
                 )?,
                 Kind::File => {
                     self.file(child_relative, child_source, child_metadata, child_existing)?

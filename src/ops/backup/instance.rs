@@ -16,7 +16,7 @@ use crate::home::{BackupId, Home, InstanceDir};
 use crate::inventory::Row;
 use crate::lock::{self, Halt, OutOfService};
 use crate::recovery::{self, PARTIAL_PREFIX};
-use crate::snapshot::{self, Copier, SyncStats};
+use crate::snapshot::{self, ChangeWatch, Changes, Copier, SyncStats, Walked};
 use crate::timefmt;
 
 /// Room kept free beyond the bytes to copy: directories and metadata take room too.
@@ -174,6 +174,8 @@ struct Copied {
     /// moment GitLab is healthy again (running again, if it was not healthy).
     stop_window: Option<Duration>,
     second_pass: Option<Duration>,
+    /// What the second pass walked, when GitLab was taken out of service.
+    walked: Option<Walked>,
     /// GitLab's own time to stop.
     shutdown: Option<Duration>,
 }
@@ -259,6 +261,16 @@ fn copy_in_two_passes(
     prior: Status,
     was_healthy: bool,
 ) -> Result<Copied> {
+    let out_of_service = matches!(
+        (options.consistency, prior),
+        (
+            Consistency::Stop | Consistency::Pause,
+            Status::Running | Status::Restarting
+        )
+    );
+    // Before the first pass walks: whatever GitLab writes from now on is
+    // recorded, so that the second pass, GitLab stopped, visits only that.
+    let watch = out_of_service.then(|| ChangeWatch::start(copy.sources(), copy.root()));
     crate::meter::phase(format!(
         "instance {}: first pass, GitLab running",
         row.number
@@ -295,7 +307,15 @@ fn copy_in_two_passes(
                 "instance {}: second pass, GitLab out of service",
                 row.number
             ));
-            let pass = copy.pass();
+            let changes = match watch {
+                Some(Ok(watch)) => watch.finish(),
+                Some(Err(error)) => Changes::Unknown(format!("{error:#}")),
+                None => Changes::Unknown("not watched".into()),
+            };
+            let pass = copy.pass_after(changes).map(|(stats, walked)| {
+                copied.walked = Some(walked);
+                stats
+            });
             crate::meter::phase(format!(
                 "instance {}: starting GitLab again, until healthy",
                 row.number
@@ -332,7 +352,14 @@ fn copy_in_two_passes(
         copied.stats.copied_bytes += second.copied_bytes;
         copied.stats.linked_files += second.linked_files;
         copied.stats.linked_bytes += second.linked_bytes;
-        copied.stats.skipped_sockets = second.skipped_sockets;
+        // A pass that visited the changes only saw the sockets among them.
+        if matches!(copied.walked, Some(Walked::Changes(_))) {
+            copied.stats.skipped_sockets.extend(second.skipped_sockets);
+            copied.stats.skipped_sockets.sort();
+            copied.stats.skipped_sockets.dedup();
+        } else {
+            copied.stats.skipped_sockets = second.skipped_sockets;
+        }
     }
     Ok(copied)
 }
@@ -402,6 +429,14 @@ impl Header<'_> {
             ("gitlab_version", gitlab_version),
             ("stop_window_ms", milliseconds(copied.stop_window)),
             ("second_pass_ms", milliseconds(copied.second_pass)),
+            (
+                "second_pass_walked",
+                copied
+                    .walked
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| "none".into()),
+            ),
             ("shutdown_ms", milliseconds(copied.shutdown)),
             ("previous", previous),
             ("finished", timefmt::now_rfc3339()),

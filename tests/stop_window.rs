@@ -1,0 +1,157 @@
+//! The second pass of a stop backup (GitLab stopped) visits only what the
+//! kernel saw change since the first pass began, and what it makes is the
+//! same as a walk of everything would make: what GitLab writes while it
+//! stops (files written, made, removed, renamed, moved in, their modes and
+//! owners changed) is in the backup as the stopped volume holds it.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use common::{Scenario, fresh_ip, manifest_value};
+
+/// Every entry under `root`, one line each, in path order: kind, mode,
+/// owner, mtime, size and content (or link target).
+fn describe(root: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let metadata = fs::symlink_metadata(&path).unwrap();
+        let relative = path.strip_prefix(root).unwrap().display().to_string();
+        let what = if metadata.is_dir() {
+            let mut children: Vec<_> = fs::read_dir(&path)
+                .unwrap()
+                .map(|child| child.unwrap().path())
+                .collect();
+            children.sort();
+            stack.extend(children.into_iter().rev());
+            "dir".to_string()
+        } else if metadata.file_type().is_symlink() {
+            format!("link -> {}", fs::read_link(&path).unwrap().display())
+        } else {
+            format!(
+                "file {} {:?}",
+                metadata.size(),
+                String::from_utf8_lossy(&fs::read(&path).unwrap())
+            )
+        };
+        lines.push(format!(
+            "{relative:30} {what} mode {:o} owner {}:{} mtime {}.{:09}",
+            metadata.mode() & 0o7777,
+            metadata.uid(),
+            metadata.gid(),
+            metadata.mtime(),
+            metadata.mtime_nsec()
+        ));
+    }
+    lines
+}
+
+fn write(path: &Path, text: &str) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+}
+
+#[test]
+fn what_gitlab_writes_while_it_stops_is_in_the_backup_and_only_that_is_visited() {
+    let world = Scenario::new();
+    let ip = fresh_ip();
+    world.commission(&["--ip", &ip, "--hostname", &ip]);
+    let instance = world.instance_dir(1);
+    let data = instance.join("mapping-volumes/data");
+    let probe = data.join("probe");
+    for name in [
+        "edited",
+        "truncated",
+        "modes",
+        "owned",
+        "removed",
+        "became-dir",
+        "kept",
+    ] {
+        write(&probe.join(name), &format!("{name} before the backup\n"));
+    }
+    write(
+        &probe.join("gone-dir/a/file"),
+        "a whole directory removed\n",
+    );
+    write(&probe.join("moving/file"), "a directory renamed\n");
+    write(&probe.join("sub/kept"), "untouched\n");
+    // Made before the watch began, then moved under the probe: its files
+    // were never named by an event.
+    write(&data.join("stash/deep/file"), "moved in whole\n");
+    write(&data.join("stash/other"), "moved in whole too\n");
+    world.backup(1, &["--consistency", "live"]);
+
+    let on_stop = instance.join("mapping-volumes/config/standin-on-stop.sh");
+    fs::write(
+        &on_stop,
+        "set -e\n\
+         echo 'written while stopping' >> probe/edited\n\
+         truncate -s 3 probe/truncated\n\
+         chmod 0640 probe/modes\n\
+         chown 998:998 probe/owned\n\
+         rm probe/removed\n\
+         rm -r probe/gone-dir\n\
+         mv probe/moving probe/sub/moved\n\
+         mkdir -p probe/new/deeper\n\
+         echo new > probe/new/deeper/file\n\
+         rm probe/became-dir\n\
+         mkdir probe/became-dir\n\
+         echo inside > probe/became-dir/inside\n\
+         ln -s ../edited probe/sub/link\n\
+         mv stash probe/moved-in\n\
+         touch -d '2020-01-02 03:04:05' probe/sub\n",
+    )
+    .unwrap();
+    let id = world.backup(1, &["--consistency", "stop"]);
+    assert!(
+        probe.join("new/deeper/file").is_file() && !data.join("stash").exists(),
+        "the stand-in did not run the on-stop script:\n{}",
+        fs::read_to_string(instance.join("mapping-volumes/log/standin/current"))
+            .unwrap_or_default()
+    );
+    let backup = instance.join("bckups").join(&id);
+    let manifest = fs::read_to_string(backup.join("MANIFEST")).unwrap();
+    let walked = manifest_value(&manifest, "second_pass_walked").unwrap();
+    assert!(
+        walked.starts_with("changes only"),
+        "the second pass walked {walked}"
+    );
+    assert_eq!(describe(&backup.join("data/probe")), describe(&probe));
+    assert!(!backup.join("data/stash").exists());
+    world
+        .run("girofle-backup", &["--verify", "1", "--backup", &id])
+        .expect_code(0);
+
+    // A file with several names changed in place: its other names in the
+    // copy would keep the old content, so the second pass walks everything.
+    fs::write(
+        &on_stop,
+        "set -e\n\
+         ln probe/kept probe/kept-too\n\
+         echo 'both names' >> probe/kept\n",
+    )
+    .unwrap();
+    let id = world.backup(1, &["--consistency", "stop"]);
+    let backup = instance.join("bckups").join(&id);
+    let manifest = fs::read_to_string(backup.join("MANIFEST")).unwrap();
+    let walked = manifest_value(&manifest, "second_pass_walked").unwrap();
+    assert!(
+        walked.starts_with("every entry") && walked.contains("several names"),
+        "the second pass walked {walked}"
+    );
+    assert_eq!(describe(&backup.join("data/probe")), describe(&probe));
+    let kept = fs::metadata(backup.join("data/probe/kept")).unwrap();
+    let kept_too = fs::metadata(backup.join("data/probe/kept-too")).unwrap();
+    assert_eq!(
+        kept.ino(),
+        kept_too.ino(),
+        "one file, two names, as in GitLab's volume"
+    );
+    world
+        .run("girofle-backup", &["--verify", "1", "--backup", &id])
+        .expect_code(0);
+}
