@@ -4,6 +4,7 @@
 //!                                  [--output FILE] [--work DIR]
 //!   cargo bench --bench girofle -- --files 200000 [--rounds 3] [--seed 42] [--output FILE] [--work DIR]
 //!                                  [--sections full,incremental,calls,stop,verify]
+//!   cargo bench --bench girofle -- --listing [--containers 50] [--rows 1000] [--layer-files 2000]
 //!
 //! Each pair runs alternately on the same data, several rounds; the table
 //! gives medians and ratios, and the machine it ran on. Needs root, Docker,
@@ -15,6 +16,10 @@
 //! the full and incremental backups, the stop window and verify, against
 //! `cp -a`, `rsync --link-dest`, `b3sum` and `sha256sum`, and the system
 //! calls per file of an incremental backup (`strace -f -c`).
+//!
+//! `--listing`: line 6 alone, `girofle-list` over live containers that have
+//! each written `--layer-files` files into their own layer, beside the
+//! `docker ps` query it made before (which has the engine compute sizes).
 
 use std::fs;
 use std::io::Write;
@@ -35,6 +40,10 @@ struct Options {
     work: PathBuf,
     files: Option<u64>,
     sections: Vec<String>,
+    /// `--listing`: line 6 alone.
+    listing: bool,
+    /// Files each listed container writes into its own layer.
+    layer_files: usize,
 }
 
 fn parse_size(text: &str) -> u64 {
@@ -67,6 +76,8 @@ fn options() -> Options {
         output: None,
         work: std::env::temp_dir().join("girofle-bench"),
         files: None,
+        listing: false,
+        layer_files: 2000,
         sections: ["full", "incremental", "calls", "stop", "verify"]
             .map(String::from)
             .to_vec(),
@@ -83,6 +94,8 @@ fn options() -> Options {
             "--output" => options.output = Some(PathBuf::from(value())),
             "--work" => options.work = PathBuf::from(value()),
             "--files" => options.files = Some(value().parse().unwrap()),
+            "--listing" => options.listing = true,
+            "--layer-files" => options.layer_files = value().parse().unwrap(),
             "--sections" => {
                 options.sections = value().split(',').map(String::from).collect();
             }
@@ -317,6 +330,142 @@ fn write_on_stop(volumes: &Path, script: &Path) -> usize {
     chosen.len()
 }
 
+/// What line 6 measured.
+struct Listing {
+    /// girofle-list's median, in ms, and the docker calls it made.
+    ours: f64,
+    calls: usize,
+    /// `docker ps --all --format '{{json .}}'`, the query it made before
+    /// issue 11 (the engine computes every container's size), median in ms.
+    json_query: f64,
+    /// `docker ps --all` with the fields girofle-list asks for, median in ms.
+    fields_query: f64,
+}
+
+/// girofle-list over `options.rows` rows and `options.containers` live
+/// containers, each of which has written `layer_files` small files into
+/// its own layer (what makes the engine's size computation cost).
+fn measure_listing(options: &Options, layer_files: usize) -> Listing {
+    let list_home = options.work.join("list-home");
+    fs::create_dir_all(&list_home).unwrap();
+    let mut csv = String::from(
+        "number,name,container,state,ip,http_port,https_port,ssh_port,hostname,image,dir,backup_schedule,created,note\n",
+    );
+    for number in 1..=options.rows {
+        csv.push_str(&format!(
+            "{number},,gbench-gitlab-{number},commissioned,127.0.0.1,{},,,bench,{STANDIN},{}/noeud-gitlab-{number},0 */4 * * *,,\n",
+            20000 + number,
+            list_home.display()
+        ));
+    }
+    fs::write(list_home.join("inventory.girofle"), csv).unwrap();
+    for number in 1..=options.containers {
+        let name = format!("gbench-gitlab-{number}");
+        run(Command::new("docker").args([
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--label",
+            &format!("girofle.home={}", list_home.display()),
+            STANDIN,
+        ]));
+        if layer_files > 0 {
+            run(Command::new("docker").args([
+                "exec",
+                &name,
+                "sh",
+                "-c",
+                &format!(
+                    "mkdir -p /srv/layer && cd /srv/layer && i=0; while [ $i -lt {layer_files} ]; do echo $i > f$i; i=$((i+1)); done"
+                ),
+            ]));
+        }
+    }
+    let shim = options.work.join("shim");
+    fs::create_dir_all(&shim).unwrap();
+    let real_docker = output_of(Command::new("sh").args(["-c", "command -v docker"]));
+    fs::write(
+        shim.join("docker"),
+        format!(
+            "#!/bin/sh\necho \"$*\" >> {}/docker-calls\nexec {} \"$@\"\n",
+            shim.display(),
+            real_docker.trim()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(shim.join("docker"), fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        shim.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let (mut ours, mut json_query, mut fields_query) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..options.rounds.max(3) {
+        let _ = fs::remove_file(shim.join("docker-calls"));
+        ours.push(seconds(run(girofle("girofle-list", &list_home)
+            .env("PATH", &path)
+            .args(["--format", "json"]))));
+        json_query.push(seconds(run(Command::new("docker").args([
+            "ps",
+            "--all",
+            "--no-trunc",
+            "--format",
+            "{{json .}}",
+        ]))));
+        fields_query.push(seconds(run(Command::new("docker").args([
+            "ps",
+            "--all",
+            "--no-trunc",
+            "--format",
+            "{{.Names}}\t{{.State}}\t{{.Status}}\t{{.Image}}\t{{.Labels}}",
+        ]))));
+    }
+    let calls = fs::read_to_string(shim.join("docker-calls"))
+        .unwrap_or_default()
+        .lines()
+        .count();
+    Listing {
+        ours: median(ours) * 1000.0,
+        calls,
+        json_query: median(json_query) * 1000.0,
+        fields_query: median(fields_query) * 1000.0,
+    }
+}
+
+/// Line 6 alone (`--listing`): girofle-list with live containers that
+/// wrote into their own layer, beside the two docker queries.
+fn listing_only(options: &Options) {
+    eprintln!(
+        "== girofle-list: {} rows, {} containers with {} files each in their own layer",
+        options.rows, options.containers, options.layer_files
+    );
+    let listed = measure_listing(options, options.layer_files);
+    let table = format!(
+        "{} rows, {} live containers, {} files written into each container's own layer, {} rounds, medians\n\n\
+         | what | time | compared with the goal (150 ms) |\n| --- | --- | --- |\n\
+         | girofle-list --format json ({} docker call) | {:.0} ms | {:.2} |\n\
+         | docker ps --all --format '{{{{json .}}}}' (the query before issue 11: sizes computed) | {:.0} ms | {:.2} |\n\
+         | docker ps --all with the fields girofle-list asks for | {:.0} ms | {:.2} |\n",
+        options.rows,
+        options.containers,
+        options.layer_files,
+        options.rounds.max(3),
+        listed.calls,
+        listed.ours,
+        listed.ours / 150.0,
+        listed.json_query,
+        listed.json_query / 150.0,
+        listed.fields_query,
+        listed.fields_query / 150.0,
+    );
+    match &options.output {
+        Some(path) => fs::write(path, &table).unwrap(),
+        None => print!("{table}"),
+    }
+    eprintln!("{table}");
+}
+
 /// Rewrites about 1% of the files (the content of each changes, its size stays).
 fn change_one_percent(root: &Path, seed: u64) -> usize {
     let mut random = Random(seed);
@@ -513,6 +662,12 @@ fn main() {
     cleanup_containers();
     remove(&options.work);
     fs::create_dir_all(&options.work).unwrap();
+    if options.listing {
+        listing_only(&options);
+        cleanup_containers();
+        remove(&options.work);
+        return;
+    }
     let home = options.work.join("home");
     let container = commission(&home);
     if let Some(files) = options.files {
@@ -742,65 +897,15 @@ fn main() {
         "== 6. girofle-list: {} rows, {} containers",
         options.rows, options.containers
     );
-    let list_home = options.work.join("list-home");
-    fs::create_dir_all(&list_home).unwrap();
-    let mut csv = String::from(
-        "number,name,container,state,ip,http_port,https_port,ssh_port,hostname,image,dir,backup_schedule,created,note\n",
-    );
-    for number in 1..=options.rows {
-        csv.push_str(&format!(
-            "{number},,gbench-gitlab-{number},commissioned,127.0.0.1,{},,,bench,{STANDIN},{}/noeud-gitlab-{number},0 */4 * * *,,\n",
-            20000 + number,
-            list_home.display()
-        ));
-    }
-    fs::write(list_home.join("inventory.girofle"), csv).unwrap();
-    for number in 1..=options.containers {
-        run(Command::new("docker").args([
-            "run",
-            "-d",
-            "--name",
-            &format!("gbench-gitlab-{number}"),
-            "--label",
-            &format!("girofle.home={}", list_home.display()),
-            STANDIN,
-        ]));
-    }
-    let shim = options.work.join("shim");
-    fs::create_dir_all(&shim).unwrap();
-    let real_docker = output_of(Command::new("sh").args(["-c", "command -v docker"]));
-    fs::write(
-        shim.join("docker"),
-        format!(
-            "#!/bin/sh\necho \"$*\" >> {}/docker-calls\nexec {} \"$@\"\n",
-            shim.display(),
-            real_docker.trim()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(shim.join("docker"), fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!(
-        "{}:{}",
-        shim.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut times = Vec::new();
-    for _ in 0..options.rounds.max(3) {
-        let _ = fs::remove_file(shim.join("docker-calls"));
-        times.push(seconds(run(girofle("girofle-list", &list_home)
-            .env("PATH", &path)
-            .args(["--format", "json"]))));
-    }
-    let calls = fs::read_to_string(shim.join("docker-calls"))
-        .unwrap_or_default()
-        .lines()
-        .count();
+    let listed = measure_listing(&options, options.layer_files);
+    let calls = listed.calls;
+    let times = listed.ours;
     rows.push(Row {
         what: format!(
             "6. girofle-list, {} rows, {} live containers ({calls} docker call)",
             options.rows, options.containers
         ),
-        girofle: median(times) * 1000.0,
+        girofle: times,
         other: 150.0,
         other_name: "goal".into(),
         unit: "ms",

@@ -34,8 +34,18 @@ pub struct Entry {
 
 impl Entry {
     pub(super) fn line(&self) -> String {
-        format!(
-            "{}\t{:o}\t{}\t{}\t{}\t{}.{:09}\t{}\t{}",
+        let mut line = Vec::with_capacity(160);
+        self.write_line(&mut line)
+            .expect("writing into memory does not fail");
+        String::from_utf8(line).expect("an entry line is text")
+    }
+
+    /// Writes the line (without its line feed): one per entry of a backup,
+    /// so written straight into `out`, not through a `String` of its own.
+    pub(super) fn write_line(&self, out: &mut impl Write) -> io::Result<()> {
+        write!(
+            out,
+            "{}\t{:o}\t{}\t{}\t{}\t{}.{:09}\t{}\t",
             self.kind.as_str(),
             self.mode,
             self.uid,
@@ -44,38 +54,60 @@ impl Entry {
             self.mtime.0,
             self.mtime.1,
             self.checksum,
-            escape(self.path.as_os_str().as_bytes())
-        )
+        )?;
+        let path = self.path.as_os_str().as_bytes();
+        if path
+            .iter()
+            .all(|&byte| byte.is_ascii() && !needs_escape(byte))
+        {
+            out.write_all(path)
+        } else {
+            out.write_all(escape(path).as_bytes())
+        }
     }
 
     fn parse(line: &str) -> Option<Entry> {
-        let fields: Vec<&str> = line.splitn(8, '\t').collect();
-        if fields.len() != 8 {
-            return None;
-        }
-        let (seconds, nanoseconds) = fields[5].split_once('.')?;
+        let mut fields = line.splitn(8, '\t');
+        let mut next = || fields.next();
+        let kind = Kind::parse(next()?)?;
+        let mode = u32::from_str_radix(next()?, 8).ok()?;
+        let uid = next()?.parse().ok()?;
+        let gid = next()?.parse().ok()?;
+        let size = next()?.parse().ok()?;
+        let (seconds, nanoseconds) = next()?.split_once('.')?;
+        let mtime = (seconds.parse().ok()?, nanoseconds.parse().ok()?);
+        let checksum = next()?.to_string();
+        let path = next()?;
+        let path = if path.contains('%') {
+            PathBuf::from(std::ffi::OsStr::from_bytes(&unescape(path)?))
+        } else {
+            PathBuf::from(path)
+        };
         Some(Entry {
-            kind: Kind::parse(fields[0])?,
-            mode: u32::from_str_radix(fields[1], 8).ok()?,
-            uid: fields[2].parse().ok()?,
-            gid: fields[3].parse().ok()?,
-            size: fields[4].parse().ok()?,
-            mtime: (seconds.parse().ok()?, nanoseconds.parse().ok()?),
-            checksum: fields[6].to_string(),
-            path: PathBuf::from(std::ffi::OsStr::from_bytes(&unescape(fields[7])?)),
+            path,
+            kind,
+            size,
+            mode,
+            uid,
+            gid,
+            mtime,
+            checksum,
         })
     }
+}
+
+fn needs_escape(byte: u8) -> bool {
+    matches!(byte, b'%' | b'\t' | b'\n' | b'\r')
 }
 
 /// Percent-escapes what would break a line: `%`, tab, newline, carriage return.
 fn escape(bytes: &[u8]) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     for &byte in bytes {
-        match byte {
-            b'%' | b'\t' | b'\n' | b'\r' => {
-                out.extend_from_slice(format!("%{byte:02X}").as_bytes())
-            }
-            _ => out.push(byte),
+        if needs_escape(byte) {
+            out.extend_from_slice(format!("%{byte:02X}").as_bytes())
+        } else {
+            out.push(byte)
         }
     }
     // Paths are bytes: non-UTF-8 bytes are escaped too, so the MANIFEST is text.
@@ -253,13 +285,12 @@ impl ManifestReader {
 
     /// The next entry, or None after the end line (the whole file checked).
     pub fn next_entry(&mut self) -> anyhow::Result<Option<Entry>> {
-        let path = self.path.display().to_string();
         loop {
             if self.ended {
                 return Ok(None);
             }
             if !self.read_line()? {
-                bail!("{path} is cut short: no end line");
+                bail!("{} is cut short: no end line", self.path.display());
             }
             let number = self.number;
             if self.line.starts_with('#') {
@@ -268,22 +299,34 @@ impl ManifestReader {
             if let Some(count) = self.line.strip_prefix("end ") {
                 if count.parse::<usize>().ok() != Some(self.count) {
                     bail!(
-                        "{path} line {number}: the end line counts {count} entries, the file has {}",
+                        "{} line {number}: the end line counts {count} entries, the file has {}",
+                        self.path.display(),
                         self.count
                     );
                 }
                 self.ended = true;
                 if self.read_line()? {
-                    bail!("{path} line {}: text after the end line", self.number);
+                    bail!(
+                        "{} line {}: text after the end line",
+                        self.path.display(),
+                        self.number
+                    );
                 }
                 return Ok(None);
             }
-            let entry = Entry::parse(&self.line)
-                .with_context(|| format!("{path} line {number}: not an entry line"))?;
+            let Some(entry) = Entry::parse(&self.line) else {
+                bail!("{} line {number}: not an entry line", self.path.display());
+            };
             if self.last.as_ref().is_some_and(|last| *last >= entry.path) {
-                bail!("{path} line {number}: entries out of order");
+                bail!(
+                    "{} line {number}: entries out of order",
+                    self.path.display()
+                );
             }
-            self.last = Some(entry.path.clone());
+            match &mut self.last {
+                Some(last) => last.clone_from(&entry.path),
+                None => self.last = Some(entry.path.clone()),
+            }
             self.count += 1;
             return Ok(Some(entry));
         }
@@ -309,7 +352,7 @@ impl EntryWriter {
     /// Appends one entry.
     pub fn push(&mut self, entry: &Entry) -> io::Result<()> {
         self.count += 1;
-        self.out.write_all(entry.line().as_bytes())?;
+        entry.write_line(&mut self.out)?;
         self.out.write_all(b"\n")
     }
 

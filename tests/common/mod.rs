@@ -380,10 +380,7 @@ fn push_retrying_transport(dir: &Path, remote: &str) {
             .output()
             .expect("git runs");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let transport = stderr.contains("Connection reset")
-            || stderr.contains("Recv failure")
-            || stderr.contains("Failed to connect");
-        if output.status.success() || !transport {
+        if output.status.success() || !is_transport_failure(&stderr) {
             assert!(output.status.success(), "git push failed: {stderr}");
             return;
         }
@@ -392,13 +389,34 @@ fn push_retrying_transport(dir: &Path, remote: &str) {
     git(dir, &["push", "--quiet", remote, "main"]);
 }
 
-/// The HEAD commit of `remote`'s main branch, read through a fresh clone.
+/// Whether git's stderr says the connection itself failed (not the server
+/// refusing): the stand-in answers one request at a time, so a request that
+/// meets its health probe can be reset or get an empty reply.
+fn is_transport_failure(stderr: &str) -> bool {
+    stderr.contains("Connection reset")
+        || stderr.contains("Recv failure")
+        || stderr.contains("Failed to connect")
+        || stderr.contains("Empty reply from server")
+}
+
+/// The HEAD commit of `remote`'s main branch, read through a fresh clone
+/// (tried again, up to 5 times, when the connection itself failed).
 pub fn remote_head(remote: &str) -> String {
-    let out = Command::new("git")
-        .args(["ls-remote", remote, "refs/heads/main"])
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .unwrap();
+    let ls_remote = || {
+        Command::new("git")
+            .args(["ls-remote", remote, "refs/heads/main"])
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .output()
+            .unwrap()
+    };
+    let mut out = ls_remote();
+    for _ in 0..4 {
+        if out.status.success() || !is_transport_failure(&String::from_utf8_lossy(&out.stderr)) {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        out = ls_remote();
+    }
     assert!(
         out.status.success(),
         "git ls-remote {remote}: {}",
