@@ -523,7 +523,7 @@ fn measured(command: &mut Command) -> (Duration, u64) {
     let report = tempfile::NamedTempFile::new().unwrap();
     let mut timed = Command::new("/usr/bin/time");
     timed
-        .args(["-f", "%M", "-o"])
+        .args(["-f", "%M %U %S", "-o"])
         .arg(report.path())
         .arg(command.get_program())
         .args(command.get_args());
@@ -534,12 +534,17 @@ fn measured(command: &mut Command) -> (Duration, u64) {
         };
     }
     let elapsed = run(&mut timed);
-    let peak = fs::read_to_string(report.path())
-        .unwrap()
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or(0);
+    let report = fs::read_to_string(report.path()).unwrap();
+    let mut fields = report.lines().last().unwrap_or("").split_whitespace();
+    let peak = fields.next().and_then(|f| f.parse().ok()).unwrap_or(0);
+    // Where the time went: user and system CPU beside the elapsed time.
+    eprintln!(
+        "   {}: {:.3} s elapsed, {} s user, {} s system, {peak} KiB peak",
+        Path::new(command.get_program()).display(),
+        elapsed.as_secs_f64(),
+        fields.next().unwrap_or("?"),
+        fields.next().unwrap_or("?"),
+    );
     (elapsed, peak)
 }
 
@@ -563,10 +568,15 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
+/// Removes a copy, and waits for the file system to have done with it: on
+/// a disk mounted with `discard`, the freed blocks are otherwise trimmed
+/// behind the next measured command's back, and charged to it.
 fn remove(path: &Path) {
     if path.exists() {
         fs::remove_dir_all(path).unwrap();
     }
+    // SAFETY: sync(2) takes no argument and cannot fail.
+    unsafe { nix::libc::sync() };
 }
 
 fn girofle(binary: &str, home: &Path) -> Command {
@@ -1184,6 +1194,8 @@ fn many_files(options: &Options, home: &Path, container: &str, count: u64) {
     run(Command::new("docker").args(["stop", container]));
     let generating = Instant::now();
     let (files, bytes) = generate_files(&volumes, count, options.seed);
+    // SAFETY: sync(2) takes no argument and cannot fail.
+    unsafe { nix::libc::sync() };
     run(Command::new("docker").args(["start", container]));
     eprintln!(
         "   {files} files, {} MiB, in {:.0} s",

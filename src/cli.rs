@@ -249,6 +249,33 @@ pub(crate) fn parse<A: clap::Args>(program: &str, words: &[&str]) -> Result<A, c
         .map(|parsed| parsed.args)
 }
 
+/// Asks `prompt` on stderr and reads one line from stdin (trimmed); an empty
+/// answer is `default` when there is one. End of input is a usage error:
+/// the question was not answered, nothing is changed.
+pub fn ask(prompt: &str, default: Option<&str>) -> Result<String, Error> {
+    let answer = match default {
+        Some(default) => read_answer(&format!("{prompt} [{default}]: "))?,
+        None => read_answer(&format!("{prompt}: "))?,
+    };
+    Ok(match (answer.is_empty(), default) {
+        (true, Some(default)) => default.to_string(),
+        _ => answer,
+    })
+}
+
+/// Writes `question` on stderr as it is and reads one line from stdin,
+/// trimmed; end of input is a usage error (nothing was answered).
+pub fn read_answer(question: &str) -> Result<String, Error> {
+    use std::io::{BufRead, Write};
+    eprint!("{question}");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer)? == 0 {
+        return Err(Error::usage("no answer: interrupted"));
+    }
+    Ok(answer.trim().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -181,7 +181,7 @@ fn act(client: &Client, folder: Option<&Path>, action: &Action) -> Result<Exit> 
             say(notes)?;
             let remove = *yes
                 || (interactive()
-                    && ask(&format!(
+                    && cli::read_answer(&format!(
                         "Your folder as it was is in {}. Remove it? [y/N] ",
                         aside.display()
                     ))?
@@ -211,7 +211,9 @@ fn setup(
 ) -> Result<Exit> {
     let server = match server {
         Some(server) => server.clone(),
-        None if interactive() => ask("Server address (e.g. https://gitlab.example.org): ")?,
+        None if interactive() => {
+            cli::read_answer("Server address (e.g. https://gitlab.example.org): ")?
+        }
         None => return Err(Error::usage("--server is needed")),
     };
     let token = if token_stdin {
@@ -230,7 +232,7 @@ fn setup(
         Some(machine) => Some(machine.clone()),
         None if interactive() => {
             let default = girofle::client::config::default_machine_name();
-            let answer = ask(&format!("This machine's name [{default}]: "))?;
+            let answer = cli::read_answer(&format!("This machine's name [{default}]: "))?;
             Some(if answer.is_empty() { default } else { answer })
         }
         None => None,
@@ -366,7 +368,7 @@ fn resolve(
     say(notes)?;
     if keep.is_none() && interactive() {
         while let Some(file) = pending.first().cloned() {
-            let answer = ask(&format!(
+            let answer = cli::read_answer(&format!(
                 "{file} differs. Keep (m)ine, the (s)erver's, or (b)oth? "
             ))?;
             let keep = match answer.to_ascii_lowercase().as_str() {
@@ -408,23 +410,13 @@ fn interactive() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
-fn ask(question: &str) -> Result<String> {
-    eprint!("{question}");
-    std::io::stderr().flush()?;
-    let mut line = String::new();
-    if std::io::stdin().lock().read_line(&mut line)? == 0 {
-        return Err(Error::usage("no answer"));
-    }
-    Ok(line.trim().to_string())
-}
-
 fn confirm(question: &str) -> Result<()> {
     if !interactive() {
         return Err(Error::usage(
             "this needs your confirmation: run it on a terminal, or add --yes",
         ));
     }
-    if ask(&format!("{question} [y/N] "))?.eq_ignore_ascii_case("y") {
+    if cli::read_answer(&format!("{question} [y/N] "))?.eq_ignore_ascii_case("y") {
         Ok(())
     } else {
         Err(Error::usage("nothing was done"))
@@ -440,7 +432,7 @@ fn ask_hidden(question: &str) -> Result<String> {
     quiet.local_flags.remove(LocalFlags::ECHO);
     termios::tcsetattr(&stdin, SetArg::TCSANOW, &quiet)
         .map_err(|e| Error::failed(e.to_string()))?;
-    let answer = ask(question);
+    let answer = cli::read_answer(question);
     let _ = termios::tcsetattr(&stdin, SetArg::TCSANOW, &saved);
     eprintln!();
     answer

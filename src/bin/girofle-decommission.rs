@@ -1,6 +1,6 @@
 //! Decommissions a GitLab instance: final backup, container removed, data kept.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use girofle::cli::{self, Invocation};
@@ -72,15 +72,9 @@ fn ask_for_instance(invocation: &Invocation) -> Result<String, Error> {
             row.url()
         );
     }
-    eprint!("Instance to decommission (number, name or container): ");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    if std::io::stdin().lock().read_line(&mut answer)? == 0 {
-        return Err(Error::usage("no answer: interrupted"));
-    }
-    let answer = answer.trim();
+    let answer = cli::ask("Instance to decommission (number, name or container)", None)?;
     if answer.is_empty() {
         return Err(Error::usage("no instance given: nothing was changed"));
     }
-    Ok(answer.to_string())
+    Ok(answer)
 }

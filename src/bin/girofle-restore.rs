@@ -1,6 +1,6 @@
 //! Restores a backup into a GitLab instance (the legacy `restore.sh CONTAINER DIR`).
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -39,7 +39,7 @@ fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Error> 
     let started_bar = bar.clone();
     let mut confirm = move |plan: &restore::Plan| -> Result<bool, Error> {
         eprintln!("{}", plan.text);
-        let answer = ask("Restore? (yes/no)", Some("no"))?;
+        let answer = cli::ask("Restore? (yes/no)", Some("no"))?;
         let yes = matches!(answer.to_lowercase().as_str(), "y" | "yes");
         if yes {
             *started_bar.borrow_mut() = Some(meter::Bar::start());
@@ -130,8 +130,8 @@ fn ask_for_arguments(args: &mut restore::Args) -> Result<(), Error> {
             "give the container and the instance directory (without them, girofle-restore asks on a terminal only)",
         ));
     }
-    args.container = Some(ask("Container to restore into", None)?);
-    let dir = PathBuf::from(ask("Its Girofle directory (noeud-gitlab-<N>)", None)?);
+    args.container = Some(cli::ask("Container to restore into", None)?);
+    let dir = PathBuf::from(cli::ask("Its Girofle directory (noeud-gitlab-<N>)", None)?);
     let backups = restore::usable_backups(&InstanceDir::new(dir.clone()));
     args.dir = Some(dir);
     if args.backup.is_none() {
@@ -139,24 +139,7 @@ fn ask_for_arguments(args: &mut restore::Args) -> Result<(), Error> {
             eprintln!("  {id}");
         }
         let newest = backups.last().map(ToString::to_string);
-        args.backup = Some(ask("Backup to restore", newest.as_deref())?);
+        args.backup = Some(cli::ask("Backup to restore", newest.as_deref())?);
     }
     Ok(())
-}
-
-fn ask(prompt: &str, default: Option<&str>) -> Result<String, Error> {
-    match default {
-        Some(default) => eprint!("{prompt} [{default}]: "),
-        None => eprint!("{prompt}: "),
-    }
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    if std::io::stdin().lock().read_line(&mut answer)? == 0 {
-        return Err(Error::usage("no answer: interrupted"));
-    }
-    let answer = answer.trim().to_string();
-    Ok(match (answer.is_empty(), default) {
-        (true, Some(default)) => default.to_string(),
-        _ => answer,
-    })
 }

@@ -217,8 +217,8 @@ struct Reader {
     /// Each volume: its relative name in the copy, its canonical source.
     roots: Vec<(PathBuf, PathBuf)>,
     own_pid: i32,
-    /// Directory handle (file system identity, type, bytes) -> its path
-    /// relative to the copy's root, or None when it is not under a volume.
+    /// Directory handle (file system identity, type, bytes) -> its path,
+    /// or None when it is gone.
     directories: HashMap<Vec<u8>, Option<PathBuf>>,
     changed: BTreeSet<PathBuf>,
     doubt: Option<String>,
@@ -409,6 +409,15 @@ impl Reader {
         let Some(directory) = directory else {
             return;
         };
+        // The directory may be a volume's parent: a volume itself changed
+        // (its owner or mode) is named from there.
+        if !self
+            .roots
+            .iter()
+            .any(|(_, root)| root.starts_with(&directory) || directory.starts_with(root))
+        {
+            return;
+        }
         let name = if has_name {
             CStr::from_bytes_until_nul(&record[handle_end..])
                 .map(|name| OsStr::from_bytes(name.to_bytes()))
@@ -421,15 +430,25 @@ impl Reader {
         } else {
             directory.join(name)
         };
-        self.changed.insert(path);
+        let Some(relative) = self.roots.iter().find_map(|(relative, root)| {
+            path.strip_prefix(root).ok().map(|inside| {
+                if inside.as_os_str().is_empty() {
+                    relative.clone()
+                } else {
+                    relative.join(inside)
+                }
+            })
+        }) else {
+            return;
+        };
+        self.changed.insert(relative);
         if self.changed.len() > MAX_CHANGES {
             self.doubt = Some(format!("more than {MAX_CHANGES} paths changed"));
             self.changed = BTreeSet::new();
         }
     }
 
-    /// The path, relative to the copy's root, of the directory a handle
-    /// names; None when it is gone or not under a volume.
+    /// The path of the directory a handle names; None when it is gone.
     fn resolve(&self, key: &[u8]) -> Option<PathBuf> {
         let fsid: [u8; 8] = key[..FSID_LEN].try_into().ok()?;
         let filesystem = self.filesystems.iter().find(|f| f.fsid == fsid)?;
@@ -459,12 +478,7 @@ impl Reader {
         }
         // SAFETY: a new descriptor owned here.
         let opened = unsafe { OwnedFd::from_raw_fd(raw) };
-        let path = std::fs::read_link(format!("/proc/self/fd/{}", opened.as_raw_fd())).ok()?;
-        self.roots.iter().find_map(|(relative, root)| {
-            path.strip_prefix(root)
-                .ok()
-                .map(|inside| relative.join(inside))
-        })
+        std::fs::read_link(format!("/proc/self/fd/{}", opened.as_raw_fd())).ok()
     }
 }
 
@@ -500,7 +514,7 @@ mod tests {
         std::fs::write(root.join("a/b/own"), "mine").unwrap();
         let status = std::process::Command::new("sh")
             .arg("-c")
-            .arg("echo 2 >> a/b/edited && mkdir c && touch c/new && mv a/b/kept a/moved")
+            .arg("echo 2 >> a/b/edited && mkdir c && touch c/new && mv a/b/kept a/moved && chmod 0700 .")
             .current_dir(&root)
             .status()
             .unwrap();
@@ -512,6 +526,7 @@ mod tests {
         assert_eq!(
             paths,
             [
+                "data",
                 "data/a/b/edited",
                 "data/a/b/kept",
                 "data/a/moved",
