@@ -155,3 +155,46 @@ fn what_gitlab_writes_while_it_stops_is_in_the_backup_and_only_that_is_visited()
         .run("girofle-backup", &["--verify", "1", "--backup", &id])
         .expect_code(0);
 }
+
+/// A file system mounted inside a volume is not under the kernel's mark:
+/// what is written there would go unseen, so the second pass walks
+/// everything, and says why.
+#[test]
+fn a_file_system_mounted_inside_a_volume_makes_the_second_pass_walk_everything() {
+    let world = Scenario::new();
+    let ip = fresh_ip();
+    world.commission(&["--ip", &ip, "--hostname", &ip]);
+    let instance = world.instance_dir(1);
+    let mounted = instance.join("mapping-volumes/data/mounted");
+    fs::create_dir_all(&mounted).unwrap();
+    let mount = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+        .arg(&mounted)
+        .status()
+        .unwrap();
+    assert!(mount.success(), "mount -t tmpfs failed");
+    // Unmounted whatever the assertions say.
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(&mounted);
+    // Written by the host: the container's bind mount does not receive
+    // mounts made after it started (private propagation).
+    write(&mounted.join("file"), "on another file system\n");
+
+    let id = world.backup(1, &["--consistency", "stop"]);
+    let backup = instance.join("bckups").join(&id);
+    let manifest = fs::read_to_string(backup.join("MANIFEST")).unwrap();
+    let walked = manifest_value(&manifest, "second_pass_walked").unwrap();
+    assert!(
+        walked.starts_with("every entry") && walked.contains("mounted"),
+        "the second pass walked {walked}"
+    );
+    assert_eq!(
+        fs::read_to_string(backup.join("data/mounted/file")).unwrap(),
+        "on another file system\n"
+    );
+}

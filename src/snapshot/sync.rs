@@ -87,6 +87,8 @@ pub struct Copier {
     keep_free: Option<u64>,
     /// The entries the last pass wrote, and how many.
     last: Option<(std::fs::File, u64)>,
+    /// What the last pass met that a record of changes cannot follow.
+    unfollowable: Option<String>,
 }
 
 impl Copier {
@@ -102,6 +104,7 @@ impl Copier {
             previous: previous.map(Path::to_path_buf),
             keep_free: None,
             last: None,
+            unfollowable: None,
         }
     }
 
@@ -141,7 +144,10 @@ impl Copier {
             }
             Changes::Unknown(why) => return Ok((self.pass()?, Walked::Everything(why))),
         };
-        if let Some(why) = self.obstacle(&paths)? {
+        // A change made through a name the record does not give (another
+        // name of the file, or under a file system mounted inside a volume,
+        // which is not marked) would be missed.
+        if let Some(why) = self.unfollowable.clone().or_else(|| self.obstacle(&paths)) {
             return Ok((self.pass()?, Walked::Everything(why)));
         }
         let count = paths.len();
@@ -149,9 +155,16 @@ impl Copier {
     }
 
     /// What forbids visiting `paths` alone: a file with several names
-    /// among them or under a directory among them (which is walked whole).
-    fn obstacle(&self, paths: &BTreeSet<PathBuf>) -> anyhow::Result<Option<String>> {
+    /// among them or under a directory among them (which is walked whole),
+    /// or a path that cannot be looked at.
+    fn obstacle(&self, paths: &BTreeSet<PathBuf>) -> Option<String> {
+        let mut checked: Option<&Path> = None;
         for path in paths {
+            // In path order: what lies under a directory checked whole
+            // comes right after it.
+            if checked.is_some_and(|directory| path.starts_with(directory)) {
+                continue;
+            }
             let Some(source) = self.tops.iter().find_map(|(relative, source)| {
                 path.strip_prefix(relative)
                     .ok()
@@ -159,14 +172,15 @@ impl Copier {
             }) else {
                 continue;
             };
-            if let Some(found) = several_names_under(&source)? {
-                return Ok(Some(format!(
-                    "{} changed and has several names",
-                    found.display()
-                )));
+            match several_names_under(&source) {
+                Ok(Some(found)) => {
+                    return Some(format!("{} changed and has several names", found.display()));
+                }
+                Ok(None) => checked = Some(path),
+                Err(error) => return Some(format!("{}: {error:#}", source.display())),
             }
         }
-        Ok(None)
+        None
     }
 
     fn run_pass(&mut self, only: Option<BTreeSet<PathBuf>>) -> anyhow::Result<SyncStats> {
@@ -190,6 +204,8 @@ impl Copier {
             inodes: HashMap::new(),
             stats: SyncStats::default(),
             only,
+            several_names: None,
+            mounts_inside: None,
             space: if existing_is_none {
                 self.keep_free.map(|margin| Space {
                     directory: self.root.clone(),
@@ -209,6 +225,11 @@ impl Copier {
         pass.flush()?;
         let count = pass.out.finish()?;
         self.last = Some((output, count));
+        self.unfollowable = match (&pass.several_names, &pass.mounts_inside) {
+            (Some(file), _) => Some(format!("{} has several names", file.display())),
+            (_, Some(mount)) => Some(format!("a file system is mounted at {}", mount.display())),
+            _ => None,
+        };
         Ok(pass.stats)
     }
 
@@ -535,6 +556,10 @@ struct Pass {
     stats: SyncStats,
     /// In a selective pass, the paths that changed.
     only: Option<BTreeSet<PathBuf>>,
+    /// The first file met with several names (source path).
+    several_names: Option<PathBuf>,
+    /// The first directory met on another file system than its volume's.
+    mounts_inside: Option<PathBuf>,
     space: Option<Space>,
 }
 
@@ -813,6 +838,12 @@ impl Pass {
             };
             let child_existing = self.take_existing(&child_relative)?;
             let child_source = child.path();
+            if child_metadata.is_dir()
+                && child_metadata.dev() != metadata.dev()
+                && self.mounts_inside.is_none()
+            {
+                self.mounts_inside = Some(child_source.clone());
+            }
             changed |= match Kind::of(&child_metadata) {
                 Kind::Dir => self.directory(
                     &child_relative,
@@ -861,7 +892,14 @@ impl Pass {
         metadata: Metadata,
         existing: Option<Entry>,
     ) -> anyhow::Result<bool> {
+        // Named by a change: written, even if within one tick of the clock
+        // (same size and mtime); copied, not trusted to the quick check.
+        let named = self
+            .only
+            .as_ref()
+            .is_some_and(|only| only.contains(&relative));
         if let Some(entry) = &existing
+            && !named
             && entry_matches(entry, Kind::File, &metadata)
             && metadata.nlink() == 1
         {
@@ -881,7 +919,12 @@ impl Pass {
         }
         let entry = entry_of(relative.clone(), Kind::File, &metadata, String::new());
         let destination = self.root.join(&relative);
-        let job = match self.previous.twin(&relative, &metadata)? {
+        let twin = if named {
+            None
+        } else {
+            self.previous.twin(&relative, &metadata)?
+        };
+        let job = match twin {
             Some((target, checksum)) => Job::Link {
                 target,
                 checksum,
@@ -913,6 +956,9 @@ impl Pass {
         exists: bool,
     ) -> anyhow::Result<bool> {
         let destination = self.root.join(&relative);
+        if self.several_names.is_none() {
+            self.several_names = Some(source.clone());
+        }
         let key = (metadata.dev(), metadata.ino());
         if let Some((first, sum)) = self.inodes.get(&key).cloned() {
             let entry = entry_of(relative, Kind::File, &metadata, sum);

@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use anyhow::bail;
 use nix::libc;
 
 /// Past this many changed paths a full walk is as quick as visiting them,
@@ -111,7 +112,36 @@ impl ChangeWatch {
                 mark(&fanotify, &canonical)?;
                 filesystems.push(Filesystem { fsid, mount });
             }
+            let filesystem = filesystems
+                .iter()
+                .find(|f| f.fsid == fsid)
+                .expect("just marked");
+            // Events name directories by handle: each volume's handle must
+            // open again to its own path, through the descriptor kept for
+            // its file system (not so for a bind mount of another
+            // directory of that file system, or without the right to open
+            // handles).
+            let again = round_trip(&filesystem.mount, &canonical)?;
+            if again != canonical {
+                bail!(
+                    "{} is seen by its handle as {}: changes under it could not be named",
+                    canonical.display(),
+                    again.display()
+                );
+            }
             roots.push((relative.clone(), canonical));
+        }
+        for (_, inner) in &roots {
+            if let Some((_, outer)) = roots
+                .iter()
+                .find(|(_, outer)| outer != inner && inner.starts_with(outer))
+            {
+                bail!(
+                    "{} lies inside {}: its changes would be named twice",
+                    inner.display(),
+                    outer.display()
+                );
+            }
         }
         let sentinel_name = format!(".girofle-changes-read-{}", std::process::id());
         // An inode mark: only entries made in `scratch` itself.
@@ -200,6 +230,49 @@ fn mark_with(
     Ok(())
 }
 
+/// The path that `path`'s file handle opens again to, through `mount`.
+fn round_trip(mount: &OwnedFd, path: &Path) -> anyhow::Result<PathBuf> {
+    const MAX_HANDLE_SZ: usize = 128;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    // struct file_handle, 4-byte aligned, with room for the largest handle.
+    let mut buffer = [0u32; (HANDLE_HEADER_LEN + MAX_HANDLE_SZ) / 4];
+    buffer[0] = MAX_HANDLE_SZ as u32;
+    let mut mount_id: libc::c_int = 0;
+    // SAFETY: NUL-terminated path; the buffer is a file_handle announcing
+    // MAX_HANDLE_SZ bytes of room.
+    let named = unsafe {
+        libc::name_to_handle_at(
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            buffer.as_mut_ptr().cast::<libc::file_handle>(),
+            &mut mount_id,
+            0,
+        )
+    };
+    if named < 0 {
+        return Err(anyhow::Error::new(std::io::Error::last_os_error())
+            .context(format!("{} has no file handle", path.display())));
+    }
+    // SAFETY: the buffer now holds the handle the kernel wrote.
+    let raw = unsafe {
+        libc::open_by_handle_at(
+            mount.as_raw_fd(),
+            buffer.as_mut_ptr().cast::<libc::file_handle>(),
+            libc::O_PATH | libc::O_CLOEXEC,
+        )
+    };
+    if raw < 0 {
+        return Err(anyhow::Error::new(std::io::Error::last_os_error())
+            .context(format!("the handle of {} cannot be opened", path.display())));
+    }
+    // SAFETY: a new descriptor owned here.
+    let opened = unsafe { OwnedFd::from_raw_fd(raw) };
+    Ok(std::fs::read_link(format!(
+        "/proc/self/fd/{}",
+        opened.as_raw_fd()
+    ))?)
+}
+
 /// The file system identity that events carry (`statfs`'s `f_fsid`).
 fn fsid_of(fd: &OwnedFd) -> anyhow::Result<[u8; 8]> {
     let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
@@ -261,7 +334,9 @@ impl Reader {
                 self.doubt
                     .get_or_insert(format!("reading the changes failed: {error}"));
             }
-            if self.sentinel_seen {
+            // Once in doubt, nothing read will be used: the mark goes with
+            // the descriptor, and the file system is spared the events.
+            if self.sentinel_seen || self.doubt.is_some() {
                 break;
             }
             // In batches, not on each event: the kernel merges the events
@@ -320,6 +395,14 @@ impl Reader {
     fn event(&mut self, event: &[u8]) {
         // struct fanotify_event_metadata: event_len u32, vers u8, reserved
         // u8, metadata_len u16, mask u64, fd i32, pid i32.
+        if event[4] != libc::FANOTIFY_METADATA_VERSION {
+            self.doubt = Some(format!(
+                "fanotify speaks version {}, not {}",
+                event[4],
+                libc::FANOTIFY_METADATA_VERSION
+            ));
+            return;
+        }
         let metadata_len = u16::from_ne_bytes(event[6..8].try_into().unwrap()) as usize;
         let mask = u64::from_ne_bytes(event[8..16].try_into().unwrap());
         let pid = i32::from_ne_bytes(event[20..24].try_into().unwrap());
@@ -398,7 +481,13 @@ impl Reader {
         let directory = match self.directories.get(key) {
             Some(known) => known.clone(),
             None => {
-                let found = self.resolve(key);
+                let found = match self.resolve(key) {
+                    Ok(found) => found,
+                    Err(error) => {
+                        self.doubt = Some(format!("a changed directory cannot be named: {error}"));
+                        return;
+                    }
+                };
                 if self.directories.len() >= MAX_CACHED_DIRECTORIES {
                     self.directories.clear();
                 }
@@ -448,10 +537,13 @@ impl Reader {
         }
     }
 
-    /// The path of the directory a handle names; None when it is gone.
-    fn resolve(&self, key: &[u8]) -> Option<PathBuf> {
-        let fsid: [u8; 8] = key[..FSID_LEN].try_into().ok()?;
-        let filesystem = self.filesystems.iter().find(|f| f.fsid == fsid)?;
+    /// The path of the directory a handle names; None when it is gone or
+    /// on a file system not marked; an error when it cannot be told.
+    fn resolve(&self, key: &[u8]) -> std::io::Result<Option<PathBuf>> {
+        let fsid: [u8; 8] = key[..FSID_LEN].try_into().expect("8 bytes");
+        let Some(filesystem) = self.filesystems.iter().find(|f| f.fsid == fsid) else {
+            return Ok(None);
+        };
         // struct file_handle { u32 handle_bytes; i32 handle_type; u8 f_handle[] },
         // 4-byte aligned for the kernel.
         let handle = &key[FSID_LEN..];
@@ -473,12 +565,16 @@ impl Reader {
             )
         };
         if raw < 0 {
-            // Gone: its parent's event names it.
-            return None;
+            let error = std::io::Error::last_os_error();
+            return match error.raw_os_error() {
+                // Gone: its parent's event names it.
+                Some(libc::ESTALE | libc::ENOENT) => Ok(None),
+                _ => Err(error),
+            };
         }
         // SAFETY: a new descriptor owned here.
         let opened = unsafe { OwnedFd::from_raw_fd(raw) };
-        std::fs::read_link(format!("/proc/self/fd/{}", opened.as_raw_fd())).ok()
+        std::fs::read_link(format!("/proc/self/fd/{}", opened.as_raw_fd())).map(Some)
     }
 }
 

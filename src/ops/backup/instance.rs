@@ -352,8 +352,14 @@ fn copy_in_two_passes(
         copied.stats.copied_bytes += second.copied_bytes;
         copied.stats.linked_files += second.linked_files;
         copied.stats.linked_bytes += second.linked_bytes;
-        // A pass that visited the changes only saw the sockets among them.
+        // A pass that visited the changes only saw the sockets among them;
+        // those of the first pass count if they are still there.
         if matches!(copied.walked, Some(Walked::Changes(_))) {
+            let volumes = instance.volumes();
+            copied.stats.skipped_sockets.retain(|socket| {
+                fs::symlink_metadata(volumes.join(socket))
+                    .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+            });
             copied.stats.skipped_sockets.extend(second.skipped_sockets);
             copied.stats.skipped_sockets.sort();
             copied.stats.skipped_sockets.dedup();
