@@ -299,19 +299,8 @@ fn generate(volumes: &Path, size: u64, seed: u64) -> (u64, u64) {
 /// many files that is.
 fn write_on_stop(volumes: &Path, script: &Path) -> usize {
     let data = volumes.join("data");
-    let mut files = Vec::new();
-    let mut stack = vec![data.clone()];
-    while let Some(directory) = stack.pop() {
-        for entry in fs::read_dir(&directory).unwrap().flatten() {
-            let kind = entry.file_type().unwrap();
-            if kind.is_dir() {
-                stack.push(entry.path());
-            } else if kind.is_file() && !entry.path().starts_with(data.join("postgresql")) {
-                files.push(entry.path());
-            }
-        }
-    }
-    files.sort();
+    let mut files = regular_files(&data);
+    files.retain(|path| !path.starts_with(data.join("postgresql")));
     let chosen: Vec<String> = files
         .iter()
         .step_by(100)
@@ -466,9 +455,8 @@ fn listing_only(options: &Options) {
     eprintln!("{table}");
 }
 
-/// Rewrites about 1% of the files (the content of each changes, its size stays).
-fn change_one_percent(root: &Path, seed: u64) -> usize {
-    let mut random = Random(seed);
+/// The regular files under `root`, sorted.
+fn regular_files(root: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(directory) = stack.pop() {
@@ -482,6 +470,13 @@ fn change_one_percent(root: &Path, seed: u64) -> usize {
         }
     }
     files.sort();
+    files
+}
+
+/// Rewrites about 1% of the files (the content of each changes, its size stays).
+fn change_one_percent(root: &Path, seed: u64) -> usize {
+    let mut random = Random(seed);
+    let files = regular_files(root);
     let wanted = (files.len() / 100).max(1);
     let mut changed = 0;
     for _ in 0..wanted {

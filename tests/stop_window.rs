@@ -8,7 +8,7 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::{Scenario, fresh_ip, manifest_value};
 
@@ -49,6 +49,15 @@ fn describe(root: &Path) -> Vec<String> {
     lines
 }
 
+/// A scenario with one instance, and its directory.
+fn commissioned() -> (Scenario, PathBuf) {
+    let world = Scenario::new();
+    let ip = fresh_ip();
+    world.commission(&["--ip", &ip, "--hostname", &ip]);
+    let instance = world.instance_dir(1);
+    (world, instance)
+}
+
 fn write(path: &Path, text: &str) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(path, text).unwrap();
@@ -56,10 +65,7 @@ fn write(path: &Path, text: &str) {
 
 #[test]
 fn what_gitlab_writes_while_it_stops_is_in_the_backup_and_only_that_is_visited() {
-    let world = Scenario::new();
-    let ip = fresh_ip();
-    world.commission(&["--ip", &ip, "--hostname", &ip]);
-    let instance = world.instance_dir(1);
+    let (world, instance) = commissioned();
     let data = instance.join("mapping-volumes/data");
     let probe = data.join("probe");
     for name in [
@@ -161,10 +167,7 @@ fn what_gitlab_writes_while_it_stops_is_in_the_backup_and_only_that_is_visited()
 /// everything, and says why.
 #[test]
 fn a_file_system_mounted_inside_a_volume_makes_the_second_pass_walk_everything() {
-    let world = Scenario::new();
-    let ip = fresh_ip();
-    world.commission(&["--ip", &ip, "--hostname", &ip]);
-    let instance = world.instance_dir(1);
+    let (world, instance) = commissioned();
     let mounted = instance.join("mapping-volumes/data/mounted");
     fs::create_dir_all(&mounted).unwrap();
     let mount = std::process::Command::new("mount")
