@@ -10,6 +10,8 @@ use common::{Scenario, fresh_ip, git, http_get, make_repository};
 fn two_instances_on_their_own_addresses_serve_health_and_git() {
     let world = Scenario::new();
     let (ip_a, ip_b) = (fresh_ip(), fresh_ip());
+    let http_a = common::default_ports(&ip_a, 8080, 1)[0];
+    let ssh_a = common::default_ports(&ip_a, 2222, 1)[0];
     let url_a = world.commission(&["alpha", "--ip", &ip_a, "--hostname", &ip_a]);
     let url_b = world.commission(&[
         "--ip",
@@ -23,7 +25,7 @@ fn two_instances_on_their_own_addresses_serve_health_and_git() {
         "--ssh-port",
         "12222",
     ]);
-    assert_eq!(url_a, format!("http://{ip_a}:8080"));
+    assert_eq!(url_a, format!("http://{ip_a}:{http_a}"));
     assert_eq!(url_b, "http://beta.girofle.test:18081");
 
     for (ip, url) in [(&ip_a, &url_a), (&ip_b, &url_b)] {
@@ -57,7 +59,7 @@ fn two_instances_on_their_own_addresses_serve_health_and_git() {
     assert!(inspect.starts_with("always 268435456 1 "), "{inspect}");
     assert!(
         inspect.contains(&format!(
-            "external_url '{url_a}'; gitlab_rails['gitlab_shell_ssh_port'] = 2222"
+            "external_url '{url_a}'; gitlab_rails['gitlab_shell_ssh_port'] = {ssh_a}"
         )),
         "{inspect}"
     );
@@ -117,14 +119,15 @@ fn two_instances_on_their_own_addresses_serve_health_and_git() {
 fn bad_requests_exit_2_and_change_nothing() {
     let world = Scenario::new();
     let ip = fresh_ip();
-    world.commission(&["taken", "--ip", &ip, "--hostname", &ip]);
+    let taken_url = world.commission(&["taken", "--ip", &ip, "--hostname", &ip]);
+    let taken_port = taken_url.rsplit(':').next().unwrap().to_string();
     let busy = TcpListener::bind(format!("{ip}:18090")).unwrap();
     let forty_one = "a".repeat(41);
 
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--ip", &ip, "--http-port", "18090"], "18090"),
         (
-            vec!["--ip", &ip, "--http-port", "8080"],
+            vec!["--ip", &ip, "--http-port", &taken_port],
             "held by instance 1",
         ),
         (vec!["taken", "--ip", &ip], "`taken` is taken"),
@@ -292,13 +295,14 @@ fn an_instance_that_never_becomes_healthy_is_reported_and_kept() {
 fn no_wait_prints_the_url_at_once_and_numbers_are_never_reused() {
     let world = Scenario::new();
     let ip = fresh_ip();
+    let http = common::default_ports(&ip, 8080, 1)[0];
     let run = world
         .run(
             "girofle-commission",
             &["--ip", &ip, "--hostname", "a.girofle.test", "--no-wait"],
         )
         .expect_code(0);
-    assert_eq!(run.stdout.trim(), "http://a.girofle.test:8080");
+    assert_eq!(run.stdout.trim(), format!("http://a.girofle.test:{http}"));
     // A `docker run` that fails (here a container already holds the name)
     // leaves no row and no directory behind.
     let clash = format!("{}-gitlab-2", world.prefix);

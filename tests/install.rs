@@ -80,10 +80,11 @@ fn install_provisions_a_host_and_a_second_run_changes_nothing() {
     let tree = release_tree();
     let bin_dir = tree.path().join("bin");
     let ip = fresh_ip();
+    let http = common::default_ports(&ip, 8080, 1)[0];
     let first = install(&world, tree.path(), &bin_dir, &ip).expect_code(0);
     assert_eq!(
         first.stdout.trim(),
-        format!("http://{ip}:8080"),
+        format!("http://{ip}:{http}"),
         "{}",
         first.stderr
     );
@@ -165,6 +166,7 @@ fn the_legacy_wrappers_take_the_old_positional_arguments() {
     let world = Scenario::new();
     let tree = release_tree();
     let ip = fresh_ip();
+    let http = common::default_ports(&ip, 8080, 2);
     install(&world, tree.path(), &tree.path().join("bin"), &ip).expect_code(0);
     let list = wrapper(&world, "lister-instances-gitlab.sh", &[]).expect_code(0);
     assert!(
@@ -179,7 +181,7 @@ fn the_legacy_wrappers_take_the_old_positional_arguments() {
     )
     .expect_code(0)
     .stdout;
-    assert_eq!(url.trim(), format!("http://{ip}:8081"));
+    assert_eq!(url.trim(), format!("http://{ip}:{}", http[1]));
     let one = wrapper(&world, "backup.sh", &["1"]).expect_code(0).stdout;
     assert_eq!(one.lines().count(), 1);
     std::thread::sleep(Duration::from_millis(1100));

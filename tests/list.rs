@@ -30,6 +30,7 @@ const CONTRACT_KEYS: [&str; 19] = [
 fn the_listing_comes_in_three_formats() {
     let world = Scenario::new();
     let ip = fresh_ip();
+    let http = common::default_ports(&ip, 8080, 2);
     world.commission(&["docs", "--ip", &ip, "--hostname", &ip]);
     world.commission(&["--ip", &ip, "--hostname", &ip]);
 
@@ -47,7 +48,7 @@ fn the_listing_comes_in_three_formats() {
         assert_eq!(entry["image"], common::STANDIN_IMAGE);
     }
     assert_eq!(entries[0]["name"], "docs");
-    assert_eq!(entries[1]["url"], format!("http://{ip}:8081"));
+    assert_eq!(entries[1]["url"], format!("http://{ip}:{}", http[1]));
 
     let csv = world
         .run("girofle-list", &["--format", "csv"])

@@ -718,3 +718,14 @@ impl Scenario {
         std::fs::read_to_string(self.home.join("girofle.log")).unwrap_or_default()
     }
 }
+
+/// The first `count` ports from `start` up that `ip` can still bind: the ports
+/// a commission without port flags picks, even when an installed Girofle's
+/// first instance already holds the defaults (8080, 8443, 2222) on every
+/// address of the machine.
+pub fn default_ports(ip: &str, start: u16, count: usize) -> Vec<u16> {
+    (start..)
+        .filter(|port| std::net::TcpListener::bind((ip, *port)).is_ok())
+        .take(count)
+        .collect()
+}
