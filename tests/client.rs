@@ -1048,6 +1048,16 @@ fn encoded(text: &str) -> String {
         .collect()
 }
 
+/// A process stopped when dropped, even when the test fails.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn the_page_never_shows_a_file_through_a_link() {
     let t = tools_shared_with_bob();
@@ -1069,16 +1079,17 @@ fn the_page_never_shows_a_file_through_a_link() {
     let listed = t.laptop1.run_in(&t.tools, &["resolve"]).expect_code(1);
     assert_eq!(listed.stdout.trim(), "readme.txt");
 
-    let mut page = t
-        .laptop1
-        .command(&t.laptop1.documents)
-        .args(["ui", "--no-browser", "--check-every", "3600"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut page = Stopped(
+        t.laptop1
+            .command(&t.laptop1.documents)
+            .args(["ui", "--no-browser", "--check-every", "3600"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
     std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(page.stdout.take().unwrap()),
+        &mut std::io::BufReader::new(page.0.stdout.take().unwrap()),
         &mut line,
     )
     .unwrap();
@@ -1104,8 +1115,7 @@ fn the_page_never_shows_a_file_through_a_link() {
     };
     let mine = get(&address("mine"));
     let server = get(&address("server"));
-    let _ = page.kill();
-    let _ = page.wait();
+    drop(page);
     assert!(mine.starts_with("alice's readme\n"), "{mine}");
     assert!(
         !server.contains("PRIVATE KEY"),
