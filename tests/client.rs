@@ -1062,11 +1062,7 @@ impl Drop for Stopped {
 fn the_page_never_shows_a_file_through_a_link() {
     let t = tools_shared_with_bob();
     let secret = t.laptop1.home.join(".ssh/id_ed25519");
-    write(
-        &secret.parent().unwrap().to_path_buf(),
-        "id_ed25519",
-        "PRIVATE KEY\n",
-    );
+    write(secret.parent().unwrap(), "id_ed25519", "PRIVATE KEY\n");
     // bob's version of readme.txt is a link to alice's key; alice changed
     // readme.txt too, so it waits for her choice, and the page shows both.
     t.desk.run(&["get", "alice/tools"]).expect_code(0);
