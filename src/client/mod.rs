@@ -19,6 +19,8 @@
 
 /// Talking to GitLab's REST API v4.
 pub mod api;
+/// Every file operation under a saved folder, never through a link.
+pub mod beneath;
 /// `client.toml` and where the client keeps its data.
 pub mod config;
 /// The folders bound on this machine.

@@ -426,6 +426,7 @@ impl Client {
         let ahead = work.server_ahead()?;
         if ahead > 0 {
             if local.unsaved.is_empty() && local.unsent == 0 {
+                work.refuse_unwritable(SERVER_MAIN)?;
                 work.git.run(&["reset", "--quiet", "--hard", SERVER_MAIN])?;
                 notes.say(format!(
                     "Brought in {} from the server.",
@@ -647,6 +648,13 @@ impl Client {
                 return Err(error);
             }
         }
+        // Before anything is taken over or written.
+        if work.git.resolve(SERVER_MAIN)?.is_some()
+            && let Err(error) = work.refuse_unwritable(SERVER_MAIN)
+        {
+            cleanup(&history);
+            return Err(error);
+        }
         let me = self.my_ref();
         let states = work.server_states()?;
         let blockers: Vec<&Found> = states
@@ -751,9 +759,7 @@ impl Client {
         }
         folder.dir = target.clone();
         let git = self.git(folder.id, &target);
-        if git.resolve("HEAD")?.is_some() {
-            git.run(&["read-tree", "--reset", "-u", "HEAD"])?;
-        }
+        let has_head = git.resolve("HEAD")?.is_some();
         let mut work = Work {
             client: self,
             registry,
@@ -761,6 +767,10 @@ impl Client {
             git,
             online: false,
         };
+        if has_head {
+            work.refuse_unwritable("HEAD")?;
+            work.git.run(&["read-tree", "--reset", "-u", "HEAD"])?;
+        }
         work.registry.put(work.folder.clone())?;
         let mut notes = Notes::default();
         notes.say(format!(
@@ -822,13 +832,15 @@ impl Client {
             }
             match keep {
                 Keep::Mine => {
-                    tree::copy_file(&aside, &file, &work.folder.dir, &file)?;
+                    tree::copy_file(&aside, &file, &work.folder.dir, &file)
+                        .map_err(|e| e.context(format!("{file}: yours was not put back")))?;
                     notes.say(format!("{file}: kept yours"));
                 }
                 Keep::Server => notes.say(format!("{file}: kept the server's")),
                 Keep::Both => {
                     let other = tree::both_name(&file, &self.config.machine);
-                    tree::copy_file(&aside, &file, &work.folder.dir, &other)?;
+                    tree::copy_file(&aside, &file, &work.folder.dir, &other)
+                        .map_err(|e| e.context(format!("{file}: yours was not put back")))?;
                     notes.say(format!("{file}: kept both (yours is {other})"));
                 }
             }
@@ -882,6 +894,7 @@ impl Client {
                 }
             }
         };
+        work.refuse_unwritable(&target)?;
         let dir = work.folder.dir.clone();
         let aside = tree::move_aside(&dir)?;
         std::fs::create_dir(&dir)?;

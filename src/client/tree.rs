@@ -6,81 +6,50 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use time::OffsetDateTime;
 
+use super::beneath::{Kind, Problem, Root};
 use crate::error::Result;
 
 /// Every file (and symbolic link) under `root`, as sorted relative paths
-/// with `/` between components. Directories are not listed.
+/// with `/` between components. Directories are not listed, and a link is
+/// never walked into.
 pub fn files(root: &Path) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    walk(root, root, &mut out)?;
-    out.sort();
-    Ok(out)
-}
-
-fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(error) => {
-            return Err(anyhow::Error::from(error)
-                .context(format!("cannot read {}", dir.display()))
-                .into());
-        }
-    };
-    for entry in entries {
-        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
-        let path = entry.path();
-        let kind = entry
-            .file_type()
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        if kind.is_dir() {
-            walk(root, &path, out)?;
-        } else {
-            let relative = path.strip_prefix(root).expect("under the root");
-            out.push(relative.to_string_lossy().into_owned());
-        }
+    match Root::open(root) {
+        Err(Problem::Io(_, error)) if error.kind() == std::io::ErrorKind::NotFound => Ok(vec![]),
+        opened => Ok(opened?.files()?),
     }
-    Ok(())
 }
 
 /// Whether the file `relative` is the same in both trees (same bytes, or the
-/// same link target); false when either lacks it.
-pub fn same(a: &Path, b: &Path, relative: &str) -> Result<bool> {
-    let (a, b) = (a.join(relative), b.join(relative));
-    let (Ok(meta_a), Ok(meta_b)) = (a.symlink_metadata(), b.symlink_metadata()) else {
+/// same link target); false when either lacks it. Neither tree is read
+/// through a link.
+pub fn same(a: &Root, b: &Root, relative: &str) -> Result<bool, Problem> {
+    let (Some(meta_a), Some(meta_b)) = (a.meta(relative)?, b.meta(relative)?) else {
         return Ok(false);
     };
-    match (
-        meta_a.file_type().is_symlink(),
-        meta_b.file_type().is_symlink(),
-    ) {
-        (true, true) => Ok(std::fs::read_link(&a)? == std::fs::read_link(&b)?),
-        (false, false) => {
-            if meta_a.len() != meta_b.len() {
+    match (meta_a.kind, meta_b.kind) {
+        (Kind::Link, Kind::Link) => Ok(a.read_link(relative)? == b.read_link(relative)?),
+        (Kind::File, Kind::File) => {
+            if meta_a.len != meta_b.len {
                 return Ok(false);
             }
-            let read =
-                |p: &Path| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
-            Ok(read(&a)? == read(&b)?)
+            Ok(a.read(relative)? == b.read(relative)?)
         }
         _ => Ok(false),
     }
 }
 
 /// Copies the file `relative` from tree `from` into tree `to` (at
-/// `to/target`), making directories as needed, keeping modes, times and links.
+/// `to/target`), making directories as needed, keeping modes, times and
+/// links; refused when a parent on either side is a link.
 pub fn copy_file(from: &Path, relative: &str, to: &Path, target: &str) -> Result<()> {
-    let source = from.join(relative);
-    let destination = to.join(target);
-    if let Some(parent) = destination.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    if destination.symlink_metadata().is_ok() {
-        std::fs::remove_file(&destination)
-            .with_context(|| format!("cannot replace {}", destination.display()))?;
-    }
-    run_cp(&source, &destination)
+    Root::open(to)?.copy_from(&Root::open(from)?, relative, target)?;
+    Ok(())
+}
+
+/// The bytes of the plain file `relative` under `root`, for showing it;
+/// refused when it, or a parent of it, is a link.
+pub fn read(root: &Path, relative: &str) -> Result<Vec<u8>> {
+    Ok(Root::open(root)?.read(relative)?)
 }
 
 fn run_cp(source: &Path, destination: &Path) -> Result<()> {
@@ -172,13 +141,14 @@ mod tests {
             files(a.path()).unwrap(),
             vec!["link", "sub/deeper/x.txt", "top.txt"]
         );
-        assert!(!same(a.path(), b.path(), "top.txt").unwrap());
+        let (ra, rb) = (Root::open(a.path()).unwrap(), Root::open(b.path()).unwrap());
+        assert!(!same(&ra, &rb, "top.txt").unwrap());
         copy_file(a.path(), "sub/deeper/x.txt", b.path(), "sub/deeper/x.txt").unwrap();
         copy_file(a.path(), "link", b.path(), "link").unwrap();
-        assert!(same(a.path(), b.path(), "sub/deeper/x.txt").unwrap());
-        assert!(same(a.path(), b.path(), "link").unwrap());
+        assert!(same(&ra, &rb, "sub/deeper/x.txt").unwrap());
+        assert!(same(&ra, &rb, "link").unwrap());
         std::fs::write(b.path().join("top.txt"), "tip").unwrap();
-        assert!(!same(a.path(), b.path(), "top.txt").unwrap());
+        assert!(!same(&ra, &rb, "top.txt").unwrap());
     }
 
     #[test]

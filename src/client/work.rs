@@ -4,6 +4,9 @@
 
 use time::OffsetDateTime;
 
+use std::path::PathBuf;
+
+use super::beneath::{self, Problem, Root};
 use super::folders::{Folder, Locked};
 use super::git::{self, Git};
 use super::ops::{Client, Found, Notes};
@@ -194,6 +197,36 @@ impl Work<'_> {
         )))
     }
 
+    /// Refuses a version (`revision`) holding paths git would refuse to
+    /// write (a `.git` folder, `..`): they are named to the person, and
+    /// nothing of that version is written.
+    pub(super) fn refuse_unwritable(&self, revision: &str) -> Result<()> {
+        let listing = self.git.run(&[
+            "ls-tree",
+            "-r",
+            "-z",
+            "--full-tree",
+            "--name-only",
+            revision,
+        ])?;
+        let refused: Vec<String> = listing
+            .split('\0')
+            .filter(|p| !p.is_empty())
+            .filter_map(|p| beneath::refused_name(p).map(|why| format!("{p} ({why})")))
+            .collect();
+        if refused.is_empty() {
+            return Ok(());
+        }
+        Err(Error::failed(format!(
+            "the server's version of {} holds {} that cannot be put in a folder, so nothing of it \
+             was written and your folder is as it was: {}. Ask whoever sent it to remove {}",
+            self.folder.path,
+            words::count(refused.len(), "file", "files"),
+            refused.join(", "),
+            if refused.len() == 1 { "it" } else { "them" }
+        )))
+    }
+
     /// Saves every file as it is now; returns how many changed.
     pub(super) fn save_version(&mut self, message: &str) -> Result<usize> {
         self.git.run(&["add", "--all", "--force", "--", ":/"])?;
@@ -324,15 +357,12 @@ impl Work<'_> {
                 }
             }
         }
+        let Ok(here) = Root::open(&self.folder.dir) else {
+            return oldest;
+        };
         for (_, path) in &local.unsaved {
-            if let Ok(modified) = self
-                .folder
-                .dir
-                .join(path)
-                .symlink_metadata()
-                .and_then(|m| m.modified())
-            {
-                oldest = oldest.min(OffsetDateTime::from(modified));
+            if let Ok(Some(meta)) = here.meta(path) {
+                oldest = oldest.min(OffsetDateTime::from(meta.modified));
             }
         }
         oldest
@@ -472,6 +502,9 @@ impl Work<'_> {
     /// back the files the server lacks, and leaves the files that differ to
     /// the person's choice.
     pub(super) fn bring_together(&mut self, notes: &mut Notes) -> Result<()> {
+        if self.git.resolve(SERVER_MAIN)?.is_some() {
+            self.refuse_unwritable(SERVER_MAIN)?;
+        }
         let dir = self.folder.dir.clone();
         let aside = tree::copy_aside(&dir)?;
         notes.say(format!(
@@ -491,14 +524,62 @@ impl Work<'_> {
         }
         let mut added = Vec::new();
         let mut pending = Vec::new();
+        // Files that would have to go through a link the server's version
+        // put in place of a folder: by link, with where it points.
+        let mut blocked: Vec<(String, PathBuf, Vec<String>)> = Vec::new();
+        let mut left = Vec::new();
+        let here = Root::open(&dir)?;
+        let kept = Root::open(&aside)?;
         for file in tree::files(&aside)? {
-            let here = dir.join(&file);
-            if here.symlink_metadata().is_err() {
-                tree::copy_file(&aside, &file, &dir, &file)?;
-                added.push(file);
-            } else if !tree::same(&aside, &dir, &file)? {
-                pending.push(file);
+            let outcome = match here.meta(&file) {
+                Ok(None) => here
+                    .copy_from(&kept, &file, &file)
+                    .map(|()| added.push(file.clone())),
+                Ok(Some(_)) => tree::same(&kept, &here, &file).map(|same| {
+                    if !same {
+                        pending.push(file.clone());
+                    }
+                }),
+                Err(problem) => Err(problem),
+            };
+            match outcome {
+                Ok(()) => {}
+                Err(Problem::Link { root, at, to }) if root == dir => {
+                    match blocked.iter_mut().find(|(link, _, _)| *link == at) {
+                        Some((_, _, files)) => files.push(file),
+                        None => blocked.push((at, to, vec![file])),
+                    }
+                }
+                Err(Problem::Special(_)) => left.push(file),
+                Err(problem) => return Err(problem.into()),
             }
+        }
+        for (link, to, files) in &blocked {
+            notes.say(format!(
+                "{} of yours {} not put back: in the server's version, {link} is a link to {} \
+                 instead of a folder, and nothing is ever written through a link. {} in the copy \
+                 kept aside: {}.",
+                words::count(files.len(), "file", "files"),
+                if files.len() == 1 { "was" } else { "were" },
+                to.display(),
+                if files.len() == 1 {
+                    "It is"
+                } else {
+                    "They are"
+                },
+                files.join(", ")
+            ));
+        }
+        if !left.is_empty() {
+            notes.say(format!(
+                "{} neither files nor links (left in the copy kept aside): {}.",
+                if left.len() == 1 {
+                    "This is"
+                } else {
+                    "These are"
+                },
+                left.join(", ")
+            ));
         }
         if !added.is_empty() {
             notes.say(format!(

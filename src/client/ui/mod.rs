@@ -325,7 +325,7 @@ impl App {
     /// One of the two versions of a file waiting for a choice: the person's
     /// (in the copy kept aside) or the server's (in the folder now).
     fn file(&self, query: &Query) -> Answer {
-        let found = (|| -> Result<PathBuf> {
+        let found = (|| -> Result<(PathBuf, String)> {
             let dir = self.bound_dir(query.get("folder").unwrap_or(""))?;
             let registry = Locked::open(&self.client.data_dir)?;
             let folder = registry
@@ -340,13 +340,14 @@ impl App {
             match query.get("side") {
                 Some("mine") => folder
                     .aside
-                    .as_ref()
-                    .map(|aside| aside.join(file))
+                    .clone()
+                    .map(|aside| (aside, file.to_string()))
                     .ok_or_else(|| Error::usage("your copy is not kept any more")),
-                _ => Ok(folder.dir.join(file)),
+                _ => Ok((folder.dir.clone(), file.to_string())),
             }
         })();
-        match found.and_then(|path| Ok(std::fs::read(path)?)) {
+        // Never through a link: see `tree::read`.
+        match found.and_then(|(root, file)| crate::client::tree::read(&root, &file)) {
             Ok(bytes) => Answer::file(query.get("file").unwrap_or(""), bytes),
             Err(error) => Answer::text(404, &views::page_words(&error.to_string())),
         }
