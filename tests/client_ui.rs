@@ -186,8 +186,8 @@ impl Machine {
             .unwrap();
         let url = line.trim().to_string();
         assert!(
-            url.starts_with("http://127.0.0.1:") && url.contains("/?t="),
-            "the page's address is printed: {url:?}"
+            url.starts_with("http://127.0.0.1:") && url.contains("/#") && !url.contains('?'),
+            "the page's address is printed, its key in the fragment: {url:?}"
         );
         Page { child, url }
     }
@@ -197,6 +197,34 @@ impl Machine {
 struct Page {
     child: Child,
     url: String,
+}
+
+impl Page {
+    /// The page's key (the address's fragment).
+    fn key(&self) -> &str {
+        self.url.split_once('#').unwrap().1
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    fn origin(&self) -> &str {
+        self.url.split_once('#').unwrap().0.trim_end_matches('/')
+    }
+
+    /// `127.0.0.1:PORT`.
+    fn host(&self) -> &str {
+        self.origin().trim_start_matches("http://")
+    }
+
+    /// `GET path` with the key, as the page's script asks.
+    fn get(&self, path: &str) -> (u16, String) {
+        let mut response = agent()
+            .get(format!("{}{path}", self.origin()))
+            .header("X-Girofle-Key", self.key())
+            .call()
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.body_mut().read_to_string().unwrap())
+    }
 }
 
 impl Drop for Page {
@@ -477,6 +505,31 @@ impl Browser {
         );
     }
 
+    /// Runs `look` in the tab the page just opened, then closes that tab and
+    /// comes back.
+    fn in_new_tab<T>(&self, look: impl FnOnce() -> T) -> T {
+        let first = self.call("GET", "/window", json!({}));
+        let deadline = Instant::now() + PATIENCE;
+        let other = loop {
+            let handles = self.call("GET", "/window/handles", json!({}));
+            if let Some(other) = handles
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|handle| **handle != first)
+            {
+                break other.clone();
+            }
+            assert!(Instant::now() < deadline, "no tab was opened");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        self.call("POST", "/window", json!({ "handle": other }));
+        let seen = look();
+        self.call("DELETE", "/window", json!({}));
+        self.call("POST", "/window", json!({ "handle": first }));
+        seen
+    }
+
     /// A photograph of what the person sees, kept as `NAME.png`.
     fn screenshot(&self, name: &str) {
         let data = self.call("GET", "/screenshot", json!({}));
@@ -517,17 +570,25 @@ fn the_page_saves_syncs_and_a_refused_get_names_the_other_machine() {
     laptop1.run(&["new", "Slides"]).expect_code(0);
 
     let page1 = laptop1.page();
-    // Without the token in the address, or with another, nothing is served.
-    let bare = page1.url.split('?').next().unwrap().to_string();
-    for url in [
-        bare.clone(),
-        format!("{bare}?t=0123456789abcdef0123456789abcdef"),
-        format!("{bare}api/state"),
-        format!("{bare}app.js?t="),
-    ] {
-        assert_eq!(http_get(&url).0, 403, "{url}");
-    }
-    let (status, page) = http_get(&page1.url);
+    // Without the key, or with another, nothing of the person's is served
+    // (the page's own assets are, and hold nothing).
+    let origin = page1.origin().to_string();
+    assert_eq!(http_get(&format!("{origin}/api/state")).0, 403);
+    assert_eq!(
+        http_get(&format!("{origin}/api/state?t={}", page1.key())).0,
+        403,
+        "the key is not taken from an address"
+    );
+    let mut wrong = agent()
+        .get(format!("{origin}/api/state"))
+        .header("X-Girofle-Key", "0123456789abcdef0123456789abcdef")
+        .call()
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 403);
+    let _ = wrong.body_mut().read_to_string();
+    assert_eq!(page1.get("/api/state").0, 200);
+    let (status, page) = http_get(&format!("{origin}/"));
+    assert!(!page.contains(page1.key()), "the page's key is not in it");
     assert_eq!(status, 200);
     assert!(
         !page.contains("http://") && !page.contains("https://"),
@@ -571,7 +632,7 @@ fn the_page_saves_syncs_and_a_refused_get_names_the_other_machine() {
     let _ = opened_page.kill();
     let _ = opened_page.wait();
     let handed = std::fs::read_to_string(tools.path().join("opened")).unwrap();
-    let token = line.trim().split("?t=").nth(1).unwrap().to_string();
+    let token = line.trim().split('#').nth(1).unwrap().to_string();
     assert!(!handed.contains(&token), "the key is not on a command line");
     let opener = PathBuf::from(handed.trim());
     assert!(
@@ -746,21 +807,23 @@ fn the_page_resolves_file_by_file_and_discards_after_asking() {
         "{screen}"
     );
     browser.screenshot("resolve");
-    // Both versions open.
-    let link = |side: &str| {
-        browser
-            .script(
-                "return document.querySelector(arguments[0]).href;",
-                json!([format!("{} a[data-side={side}]", row("x.txt"))]),
-            )
-            .as_str()
-            .unwrap()
-            .to_string()
+    // Both versions open, each in a tab of its own.
+    for (side, text) in [("mine", "x from laptop-1"), ("server", "x from laptop-2")] {
+        browser.click(&format!("{} button[data-side={side}]", row("x.txt")));
+        browser.in_new_tab(|| browser.wait_text("body", text));
+    }
+    let file = |name: &str| {
+        format!(
+            "/file?folder={}&file={name}&side=mine",
+            report.display().to_string().replace('/', "%2F")
+        )
     };
-    assert_eq!(http_get(&link("mine")), (200, "x from laptop-1\n".into()));
-    assert_eq!(http_get(&link("server")), (200, "x from laptop-2\n".into()));
-    let stray = link("mine").replace("x.txt", "..%2F..%2Fclient.toml");
-    assert_eq!(http_get(&stray).0, 404, "only files waiting for a choice");
+    assert_eq!(page.get(&file("x.txt")), (200, "x from laptop-1\n".into()));
+    assert_eq!(
+        page.get(&file("..%2F..%2Fclient.toml")).0,
+        404,
+        "only files waiting for a choice"
+    );
 
     browser.click(&format!("{} button[data-keep=mine]", row("x.txt")));
     browser.wait_gone(&row("x.txt"));

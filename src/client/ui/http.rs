@@ -205,7 +205,9 @@ fn attr_chars(text: &str) -> String {
 
 /// Whether `value` may be sent as a header value: printable ASCII and tabs.
 fn clean_header_value(value: &str) -> bool {
-    value.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+    value
+        .bytes()
+        .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
 }
 
 /// Serves `listener` until the process ends.
@@ -253,10 +255,7 @@ fn connection(mut stream: TcpStream, handler: &impl Handler) {
 
 /// Reads until the blank line that ends the head. `None`: the connection
 /// closed (or stayed silent) before a byte came.
-fn read_head(
-    stream: &mut TcpStream,
-    deadline: Instant,
-) -> Result<Option<(Head, Vec<u8>)>, Answer> {
+fn read_head(stream: &mut TcpStream, deadline: Instant) -> Result<Option<(Head, Vec<u8>)>, Answer> {
     let mut buffer = Vec::with_capacity(2048);
     let mut chunk = [0u8; 2048];
     loop {
@@ -397,7 +396,11 @@ fn send(stream: &mut TcpStream, answer: Answer) {
     out.push_str("\r\n");
     let mut bytes = out.into_bytes();
     bytes.extend_from_slice(&answer.body);
-    if stream.write_all(&bytes).and_then(|_| stream.flush()).is_err() {
+    if stream
+        .write_all(&bytes)
+        .and_then(|_| stream.flush())
+        .is_err()
+    {
         return;
     }
     // Take what the browser may still send (a refused body) for a moment,
