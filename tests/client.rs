@@ -1068,3 +1068,215 @@ fn setup_refuses_plain_http_to_another_machine_unless_told() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(std::fs::read_to_string(&config).unwrap().contains(&url));
 }
+
+/// A TLS front for `backend` on 127.0.0.1, with the certificate and key
+/// given (PEM): a server behind an organisation's own authority.
+fn tls_front(cert: &Path, key: &Path, backend: String) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::io::{ErrorKind, Read};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    let config = std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(tcp) = tcp else { continue };
+            let config = std::sync::Arc::clone(&config);
+            let backend = backend.clone();
+            std::thread::spawn(move || {
+                let Ok(mut plain) = std::net::TcpStream::connect(&backend) else {
+                    return;
+                };
+                let tick = Some(std::time::Duration::from_millis(5));
+                let _ = tcp.set_read_timeout(tick);
+                let _ = plain.set_read_timeout(tick);
+                let connection = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(connection, tcp);
+                let mut buffer = [0u8; 16384];
+                let idle = |e: &std::io::Error| {
+                    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+                };
+                loop {
+                    match tls.read(&mut buffer) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            if plain.write_all(&buffer[..n]).is_err() {
+                                break;
+                            }
+                        }
+                        Err(e) if idle(&e) => {}
+                        Err(_) => break,
+                    }
+                    match plain.read(&mut buffer) {
+                        Ok(0) => {
+                            tls.conn.send_close_notify();
+                            let _ = tls.flush();
+                            break;
+                        }
+                        Ok(n) => {
+                            if tls
+                                .write_all(&buffer[..n])
+                                .and_then(|_| tls.flush())
+                                .is_err()
+                            {
+                                break;
+                            }
+                        }
+                        Err(e) if idle(&e) => {}
+                        Err(_) => break,
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_server_signed_by_a_private_authority_works_with_ca_file_for_the_api_and_git() {
+    let server = Server::start();
+    let keys = tempfile::tempdir().unwrap();
+    let openssl = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(keys.path())
+            .output()
+            .expect("openssl");
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    std::fs::write(
+        keys.path().join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2"],
+            &["-subj", "/CN=Girofle test authority"],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &["-keyout", "server.key", "-out", "server.csr"],
+            &["-subj", "/CN=127.0.0.1"],
+        ]
+        .concat(),
+    );
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+    let backend = server.url.trim_start_matches("http://").to_string();
+    let port = tls_front(
+        &keys.path().join("server.pem"),
+        &keys.path().join("server.key"),
+        backend,
+    );
+    let url = format!("https://127.0.0.1:{port}");
+    let ca = keys.path().join("ca.pem").display().to_string();
+
+    let machine = |name: &str| {
+        let root = tempfile::tempdir().unwrap();
+        let home = root.path().join("home");
+        let documents = home.join("Documents");
+        std::fs::create_dir_all(&documents).unwrap();
+        let machine = Machine {
+            home,
+            documents,
+            _root: root,
+        };
+        // Not known to this system: refused, the authority unknown.
+        let run = machine.run_with_input(
+            &[
+                "setup",
+                "--server",
+                &url,
+                "--token-stdin",
+                "--machine",
+                name,
+            ],
+            "glpat-alice-0001\n",
+        );
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("cannot be reached") && run.stderr.contains("Issuer"),
+            "{}",
+            run.stderr
+        );
+        let run = machine.run_with_input(
+            &[
+                "setup",
+                "--server",
+                &url,
+                "--token-stdin",
+                "--machine",
+                name,
+                "--ca-file",
+                &ca,
+            ],
+            "glpat-alice-0001\n",
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        machine
+    };
+    let laptop1 = machine("laptop-1");
+    let laptop2 = machine("laptop-2");
+    let report = laptop1.folder("Report");
+    write(&report, "plan.txt", "over https\n");
+    laptop1.run(&["new", "Report"]).expect_code(0);
+    laptop2.run(&["get", "report"]).expect_code(0);
+    assert_eq!(read(&laptop2.folder("Report"), "plan.txt"), "over https\n");
+    let status = laptop2
+        .run_in(&laptop2.folder("Report"), &["status"])
+        .expect_code(0);
+    assert!(
+        status
+            .stdout
+            .contains("The server has nothing this machine lacks."),
+        "{}",
+        status.stdout
+    );
+}

@@ -92,15 +92,6 @@ impl Git {
             "--work-tree".into(),
             self.work_tree.display().to_string(),
         ];
-        if let Some(ca_file) = &self.ca_file {
-            all.splice(
-                0..0,
-                [
-                    "-c".to_string(),
-                    format!("http.sslCAInfo={}", ca_file.display()),
-                ],
-            );
-        }
         all.extend(args.iter().map(|arg| arg.to_string()));
         let mut command = duct::cmd("git", &all)
             .env("GIT_TERMINAL_PROMPT", "0")
@@ -113,6 +104,10 @@ impl Git {
             .stdout_capture()
             .stderr_capture()
             .unchecked();
+        if let Some(ca_file) = &self.ca_file {
+            // The variable, not `http.sslCAInfo`, which it would override.
+            command = command.env("GIT_SSL_CAINFO", ca_file);
+        }
         command = match &self.auth {
             Some(header) => command
                 .env("GIT_CONFIG_COUNT", "1")
