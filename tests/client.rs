@@ -1038,11 +1038,20 @@ fn setup_refuses_plain_http_to_another_machine_unless_told() {
         _root: root,
     };
     let config = home.join(".config/girofle/client.toml");
+    // The token in a file: the refusal comes before any is read.
+    let token = home.join("token");
+    std::fs::write(&token, "glpat-secret-4242\n").unwrap();
+    let token = token.display().to_string();
     for far in [url.as_str(), "http://gitlab.example.org"] {
-        let run = machine.run_with_input(
-            &["setup", "--server", far, "--token-stdin", "--machine", "m"],
-            "glpat-secret-4242\n",
-        );
+        let run = machine.run(&[
+            "setup",
+            "--server",
+            far,
+            "--token-file",
+            &token,
+            "--machine",
+            "m",
+        ]);
         assert_eq!(run.code, 2, "{far}: {}", run.stderr);
         assert!(
             run.stderr.contains("is not encrypted") && run.stderr.contains("--insecure-http"),
