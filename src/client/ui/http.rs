@@ -214,7 +214,11 @@ fn clean_header_value(value: &str) -> bool {
 pub(super) fn serve<H: Handler>(listener: TcpListener, handler: Arc<H>) {
     let open = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
+        let Ok(stream) = stream else {
+            // Out of file descriptors, say: do not spin.
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        };
         if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
             open.fetch_sub(1, Ordering::SeqCst);
             drop(stream);
