@@ -1289,3 +1289,41 @@ fn a_server_signed_by_a_private_authority_works_with_ca_file_for_the_api_and_git
         status.stdout
     );
 }
+
+#[test]
+fn git_does_not_follow_a_server_that_moved() {
+    let elsewhere = Listener::start("127.0.0.1:0", gitlab_answer);
+    let to = format!("http://127.0.0.1:{}", elsewhere.port);
+    let moving = Listener::start("127.0.0.1:0", move |head| {
+        (
+            301,
+            format!("Location: {to}{}\r\n", asked(head)),
+            String::new(),
+        )
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let git = girofle::client::git::Git::new(
+        &dir.path().join("history"),
+        dir.path(),
+        "Alice",
+        "alice@example.org",
+    )
+    .with_token("glpat-secret-4242");
+    let output = git
+        .output(&[
+            "ls-remote",
+            &format!("http://127.0.0.1:{}/alice/report.git", moving.port),
+        ])
+        .unwrap();
+    assert!(!output.ok, "{}", output.stderr);
+    assert_eq!(moving.heard().len(), 1, "{:?}", moving.heard());
+    assert!(
+        moving.heard()[0].contains("Authorization: Basic"),
+        "the token went to the server named"
+    );
+    let heard = elsewhere.heard();
+    assert!(
+        heard.is_empty(),
+        "git followed the server elsewhere: {heard:?}"
+    );
+}
