@@ -42,6 +42,12 @@ enum Action {
         /// This machine's name, as your other machines will show it [default: its host name]
         #[arg(long)]
         machine: Option<String>,
+        /// A certificate authority (PEM) to trust for the server, besides the system's
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
+        /// Accept a plain http:// address of another machine (the token and files cross the network unencrypted)
+        #[arg(long)]
+        insecure_http: bool,
     },
     /// Make a folder a saved folder (its first version goes to the server)
     New {
@@ -136,7 +142,16 @@ fn run(cli: &Cli) -> Result<Exit> {
             token_file,
             token_stdin,
             machine,
-        } => setup(&location, server, token_file, *token_stdin, machine),
+            ca_file,
+            insecure_http,
+        } => setup(
+            &location,
+            server,
+            (token_file, *token_stdin),
+            machine,
+            ca_file,
+            *insecure_http,
+        ),
         Action::Ui {
             no_browser,
             check_every,
@@ -205,9 +220,10 @@ fn act(client: &Client, folder: Option<&Path>, action: &Action) -> Result<Exit> 
 fn setup(
     location: &Location,
     server: &Option<String>,
-    token_file: &Option<PathBuf>,
-    token_stdin: bool,
+    (token_file, token_stdin): (&Option<PathBuf>, bool),
     machine: &Option<String>,
+    ca_file: &Option<PathBuf>,
+    insecure_http: bool,
 ) -> Result<Exit> {
     let server = match server {
         Some(server) => server.clone(),
@@ -216,6 +232,8 @@ fn setup(
         }
         None => return Err(Error::usage("--server is needed")),
     };
+    // Before a token is asked for: it would be sent unencrypted.
+    girofle::client::config::check_server(server.trim(), insecure_http)?;
     let token = if token_stdin {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
@@ -244,6 +262,8 @@ fn setup(
             token,
             token_file: token_file.clone(),
             machine,
+            ca_file: ca_file.clone(),
+            insecure_http,
         },
     )?;
     eprintln!(

@@ -2,7 +2,14 @@
 //! the current user, projects with a topic, one project, creating a project,
 //! looking a user up by name, adding a member. The token goes in the
 //! `PRIVATE-TOKEN` header.
+//!
+//! Redirects are never followed: the token would go to wherever the server
+//! points, and a `POST` turned into a `GET` would look done when it was not.
+//! An answer sending elsewhere is an error that names the new address. Over
+//! https the server's certificate is checked against the system's store (the
+//! same roots git uses) and, when the person gave one, their own CA.
 
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -61,6 +68,9 @@ pub enum ApiError {
     Offline(String),
     /// The server answered with this status and body.
     Status(u16, String),
+    /// The server sends the client to another address (a redirect): its
+    /// root, when the address says it.
+    Moved(String),
     /// The answer was not what GitLab sends.
     Bad(String),
 }
@@ -78,6 +88,10 @@ impl std::fmt::Display for ApiError {
                 write!(f, "the server answered {code}: {}", short(body))
             }
             ApiError::Bad(why) => write!(f, "the server's answer was not understood ({why})"),
+            ApiError::Moved(to) => write!(
+                f,
+                "the server moved to {to}; run `girofle-client setup --server {to}`"
+            ),
         }
     }
 }
@@ -105,26 +119,43 @@ pub struct Api {
 }
 
 impl Api {
-    /// An API client for `server` (its root URL) with `token`.
-    pub fn new(server: &str, token: &str) -> Api {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+    /// An API client for `server` (its root URL) with `token`, trusting the
+    /// system's certificates and those of `ca_file` (PEM) when given.
+    pub fn new(server: &str, token: &str, ca_file: Option<&Path>) -> crate::error::Result<Api> {
+        let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .max_redirects(0)
             .timeout_connect(Some(Duration::from_secs(10)))
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
-        Api {
+            .timeout_global(Some(Duration::from_secs(60)));
+        if server.starts_with("https://") || ca_file.is_some() {
+            config = config.tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(roots(ca_file)?)
+                    .build(),
+            );
+        }
+        Ok(Api {
             base: format!("{}/api/v4", server.trim_end_matches('/')),
             token: token.to_string(),
-            agent,
-        }
+            agent: config.build().into(),
+        })
     }
 
     fn answer(
+        &self,
+        url: &str,
         result: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> std::result::Result<serde_json::Value, ApiError> {
         let mut response = result.map_err(|error| ApiError::Offline(error.to_string()))?;
         let status = response.status().as_u16();
+        if (300..400).contains(&status) {
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("");
+            return Err(ApiError::Moved(self.moved_to(url, location)));
+        }
         let body = response
             .body_mut()
             .read_to_string()
@@ -137,7 +168,8 @@ impl Api {
 
     fn get(&self, path: &str) -> std::result::Result<serde_json::Value, ApiError> {
         let url = format!("{}{path}", self.base);
-        Self::answer(
+        self.answer(
+            &url,
             self.agent
                 .get(&url)
                 .header("PRIVATE-TOKEN", &self.token)
@@ -151,12 +183,35 @@ impl Api {
         body: &serde_json::Value,
     ) -> std::result::Result<serde_json::Value, ApiError> {
         let url = format!("{}{path}", self.base);
-        Self::answer(
+        self.answer(
+            &url,
             self.agent
                 .post(&url)
                 .header("PRIVATE-TOKEN", &self.token)
                 .send_json(body),
         )
+    }
+
+    /// The server's new root, from a redirect of `url` to `location`: the
+    /// address without the API's path when it ends so, else as given.
+    fn moved_to(&self, url: &str, location: &str) -> String {
+        let location = location.trim();
+        let absolute = if location.starts_with("http://") || location.starts_with("https://") {
+            location.to_string()
+        } else {
+            // A path on the same server.
+            let scheme_end = url.find("://").map_or(0, |i| i + 3);
+            let host_end = url[scheme_end..]
+                .find('/')
+                .map_or(url.len(), |i| scheme_end + i);
+            format!("{}/{}", &url[..host_end], location.trim_start_matches('/'))
+        };
+        let asked = &url[self.base.len() - "/api/v4".len()..];
+        let root = absolute
+            .strip_suffix(asked)
+            .or_else(|| absolute.split("/api/v4/").next())
+            .unwrap_or(&absolute);
+        root.trim_end_matches('/').to_string()
     }
 
     fn parse<T: serde::de::DeserializeOwned>(
@@ -231,6 +286,38 @@ impl Api {
     }
 }
 
+/// The system's certificate authorities (those git trusts too), and those of
+/// `ca_file`.
+fn roots(ca_file: Option<&Path>) -> crate::error::Result<ureq::tls::RootCerts> {
+    let mut certs: Vec<ureq::tls::Certificate<'static>> = rustls_native_certs::load_native_certs()
+        .certs
+        .iter()
+        .map(|der| ureq::tls::Certificate::from_der(der.as_ref()).to_owned())
+        .collect();
+    if let Some(file) = ca_file {
+        let pem = std::fs::read(file)
+            .map_err(|error| Error::usage(format!("cannot read {}: {error}", file.display())))?;
+        let before = certs.len();
+        for item in ureq::tls::parse_pem(&pem) {
+            if let Ok(ureq::tls::PemItem::Certificate(cert)) = item {
+                certs.push(cert);
+            }
+        }
+        if certs.len() == before {
+            return Err(Error::usage(format!(
+                "{} holds no certificate (a PEM file, -----BEGIN CERTIFICATE-----, is expected)",
+                file.display()
+            )));
+        }
+    }
+    Ok(if certs.is_empty() {
+        // No store on this system: the roots built in.
+        ureq::tls::RootCerts::WebPki
+    } else {
+        ureq::tls::RootCerts::new_with_certs(&certs)
+    })
+}
+
 /// Percent-encodes everything but unreserved characters (GitLab wants
 /// `namespace%2Fpath`).
 pub fn encode(text: &str) -> String {
@@ -260,7 +347,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
-        let api = Api::new(&format!("http://127.0.0.1:{port}"), "t");
+        let api = Api::new(&format!("http://127.0.0.1:{port}"), "t", None).unwrap();
         assert!(matches!(api.current_user(), Err(ApiError::Offline(_))));
     }
 }

@@ -84,6 +84,10 @@ pub struct Config {
     /// Where the client keeps its data, when not the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    /// A certificate authority (PEM) trusted for the server besides the
+    /// system's: a server whose certificate a private CA signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -144,6 +148,35 @@ impl Config {
             None => location.default_data_dir(),
         }
     }
+}
+
+/// Refuses a plain `http://` address of another machine unless `insecure`:
+/// the token (and every file) would cross the network unencrypted, readable
+/// and changeable by anyone on the way. On this machine (loopback) there is
+/// no way to cross.
+pub fn check_server(server: &str, insecure: bool) -> Result<()> {
+    let Some(rest) = server.strip_prefix("http://") else {
+        return Ok(());
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback || insecure {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "{server} is not encrypted (http://): your access token and your files would cross \
+         the network in clear, for anyone on the way to read or change. Give the server's \
+         https:// address; or, only on a network you trust entirely, add --insecure-http"
+    )))
 }
 
 /// A machine name is part of a name on the server: letters, digits, `.`, `_`
@@ -232,6 +265,29 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_only_on_this_machine() {
+        for fine in [
+            "https://gitlab.example.org",
+            "http://127.0.0.1:8080",
+            "http://127.9.8.7",
+            "http://localhost:3000/x",
+            "http://[::1]:80",
+        ] {
+            assert!(check_server(fine, false).is_ok(), "{fine}");
+        }
+        for far in [
+            "http://gitlab.example.org",
+            "http://10.0.0.5:8080",
+            "http://127.0.0.1.example.org",
+            "http://127.0.0.1@gitlab.example.org",
+            "http://[::2]:80",
+        ] {
+            assert!(check_server(far, false).is_err(), "{far}");
+            assert!(check_server(far, true).is_ok(), "{far}");
+        }
+    }
+
+    #[test]
     fn explicit_config_keeps_data_beside_it() {
         let location = Location::resolve(Some(Path::new("/tmp/m1/client.toml"))).unwrap();
         assert!(location.explicit);
@@ -256,6 +312,7 @@ mod tests {
             name: "Alice".into(),
             email: "alice@example.org".into(),
             data_dir: None,
+            ca_file: None,
         };
         config.save(&location).unwrap();
         assert_eq!(Config::load(&location).unwrap(), config);

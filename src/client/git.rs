@@ -6,6 +6,9 @@
 //! environment (`GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_0`/`GIT_CONFIG_VALUE_0`):
 //! never on a command line, where other users could read it, nor in a URL
 //! that git would print.
+//!
+//! Git follows no redirect (`http.followRedirects=false`): the header would
+//! go wherever the server points.
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +37,7 @@ pub struct Git {
     pub work_tree: PathBuf,
     /// The `Authorization` header value for the server.
     auth: Option<String>,
+    ca_file: Option<PathBuf>,
     name: String,
     email: String,
 }
@@ -45,6 +49,7 @@ impl Git {
             git_dir: git_dir.to_path_buf(),
             work_tree: work_tree.to_path_buf(),
             auth: None,
+            ca_file: None,
             name: name.to_string(),
             email: email.to_string(),
         }
@@ -55,6 +60,13 @@ impl Git {
     pub fn with_token(mut self, token: &str) -> Git {
         let pair = base64::engine::general_purpose::STANDARD.encode(format!("oauth2:{token}"));
         self.auth = Some(format!("Authorization: Basic {pair}"));
+        self
+    }
+
+    /// The same, trusting the certificate authority in `ca_file` (PEM) for
+    /// the server, when given.
+    pub fn with_ca_file(mut self, ca_file: Option<&Path>) -> Git {
+        self.ca_file = ca_file.map(Path::to_path_buf);
         self
     }
 
@@ -73,6 +85,8 @@ impl Git {
             "init.defaultBranch=main".into(),
             "-c".into(),
             "commit.gpgSign=false".into(),
+            "-c".into(),
+            "http.followRedirects=false".into(),
             "--git-dir".into(),
             self.git_dir.display().to_string(),
             "--work-tree".into(),
@@ -90,6 +104,10 @@ impl Git {
             .stdout_capture()
             .stderr_capture()
             .unchecked();
+        if let Some(ca_file) = &self.ca_file {
+            // The variable, not `http.sslCAInfo`, which it would override.
+            command = command.env("GIT_SSL_CAINFO", ca_file);
+        }
         command = match &self.auth {
             Some(header) => command
                 .env("GIT_CONFIG_COUNT", "1")

@@ -44,6 +44,10 @@ pub struct SetupArgs {
     pub token_file: Option<PathBuf>,
     /// This machine's name (the host name by default).
     pub machine: Option<String>,
+    /// A certificate authority (PEM) to trust for the server.
+    pub ca_file: Option<PathBuf>,
+    /// Accept a plain `http://` address of another machine.
+    pub insecure_http: bool,
 }
 
 /// Writes `client.toml` after checking the token with the server.
@@ -54,6 +58,8 @@ pub fn setup(location: &Location, args: &SetupArgs) -> Result<Config> {
             "{server:?} is not a server address (it starts with https:// or http://)"
         )));
     }
+    config::check_server(&server, args.insecure_http)?;
+    let ca_file = args.ca_file.as_deref().map(config::absolute).transpose()?;
     let machine = args
         .machine
         .clone()
@@ -78,7 +84,7 @@ pub fn setup(location: &Location, args: &SetupArgs) -> Result<Config> {
     if token.is_empty() {
         return Err(Error::usage("the access token is empty"));
     }
-    let user = Api::new(&server, &token)
+    let user = Api::new(&server, &token, ca_file.as_deref())?
         .current_user()
         .map_err(|error| Error::failed(format!("{server}: {error}")))?;
     std::fs::create_dir_all(&config_dir)?;
@@ -101,6 +107,7 @@ pub fn setup(location: &Location, args: &SetupArgs) -> Result<Config> {
         },
         person: user.username,
         data_dir: None,
+        ca_file,
     };
     config.save(location)?;
     Ok(config)
@@ -153,7 +160,7 @@ impl Client {
         let config = Config::load(&location)?;
         let token = config.token()?;
         let data_dir = config.data_dir(&location)?;
-        let api = Api::new(&config.server, &token);
+        let api = Api::new(&config.server, &token, config.ca_file.as_deref())?;
         Ok(Client {
             location,
             config,
@@ -178,6 +185,7 @@ impl Client {
             &self.config.email,
         )
         .with_token(&self.token)
+        .with_ca_file(self.config.ca_file.as_deref())
     }
 
     pub(super) fn my_ref(&self) -> String {

@@ -676,6 +676,7 @@ mod tests {
             name: "Alice".into(),
             email: "alice@example.org".into(),
             data_dir: None,
+            ca_file: None,
         }
         .save(&location)
         .unwrap();

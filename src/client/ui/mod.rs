@@ -1,5 +1,5 @@
 //! `girofle-client ui`: a page on this machine (127.0.0.1, a free port, a
-//! random token in its address) with buttons for what the subcommands do. The
+//! random key in its address's fragment) with buttons for what the subcommands do. The
 //! page calls the same library functions as the subcommands; it adds no logic
 //! of its own beyond presenting their results in plain words.
 //!
@@ -10,11 +10,22 @@
 //! one has changes never sent.
 //!
 //! Every asset is inside the binary: no internet, no CDN.
+//!
+//! The key: the address printed is `http://127.0.0.1:PORT/#KEY`. A fragment
+//! is never sent in a request nor in a `Referer`; the page's script keeps the
+//! key in the tab's session storage, takes it out of the address bar, and
+//! sends it in the `X-Girofle-Key` header of each of its requests. A header
+//! is something no other site can make a browser send here (it would need a
+//! CORS preflight this server never grants), and no cookie is used: cookies
+//! of 127.0.0.1 go to every port of it. Only the page's own assets are served
+//! without the key. Besides, the Host must be this address (no DNS
+//! rebinding), and an action must be JSON from the page's own origin.
 
 mod http;
 mod views;
 
 use std::io::Read;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +36,7 @@ use super::config::Location;
 use super::folders::Locked;
 use super::ops::{Client, Keep, Notes};
 use crate::error::{Error, Result};
-use http::{Answer, Query};
+use http::{Answer, Head, Query};
 use views::Views;
 
 /// How the page is started.
@@ -37,7 +48,7 @@ pub struct Options {
 
 /// The page, listening, not yet serving.
 pub struct Page {
-    server: tiny_http::Server,
+    listener: TcpListener,
     url: String,
     app: Arc<App>,
 }
@@ -46,6 +57,10 @@ pub struct Page {
 struct App {
     client: Client,
     token: String,
+    /// `127.0.0.1:PORT`, the only Host answered.
+    host: String,
+    /// `http://127.0.0.1:PORT`, the only origin whose actions are taken.
+    origin: String,
     place: PathBuf,
     views: Views,
 }
@@ -55,28 +70,27 @@ impl Page {
     /// starts watching the folders.
     pub fn start(location: Location, options: Options) -> Result<Page> {
         let client = Client::open(location)?;
-        let server = tiny_http::Server::http("127.0.0.1:0")
+        let listener = TcpListener::bind("127.0.0.1:0")
             .map_err(|error| Error::failed(format!("cannot listen on 127.0.0.1: {error}")))?;
-        let port = server
-            .server_addr()
-            .to_ip()
-            .map(|addr| addr.port())
-            .ok_or_else(|| Error::failed("no port to listen on"))?;
+        let port = listener.local_addr()?.port();
         let token = random_token()?;
         // Where "Get a folder" puts folders, as `get` does.
         let place = std::env::current_dir()?;
-        let url = format!("http://127.0.0.1:{port}/?t={token}");
+        let host = format!("127.0.0.1:{port}");
+        let url = format!("http://{host}/#{token}");
         let app = Arc::new(App {
             client,
             token,
+            origin: format!("http://{host}"),
+            host,
             place,
             views: Views::default(),
         });
         views::start(Arc::clone(&app), options.refresh)?;
-        Ok(Page { server, url, app })
+        Ok(Page { listener, url, app })
     }
 
-    /// The page's address, token included.
+    /// The page's address, its key in the fragment.
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -98,26 +112,11 @@ impl Page {
         Ok(file)
     }
 
-    /// Serves until the process ends; a few requests at a time (an action
-    /// that waits for the server does not stop the page from updating).
+    /// Serves until the process ends; each request on its own thread (an
+    /// action that waits for the server does not stop the page from
+    /// updating, nor does a request that arrives slowly).
     pub fn run(self) -> Result<()> {
-        let server = Arc::new(self.server);
-        let workers: Vec<_> = (0..4)
-            .map(|_| {
-                let server = Arc::clone(&server);
-                let app = Arc::clone(&self.app);
-                std::thread::spawn(move || {
-                    for request in server.incoming_requests() {
-                        http::answer(request, |method, path, query, body| {
-                            app.route(method, path, query, body)
-                        });
-                    }
-                })
-            })
-            .collect();
-        for worker in workers {
-            let _ = worker.join();
-        }
+        http::serve(self.listener, self.app);
         Ok(())
     }
 }
@@ -136,23 +135,74 @@ const SCRIPT: &str = include_str!("page/app.js");
 const STYLE: &str = include_str!("page/style.css");
 const ICON: &[u8] = include_bytes!("page/icon.svg");
 
-impl App {
-    fn route(&self, method: &str, path: &str, query: &Query, body: &[u8]) -> Answer {
-        // The token keeps other local users (and other sites in the
-        // person's browser) from driving the page.
-        if !http::same_secret(query.get("t").unwrap_or(""), &self.token) {
-            return Answer::forbidden();
+/// The page's own assets, the only answers given without the key: they
+/// hold nothing of the person's.
+fn asset(path: &str) -> Option<Answer> {
+    Some(match path {
+        "/" => Answer::asset("text/html; charset=utf-8", INDEX.as_bytes()),
+        "/app.js" => Answer::asset("text/javascript; charset=utf-8", SCRIPT.as_bytes()),
+        "/style.css" => Answer::asset("text/css; charset=utf-8", STYLE.as_bytes()),
+        "/icon.svg" => Answer::asset("image/svg+xml", ICON),
+        _ => return None,
+    })
+}
+
+impl http::Handler for App {
+    fn admit(&self, head: &Head) -> std::result::Result<(), Answer> {
+        // Another name for this address (DNS rebinding: a site whose name
+        // now points at 127.0.0.1) is not this page.
+        if !head
+            .header("host")
+            .is_some_and(|host| host.eq_ignore_ascii_case(&self.host))
+        {
+            return Err(Answer::text(
+                421,
+                &format!("This page answers only at {}.\n", self.host),
+            ));
         }
-        match (method, path) {
-            ("GET", "/") => Answer::asset(
-                "text/html; charset=utf-8",
-                INDEX.replace("{{TOKEN}}", &self.token).as_bytes(),
-            ),
-            ("GET", "/app.js") => {
-                Answer::asset("text/javascript; charset=utf-8", SCRIPT.as_bytes())
+        if head.method == "GET" && asset(&head.path).is_some() {
+            return Ok(());
+        }
+        // The key keeps other local users (and other sites in the
+        // person's browser) from driving the page.
+        if !http::same_secret(head.header("x-girofle-key").unwrap_or(""), &self.token) {
+            return Err(Answer::forbidden());
+        }
+        if head.method != "GET" {
+            // An action: JSON (which no form can send), from the page itself.
+            let json = head.header("content-type").is_some_and(|kind| {
+                kind.split(';')
+                    .next()
+                    .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+            });
+            if !json {
+                return Err(Answer::text(415, "An action is sent as JSON.\n"));
             }
-            ("GET", "/style.css") => Answer::asset("text/css; charset=utf-8", STYLE.as_bytes()),
-            ("GET", "/icon.svg") => Answer::asset("image/svg+xml", ICON),
+            let own_origin = head.header("origin") == Some(self.origin.as_str());
+            let same_site = head
+                .header("sec-fetch-site")
+                .is_none_or(|site| site == "same-origin");
+            if !own_origin || !same_site {
+                return Err(Answer::forbidden());
+            }
+        }
+        Ok(())
+    }
+
+    fn answer(&self, head: &Head, body: &[u8]) -> Answer {
+        if head.method == "GET"
+            && let Some(answer) = asset(&head.path)
+        {
+            return answer;
+        }
+        self.route(&head.method, &head.path, &head.query, body)
+    }
+}
+
+impl App {
+    /// An admitted request (the key, the host and the origin checked).
+    fn route(&self, method: &str, path: &str, query: &Query, body: &[u8]) -> Answer {
+        match (method, path) {
             ("GET", "/api/state") => Answer::json(&self.state()),
             ("GET", "/api/available") => self.reply(self.available()),
             ("GET", "/api/discard") => self.reply(self.discard_preview(query)),

@@ -2,27 +2,72 @@
 // The page of girofle-client ui. Every action is a request to the program
 // that served this page, on this machine; nothing is fetched from elsewhere.
 
-const token = new URLSearchParams(location.search).get('t') || '';
+// The page's key comes in the address's fragment (never sent anywhere), is
+// kept in this tab's session storage (this origin's alone), taken out of the
+// address bar, and sent in a header with each request: no other site can
+// make the browser send it.
+const key = (() => {
+  const given = location.hash.slice(1);
+  if (given) {
+    sessionStorage.setItem('girofle-key', given);
+    history.replaceState(null, '', location.pathname);
+  }
+  return sessionStorage.getItem('girofle-key') || '';
+})();
+const REFUSED = 'This page opens only from the address girofle-client ui printed.';
 let generation = -1;
 let busy = false;
 let lastState = null;
+let refused = false;
 
 function address(path, params) {
-  return path + '?' + new URLSearchParams(Object.assign({ t: token }, params || {}));
+  return params ? path + '?' + new URLSearchParams(params) : path;
+}
+
+// A request of the page's, with its key; the answer, or why not.
+async function request(path, options) {
+  const answer = await fetch(path, Object.assign({ cache: 'no-store' }, options, {
+    headers: Object.assign({ 'X-Girofle-Key': key }, (options || {}).headers),
+  }));
+  if (answer.status === 403) {
+    refused = true;
+    return { refused: true, answer };
+  }
+  return { answer };
 }
 
 async function ask(path, params) {
-  const answer = await fetch(address(path, params), { cache: 'no-store' });
-  return answer.json();
+  const { refused: no, answer } = await request(address(path, params));
+  return no ? { ok: false, lines: [REFUSED] } : answer.json();
 }
 
 async function act(path, body) {
-  const answer = await fetch(address(path), {
+  const { refused: no, answer } = await request(path, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify(body),
   });
-  return answer.json();
+  return no ? { ok: false, lines: [REFUSED] } : answer.json();
+}
+
+// One version of a file waiting for a choice, in a new tab (fetched with the
+// key, then shown from memory: its address carries nothing).
+const SHOWN = ['image/png', 'image/jpeg', 'image/gif', 'application/pdf', 'text/plain'];
+async function openFile(folder, file, side) {
+  const view = window.open('', '_blank');
+  const { refused: no, answer } = await request(address('/file', { folder: folder.dir, file, side }));
+  if (no || !answer.ok) {
+    if (view) view.close();
+    say({ ok: false, lines: [no ? REFUSED : (await answer.text()).trim()] });
+    return;
+  }
+  const got = await answer.blob();
+  const media = (answer.headers.get('Content-Type') || '').split(';')[0].trim();
+  const type = SHOWN.includes(media) ? (media === 'text/plain' ? 'text/plain;charset=utf-8' : media)
+    : 'application/octet-stream';
+  const url = URL.createObjectURL(new Blob([got], { type }));
+  if (view) view.location.href = url;
+  else location.assign(url);
 }
 
 // An element with attributes and children (text is always text, never HTML).
@@ -52,8 +97,15 @@ function lines(answer) {
 }
 
 async function poll() {
+  if (!key) refused = true;
+  if (refused) {
+    say({ ok: false, lines: [REFUSED] });
+    document.getElementById('folders').replaceChildren();
+    return;
+  }
   try {
     const state = await ask('/api/state');
+    if (refused) return poll();
     if (state.generation !== generation) {
       generation = state.generation;
       lastState = state;
@@ -172,9 +224,8 @@ function showChoices(folder, answer, said) {
     return;
   }
   const rows = pending.map((file) => {
-    const open = (side, text) => el('a', {
-      href: address('/file', { folder: folder.dir, file, side }), target: '_blank', rel: 'noreferrer',
-      'data-side': side,
+    const open = (side, text) => el('button', {
+      type: 'button', class: 'open', 'data-side': side, onclick: () => openFile(folder, file, side),
     }, text);
     const keep = (choice, text) => el('button', {
       type: 'button', 'data-keep': choice,
