@@ -601,7 +601,8 @@ mod tests {
         let good = Row::example(1, "docs", RowState::Commissioned);
         let text = String::from_utf8(render(std::slice::from_ref(&good)).unwrap()).unwrap();
         assert_eq!(parse(&text).unwrap().0, vec![good.clone()]);
-        let cases: Vec<(fn(&mut Row), &str)> = vec![
+        type Change = fn(&mut Row);
+        let cases: Vec<(Change, &str)> = vec![
             (
                 |r| r.backup_schedule = "0 * * * *\n* * * * * root sh /x".into(),
                 "control character",

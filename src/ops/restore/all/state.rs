@@ -304,13 +304,13 @@ fn read_schedules(
         }
         match (kind.as_str(), number) {
             ("state", _) => schedules.state = Some(parsed.schedule),
-            (kind, Some(n)) if kind.starts_with("drill-") => {
-                if rows
-                    .iter()
-                    .any(|row| row.number == n && row.state == RowState::Commissioned)
-                {
-                    schedules.drills.insert(n, parsed.schedule);
-                }
+            (kind, Some(n))
+                if kind.starts_with("drill-")
+                    && rows
+                        .iter()
+                        .any(|row| row.number == n && row.state == RowState::Commissioned) =>
+            {
+                schedules.drills.insert(n, parsed.schedule);
             }
             // An instance's backups follow its row's schedule.
             _ => {}
