@@ -472,6 +472,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_state_key_authenticates_its_manifest_and_nothing_else() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join(STATE_KEY_FILE);
+        let key = StateKey::generate().unwrap();
+        assert!(key.install_new(&path).unwrap());
+        // Never replaced: a second key does not take the first one's place.
+        assert!(!StateKey::generate().unwrap().install_new(&path).unwrap());
+        let read = StateKey::read(&path).unwrap();
+        assert_eq!(read, key);
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&fs::metadata(&path).unwrap().permissions())
+                & 0o777,
+            0o600
+        );
+        let mac = key.mac_line(b"manifest");
+        assert!(key.verifies(b"manifest", &mac));
+        assert!(!key.verifies(b"manifest!", &mac));
+        assert!(!StateKey::generate().unwrap().verifies(b"manifest", &mac));
+        assert!(!key.verifies(b"manifest", "blake3-keyed 00"));
+        assert!(StateKey::parse(&key.to_hex()).is_ok());
+        assert!(StateKey::parse("abc").is_err());
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+        assert!(StateKey::read(&path).is_err());
+    }
+
+    #[test]
     fn a_home_that_is_a_link_is_judged_by_the_directory_it_names() {
         use std::os::unix::fs::{PermissionsExt, symlink};
         let temp = tempfile::tempdir().unwrap();
