@@ -9,6 +9,17 @@
 //! Without `--from`: the same on this host, from `sauvegardes/` and
 //! `bckups/`, for the instances whose container is missing.
 //!
+//! A state backup is data, never instructions for root: it is refused
+//! (exit 1, nothing written) unless its MAC (`MANIFEST.mac`, made with the
+//! home's `state.key`; on a new host, `--state-key FILE`) authenticates its
+//! MANIFEST, and a fetched one without a MAC is refused unless
+//! `--accept-unauthenticated-state` says so. Its rows are checked field by
+//! field; its cron entries are rebuilt from the inventory by this host's
+//! `girofle-backup` (only the schedules are read, and checked); the
+//! settings of a fetched `girofle.conf` that run or send something
+//! (`[notify]`, `[metrics]`, targets this host does not have) wait for
+//! `--yes`, the whole file set aside beside the one written (root's, 0600).
+//!
 //! Everything that could clash with what is already here (an inventory with
 //! rows, a port in use, a container name taken, an instance directory or cron
 //! entry that exists) is checked before anything is changed: exit 2. Then
