@@ -199,7 +199,7 @@ fi
 # version (girofle:girofle, inventory 0600 girofle's) is moved to this model.
 # A symbolic link where root writes one of its files was planted (only the
 # girofle user could, under the previous model): it is removed, never followed.
-for name in inventory.girofle .auto-increment.girofle girofle.log girofle.conf inventory.girofle.lock; do
+for name in inventory.girofle .auto-increment.girofle girofle.log girofle.conf inventory.girofle.lock state.key; do
 	if [ -L "$home/$name" ]; then
 		rm -f "$home/$name"
 		did "removed the symbolic link planted at $home/$name (root never follows one)"
@@ -237,7 +237,26 @@ ensure "$home/inventory.girofle" root:girofle 640
 ensure "$home/.auto-increment.girofle" root:root 600
 ensure "$home/inventory.girofle.lock" root:root 600
 ensure "$home/girofle.log" root:root 640
-ensure "$home/girofle.conf" root:root -
+ensure "$home/girofle.conf" root:root 600
+# The state key authenticates Girofle's state backups (a MAC of each one's
+# MANIFEST, written beside it), so that a copy changed on a target is refused
+# by girofle-restore --all. Made once, linked into place (never over a file
+# or through a link), and printed once: kept off this host, it is what
+# `girofle-restore --all --state-key FILE` needs on a new host.
+key=$home/state.key
+if [ ! -e "$key" ]; then
+	(umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$key.new.$$" && echo >>"$key.new.$$")
+	chown root:root "$key.new.$$"
+	if ln "$key.new.$$" "$key" 2>/dev/null; then
+		did "created $key, the key that authenticates this home's state backups."
+		say "   Keep a copy of it in a safe place, off this host: on a new host,"
+		say "   girofle-restore --all --from TARGET --source HOST --state-key FILE asks for it."
+		say "   It is printed this once:"
+		say "   $(cat "$key")"
+	fi
+	rm -f "$key.new.$$"
+fi
+ensure "$key" root:root 600
 ensure "$home/sauvegardes" root:root 700
 ensure "$home/operations-std" root:root 755
 ensure "$home/operations-std/serveur" root:root 755

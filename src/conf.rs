@@ -50,10 +50,11 @@ pub struct Retention {
 }
 
 /// `[targets.<name>]`: rsync over SSH (`user@host:/path`) or a mounted path.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
     /// `user@host:/path` or `/mounted/path`.
+    #[serde(deserialize_with = "target_url")]
     pub url: String,
     /// SSH port.
     pub port: Option<u16>,
@@ -213,6 +214,42 @@ pub struct MetricsSection {
     pub textfile: PathBuf,
 }
 
+/// Checks a target's `url`: a path, or `[user@]host:/path` whose user and
+/// host cannot be read as an option by ssh or rsync (`-oProxyCommand=…`
+/// would run a command as root) and hold no white space or control character.
+fn target_url<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<String, D::Error> {
+    let url = String::deserialize(deserializer)?;
+    check_target_url(&url).map_err(serde::de::Error::custom)?;
+    Ok(url)
+}
+
+/// See [`target_url`]; the error says what is wrong.
+pub fn check_target_url(url: &str) -> std::result::Result<(), String> {
+    if url.chars().any(char::is_control) {
+        return Err(format!("url = {url:?}: holds a control character"));
+    }
+    if url.starts_with('/') {
+        return Ok(());
+    }
+    let Some((destination, _)) = url.split_once(':') else {
+        return Ok(());
+    };
+    let host = destination
+        .rsplit_once('@')
+        .map_or(destination, |(_, host)| host);
+    if destination.starts_with('-') || host.starts_with('-') {
+        return Err(format!(
+            "url = {url:?}: the host part starts with `-`, which ssh and rsync would take for an option"
+        ));
+    }
+    if destination.chars().any(char::is_whitespace) {
+        return Err(format!("url = {url:?}: the host part holds white space"));
+    }
+    Ok(())
+}
+
 /// Checks `textfile`: absolute, and named `*.prom`, the only files the
 /// collector reads (any other name would be silently ignored).
 fn textfile_path<'de, D: serde::Deserializer<'de>>(
@@ -238,10 +275,15 @@ fn textfile_path<'de, D: serde::Deserializer<'de>>(
 
 impl Conf {
     /// Reads `girofle.conf`; a missing file is an empty configuration.
+    ///
+    /// A file another user can write (not root's nor this user's, or group-
+    /// or world-writable) is refused: what it says is run and sent as root.
     pub fn load(home: &Home) -> Result<Conf> {
+        use std::io::Read;
+        use std::os::unix::fs::MetadataExt;
         let path = home.conf();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
+        let mut file = match std::fs::File::open(&path) {
+            Ok(file) => file,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Conf::default());
             }
@@ -252,6 +294,23 @@ impl Conf {
                 )));
             }
         };
+        let metadata = file
+            .metadata()
+            .map_err(|error| Error::failed(format!("cannot read {}: {error}", path.display())))?;
+        let me = nix::unistd::geteuid().as_raw();
+        if (metadata.uid() != 0 && metadata.uid() != me) || metadata.mode() & 0o022 != 0 {
+            return Err(Error::usage(format!(
+                "{} (owner uid {}, mode {:o}) can be written by another user than root: it is not \
+                 read, since its settings run and send things as root. Check it, then \
+                 `chown root:root {0}` and `chmod 600 {0}`",
+                path.display(),
+                metadata.uid(),
+                metadata.mode() & 0o7777
+            )));
+        }
+        let mut text = String::new();
+        file.read_to_string(&mut text)
+            .map_err(|error| Error::failed(format!("cannot read {}: {error}", path.display())))?;
         Conf::parse(&text).map_err(|problem| Error::usage(format!("{}: {problem}", path.display())))
     }
 
@@ -431,6 +490,27 @@ mod tests {
             ".prom",
         );
         refused("[metrics]\n", 1, "missing field `textfile`");
+    }
+
+    #[test]
+    fn target_hosts_that_ssh_would_read_as_options_are_refused() {
+        refused(
+            "[targets.x]\nurl = \"-oProxyCommand=sh -c id:/srv\"\n",
+            2,
+            "starts with `-`",
+        );
+        refused(
+            "[targets.x]\nurl = \"girofle@-oProxyCommand=id:/srv\"\n",
+            2,
+            "starts with `-`",
+        );
+        refused(
+            "[targets.x]\nurl = \"girofle@host name:/srv\"\n",
+            2,
+            "white space",
+        );
+        refused("[targets.x]\nurl = \"/mnt/a\\nb\"\n", 2, "control");
+        assert!(Conf::parse("[targets.x]\nurl = \"girofle@10.0.0.5:/srv/a b\"\n").is_ok());
     }
 
     #[test]

@@ -292,6 +292,19 @@ pub fn write_file(
             home.prefix()
         );
     }
+    // Whatever the caller read it from, one entry is one line run as root.
+    validate_schedule(schedule)
+        .map_err(|problem| anyhow::anyhow!("{}: {problem}", path.display()))?;
+    if comment.chars().any(char::is_control)
+        || command
+            .iter()
+            .any(|word| word.chars().any(char::is_control))
+    {
+        bail!(
+            "{}: a control character in its comment or command; not written",
+            path.display()
+        );
+    }
     let directory = path.parent().unwrap_or(Path::new("/"));
     fs_err::create_dir_all(directory)
         .with_context(|| format!("cannot create {}", directory.display()))?;

@@ -95,6 +95,11 @@ impl Home {
         self.root.join("girofle.conf")
     }
 
+    /// `state.key`: the key that authenticates state backups (see [`StateKey`]).
+    pub fn state_key_file(&self) -> PathBuf {
+        self.root.join(STATE_KEY_FILE)
+    }
+
     /// `sauvegardes/`: backups of Girofle's own configuration and state.
     pub fn state_backups(&self) -> PathBuf {
         self.root.join("sauvegardes")
@@ -467,6 +472,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_state_key_authenticates_its_manifest_and_nothing_else() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join(STATE_KEY_FILE);
+        let key = StateKey::generate().unwrap();
+        assert!(key.install_new(&path).unwrap());
+        // Never replaced: a second key does not take the first one's place.
+        assert!(!StateKey::generate().unwrap().install_new(&path).unwrap());
+        let read = StateKey::read(&path).unwrap();
+        assert_eq!(read, key);
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&fs::metadata(&path).unwrap().permissions())
+                & 0o777,
+            0o600
+        );
+        let mac = key.mac_line(b"manifest");
+        assert!(key.verifies(b"manifest", &mac));
+        assert!(!key.verifies(b"manifest!", &mac));
+        assert!(!StateKey::generate().unwrap().verifies(b"manifest", &mac));
+        assert!(!key.verifies(b"manifest", "blake3-keyed 00"));
+        assert!(StateKey::parse(&key.to_hex()).is_ok());
+        assert!(StateKey::parse("abc").is_err());
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+        assert!(StateKey::read(&path).is_err());
+    }
+
+    #[test]
     fn a_home_that_is_a_link_is_judged_by_the_directory_it_names() {
         use std::os::unix::fs::{PermissionsExt, symlink};
         let temp = tempfile::tempdir().unwrap();
@@ -589,5 +620,163 @@ mod tests {
         ] {
             assert_eq!(BackupId::parse(name), None, "{name}");
         }
+    }
+}
+
+/// The name of the key file in the home.
+pub const STATE_KEY_FILE: &str = "state.key";
+
+/// The file beside a state backup's MANIFEST that authenticates it.
+pub const STATE_MAC_FILE: &str = "MANIFEST.mac";
+
+/// The word that opens a `MANIFEST.mac` line: the MAC's algorithm.
+const MAC_ALGORITHM: &str = "blake3-keyed";
+
+/// The key that authenticates state backups: a MAC (BLAKE3 in keyed mode)
+/// of each state backup's MANIFEST, which hashes every file, is written
+/// beside it. A copy changed on a target cannot be given a matching MAC
+/// without the key, which never leaves the host (and the operator's safe
+/// place: `install.sh` prints it once). Kept as 64 hexadecimal digits.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StateKey([u8; 32]);
+
+impl std::fmt::Debug for StateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StateKey(..)")
+    }
+}
+
+impl StateKey {
+    /// Parses the text of a key file: 64 hexadecimal digits, white space around allowed.
+    pub fn parse(text: &str) -> Result<StateKey, String> {
+        let text = text.trim();
+        if text.len() != 64 || !text.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err("a state key is 64 hexadecimal digits".into());
+        }
+        let mut key = [0u8; 32];
+        for (index, byte) in key.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&text[2 * index..2 * index + 2], 16)
+                .map_err(|_| "a state key is 64 hexadecimal digits".to_string())?;
+        }
+        Ok(StateKey(key))
+    }
+
+    /// The key as written in its file.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    /// The line of `MANIFEST.mac` for a MANIFEST of these bytes.
+    pub fn mac_line(&self, manifest: &[u8]) -> String {
+        format!(
+            "{MAC_ALGORITHM} {}\n",
+            blake3::keyed_hash(&self.0, manifest).to_hex()
+        )
+    }
+
+    /// Whether `mac_text` (a `MANIFEST.mac`) authenticates `manifest`, compared
+    /// in constant time.
+    pub fn verifies(&self, manifest: &[u8], mac_text: &str) -> bool {
+        let Some(hex) = mac_text.trim().strip_prefix(MAC_ALGORITHM).map(str::trim) else {
+            return false;
+        };
+        let Ok(given) = blake3::Hash::from_hex(hex) else {
+            return false;
+        };
+        // blake3::Hash's equality is constant-time.
+        blake3::keyed_hash(&self.0, manifest) == given
+    }
+
+    /// Reads a key file: refused when it is a symbolic link, or when another
+    /// user owns it or can write it (that user could forge state backups).
+    pub fn read(path: &Path) -> anyhow::Result<StateKey> {
+        use std::io::Read;
+        use std::os::unix::fs::MetadataExt;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(path)
+            .with_context(|| format!("cannot read the state key {}", path.display()))?;
+        let metadata = file.metadata()?;
+        let me = nix::unistd::geteuid().as_raw();
+        if (metadata.uid() != me && metadata.uid() != 0) || metadata.mode() & 0o022 != 0 {
+            anyhow::bail!(
+                "{} can be written by another user than root: it is not used (chown root:root and chmod 0600 it, if it is the right key)",
+                path.display()
+            );
+        }
+        let mut text = String::new();
+        file.read_to_string(&mut text)
+            .with_context(|| format!("cannot read the state key {}", path.display()))?;
+        StateKey::parse(&text).map_err(|problem| anyhow::anyhow!("{}: {problem}", path.display()))
+    }
+
+    /// A new random key, from the kernel's generator.
+    pub fn generate() -> anyhow::Result<StateKey> {
+        use std::io::Read;
+        let mut key = [0u8; 32];
+        fs::File::open("/dev/urandom")
+            .and_then(|mut random| random.read_exact(&mut key))
+            .context("cannot read /dev/urandom")?;
+        Ok(StateKey(key))
+    }
+
+    /// Puts `self` at `path` (root's, 0600) without following a link and
+    /// without replacing a key already there: a new file linked into place,
+    /// which fails if the name exists. Returns whether it was installed.
+    pub fn install_new(&self, path: &Path) -> anyhow::Result<bool> {
+        let directory = path.parent().unwrap_or(Path::new("/"));
+        let temp = tempfile::Builder::new()
+            .prefix(".state.key.tmp-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .tempfile_in(directory)
+            .with_context(|| format!("cannot create a temp file in {}", directory.display()))?;
+        let mut file = temp.as_file();
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        file.write_all(format!("{}\n", self.to_hex()).as_bytes())?;
+        file.sync_all()?;
+        match fs::hard_link(temp.path(), path) {
+            Ok(()) => {
+                crate::atomic::sync_directory(directory)?;
+                Ok(true)
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(error) => {
+                Err(anyhow::Error::new(error).context(format!("cannot create {}", path.display())))
+            }
+        }
+    }
+}
+
+impl Home {
+    /// This home's state key, `None` when it has none yet.
+    pub fn state_key(&self) -> anyhow::Result<Option<StateKey>> {
+        let path = self.state_key_file();
+        match fs::symlink_metadata(&path) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            _ => StateKey::read(&path).map(Some),
+        }
+    }
+
+    /// This home's state key, created when missing (a home made before state
+    /// backups were authenticated gets one at its next state backup).
+    pub fn state_key_or_create(&self) -> anyhow::Result<StateKey> {
+        if let Some(key) = self.state_key()? {
+            return Ok(key);
+        }
+        let key = StateKey::generate()?;
+        if key.install_new(&self.state_key_file())? {
+            self.log(
+                "backup",
+                &format!(
+                    "created the state key {}: keep a copy of it in a safe place, off this host \
+                     (girofle-restore --all needs it on a new host)",
+                    self.state_key_file().display()
+                ),
+            );
+            return Ok(key);
+        }
+        // Another run created it meanwhile.
+        StateKey::read(&self.state_key_file())
     }
 }

@@ -195,7 +195,8 @@ pub fn parse(text: &str) -> Result<(Vec<Row>, bool), (usize, String)> {
                 if line.trim().is_empty() {
                     continue;
                 }
-                rows.push(parse_legacy(line).map_err(|problem| (index + 1, problem))?);
+                let row = parse_legacy(line).and_then(|row| check_row(&row).map(|()| row));
+                rows.push(row.map_err(|problem| (index + 1, problem))?);
             }
             Ok((rows, true))
         }
@@ -204,10 +205,23 @@ pub fn parse(text: &str) -> Result<(Vec<Row>, bool), (usize, String)> {
 
 fn parse_csv(text: &str) -> Result<Vec<Row>, (usize, String)> {
     let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|error| (1, error.to_string()))?
+        .clone();
     let mut rows = Vec::new();
-    for record in reader.deserialize::<Row>() {
+    for record in reader.records() {
+        let record = record.and_then(|record| {
+            let line = record.position().map(|p| p.line() as usize).unwrap_or(0);
+            record
+                .deserialize::<Row>(Some(&headers))
+                .map(|row| (line, row))
+        });
         match record {
-            Ok(row) => rows.push(row),
+            Ok((line, row)) => {
+                check_row(&row).map_err(|problem| (line, problem))?;
+                rows.push(row);
+            }
             Err(error) => {
                 let line = error.position().map(|p| p.line() as usize).unwrap_or(0);
                 let problem = match error.kind() {
@@ -288,6 +302,131 @@ fn parse_legacy(line: &str) -> Result<Row, String> {
         row.ip = "0.0.0.0".into();
     }
     Ok(row)
+}
+
+/// The longest instance name.
+pub const MAX_NAME_LENGTH: usize = 40;
+
+/// An instance name: `[a-z0-9][a-z0-9_-]*`, at most [`MAX_NAME_LENGTH`]
+/// characters. The error says what is wrong.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let valid_start = name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let valid_rest = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if name.is_empty() {
+        Err("the instance name is empty".into())
+    } else if name.len() > MAX_NAME_LENGTH {
+        Err(format!(
+            "the instance name `{name}` has {} characters; at most {MAX_NAME_LENGTH} are allowed",
+            name.len()
+        ))
+    } else if !valid_start || !valid_rest {
+        Err(format!(
+            "the instance name `{name}` is invalid: use lower-case letters, digits, `_` and `-`, starting with a letter or digit"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// A host name (RFC 1123 labels, or an IPv4 address written as one).
+pub fn is_host_name(hostname: &str) -> bool {
+    !hostname.is_empty()
+        && hostname.len() <= 253
+        && hostname.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+/// A container name as Docker accepts it: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+fn is_container_name(name: &str) -> bool {
+    name.len() <= 128
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// An image reference: `[registry[:port]/]repository[:tag][@digest]`, in
+/// the characters Docker's grammar allows, never an option.
+pub fn is_image_reference(image: &str) -> bool {
+    !image.is_empty()
+        && image.len() <= 255
+        && image.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && image
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c))
+}
+
+/// Checks every field of a row, whatever its source (this home's CSV, the
+/// legacy lines, a state backup fetched from a target): the values go into
+/// `docker run` arguments, GitLab's Ruby configuration and cron lines, so
+/// each must be what it says it is. No field may hold a control character.
+pub fn check_row(row: &Row) -> Result<(), String> {
+    let dir = row.dir.display().to_string();
+    for (field, value) in [
+        ("name", row.name.as_str()),
+        ("container", row.container.as_str()),
+        ("ip", row.ip.as_str()),
+        ("hostname", row.hostname.as_str()),
+        ("image", row.image.as_str()),
+        ("dir", dir.as_str()),
+        ("backup_schedule", row.backup_schedule.as_str()),
+        ("created", row.created.as_str()),
+        ("note", row.note.as_str()),
+    ] {
+        if value.chars().any(char::is_control) {
+            return Err(format!(
+                "field {field} holds a control character (a line break, a tab...): {value:?}"
+            ));
+        }
+    }
+    if row.number == 0 {
+        return Err("the instance number is 0; numbers start at 1".into());
+    }
+    if !row.name.is_empty() {
+        check_name(&row.name).map_err(|problem| format!("field name: {problem}"))?;
+    }
+    if !is_container_name(&row.container) {
+        return Err(format!(
+            "field container: `{}` is not a container name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)",
+            row.container
+        ));
+    }
+    if row.ip.parse::<std::net::IpAddr>().is_err() {
+        return Err(format!("field ip: `{}` is not an IP address", row.ip));
+    }
+    for (field, port) in [
+        ("http_port", row.http_port),
+        ("https_port", row.https_port),
+        ("ssh_port", row.ssh_port),
+    ] {
+        if port == Some(0) {
+            return Err(format!("field {field}: 0 is not a port"));
+        }
+    }
+    if !row.hostname.is_empty() && !is_host_name(&row.hostname) {
+        return Err(format!(
+            "field hostname: `{}` is not a host name",
+            row.hostname
+        ));
+    }
+    if !is_image_reference(&row.image) {
+        return Err(format!(
+            "field image: `{}` is not an image reference",
+            row.image
+        ));
+    }
+    if !row.backup_schedule.is_empty() {
+        crate::cron::validate_schedule(&row.backup_schedule)
+            .map_err(|problem| format!("field backup_schedule: {problem}"))?;
+    }
+    Ok(())
 }
 
 /// Renders rows as the CSV file, header included.
@@ -396,6 +535,16 @@ impl Locked {
     /// Legacy lines read earlier are written back as CSV rows.
     pub fn commit(&mut self) -> Result<()> {
         self.rows.sort_by_key(|row| row.number);
+        // A note is an error message of the moment: one line, whatever it quotes.
+        for row in &mut self.rows {
+            if row.note.chars().any(char::is_control) {
+                row.note = row
+                    .note
+                    .chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .collect();
+            }
+        }
         let bytes = render(&self.rows)?;
         let path = self.home.inventory();
         match Home::group() {
@@ -445,6 +594,49 @@ mod tests {
         text.push_str("two,,x,commissioned,,,,,,,,,,\n");
         let (line, problem) = parse(&text).unwrap_err();
         assert_eq!(line, 3, "{problem}");
+    }
+
+    #[test]
+    fn every_field_is_checked_with_its_line() {
+        let good = Row::example(1, "docs", RowState::Commissioned);
+        let text = String::from_utf8(render(std::slice::from_ref(&good)).unwrap()).unwrap();
+        assert_eq!(parse(&text).unwrap().0, vec![good.clone()]);
+        type Change = fn(&mut Row);
+        let cases: Vec<(Change, &str)> = vec![
+            (
+                |r| r.backup_schedule = "0 * * * *\n* * * * * root sh /x".into(),
+                "control character",
+            ),
+            (
+                |r| r.backup_schedule = "0 * * * * ; sh /x".into(),
+                "backup_schedule",
+            ),
+            (|r| r.hostname = "h' ; system('id') ; '".into(), "hostname"),
+            (|r| r.name = "../x".into(), "name"),
+            (|r| r.container = "--privileged".into(), "container"),
+            (|r| r.ip = "not-an-ip".into(), "ip"),
+            (|r| r.image = "--volume=/:/host".into(), "image"),
+            (|r| r.http_port = Some(0), "http_port"),
+            (|r| r.number = 0, "number"),
+            (|r| r.note = "a\tb".into(), "control character"),
+        ];
+        for (change, words) in cases {
+            let mut bad = good.clone();
+            change(&mut bad);
+            let mut rows = vec![Row::example(2, "", RowState::Commissioned), bad];
+            rows[1].number = 3;
+            if words == "number" {
+                rows[1].number = 0;
+            }
+            let text = String::from_utf8(render(&rows).unwrap()).unwrap();
+            let (line, problem) = parse(&text).unwrap_err();
+            assert_eq!(line, 3, "{problem}");
+            assert!(problem.contains(words), "{words}: {problem}");
+        }
+        let legacy = LEGACY.replace("192.168.1.32", "192.168.1.32 -p 1:1");
+        let (line, problem) = parse(&legacy).unwrap_err();
+        assert_eq!(line, 1);
+        assert!(problem.contains("field ip"), "{problem}");
     }
 
     #[test]

@@ -171,8 +171,9 @@ impl Remote {
         };
         let mut args = self.ssh_command();
         let program = args.remove(0);
-        args.push(destination.clone());
+        // `--` before the destination: nothing after it is an option of ssh.
         args.push("--".into());
+        args.push(destination.clone());
         args.push(shell::join(words));
         let output = dying_with_parent(&program)
             .args(&args)
@@ -390,7 +391,7 @@ impl Remote {
                 crate::atomic::sync_directory(Path::new(to).parent().unwrap_or(Path::new("/")))?;
             }
             Location::Ssh { .. } => {
-                self.remote_shell(&["mv", "-T", from, to])?;
+                self.remote_shell(&["mv", "-T", "--", from, to])?;
             }
         }
         Ok(())
@@ -412,6 +413,8 @@ impl Remote {
                 self.path_of(&format!("{relative}/{newest}"))
             ));
         }
+        // `--`: operands are never read as options.
+        args.push("--".into());
         args.push(format!("{}/", source.display()));
         args.push(format!("{}/", self.rsync_location(&partial)));
         run_rsync(&args).map_err(|error| {
@@ -427,6 +430,7 @@ impl Remote {
             "--dry-run".into(),
             "--itemize-changes".into(),
         ]);
+        check.push("--".into());
         check.push(format!("{}/", source.display()));
         check.push(format!("{}/", self.rsync_location(&partial)));
         let differences = run_rsync(&check)?;
@@ -459,6 +463,7 @@ impl Remote {
         if let Some(link_dest) = link_dest {
             args.push(format!("--link-dest={}", link_dest.display()));
         }
+        args.push("--".into());
         args.push(format!("{}/", self.rsync_location(&source)));
         args.push(format!("{}/", destination.display()));
         run_rsync(&args).map_err(|error| {
@@ -480,7 +485,7 @@ impl Remote {
                 match &self.location {
                     Location::Local(_) => fs_err::remove_dir_all(&hidden)?,
                     Location::Ssh { .. } => {
-                        self.remote_shell(&["rm", "-rf", &hidden])?;
+                        self.remote_shell(&["rm", "-rf", "--", &hidden])?;
                     }
                 }
                 removed.push(id.to_string());

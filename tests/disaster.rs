@@ -34,6 +34,8 @@ struct HostA {
     heads: [String; 2],
     containers: [String; 2],
     secrets: [Vec<u8>; 2],
+    /// A's state key, kept off the host as the operator keeps it.
+    key: PathBuf,
     _work: tempfile::TempDir,
 }
 
@@ -75,6 +77,9 @@ impl HostA {
             )
             .unwrap()
         });
+        // The operator's safe place: install.sh printed the key once.
+        let key = work.path().join("host-a.key");
+        fs::copy(world.home.join("state.key"), &key).unwrap();
         HostA {
             world,
             ip,
@@ -82,6 +87,7 @@ impl HostA {
             heads,
             containers,
             secrets,
+            key,
             _work: work,
         }
     }
@@ -157,7 +163,19 @@ fn a_burnt_host_comes_back_on_a_new_one_with_one_command() {
     a.burn();
 
     let (b, _tree) = host_b(offsite.path());
-    let run = restore_all(&b, &["--from", "off-site", "--source", "host-a"]).expect_code(0);
+    let key = a.key.to_str().unwrap();
+    let run = restore_all(
+        &b,
+        &[
+            "--from",
+            "off-site",
+            "--source",
+            "host-a",
+            "--state-key",
+            key,
+        ],
+    )
+    .expect_code(0);
 
     // The table: every instance, its result.
     let lines: Vec<&str> = run.stdout.lines().collect();
@@ -214,8 +232,19 @@ fn a_burnt_host_comes_back_on_a_new_one_with_one_command() {
             .trim(),
         "2"
     );
-    // girofle.conf is A's; the one B was given is kept beside it.
+    // girofle.conf is A's, root's alone; the one B was given is kept beside it.
     assert_eq!(fs::read(b.home.join("girofle.conf")).unwrap(), conf_a);
+    {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = fs::metadata(b.home.join("girofle.conf")).unwrap();
+        assert_eq!((metadata.uid(), metadata.mode() & 0o777), (0, 0o600));
+    }
+    // A's key is B's now: the copy in the operator's safe place goes on
+    // authenticating this host's state backups.
+    assert_eq!(
+        fs::read(b.home.join("state.key")).unwrap(),
+        fs::read(&a.key).unwrap()
+    );
     assert!(
         b.home_entries()
             .iter()
@@ -304,7 +333,18 @@ fn what_is_already_on_the_new_host_stops_the_command_before_anything_changes() {
     let port: u16 = a.urls[1].rsplit(':').next().unwrap().parse().unwrap();
     let _taken = std::net::TcpListener::bind((a.ip.as_str(), port)).unwrap();
     let entries = empty.home_entries();
-    let run = restore_all(&empty, &["--from", "off-site", "--source", "host-a"]).expect_code(2);
+    let run = restore_all(
+        &empty,
+        &[
+            "--from",
+            "off-site",
+            "--source",
+            "host-a",
+            "--state-key",
+            a.key.to_str().unwrap(),
+        ],
+    )
+    .expect_code(2);
     assert!(
         run.stderr.contains(&format!("port {port} on {}", a.ip))
             && run.stderr.contains("instance 2")
@@ -343,7 +383,16 @@ fn one_instance_failing_does_not_stop_the_others() {
     let ip_b = fresh_ip();
     let run = restore_all(
         &b,
-        &["--from", "off-site", "--source", "host-a", "--ip", &ip_b],
+        &[
+            "--from",
+            "off-site",
+            "--source",
+            "host-a",
+            "--ip",
+            &ip_b,
+            "--state-key",
+            a.key.to_str().unwrap(),
+        ],
     )
     .expect_code(3);
     let lines: Vec<&str> = run.stdout.lines().collect();

@@ -387,3 +387,69 @@ fn a_network_that_dies_in_the_middle_of_a_transfer_fails_the_shipping_instead_of
     );
     assert!(log(&world).contains("shipping instance 1 to `same-site` FAILED"));
 }
+
+// Issue 19 §3: what root reads from girofle.conf runs and sends things.
+
+#[test]
+fn a_girofle_conf_another_user_can_write_is_refused_at_load() {
+    let world = Scenario::new();
+    let offsite = tempfile::tempdir().unwrap();
+    configure(
+        &world,
+        &format!(
+            "[targets.off-site]\nurl = \"{}\"\n",
+            offsite.path().display()
+        ),
+    );
+    let conf = world.home.join("girofle.conf");
+    for mode in [0o666, 0o620] {
+        fs::set_permissions(&conf, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+        let run = world.run("girofle-backup", &["--init-target", "off-site"]);
+        assert_eq!(run.code, 2, "{mode:o}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("girofle.conf")
+                && run.stderr.contains("can be written by another user")
+                && run.stderr.contains("chmod 600"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            sorted_names(offsite.path()).is_empty(),
+            "the target was written"
+        );
+    }
+    fs::set_permissions(&conf, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    world
+        .run("girofle-backup", &["--init-target", "off-site"])
+        .expect_code(0);
+}
+
+#[test]
+fn a_target_host_that_ssh_would_read_as_an_option_is_refused_at_load() {
+    let world = Scenario::new();
+    let marker = world.home.with_file_name("proxy-command-ran");
+    for url in [
+        format!("-oProxyCommand=touch {}:/srv/girofle", marker.display()),
+        format!(
+            "girofle@-oProxyCommand=touch {}:/srv/girofle",
+            marker.display()
+        ),
+        "girofle@host -oProxyCommand=x:/srv/girofle".to_string(),
+    ] {
+        configure(&world, &format!("[targets.evil]\nurl = \"{url}\"\n"));
+        for args in [
+            &["--init-target", "evil"][..],
+            &["--state", "--to", "evil"][..],
+        ] {
+            let run = world.run("girofle-backup", args);
+            assert_eq!(run.code, 2, "{url} {args:?}: {}", run.stderr);
+            assert!(
+                run.stderr.contains("girofle.conf") && run.stderr.contains("line 2"),
+                "{}",
+                run.stderr
+            );
+            assert!(!marker.exists(), "{url}: ssh ran the ProxyCommand");
+        }
+        assert!(!world.home.join("sauvegardes").exists());
+    }
+}

@@ -21,7 +21,7 @@ pub const DEFAULT_HTTPS_PORT: u16 = 8443;
 /// See [`DEFAULT_HTTP_PORT`].
 pub const DEFAULT_SSH_PORT: u16 = 2222;
 /// The longest instance name.
-pub const MAX_NAME_LENGTH: usize = 40;
+pub const MAX_NAME_LENGTH: usize = crate::inventory::MAX_NAME_LENGTH;
 
 /// Commission a new GitLab CE instance; prints its URL alone on stdout
 #[derive(Debug, Clone, clap::Args)]
@@ -229,7 +229,7 @@ fn validate(home: &Home, args: &Args) -> Result<Plan> {
         .image
         .clone()
         .unwrap_or_else(|| home.default_image().to_string());
-    if image.is_empty() || image.starts_with('-') || image.chars().any(char::is_whitespace) {
+    if !crate::inventory::is_image_reference(&image) {
         return Err(Error::usage(format!(
             "--image `{image}`: not an image reference"
         )));
@@ -245,39 +245,13 @@ fn validate(home: &Home, args: &Args) -> Result<Plan> {
     })
 }
 
-/// `[a-z0-9][a-z0-9_-]*`, at most 40 characters.
+/// `[a-z0-9][a-z0-9_-]*`, at most 40 characters (as the inventory checks it).
 pub fn validate_name(name: &str) -> Result<()> {
-    let valid_start = name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
-    let valid_rest = name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-    if name.is_empty() {
-        Err(Error::usage("the instance name is empty"))
-    } else if name.len() > MAX_NAME_LENGTH {
-        Err(Error::usage(format!(
-            "the instance name `{name}` has {} characters; at most {MAX_NAME_LENGTH} are allowed",
-            name.len()
-        )))
-    } else if !valid_start || !valid_rest {
-        Err(Error::usage(format!(
-            "the instance name `{name}` is invalid: use lower-case letters, digits, `_` and `-`, starting with a letter or digit"
-        )))
-    } else {
-        Ok(())
-    }
+    crate::inventory::check_name(name).map_err(Error::usage)
 }
 
 fn validate_hostname(hostname: &str) -> Result<()> {
-    let valid = !hostname.is_empty()
-        && hostname.len() <= 253
-        && hostname.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        });
-    if valid {
+    if crate::inventory::is_host_name(hostname) {
         Ok(())
     } else {
         Err(Error::usage(format!(

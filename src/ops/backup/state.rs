@@ -21,7 +21,8 @@ const LOG_TAIL_LINES: usize = 1000;
 
 /// Backs up Girofle's own state into `sauvegardes/<ID>/`: the inventory and
 /// counter (read together under the inventory lock), `girofle.conf`, the
-/// cron entries, `docker inspect` of every instance, the end of the log.
+/// cron entries, `docker inspect` of every instance, the end of the log;
+/// its MANIFEST authenticated by `MANIFEST.mac` (the home's state key).
 /// Returns its ID, and why retention failed after it was made, if it did.
 pub fn backup_state(
     home: &Home,
@@ -49,6 +50,15 @@ pub fn backup_state(
             entries: snapshot::describe(&partial)?,
         };
         snapshot::write_manifest(&partial, &manifest)?;
+        // The MANIFEST hashes every file: its MAC authenticates the whole
+        // state backup, so that a copy changed on a target is refused.
+        let key = home.state_key_or_create()?;
+        let written = fs::read(partial.join(snapshot::MANIFEST))?;
+        crate::atomic::write(
+            &partial.join(crate::home::STATE_MAC_FILE),
+            key.mac_line(&written).as_bytes(),
+            0o600,
+        )?;
         fs::rename(&partial, root.join(id.as_str()))?;
         crate::atomic::sync_directory(&root)?;
         Ok(())

@@ -66,7 +66,7 @@ pub(super) fn fetch_folder(
     let fetched = remote
         .fetch(folder, &id, &partial, link_dest.as_deref())
         .and_then(|()| {
-            let problems = snapshot::verify(&partial)?.problems;
+            let problems = beyond_mac(snapshot::verify(&partial)?.problems);
             if problems.is_empty() {
                 return Ok(());
             }
@@ -89,6 +89,18 @@ pub(super) fn fetch_folder(
         &format!("fetched {folder}/{id} from target `{}`", remote.name),
     );
     Ok(id)
+}
+
+/// The differences with a MANIFEST, but for the state backup's
+/// `MANIFEST.mac`, written after the MANIFEST since it authenticates it.
+pub(super) fn beyond_mac(problems: Vec<snapshot::Problem>) -> Vec<snapshot::Problem> {
+    problems
+        .into_iter()
+        .filter(|problem| {
+            !matches!(problem, snapshot::Problem::Extra(path)
+                if path.as_os_str() == crate::home::STATE_MAC_FILE)
+        })
+        .collect()
 }
 
 /// The backups folder on a target that `--source HOST/noeud-gitlab-<N>`

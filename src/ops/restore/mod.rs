@@ -52,7 +52,8 @@ pub struct Args {
     #[arg(long, value_name = "REF")]
     pub image: Option<String>,
     /// Act without asking first (on a terminal, restore says what it will
-    /// replace with what and asks)
+    /// replace with what and asks); with --all --from, also apply the
+    /// settings of the fetched girofle.conf that run or send something
     #[arg(long, short = 'y')]
     pub yes: bool,
     /// Accepted for old scripts and ignored: the previous data is always kept, as a backup
@@ -70,6 +71,12 @@ pub struct Args {
     /// With --all: the state backup to put back [default: the newest]
     #[arg(long, value_name = "ID", requires = "all")]
     pub backup_state: Option<String>,
+    /// With --all: the state key of the host the state backup comes from, in a file (install.sh printed it there) [default: this home's state.key]
+    #[arg(long, value_name = "FILE", requires = "all")]
+    pub state_key: Option<PathBuf>,
+    /// With --all --from: accept a state backup that carries no MAC (made by a Girofle that did not authenticate them)
+    #[arg(long, requires = "all")]
+    pub accept_unauthenticated_state: bool,
     /// With --all: publish every instance on this address (when the recorded one does not exist here)
     #[arg(long, value_name = "ADDR", requires = "all")]
     pub ip: Option<String>,

@@ -9,6 +9,17 @@
 //! Without `--from`: the same on this host, from `sauvegardes/` and
 //! `bckups/`, for the instances whose container is missing.
 //!
+//! A state backup is data, never instructions for root: it is refused
+//! (exit 1, nothing written) unless its MAC (`MANIFEST.mac`, made with the
+//! home's `state.key`; on a new host, `--state-key FILE`) authenticates its
+//! MANIFEST, and a fetched one without a MAC is refused unless
+//! `--accept-unauthenticated-state` says so. Its rows are checked field by
+//! field; its cron entries are rebuilt from the inventory by this host's
+//! `girofle-backup` (only the schedules are read, and checked); the
+//! settings of a fetched `girofle.conf` that run or send something
+//! (`[notify]`, `[metrics]`, targets this host does not have) wait for
+//! `--yes`, the whole file set aside beside the one written (root's, 0600).
+//!
 //! Everything that could clash with what is already here (an inventory with
 //! rows, a port in use, a container name taken, an instance directory or cron
 //! entry that exists) is checked before anything is changed: exit 2. Then
@@ -34,7 +45,7 @@ use crate::home::{BackupId, Home, InstanceDir};
 use crate::inventory::{self, Row, RowState};
 use crate::remote::Remote;
 use crate::{container, cron, net, timefmt};
-use state::{CronEntry, State, plan_cron, read_state, relocate};
+use state::{ConfPlan, CronEntry, State, Trust, plan_conf, plan_cron, read_state, relocate};
 
 /// What happened to one instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +169,7 @@ pub fn run_all(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Resu
         None => None,
     };
     if let Some(image) = &args.image
-        && (image.is_empty() || image.starts_with('-') || image.chars().any(char::is_whitespace))
+        && !inventory::is_image_reference(image)
     {
         return Err(Error::usage(format!(
             "--image `{image}`: not an image reference"
@@ -207,6 +218,10 @@ pub fn run_all(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Resu
             &source_host,
             args.backup_state.as_deref(),
             staging.path(),
+            &Trust {
+                key_file: args.state_key.as_deref(),
+                accept_unauthenticated: args.accept_unauthenticated_state,
+            },
         )?)
     } else {
         None
@@ -248,8 +263,12 @@ pub fn run_all(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Resu
         }
     }
     let cron_plan = match &state {
-        Some(state) => plan_cron(home, state)?,
+        Some(state) => plan_cron(home, state),
         None => Vec::new(),
+    };
+    let conf_plan = match &state {
+        Some(state) => plan_conf(state, &conf, args.yes)?,
+        None => None,
     };
     check_conflicts(
         &to_restore,
@@ -263,7 +282,8 @@ pub fn run_all(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Resu
     let mut warnings = Vec::new();
     let state_id = match &state {
         Some(state) => {
-            put_back(home, state, &rows, &mut warnings)?;
+            warnings.extend(state.schedules.odd.iter().cloned());
+            put_back(home, state, &rows, conf_plan.as_ref(), &mut warnings)?;
             Some(state.id.clone())
         }
         None => {
@@ -482,7 +502,13 @@ fn check_conflicts(
 
 /// The inventory, the counter and `girofle.conf` of the state backup, here.
 /// The state backup itself joins `sauvegardes/`.
-fn put_back(home: &Home, state: &State, rows: &[Row], warnings: &mut Vec<String>) -> Result<()> {
+fn put_back(
+    home: &Home,
+    state: &State,
+    rows: &[Row],
+    conf_plan: Option<&ConfPlan>,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
     let saved = home.state_backups().join(&state.id);
     if state.dir != saved && !saved.exists() {
         crate::atomic::create_dir(&home.state_backups(), 0o700, true)?;
@@ -509,23 +535,33 @@ fn put_back(home: &Home, state: &State, rows: &[Row], warnings: &mut Vec<String>
         let counter = state.counter.max(here).max(highest);
         crate::atomic::write(&home.counter(), format!("{counter}\n").as_bytes(), 0o600)?;
     }
-    if let Some((bytes, mode)) = &state.conf {
-        let current = fs::read(home.conf()).ok();
-        if current.as_deref() != Some(bytes.as_slice()) {
-            if current.is_some() {
-                let kept = home.root().join(format!(
-                    "girofle.conf.before-restore-{}",
-                    timefmt::now_rfc3339().replace(':', "-")
-                ));
-                fs::rename(home.conf(), &kept)?;
-                warnings.push(format!(
-                    "girofle.conf is now the one of state backup {}; the one found here is kept as {}",
-                    state.id,
-                    kept.display()
-                ));
-            }
-            crate::atomic::write(&home.conf(), bytes, *mode)?;
+    if let Some(plan) = conf_plan {
+        put_back_conf(home, state, plan, warnings)?;
+    }
+    if let Some(key) = &state.new_key {
+        let path = home.state_key_file();
+        let mut kept = None;
+        if fs::symlink_metadata(&path).is_ok() {
+            let aside = home.root().join(format!(
+                "state.key.before-restore-{}",
+                timefmt::now_rfc3339().replace(':', "-")
+            ));
+            fs::rename(&path, &aside)?;
+            kept = Some(aside);
         }
+        if !key.install_new(&path)? {
+            return Err(Error::failed(format!(
+                "{} appeared while the state was put back: the key given with --state-key was not installed",
+                path.display()
+            )));
+        }
+        warnings.push(format!(
+            "this home's state key ({}) is now the one given with --state-key, so that the key kept \
+             in your safe place goes on authenticating this host's state backups{}",
+            path.display(),
+            kept.map(|kept| format!("; the one found here is kept as {}", kept.display()))
+                .unwrap_or_default()
+        ));
     }
     home.log(
         "restore",
@@ -536,6 +572,57 @@ fn put_back(home: &Home, state: &State, rows: &[Row], warnings: &mut Vec<String>
             state.home.display()
         ),
     );
+    Ok(())
+}
+
+/// Writes `girofle.conf` (root's, 0600) as planned; the one found here and,
+/// when settings were left out, the state backup's whole file are kept
+/// beside it, and the operator is told.
+fn put_back_conf(
+    home: &Home,
+    state: &State,
+    plan: &ConfPlan,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let stamp = timefmt::now_rfc3339().replace(':', "-");
+    let root_group = nix::unistd::geteuid().is_root().then_some(0);
+    if let Some(whole) = &plan.set_aside {
+        let aside = home
+            .root()
+            .join(format!("girofle.conf.from-state-{}", state.id));
+        crate::atomic::write_with_group(&aside, whole, 0o600, root_group)?;
+        warnings.push(format!(
+            "girofle.conf of state backup {} (fetched from target `{}`) has settings that run or send \
+             something: {}. They were left out of girofle.conf, and the whole file is kept as {}: \
+             review it and copy what you trust into girofle.conf (--yes applies them at once)",
+            state.id,
+            state.fetched_from.as_deref().unwrap_or_default(),
+            plan.shown.join("; "),
+            aside.display()
+        ));
+    } else if !plan.shown.is_empty() {
+        warnings.push(format!(
+            "girofle.conf of state backup {} applied with its settings that run or send something (--yes): {}",
+            state.id,
+            plan.shown.join("; ")
+        ));
+    }
+    let current = fs::read(home.conf()).ok();
+    if current.as_deref() == Some(plan.text.as_slice()) {
+        return Ok(());
+    }
+    if current.is_some() {
+        let kept = home
+            .root()
+            .join(format!("girofle.conf.before-restore-{stamp}"));
+        fs::rename(home.conf(), &kept)?;
+        warnings.push(format!(
+            "girofle.conf is now the one of state backup {}; the one found here is kept as {}",
+            state.id,
+            kept.display()
+        ));
+    }
+    crate::atomic::write_with_group(&home.conf(), &plan.text, 0o600, root_group)?;
     Ok(())
 }
 
@@ -640,6 +727,8 @@ fn restore_instance(
         wait_timeout: args.wait_timeout,
         all: false,
         backup_state: None,
+        state_key: None,
+        accept_unauthenticated_state: false,
         ip: None,
         leave_running: true,
         output: args.output,

@@ -1,14 +1,19 @@
-//! The state backup `--all` puts back: read and verified, its rows moved
-//! into this home, its cron entries rewritten for this home.
+//! The state backup `--all` puts back: fetched, verified against its
+//! MANIFEST, authenticated by its MAC (the state key), and read as data:
+//! its rows checked field by field, its cron entries rebuilt by this host's
+//! binaries from the inventory (only their schedules are read, and checked),
+//! the settings of its `girofle.conf` that run or send something applied
+//! only when the operator says so.
 
 use fs_err as fs;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::super::fetch::fetch_folder;
+use super::super::fetch::{beyond_mac, fetch_folder};
 use crate::conf::Conf;
 use crate::error::{Error, Result};
-use crate::home::{Home, InstanceDir};
-use crate::inventory::{self, Row};
+use crate::home::{Home, InstanceDir, STATE_MAC_FILE, StateKey};
+use crate::inventory::{self, Row, RowState};
 use crate::remote::Remote;
 use crate::{cron, snapshot};
 
@@ -21,17 +26,45 @@ pub(super) struct State {
     pub(super) home: PathBuf,
     pub(super) rows: Vec<Row>,
     pub(super) counter: u32,
-    pub(super) conf: Option<(Vec<u8>, u32)>,
+    /// Its `girofle.conf`, checked.
+    pub(super) conf: Option<(Vec<u8>, Conf)>,
+    /// The schedules of its cron entries that the inventory does not hold:
+    /// each instance's drill, the state's own.
+    pub(super) schedules: Schedules,
+    /// The key given with `--state-key` that authenticated it, when this
+    /// home has another one (or none): it becomes this home's.
+    pub(super) new_key: Option<StateKey>,
+    /// The target it was fetched from; `None` when it is this host's own.
+    pub(super) fetched_from: Option<String>,
+}
+
+/// The schedules read from a state backup's cron entries.
+#[derive(Debug, Default)]
+pub(super) struct Schedules {
+    drills: BTreeMap<u32, String>,
+    state: Option<String>,
+    /// Entries whose command is not the one Girofle writes: said, not kept.
+    pub(super) odd: Vec<String>,
+}
+
+/// How `--all` is told to trust a state backup.
+pub(super) struct Trust<'a> {
+    /// `--state-key FILE`.
+    pub(super) key_file: Option<&'a Path>,
+    /// `--accept-unauthenticated-state`.
+    pub(super) accept_unauthenticated: bool,
 }
 
 /// The state backup to put back: fetched from the target into `staging`, or
-/// the local one; verified against its MANIFEST either way.
+/// the local one; verified against its MANIFEST, authenticated, read.
+/// Anything wrong is refused before anything is written.
 pub(super) fn read_state(
     home: &Home,
     remote: Option<&Remote>,
     source_host: &str,
     wanted: Option<&str>,
     staging: &Path,
+    trust: &Trust,
 ) -> Result<State> {
     let (id, dir) = match remote {
         Some(remote) => {
@@ -66,63 +99,139 @@ pub(super) fn read_state(
     };
     let verification = snapshot::verify(&dir)
         .map_err(|error| Error::usage(format!("state backup {id} cannot be read: {error:#}")))?;
-    if !verification.problems.is_empty() {
-        let shown: Vec<String> = verification
-            .problems
-            .iter()
-            .take(10)
-            .map(ToString::to_string)
-            .collect();
+    let problems = beyond_mac(verification.problems);
+    if !problems.is_empty() {
+        let shown: Vec<String> = problems.iter().take(10).map(ToString::to_string).collect();
         return Err(Error::usage(format!(
             "state backup {id} does not match its MANIFEST ({}); nothing was changed",
             shown.join("; ")
         )));
     }
     let manifest = verification.manifest;
+    let origin = match remote {
+        Some(remote) => format!("state backup {id} fetched from target `{}`", remote.name),
+        None => format!("state backup {id} in {}", home.state_backups().display()),
+    };
+    let new_key = authenticate(home, &dir, &origin, remote.is_some(), trust)?;
     if manifest.get("kind") != Some("girofle-state") {
         return Err(Error::usage(format!(
             "{} is not a backup of Girofle's state",
             dir.display()
         )));
     }
+    let state_home = PathBuf::from(manifest.get("home").unwrap_or_default());
+    // Authenticated or not, what it holds is data: each part is checked.
+    let refuse =
+        |what: String| Error::failed(format!("{what}; {origin} was refused, nothing was changed"));
     let saved = |path: PathBuf| dir.join(path.file_name().unwrap_or_default());
-    let text = fs::read_to_string(saved(home.inventory())).unwrap_or_default();
-    let (rows, _) = inventory::parse(&text).map_err(|(line, problem)| {
-        Error::usage(format!(
-            "the inventory of state backup {id}, line {line}: {problem}"
-        ))
-    })?;
-    let counter = match fs::read_to_string(saved(home.counter())) {
-        Ok(text) => text.trim().parse().map_err(|_| {
-            Error::usage(format!(
-                "the instance counter of state backup {id} holds `{}`",
-                text.trim()
-            ))
-        })?,
-        Err(_) => 0,
+    let text = read_text(&saved(home.inventory()))?.unwrap_or_default();
+    let (rows, _) = inventory::parse(&text)
+        .map_err(|(line, problem)| refuse(format!("its inventory, line {line}: {problem}")))?;
+    let counter = match read_text(&saved(home.counter()))? {
+        Some(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| refuse(format!("its instance counter holds `{}`", text.trim())))?,
+        None => 0,
     };
-    let conf = match fs::read(saved(home.conf())) {
-        Ok(bytes) => {
-            Conf::parse(&String::from_utf8_lossy(&bytes)).map_err(|problem| {
-                Error::usage(format!("girofle.conf of state backup {id}: {problem}"))
-            })?;
-            let mode = std::os::unix::fs::PermissionsExt::mode(
-                &fs::metadata(saved(home.conf()))?.permissions(),
-            ) & 0o777;
-            Some((bytes, mode))
+    let conf = match read_text(&saved(home.conf()))? {
+        Some(text) => {
+            let parsed = Conf::parse(&text)
+                .map_err(|problem| refuse(format!("its girofle.conf: {problem}")))?;
+            Some((text.into_bytes(), parsed))
         }
-        Err(_) => None,
+        None => None,
     };
+    let schedules = read_schedules(&dir.join("cron.d"), &state_home, &rows).map_err(refuse)?;
     Ok(State {
         id,
         dir,
-        home: PathBuf::from(manifest.get("home").unwrap_or_default()),
+        home: state_home,
         rows,
         counter,
         conf,
+        schedules,
+        new_key,
+        fetched_from: remote.map(|remote| remote.name.clone()),
     })
 }
 
+/// A file of the state backup; `None` when it is not there.
+fn read_text(path: &Path) -> Result<Option<String>> {
+    match fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
+            Error::failed(format!(
+                "{} is not text; nothing was changed",
+                path.display()
+            ))
+        }),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(anyhow::Error::new(error).into()),
+    }
+}
+
+/// Checks the MAC of the state backup at `dir` (its `MANIFEST.mac`) with
+/// the key of `--state-key`, else this home's. Returns the key given with
+/// `--state-key` when it is not this home's, to be installed once the state
+/// is put back. A fetched copy without a MAC is refused unless the operator
+/// accepts it; a local one (root's own, in the home) is taken as it is.
+fn authenticate(
+    home: &Home,
+    dir: &Path,
+    origin: &str,
+    fetched: bool,
+    trust: &Trust,
+) -> Result<Option<StateKey>> {
+    let given = match trust.key_file {
+        Some(path) => Some(
+            StateKey::read(path)
+                .map_err(|error| Error::usage(format!("--state-key: {error:#}")))?,
+        ),
+        None => None,
+    };
+    let here = home.state_key()?;
+    let mac = match fs::read_to_string(dir.join(STATE_MAC_FILE)) {
+        Ok(text) => Some(text),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => return Err(anyhow::Error::new(error).into()),
+    };
+    let Some(mac) = mac else {
+        if fetched && !trust.accept_unauthenticated {
+            return Err(Error::failed(format!(
+                "{origin} carries no {STATE_MAC_FILE}, so nothing proves it is the one its host \
+                 made: it comes from a Girofle older than authenticated state backups, or its MAC \
+                 was removed on the target. Nothing was changed. If you know this copy is genuine \
+                 (you made it, and the target is yours alone), run again with \
+                 --accept-unauthenticated-state"
+            )));
+        }
+        return Ok(None);
+    };
+    let from_option = given.is_some();
+    let Some(key) = given.clone().or_else(|| here.clone()) else {
+        return Err(Error::failed(format!(
+            "{origin} is authenticated with the state key of the host that made it, and this home \
+             has no key. Give that key with --state-key FILE (install.sh printed it on that host, \
+             to be kept in a safe place; it is also that home's state.key). Nothing was changed"
+        )));
+    };
+    let manifest = fs::read(dir.join(snapshot::MANIFEST))?;
+    if !key.verifies(&manifest, &mac) {
+        let which = if from_option {
+            "the key given with --state-key".to_string()
+        } else {
+            format!("this home's key ({})", home.state_key_file().display())
+        };
+        return Err(Error::failed(format!(
+            "{origin} does not match its MAC under {which}: either it was changed after it was \
+             made (on the target, say), or the key is not the one of the host that made it. \
+             Nothing was changed. On a new host, give the key of the host that made it with \
+             --state-key FILE; if the key is right, do not use this copy: an earlier one can be \
+             chosen with --backup-state ID"
+        )));
+    }
+    Ok(given.filter(|given| Some(given) != here.as_ref()))
+}
 /// A row of the state backup, as it is on this host: its directory in this home.
 pub(super) fn relocate(home: &Home, row: &Row) -> Row {
     let dir_name = if row.dir.as_os_str().is_empty() {
@@ -136,7 +245,7 @@ pub(super) fn relocate(home: &Home, row: &Row) -> Row {
     row
 }
 
-/// A cron entry of the state backup, rewritten for this home.
+/// A cron entry to write here.
 pub(super) struct CronEntry {
     /// Where it goes here.
     pub(super) path: PathBuf,
@@ -147,63 +256,227 @@ pub(super) struct CronEntry {
     pub(super) command: Vec<String>,
 }
 
-/// The state backup's cron entries of its home, each rewritten for this
-/// home: its file named with this home's prefix, its command run by this
-/// host's `girofle-backup` with `--home` this home. Entries of other homes
-/// (which shared the cron directory) are left out.
-pub(super) fn plan_cron(home: &Home, state: &State) -> Result<Vec<CronEntry>> {
-    let mut plan = Vec::new();
-    let Ok(entries) = fs::read_dir(state.dir.join("cron.d")) else {
-        return Ok(plan);
+/// The schedules of the state backup's cron entries of its home (entries
+/// of other homes, which shared the cron directory, are left out): each
+/// instance's drill, and the state's own. Each schedule is checked as
+/// `girofle-commission` checks it; nothing else of the entry is kept.
+fn read_schedules(
+    cron_dir: &Path,
+    state_home: &Path,
+    rows: &[Row],
+) -> std::result::Result<Schedules, String> {
+    let mut schedules = Schedules::default();
+    let Ok(entries) = fs::read_dir(cron_dir) else {
+        return Ok(schedules);
     };
-    let state_entry = cron::state_entry_path(home);
-    let state_name = state_entry
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
-    let prefix = state_name.strip_suffix("state").unwrap_or("girofle-");
     let mut names: Vec<(String, PathBuf)> = entries
         .flatten()
         .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
         .collect();
     names.sort();
     for (name, path) in names {
-        let text = fs::read_to_string(&path)?;
+        let text = fs::read_to_string(&path).map_err(|error| format!("{error:#}"))?;
         let Some(parsed) = parse_cron_file(&text) else {
-            home.log(
-                "restore",
-                &format!("--all: cron entry {name} of the state backup not understood, left out"),
-            );
             continue;
         };
         let belongs = parsed.words.get(1).map(String::as_str) == Some("--home")
-            && parsed.words.get(2).map(PathBuf::from) == Some(state.home.clone());
+            && parsed.words.get(2).map(Path::new) == Some(state_home);
         let Some(kind) = kind_of(&name).filter(|_| belongs) else {
             continue;
         };
-        let what = parsed.words[3..].to_vec();
-        let number = what.iter().find_map(|word| word.parse::<u32>().ok());
-        let program = if parsed.words[0].ends_with("/girofle-backup") {
-            cron::backup_program().display().to_string()
+        cron::validate_schedule(&parsed.schedule)
+            .map_err(|problem| format!("its cron entry {name}: {problem}"))?;
+        let what: Vec<&str> = parsed.words[3..].iter().map(String::as_str).collect();
+        let program_is_ours = parsed.words[0].ends_with("/girofle-backup");
+        let (expected, number): (Vec<String>, Option<u32>) = if kind == "state" {
+            (vec!["--state".into()], None)
+        } else if let Some(n) = kind.strip_prefix("drill-") {
+            (vec!["--drill".into(), n.into()], n.parse().ok())
         } else {
-            parsed.words[0].clone()
+            let n = kind.strip_prefix("gitlab-").unwrap_or_default();
+            (vec![n.into()], n.parse().ok())
         };
-        let mut command = vec![
-            program,
+        if !program_is_ours || what != expected.iter().map(String::as_str).collect::<Vec<_>>() {
+            schedules.odd.push(format!(
+                "cron entry {name} of the state backup ran `{}`; rebuilt as Girofle writes it",
+                parsed.words.join(" ")
+            ));
+        }
+        match (kind.as_str(), number) {
+            ("state", _) => schedules.state = Some(parsed.schedule),
+            (kind, Some(n))
+                if kind.starts_with("drill-")
+                    && rows
+                        .iter()
+                        .any(|row| row.number == n && row.state == RowState::Commissioned) =>
+            {
+                schedules.drills.insert(n, parsed.schedule);
+            }
+            // An instance's backups follow its row's schedule.
+            _ => {}
+        }
+    }
+    Ok(schedules)
+}
+
+/// The cron entries of this home for the state put back, rebuilt from the
+/// inventory by this host's `girofle-backup`, with `--home` this home: each
+/// commissioned instance's backups (on its row's schedule), its drill and
+/// the state's backup (on the schedules the state backup had).
+pub(super) fn plan_cron(home: &Home, state: &State) -> Vec<CronEntry> {
+    let program = cron::backup_program().display().to_string();
+    let command = |what: &[String]| {
+        let mut words = vec![
+            program.clone(),
             "--home".to_string(),
             home.root().display().to_string(),
         ];
-        command.extend(what);
+        words.extend(what.iter().cloned());
+        words
+    };
+    let mut plan = Vec::new();
+    for row in state
+        .rows
+        .iter()
+        .filter(|row| row.state == RowState::Commissioned)
+    {
+        let n = row.number;
         plan.push(CronEntry {
-            path: home.cron_dir().join(format!("{prefix}{kind}")),
-            number,
-            comment: parsed.comment,
-            schedule: parsed.schedule,
-            command,
+            path: cron::entry_path(home, n),
+            number: Some(n),
+            comment: format!(
+                "backups of GitLab instance {n}. Written by girofle-restore --all; removed by girofle-decommission."
+            ),
+            schedule: if row.backup_schedule.is_empty() {
+                cron::DEFAULT_SCHEDULE.to_string()
+            } else {
+                row.backup_schedule.clone()
+            },
+            command: command(&[n.to_string()]),
+        });
+        if let Some(schedule) = state.schedules.drills.get(&n) {
+            plan.push(CronEntry {
+                path: cron::drill_entry_path(home, n),
+                number: Some(n),
+                comment: format!(
+                    "weekly drill of GitLab instance {n}'s newest backup. Written by girofle-restore --all; removed by girofle-decommission."
+                ),
+                schedule: schedule.clone(),
+                command: command(&["--drill".to_string(), n.to_string()]),
+            });
+        }
+    }
+    if let Some(schedule) = &state.schedules.state {
+        plan.push(CronEntry {
+            path: cron::state_entry_path(home),
+            number: None,
+            comment: "its own state, and shipping to the `same-site` target when configured."
+                .to_string(),
+            schedule: schedule.clone(),
+            command: command(&["--state".to_string()]),
         });
     }
-    Ok(plan)
+    plan
+}
+
+/// What `girofle.conf` becomes.
+pub(super) struct ConfPlan {
+    /// Written as `girofle.conf`.
+    pub(super) text: Vec<u8>,
+    /// The whole file of the state backup, set aside beside it when some of
+    /// its settings were left out.
+    pub(super) set_aside: Option<Vec<u8>>,
+    /// The settings that run or send something and are new here, shown.
+    pub(super) shown: Vec<String>,
+}
+
+/// The settings of a fetched `girofle.conf` that run or send something
+/// (`[notify]`, `[metrics]`, `[targets.*]`) and differ from this host's are
+/// applied only with `--yes`: without it they are left out of what is
+/// written, and the whole file is set aside for the operator to review.
+/// A state backup of this host's own (not fetched) is put back whole.
+pub(super) fn plan_conf(state: &State, current: &Conf, yes: bool) -> Result<Option<ConfPlan>> {
+    let Some((bytes, fetched)) = &state.conf else {
+        return Ok(None);
+    };
+    let mut shown = Vec::new();
+    let mut notify = false;
+    let mut metrics = false;
+    let mut targets = Vec::new();
+    if let Some(section) = fetched
+        .notify
+        .as_ref()
+        .filter(|n| current.notify.as_ref() != Some(*n))
+    {
+        notify = true;
+        if let Some(command) = &section.command {
+            shown.push(format!("[notify] command = {:?}", command.as_slice()));
+        }
+        if let Some(url) = &section.url {
+            shown.push(format!("[notify] url = {:?}", url.as_str()));
+        }
+    }
+    if let Some(section) = fetched
+        .metrics
+        .as_ref()
+        .filter(|m| current.metrics.as_ref() != Some(*m))
+    {
+        metrics = true;
+        shown.push(format!(
+            "[metrics] textfile = {:?}",
+            section.textfile.display().to_string()
+        ));
+    }
+    for (name, target) in &fetched.targets {
+        if current.targets.get(name) != Some(target) {
+            targets.push(name.clone());
+            shown.push(format!("[targets.{name}] url = {:?}", target.url));
+        }
+    }
+    if state.fetched_from.is_none() || shown.is_empty() || yes {
+        return Ok(Some(ConfPlan {
+            text: bytes.clone(),
+            set_aside: None,
+            shown: if state.fetched_from.is_some() {
+                shown
+            } else {
+                Vec::new()
+            },
+        }));
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let mut document: toml_edit::DocumentMut = text.parse().map_err(|error| {
+        Error::failed(format!(
+            "girofle.conf of state backup {}: {error}",
+            state.id
+        ))
+    })?;
+    if notify {
+        document.remove("notify");
+    }
+    if metrics {
+        document.remove("metrics");
+    }
+    if let Some(table) = document
+        .get_mut("targets")
+        .and_then(toml_edit::Item::as_table_like_mut)
+    {
+        for name in &targets {
+            table.remove(name);
+        }
+    }
+    let kept = document.to_string();
+    Conf::parse(&kept).map_err(|problem| {
+        Error::failed(format!(
+            "girofle.conf of state backup {} without its settings that run or send something: {problem}",
+            state.id
+        ))
+    })?;
+    Ok(Some(ConfPlan {
+        text: kept.into_bytes(),
+        set_aside: Some(bytes.clone()),
+        shown,
+    }))
 }
 
 /// What a cron file of a home is, without the home's prefix: `state`,
@@ -217,6 +490,10 @@ fn kind_of(name: &str) -> Option<String> {
         .filter_map(|marker| name.rfind(marker))
         .max()
         .map(|index| name[index + 1..].to_string())
+        .filter(|kind| {
+            kind.split_once('-')
+                .is_some_and(|(_, n)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        })
 }
 
 /// A cron file as Girofle writes it: its comment, schedule and command.
@@ -347,6 +624,63 @@ mod tests {
         assert_eq!(nickname.words, ["/x", "--home", "/h", "--state"]);
         assert!(parse_cron_file("0 * * * * nobody /x --home /h 1\n").is_none());
         assert!(parse_cron_file("0 * * * * root '/x\n").is_none());
+    }
+
+    fn fetched(text: &str, from: Option<&str>) -> State {
+        State {
+            id: "2026-01-01T00-00-00Z".into(),
+            dir: PathBuf::new(),
+            home: PathBuf::from("/girofle"),
+            rows: Vec::new(),
+            counter: 0,
+            conf: Some((text.as_bytes().to_vec(), Conf::parse(text).unwrap())),
+            schedules: Schedules::default(),
+            new_key: None,
+            fetched_from: from.map(String::from),
+        }
+    }
+
+    #[test]
+    fn settings_that_run_or_send_wait_for_yes_when_fetched() {
+        let here = Conf::parse("[targets.off-site]\nurl = \"/mnt/off\"\n").unwrap();
+        let text = "# A's settings\n[girofle]\nhost = \"host-a\"\n\n[targets.off-site]\nurl = \"/mnt/off\"\n\n\
+                    [targets.elsewhere]\nurl = \"/srv/x\"\n\n[notify]\ncommand = [\"/bin/page-me\"]\n\n\
+                    [metrics]\ntextfile = \"/var/lib/n/g.prom\"\n";
+        let plan = plan_conf(&fetched(text, Some("t")), &here, false)
+            .unwrap()
+            .unwrap();
+        let kept = String::from_utf8(plan.text).unwrap();
+        assert!(
+            kept.contains("# A's settings") && kept.contains("host = \"host-a\""),
+            "{kept}"
+        );
+        assert!(kept.contains("[targets.off-site]"), "{kept}");
+        for gone in ["elsewhere", "[notify]", "[metrics]"] {
+            assert!(!kept.contains(gone), "{gone}: {kept}");
+        }
+        assert_eq!(plan.set_aside.as_deref(), Some(text.as_bytes()));
+        assert_eq!(plan.shown.len(), 3, "{:?}", plan.shown);
+        assert!(plan.shown[0].contains("/bin/page-me"), "{:?}", plan.shown);
+
+        // With --yes: as fetched, and shown.
+        let plan = plan_conf(&fetched(text, Some("t")), &here, true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(plan.text, text.as_bytes());
+        assert!(plan.set_aside.is_none());
+        assert_eq!(plan.shown.len(), 3);
+
+        // This host's own state backup, or nothing new: as it is.
+        let plan = plan_conf(&fetched(text, None), &here, false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(plan.text, text.as_bytes());
+        assert!(plan.shown.is_empty() && plan.set_aside.is_none());
+        let same = "[targets.off-site]\nurl = \"/mnt/off\"\n";
+        let plan = plan_conf(&fetched(same, Some("t")), &here, false)
+            .unwrap()
+            .unwrap();
+        assert!(plan.shown.is_empty() && plan.set_aside.is_none());
     }
 
     #[test]
