@@ -497,7 +497,7 @@ fn a_drill_failing_while_its_container_prints_secrets_alerts_without_them() {
     let ip = fresh_ip();
     world.commission(&["--ip", &ip, "--hostname", &ip]);
     tear_database(&world, 1);
-    world.backup(1, &[]);
+    let id = world.backup(1, &[]);
     let hook = Hook::start();
     configure(&world, &hook, "[\"failure\"]");
 
@@ -539,9 +539,14 @@ fn a_drill_failing_while_its_container_prints_secrets_alerts_without_them() {
     assert_eq!(event["outcome"], "failure");
     let sent = event.to_string();
     let log = std::fs::read_to_string(world.home.join("girofle.log")).unwrap();
+    let record = world.drill_record(1, &id);
     for (line, secret) in LINES_WITH_SECRETS {
         assert!(!sent.contains(secret), "{secret} of {line:?} sent: {sent}");
         assert!(!log.contains(secret), "{secret} of {line:?} logged: {log}");
+        assert!(
+            !record.contains(secret),
+            "{secret} of {line:?} in the drill's record: {record}"
+        );
         assert!(
             !run.stderr.contains(secret),
             "{secret} of {line:?} on stderr: {}",
