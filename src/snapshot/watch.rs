@@ -441,9 +441,6 @@ impl Reader {
             return;
         }
         let on_directory = mask & libc::FAN_ONDIR != 0;
-        let entry_event = mask
-            & (libc::FAN_CREATE | libc::FAN_DELETE | libc::FAN_MOVED_FROM | libc::FAN_MOVED_TO)
-            != 0;
         // Whether a name came with the event, and where.
         let mut named = false;
         let mut outside = false;
@@ -479,7 +476,7 @@ impl Reader {
             }
             info = &info[len..];
         }
-        if self.doubt.is_some() || on_directory || entry_event {
+        if self.doubt.is_some() || on_directory {
             return;
         }
         match file {
