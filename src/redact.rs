@@ -137,10 +137,17 @@ fn key_values(text: &str) -> String {
             }
         }
         let (open, close) = match bytes[value_start] {
-            b'\'' | b'"' if value_end - value_start >= 2 => (value_start + 1, value_end - 1),
+            b'\'' | b'"'
+                if value_end - value_start >= 2 && bytes[value_end - 1] == bytes[value_start] =>
+            {
+                (value_start + 1, value_end - 1)
+            }
+            // A quote never closed: the rest of the text is the value.
+            b'\'' | b'"' => (value_start + 1, value_end),
             _ => (value_start, value_end),
         };
-        if open < copied {
+        // Already redacted (a message logged after it was shown).
+        if open < copied || text[open..].starts_with(REDACTED) {
             continue;
         }
         out.push_str(&text[copied..open]);
@@ -480,5 +487,24 @@ mod tests {
         // A flag that names a file or stdin carries no secret.
         let plain = "restic --password-file /root/restic-pass snapshots";
         assert_eq!(secrets(plain), plain);
+    }
+
+    /// Any text is taken, multi-byte characters and truncated forms
+    /// included, and redacting twice changes nothing more.
+    #[test]
+    fn odd_text_is_taken_and_redacting_twice_changes_nothing() {
+        for text in [
+            "mot de passe é: password=\u{e9}t\u{e9}\u{1f512} ; token: \"non fermé",
+            "http://é:ü@hôte/ user:@host :pw@host @@ ::@ a:b@",
+            "--password",
+            "Authorization: ",
+            "Bearer ",
+            "glpat-",
+            "password=\"a\\",
+            "\u{1f512}@\u{1f512}:x@y",
+        ] {
+            let once = secrets(text);
+            assert_eq!(secrets(&once), once, "{text:?}");
+        }
     }
 }
