@@ -269,7 +269,8 @@ impl Record {
             duration = self.duration_ms,
             image = self.image,
             repositories = self.repositories,
-            reason = self.reason.replace('\n', " | "),
+            // The reason quotes the container's logs: kept on disk redacted.
+            reason = crate::redact::secrets(&self.reason).replace('\n', " | "),
         )
     }
 

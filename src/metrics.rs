@@ -449,10 +449,10 @@ pub fn forget_instance(textfile: &Path, number: u32) -> anyhow::Result<()> {
 pub fn record(home: &Home, conf: &Conf, change: impl FnOnce(&mut Metrics)) -> Option<String> {
     let section = conf.metrics.as_ref()?;
     let error = update(&section.textfile, change).err()?;
-    let warning = format!(
+    let warning = crate::redact::secrets(&format!(
         "could not update the metrics in {}: {error:#}",
         section.textfile.display()
-    );
+    ));
     home.log("metrics", &warning);
     Some(warning)
 }

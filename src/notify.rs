@@ -170,9 +170,26 @@ impl Event {
         self
     }
 
-    /// The event as sent: one line of JSON.
+    /// The event as sent: one line of JSON, every text in it redacted
+    /// ([`crate::redact::secrets`]): an error may quote a container's logs,
+    /// a command line, a URL with its password.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("an event always serialises")
+        serde_json::to_string(&self.redacted()).expect("an event always serialises")
+    }
+
+    /// The event with every text field redacted.
+    pub fn redacted(&self) -> Event {
+        let redact = |text: &Option<String>| text.as_deref().map(crate::redact::secrets);
+        Event {
+            name: redact(&self.name),
+            container: redact(&self.container),
+            backup: redact(&self.backup),
+            target: redact(&self.target),
+            message: crate::redact::secrets(&self.message),
+            error: redact(&self.error),
+            host: crate::redact::secrets(&self.host),
+            ..self.clone()
+        }
     }
 }
 
@@ -187,7 +204,11 @@ pub fn notify(home: &Home, conf: &Conf, event: &Event) -> Vec<String> {
     if !section.on.contains(&event.outcome) {
         return Vec::new();
     }
-    let warnings = send(section, event);
+    // Shown on stderr by the caller: redacted as the log is.
+    let warnings: Vec<String> = send(section, event)
+        .iter()
+        .map(|warning| crate::redact::secrets(warning))
+        .collect();
     let what = format!(
         "{} {}{}",
         event.kind.as_str(),

@@ -13,7 +13,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{Scenario, fresh_ip};
+use common::{Scenario, fresh_ip, tear_database};
 use serde_json::Value;
 
 /// A real HTTP server on loopback that keeps the JSON bodies it receives.
@@ -464,4 +464,98 @@ fn a_drill_is_told_and_counted() {
     let families = parsed(&textfile);
     assert_eq!(value(&families, "girofle_drill_last_result", 1), Some(1.0));
     assert!(value(&families, "girofle_drill_last_timestamp_seconds", 1).unwrap() > 0.0);
+}
+
+/// Lines a failing GitLab may print in its container's logs, each with a
+/// secret of a shape the redactor must know (issue 19 §5), and the secret.
+const LINES_WITH_SECRETS: [(&str, &str); 8] = [
+    (
+        "fetching http://deploy:Pa55-in-url@10.0.0.9/x",
+        "Pa55-in-url",
+    ),
+    ("\"db_key_base\": \"d1b2k3e4y5\",", "d1b2k3e4y5"),
+    ("otp_key_base: 0a7b1c2d3e4f", "0a7b1c2d3e4f"),
+    ("secret_key_base = 5ecre7ba5e99", "5ecre7ba5e99"),
+    (
+        "Authorization: Bearer glpat-B3arerT0kenValue",
+        "B3arerT0kenValue",
+    ),
+    (
+        "remote: https://oauth2:glpat-0auth2T0kenValue@gitlab.example.org/g/a.git",
+        "0auth2T0kenValue",
+    ),
+    ("access_key=AKIAEXAMPLEKEY123", "AKIAEXAMPLEKEY123"),
+    ("pg_dump --password hunter2-flag", "hunter2-flag"),
+];
+
+/// A drill fails on a torn backup while its container prints secrets in
+/// its logs: the alert quotes the logs, redacted, and neither girofle.log
+/// nor the message on stderr holds a secret.
+#[test]
+fn a_drill_failing_while_its_container_prints_secrets_alerts_without_them() {
+    let world = Scenario::new();
+    let ip = fresh_ip();
+    world.commission(&["--ip", &ip, "--hostname", &ip]);
+    tear_database(&world, 1);
+    let id = world.backup(1, &[]);
+    let hook = Hook::start();
+    configure(&world, &hook, "[\"failure\"]");
+
+    let run = std::thread::scope(|scope| {
+        // GitLab inside the drill's container printing the lines on its
+        // standard error, which is what `docker logs` shows.
+        let printed = scope.spawn(|| {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while std::time::Instant::now() < until {
+                if let Some(container) = world.drill_containers().first() {
+                    let mut exec = Command::new("docker");
+                    exec.args(["exec", container, "sh", "-c"])
+                        .arg("for line in \"$@\"; do echo \"$line\"; done > /proc/1/fd/2")
+                        .arg("sh");
+                    for (line, _) in LINES_WITH_SECRETS {
+                        exec.arg(line);
+                    }
+                    if exec.output().is_ok_and(|output| output.status.success()) {
+                        return true;
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            false
+        });
+        let run = world
+            .run("girofle-backup", &["--drill", "1", "--wait-timeout", "15"])
+            .expect_code(1);
+        assert!(
+            printed.join().unwrap(),
+            "the drill's container never printed"
+        );
+        run
+    });
+    let events = hook.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event = &events[0];
+    assert_eq!(event["kind"], "drill");
+    assert_eq!(event["outcome"], "failure");
+    let sent = event.to_string();
+    let log = std::fs::read_to_string(world.home.join("girofle.log")).unwrap();
+    let record = world.drill_record(1, &id);
+    for (line, secret) in LINES_WITH_SECRETS {
+        assert!(!sent.contains(secret), "{secret} of {line:?} sent: {sent}");
+        assert!(!log.contains(secret), "{secret} of {line:?} logged: {log}");
+        assert!(
+            !record.contains(secret),
+            "{secret} of {line:?} in the drill's record: {record}"
+        );
+        assert!(
+            !run.stderr.contains(secret),
+            "{secret} of {line:?} on stderr: {}",
+            run.stderr
+        );
+    }
+    let error = event["error"].as_str().unwrap();
+    assert!(
+        error.contains("gitlab.example.org/g/a.git") && error.contains("[REDACTED]"),
+        "the alert does not quote the logs: {error}"
+    );
 }

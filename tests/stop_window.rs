@@ -201,3 +201,135 @@ fn a_file_system_mounted_inside_a_volume_makes_the_second_pass_walk_everything()
         "on another file system\n"
     );
 }
+
+/// What GitLab (or anything else) does between the first pass and the stop,
+/// in the attack of issue 19: a second name for a file, a write through it,
+/// the second name removed. The kernel names only `b/y`, gone by the stop;
+/// `a/x` is changed in the volume and named by no event.
+const WRITTEN_THROUGH_A_NAME_GONE: &str = "set -e\n\
+     ln probe/a/x probe/b/y\n\
+     echo 'written through another name' >> probe/b/y\n\
+     rm probe/b/y\n";
+
+/// The backup `id` of instance 1 walked everything in its second pass, says
+/// why, and holds the probe as the volume does.
+fn walked_everything_and_holds_the_volume(world: &Scenario, instance: &Path, id: &str) {
+    let probe = instance.join("mapping-volumes/data/probe");
+    assert!(
+        fs::read_to_string(probe.join("a/x"))
+            .unwrap()
+            .contains("written through another name")
+            && !probe.join("b/y").exists(),
+        "the attack did not run:\n{}",
+        fs::read_to_string(instance.join("mapping-volumes/log/standin/current"))
+            .unwrap_or_default()
+    );
+    let backup = instance.join("bckups").join(id);
+    let manifest = fs::read_to_string(backup.join("MANIFEST")).unwrap();
+    let walked = manifest_value(&manifest, "second_pass_walked").unwrap();
+    assert_eq!(describe(&backup.join("data/probe")), describe(&probe));
+    assert!(
+        walked.starts_with("every entry") && walked.contains("probe/a/x"),
+        "the second pass walked {walked}"
+    );
+    world
+        .run("girofle-backup", &["--verify", "1", "--backup", id])
+        .expect_code(0);
+}
+
+#[test]
+fn a_file_written_through_a_name_gone_by_the_stop_makes_the_second_pass_walk_everything() {
+    let (world, instance) = commissioned();
+    let probe = instance.join("mapping-volumes/data/probe");
+    write(&probe.join("a/x"), "before the backup\n");
+    fs::create_dir_all(probe.join("b")).unwrap();
+    let on_stop = instance.join("mapping-volumes/config/standin-on-stop.sh");
+    fs::write(&on_stop, WRITTEN_THROUGH_A_NAME_GONE).unwrap();
+    let id = world.backup(1, &["--consistency", "stop"]);
+    walked_everything_and_holds_the_volume(&world, &instance, &id);
+
+    // What GitLab does all the time stays cheap: a file written then
+    // renamed into place, an object written under a temporary name then
+    // linked to its own and the temporary name removed (as git does), a
+    // scratch file made and removed. Every name of each is known.
+    write(&probe.join("gone-soon"), "scratch\n");
+    fs::write(
+        &on_stop,
+        "set -e\n\
+         echo 'renamed into place' > probe/tmp-1\n\
+         mv probe/tmp-1 probe/final\n\
+         echo 'an object' > probe/tmp-obj\n\
+         ln probe/tmp-obj probe/object\n\
+         rm probe/tmp-obj\n\
+         echo 'made and removed' > probe/scratch\n\
+         rm probe/scratch probe/gone-soon\n",
+    )
+    .unwrap();
+    let id = world.backup(1, &["--consistency", "stop"]);
+    let backup = instance.join("bckups").join(&id);
+    let manifest = fs::read_to_string(backup.join("MANIFEST")).unwrap();
+    let walked = manifest_value(&manifest, "second_pass_walked").unwrap();
+    assert!(
+        probe.join("object").is_file(),
+        "the on-stop script did not run"
+    );
+    assert!(
+        walked.starts_with("changes only"),
+        "the second pass walked {walked}"
+    );
+    assert_eq!(describe(&backup.join("data/probe")), describe(&probe));
+}
+
+/// In the pause mode the second pass uses the same record: the attack played
+/// just before the container is frozen (a `docker` on the `PATH` that plays
+/// it, then hands over to the real one).
+#[test]
+fn in_the_pause_mode_a_file_written_through_a_name_gone_makes_the_second_pass_walk_everything() {
+    let (world, instance) = commissioned();
+    let data = instance.join("mapping-volumes/data");
+    write(&data.join("probe/a/x"), "before the backup\n");
+    fs::create_dir_all(data.join("probe/b")).unwrap();
+    let bin = instance.parent().unwrap().with_file_name("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let attack = bin.join("attack.sh");
+    fs::write(&attack, WRITTEN_THROUGH_A_NAME_GONE).unwrap();
+    let real = which_docker();
+    let shim = bin.join("docker");
+    fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\n\
+             if [ \"$1\" = pause ]; then (cd '{}' && sh '{}') || exit 1; fi\n\
+             exec '{}' \"$@\"\n",
+            data.display(),
+            attack.display(),
+            real.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = world
+        .command("girofle-backup")
+        .args(["1", "--consistency", "pause"])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let run = common::Run::from(run).expect_code(0);
+    let id = run.stdout.trim().to_string();
+    walked_everything_and_holds_the_volume(&world, &instance, &id);
+}
+
+/// The real `docker`, found on the `PATH`.
+fn which_docker() -> PathBuf {
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|dir| Path::new(dir).join("docker"))
+        .find(|candidate| candidate.is_file())
+        .expect("docker is on the PATH")
+}

@@ -54,7 +54,11 @@ fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
         bar.finish();
         let drilled = drilled?;
         for warning in &drilled.warnings {
-            eprintln!("{}: warning: {warning}", invocation.program);
+            eprintln!(
+                "{}: warning: {}",
+                invocation.program,
+                girofle::redact::secrets(warning)
+            );
         }
         if cli::stderr_is_terminal() {
             eprintln!(
@@ -91,7 +95,11 @@ fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
         }
     }
     for warning in &outcome.warnings {
-        eprintln!("{}: warning: {warning}", invocation.program);
+        eprintln!(
+            "{}: warning: {}",
+            invocation.program,
+            girofle::redact::secrets(warning)
+        );
     }
     if cli::stderr_is_terminal() {
         for shipped in &outcome.shipped {
@@ -99,7 +107,11 @@ fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
         }
     }
     for (what, error) in &outcome.failures {
-        eprintln!("{}: {what}: {error}", invocation.program);
+        eprintln!(
+            "{}: {}",
+            invocation.program,
+            girofle::redact::secrets(&format!("{what}: {error}"))
+        );
     }
     Ok(outcome.exit())
 }

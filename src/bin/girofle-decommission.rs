@@ -31,7 +31,11 @@ fn run(mut args: decommission::Args, invocation: &Invocation) -> Result<Exit, Er
         println!("{id}");
     }
     for warning in &outcome.warnings {
-        eprintln!("{}: warning: {warning}", invocation.program);
+        eprintln!(
+            "{}: warning: {}",
+            invocation.program,
+            girofle::redact::secrets(&warning.to_string())
+        );
     }
     eprintln!(
         "instance {} decommissioned; its data and backups stay in {}",

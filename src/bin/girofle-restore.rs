@@ -104,8 +104,11 @@ fn run_all(args: &restore::Args, invocation: &Invocation) -> Result<Exit, Error>
     for instance in &outcome.instances {
         match &instance.verdict {
             restore::Verdict::Failed(why) => eprintln!(
-                "{}: instance {} ({}): {why}",
-                invocation.program, instance.number, instance.container
+                "{}: instance {} ({}): {}",
+                invocation.program,
+                instance.number,
+                instance.container,
+                girofle::redact::secrets(&why.to_string())
             ),
             restore::Verdict::Restored {
                 previous: Some(kept),
@@ -118,7 +121,11 @@ fn run_all(args: &restore::Args, invocation: &Invocation) -> Result<Exit, Error>
         }
     }
     for warning in &outcome.warnings {
-        eprintln!("{}: {warning}", invocation.program);
+        eprintln!(
+            "{}: {}",
+            invocation.program,
+            girofle::redact::secrets(&warning.to_string())
+        );
     }
     Ok(outcome.exit())
 }

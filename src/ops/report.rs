@@ -505,10 +505,24 @@ fn merge(into: &mut Value, extra: Value) {
     }
 }
 
-/// Prints a document on stdout, pretty (one document, for people and `jq`).
+/// Prints a document on stdout, pretty (one document, for people and `jq`),
+/// every string in it redacted ([`crate::redact::secrets`]): errors quote
+/// logs and command lines.
 pub fn print_json(document: &Value) -> std::io::Result<()> {
     use std::io::Write;
+    let mut document = document.clone();
+    redact_strings(&mut document);
     let mut stdout = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut stdout, document)?;
+    serde_json::to_writer_pretty(&mut stdout, &document)?;
     writeln!(stdout)
+}
+
+/// Every string of `value`, redacted in place.
+fn redact_strings(value: &mut Value) {
+    match value {
+        Value::String(text) => *text = crate::redact::secrets(text),
+        Value::Array(items) => items.iter_mut().for_each(redact_strings),
+        Value::Object(fields) => fields.values_mut().for_each(redact_strings),
+        _ => {}
+    }
 }

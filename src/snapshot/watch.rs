@@ -11,6 +11,15 @@
 //! doubtful (no `fanotify`, a lost event, too many changes) leaves the
 //! second pass to walk everything, as it did before.
 //!
+//! A change names one name of a file; the file may have others (a hard link
+//! made in the window, written through, then removed by the stop leaves the
+//! other name changed and named by no event). So each event on a file also
+//! carries the file's own handle (`FAN_REPORT_FID`), and before the answer
+//! is given, every file changed and still there must be named by the
+//! record (its one name, or a directory above it); a file gone is nothing
+//! to copy, a file with several names or named by no change makes the
+//! answer [`Changes::Unknown`], and the second pass walks everything.
+//!
 //! What the kernel does not report: writes through a shared writable
 //! `mmap`, which GitLab's services (PostgreSQL, Gitaly, Redis, Puma) do not
 //! use for their files.
@@ -90,6 +99,7 @@ impl ChangeWatch {
             libc::fanotify_init(
                 libc::FAN_CLASS_NOTIF
                     | libc::FAN_REPORT_DFID_NAME
+                    | libc::FAN_REPORT_FID
                     | libc::FAN_UNLIMITED_QUEUE
                     | libc::FAN_NONBLOCK
                     | libc::FAN_CLOEXEC,
@@ -154,6 +164,7 @@ impl ChangeWatch {
             own_pid: std::process::id() as i32,
             directories: HashMap::new(),
             changed: BTreeSet::new(),
+            files: HashMap::new(),
             doubt: None,
             sentinel_name: sentinel_name.clone().into(),
             sentinel_seen: false,
@@ -294,6 +305,10 @@ struct Reader {
     /// or None when it is gone.
     directories: HashMap<Vec<u8>, Option<PathBuf>>,
     changed: BTreeSet<PathBuf>,
+    /// The handles (file system identity, type, bytes) of the files (not
+    /// directories) events were about, whose names are checked at the end,
+    /// and whether an event named one of them in a volume.
+    files: HashMap<Vec<u8>, bool>,
     doubt: Option<String>,
     /// The name of the file [`ChangeWatch::finish`] makes, and whether its
     /// event was read.
@@ -346,6 +361,9 @@ impl Reader {
             } else {
                 Duration::from_millis(50)
             });
+        }
+        if self.sentinel_seen && self.doubt.is_none() {
+            self.doubt = self.unnamed();
         }
         match self.doubt {
             Some(why) => Changes::Unknown(why),
@@ -422,6 +440,12 @@ impl Reader {
         if self.doubt.is_some() {
             return;
         }
+        let on_directory = mask & libc::FAN_ONDIR != 0;
+        // Whether a name came with the event, and where.
+        let mut named = false;
+        let mut outside = false;
+        let mut inside = false;
+        let mut file = None;
         let mut info = &event[metadata_len.min(event.len())..];
         while info.len() >= INFO_HEADER_LEN {
             let kind = info[0];
@@ -431,14 +455,121 @@ impl Reader {
                 return;
             }
             let record = &info[INFO_HEADER_LEN..len];
-            if kind == libc::FAN_EVENT_INFO_TYPE_DFID_NAME
-                || kind == libc::FAN_EVENT_INFO_TYPE_DFID
-                || kind == libc::FAN_EVENT_INFO_TYPE_FID
-            {
-                self.named(record, kind == libc::FAN_EVENT_INFO_TYPE_DFID_NAME);
+            match kind {
+                libc::FAN_EVENT_INFO_TYPE_DFID_NAME => {
+                    named = true;
+                    match self.named(record, true) {
+                        Place::Outside => outside = true,
+                        // A directory gone since: counted as a volume's.
+                        Place::Inside | Place::Unknown => inside = true,
+                    }
+                }
+                libc::FAN_EVENT_INFO_TYPE_DFID => {
+                    self.named(record, false);
+                }
+                // The file's own handle: its names are checked at the end.
+                libc::FAN_EVENT_INFO_TYPE_FID if !on_directory => file = Some(record),
+                libc::FAN_EVENT_INFO_TYPE_FID => {
+                    self.named(record, false);
+                }
+                _ => {}
             }
             info = &info[len..];
         }
+        if self.doubt.is_some() || on_directory {
+            return;
+        }
+        match file {
+            // Only a name outside every volume: what was written there is
+            // not the backup's (a name inside, made since the first pass,
+            // comes with an event of its own).
+            Some(_) if outside && !inside => {}
+            Some(record) => {
+                if record.len() >= FSID_LEN + HANDLE_HEADER_LEN {
+                    let handle_bytes =
+                        u32::from_ne_bytes(record[FSID_LEN..FSID_LEN + 4].try_into().unwrap())
+                            as usize;
+                    if let Some(key) = record.get(..FSID_LEN + HANDLE_HEADER_LEN + handle_bytes) {
+                        *self.files.entry(key.to_vec()).or_default() |= inside;
+                    }
+                }
+                if self.files.len() > MAX_CHANGES {
+                    self.doubt = Some(format!("more than {MAX_CHANGES} files changed"));
+                    self.files = HashMap::new();
+                }
+            }
+            None if !named => {
+                self.doubt = Some(format!(
+                    "the kernel told of a change (mask {mask:#x}) without naming the file"
+                ));
+            }
+            None => {}
+        }
+    }
+
+    /// Why the record does not name every file changed and still there,
+    /// under each of its names; None when it does. A file gone (no name
+    /// left) is nothing to copy.
+    fn unnamed(&self) -> Option<String> {
+        for (key, named_inside) in &self.files {
+            let opened = match self.open(key) {
+                Ok(Some(opened)) => opened,
+                Ok(None) => continue,
+                Err(error) => {
+                    return Some(format!("a changed file cannot be found again: {error}"));
+                }
+            };
+            let stat = match nix::sys::stat::fstat(opened.as_raw_fd()) {
+                Ok(stat) => stat,
+                Err(error) => return Some(format!("a changed file cannot be looked at: {error}")),
+            };
+            let links = stat.st_nlink;
+            if stat.st_mode & libc::S_IFMT == libc::S_IFDIR || links == 0 {
+                continue;
+            }
+            let path = match std::fs::read_link(format!("/proc/self/fd/{}", opened.as_raw_fd())) {
+                Ok(path) => path,
+                Err(error) => return Some(format!("a changed file cannot be named: {error}")),
+            };
+            let relative = self.relative(&path);
+            let shown = relative.as_deref().unwrap_or(&path).display().to_string();
+            // Several names: those in a volume cannot all be told. A file
+            // only ever named outside the volumes, one of whose names is
+            // outside, is another program's (a build's hard links, an image
+            // being unpacked): a volume's file linked outside by another
+            // program on the host, and written there, is not seen.
+            if links > 1 {
+                if *named_inside || relative.is_some() {
+                    return Some(format!("{shown} changed and has several names ({links})"));
+                }
+                continue;
+            }
+            let Some(relative) = relative else {
+                continue;
+            };
+            if !relative
+                .ancestors()
+                .any(|named| self.changed.contains(named))
+            {
+                return Some(format!(
+                    "{shown} changed through a name gone by the stop (no change names it)"
+                ));
+            }
+        }
+        None
+    }
+
+    /// `path` relative to the copy's root, when under a volume.
+    fn relative(&self, path: &Path) -> Option<PathBuf> {
+        self.roots.iter().find_map(|(relative, root)| {
+            path.strip_prefix(root).ok().map(|inside| {
+                if inside.as_os_str().is_empty() {
+                    relative.clone()
+                } else {
+                    relative.join(inside)
+                }
+            })
+        })
     }
 
     /// Whether the information records of one of our own events name the
@@ -465,17 +596,18 @@ impl Reader {
         false
     }
 
-    /// One directory handle and, with `has_name`, the entry's name after it.
-    fn named(&mut self, record: &[u8], has_name: bool) {
+    /// One directory handle and, with `has_name`, the entry's name after it;
+    /// where that is.
+    fn named(&mut self, record: &[u8], has_name: bool) -> Place {
         if record.len() < FSID_LEN + HANDLE_HEADER_LEN {
-            return;
+            return Place::Unknown;
         }
         let handle_bytes =
             u32::from_ne_bytes(record[FSID_LEN..FSID_LEN + 4].try_into().unwrap()) as usize;
         let handle_end = FSID_LEN + HANDLE_HEADER_LEN + handle_bytes;
         if handle_end > record.len() {
             self.doubt = Some("an event the kernel sent could not be read".into());
-            return;
+            return Place::Unknown;
         }
         let key = &record[..handle_end];
         let directory = match self.directories.get(key) {
@@ -485,7 +617,7 @@ impl Reader {
                     Ok(found) => found,
                     Err(error) => {
                         self.doubt = Some(format!("a changed directory cannot be named: {error}"));
-                        return;
+                        return Place::Unknown;
                     }
                 };
                 if self.directories.len() >= MAX_CACHED_DIRECTORIES {
@@ -496,7 +628,7 @@ impl Reader {
             }
         };
         let Some(directory) = directory else {
-            return;
+            return Place::Unknown;
         };
         // The directory may be a volume's parent: a volume itself changed
         // (its owner or mode) is named from there.
@@ -505,7 +637,7 @@ impl Reader {
             .iter()
             .any(|(_, root)| root.starts_with(&directory) || directory.starts_with(root))
         {
-            return;
+            return Place::Outside;
         }
         let name = if has_name {
             CStr::from_bytes_until_nul(&record[handle_end..])
@@ -519,27 +651,29 @@ impl Reader {
         } else {
             directory.join(name)
         };
-        let Some(relative) = self.roots.iter().find_map(|(relative, root)| {
-            path.strip_prefix(root).ok().map(|inside| {
-                if inside.as_os_str().is_empty() {
-                    relative.clone()
-                } else {
-                    relative.join(inside)
-                }
-            })
-        }) else {
-            return;
+        let Some(relative) = self.relative(&path) else {
+            return Place::Outside;
         };
         self.changed.insert(relative);
         if self.changed.len() > MAX_CHANGES {
             self.doubt = Some(format!("more than {MAX_CHANGES} paths changed"));
             self.changed = BTreeSet::new();
         }
+        Place::Inside
     }
 
     /// The path of the directory a handle names; None when it is gone or
     /// on a file system not marked; an error when it cannot be told.
     fn resolve(&self, key: &[u8]) -> std::io::Result<Option<PathBuf>> {
+        let Some(opened) = self.open(key)? else {
+            return Ok(None);
+        };
+        std::fs::read_link(format!("/proc/self/fd/{}", opened.as_raw_fd())).map(Some)
+    }
+
+    /// What a handle names, opened (`O_PATH`); None when it is gone or on a
+    /// file system not marked.
+    fn open(&self, key: &[u8]) -> std::io::Result<Option<OwnedFd>> {
         let fsid: [u8; 8] = key[..FSID_LEN].try_into().expect("8 bytes");
         let Some(filesystem) = self.filesystems.iter().find(|f| f.fsid == fsid) else {
             return Ok(None);
@@ -573,9 +707,19 @@ impl Reader {
             };
         }
         // SAFETY: a new descriptor owned here.
-        let opened = unsafe { OwnedFd::from_raw_fd(raw) };
-        std::fs::read_link(format!("/proc/self/fd/{}", opened.as_raw_fd())).map(Some)
+        Ok(Some(unsafe { OwnedFd::from_raw_fd(raw) }))
     }
+}
+
+/// Where a change's name lies.
+#[derive(PartialEq, Eq)]
+enum Place {
+    /// Under a volume (or a volume itself): recorded.
+    Inside,
+    /// Outside every volume.
+    Outside,
+    /// Not told (a directory gone since, a record not read).
+    Unknown,
 }
 
 #[cfg(test)]
@@ -630,5 +774,80 @@ mod tests {
                 "data/c/new"
             ]
         );
+    }
+
+    /// Runs `script` in `root` while watched; the answer.
+    fn changes_of(script: &str, prepare: &str) -> Option<Changes> {
+        let scratch = tempfile::tempdir().unwrap();
+        let root = scratch.path().join("volume");
+        std::fs::create_dir_all(&root).unwrap();
+        let sh = |script: &str| {
+            let status = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .current_dir(&root)
+                .status()
+                .unwrap();
+            assert!(status.success(), "{script}");
+        };
+        sh(prepare);
+        let own = scratch.path().join("own");
+        std::fs::create_dir(&own).unwrap();
+        let watch = match watched(&root, &own) {
+            Ok(watch) => watch,
+            Err(error) if !nix::unistd::geteuid().is_root() => {
+                eprintln!("skipped: {error:#}");
+                return None;
+            }
+            Err(error) => panic!("{error:#}"),
+        };
+        sh(script);
+        Some(watch.finish())
+    }
+
+    /// A file written through a name made and removed since: its other
+    /// name is named by no event, and the answer says so.
+    #[test]
+    fn a_file_written_through_a_name_gone_is_not_known() {
+        let Some(changes) = changes_of(
+            "ln a/x b/y && echo more >> b/y && rm b/y",
+            "mkdir a b && echo 1 > a/x",
+        ) else {
+            return;
+        };
+        let Changes::Unknown(why) = changes else {
+            panic!("known: {changes:?}");
+        };
+        assert!(why.contains("data/a/x"), "{why}");
+    }
+
+    /// A file still with two names, one of them never named by an event.
+    #[test]
+    fn a_file_left_with_a_second_name_is_not_known() {
+        let Some(changes) = changes_of(
+            "ln a/x b/y && echo more >> b/y",
+            "mkdir a b && echo 1 > a/x",
+        ) else {
+            return;
+        };
+        assert!(matches!(changes, Changes::Unknown(why) if why.contains("several names (2)")));
+    }
+
+    /// What services do all the time keeps the record: a file renamed into
+    /// place, an object linked to its name then its temporary name removed,
+    /// a scratch file made and removed, a file removed.
+    #[test]
+    fn renames_links_and_scratch_files_are_followed() {
+        let Some(changes) = changes_of(
+            "echo 1 > tmp && mv tmp final && echo 2 > tmp-obj && ln tmp-obj obj && rm tmp-obj \
+             && echo 3 > scratch && rm scratch old",
+            "echo 0 > old",
+        ) else {
+            return;
+        };
+        let Changes::Paths(paths) = changes else {
+            panic!("not known: {changes:?}");
+        };
+        assert!(paths.contains(Path::new("data/final")) && paths.contains(Path::new("data/obj")));
     }
 }
