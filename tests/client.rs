@@ -1089,10 +1089,11 @@ fn the_page_never_shows_a_file_through_a_link() {
         &mut line,
     )
     .unwrap();
-    let (base, token) = line.trim().split_once("/?t=").expect("the page's address");
+    // The page's key comes after `#` and goes in the header its script sends.
+    let (base, token) = line.trim().split_once("/#").expect("the page's address");
     let address = |side: &str| {
         format!(
-            "{base}/file?t={token}&folder={}&file=readme.txt&side={side}",
+            "{base}/file?folder={}&file=readme.txt&side={side}",
             encoded(&t.tools.canonicalize().unwrap().to_string_lossy())
         )
     };
@@ -1101,6 +1102,8 @@ fn the_page_never_shows_a_file_through_a_link() {
             .args([
                 "--silent",
                 "--show-error",
+                "--header",
+                &format!("X-Girofle-Key: {token}"),
                 "--write-out",
                 "\n%{http_code}",
                 url,

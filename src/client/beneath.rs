@@ -391,13 +391,14 @@ impl Root {
 /// the client too): `None` when it may be written. The same rules as git's
 /// `verify_path` with `core.protectNTFS` and `core.protectHFS`: no `.git`
 /// component in any case, nor with dots or spaces after it, nor its short
-/// name `git~1`; no `.` or `..`; no empty component, no absolute path, no
-/// backslash.
+/// name `git~1`; no `.` or `..`; no empty component, no absolute path. A
+/// backslash is refused by git on Windows only, so it is written here: the
+/// page never lets a name reach a header unencoded.
 pub fn refused_name(relative: &str) -> Option<&'static str> {
     if relative.starts_with('/') {
         return Some("it names a place outside the folder");
     }
-    if relative.contains('\\') || relative.contains('\0') {
+    if relative.contains('\0') {
         return Some("its name holds a character folders cannot hold on every system");
     }
     for part in relative.split('/') {
