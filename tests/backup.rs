@@ -114,7 +114,7 @@ fn a_backup_is_an_exact_copy_with_its_manifest() {
         format!("id: {id}"),
         "instance: 1".to_string(),
         format!("container: {}-gitlab-1", world.prefix),
-        "consistency: stop".to_string(),
+        "consistency: pause".to_string(),
         "consistent: yes".to_string(),
         format!("image: {}", common::STANDIN_IMAGE),
         "gitlab_version: 17.5.1".to_string(),
@@ -147,11 +147,13 @@ fn a_backup_is_an_exact_copy_with_its_manifest() {
             .any(|n| n.starts_with(".partial"))
     );
 
-    // The container is back to running, and the stop window was logged.
+    // The container is back to running, and how long it was frozen was logged.
     assert_eq!(status(&format!("{}-gitlab-1", world.prefix)), "running");
     let log = fs::read_to_string(world.home.join("girofle.log")).unwrap();
     assert!(
-        log.contains(&format!("backed up as {id} (stop,")) && log.contains("stop window"),
+        log.contains(&format!("backed up as {id} (pause,"))
+            && log.contains("stop window")
+            && log.contains("never restarted"),
         "{log}"
     );
     world
