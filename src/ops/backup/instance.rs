@@ -247,7 +247,6 @@ fn make_backup(
     let header = Header {
         id,
         row,
-        options,
         prior,
         image,
         previous: paths.previous,
@@ -559,7 +558,6 @@ fn back_healthy(
 struct Header<'a> {
     id: &'a BackupId,
     row: &'a Row,
-    options: &'a Options,
     prior: Status,
     /// The image reference and its ID.
     image: (String, String),
