@@ -22,6 +22,9 @@ use crate::timefmt;
 /// Room kept free beyond the bytes to copy: directories and metadata take room too.
 const SPACE_MARGIN: u64 = 16 << 20;
 
+/// How many times `docker pause` is tried before a backup falls back to `stop`.
+const PAUSE_ATTEMPTS: u32 = 5;
+
 /// Backs up one instance: takes its lock, then [`backup_locked`].
 pub fn backup_instance(
     home: &Home,
@@ -342,14 +345,12 @@ fn copy_in_two_passes(
             let second = match out.second_pass(copy, halt, changes, ceiling, &mut copied)? {
                 Ok(stats) => Some(stats),
                 Err(why_thawed) => {
-                    // Frozen past the ceiling: GitLab runs again and the
-                    // frozen copy is no longer one instant. Stopped now, a
+                    // Frozen past the ceiling (or never frozen): GitLab runs
+                    // and the copy is not from one instant. Stopped now, a
                     // pass over every entry makes it whole.
                     copied.consistency = Consistency::Stop;
                     copied.fallback = Some(why_thawed);
-                    let why = || {
-                        Changes::Unknown("a freeze past max_freeze_secs fell back to stop".into())
-                    };
+                    let why = || Changes::Unknown("a pause fell back to stop".into());
                     match out.second_pass(
                         copy,
                         Halt::Stop(options.stop_timeout.0),
@@ -424,16 +425,35 @@ impl OutOfServicePass<'_> {
         ));
         // GitLab stops answering as soon as the stop (or freeze) begins.
         let stopping = Instant::now();
-        let guard = OutOfService::take(
-            self.docker,
-            self.instance,
-            "girofle-backup",
-            &row.container,
-            halt,
-        )
-        .map_err(|error| {
-            error.context(format!("cannot halt {} for the second pass", row.container))
-        })?;
+        let mut attempts = 0;
+        let guard = loop {
+            match OutOfService::take(
+                self.docker,
+                self.instance,
+                "girofle-backup",
+                &row.container,
+                halt,
+            ) {
+                Ok(guard) => break guard,
+                // The freezer gives up when processes fork or sit in the
+                // kernel as it freezes (runc: "unable to freeze"): again,
+                // then a stop rather than no backup.
+                Err(error) if halt == Halt::Pause => {
+                    attempts += 1;
+                    if attempts == PAUSE_ATTEMPTS {
+                        return Ok(Err(format!(
+                            "GitLab could not be frozen ({attempts} attempts: {error:#}); stopped instead, for a second pass over every entry"
+                        )));
+                    }
+                    std::thread::sleep(Duration::from_millis(200 * u64::from(attempts)));
+                }
+                Err(error) => {
+                    return Err(
+                        error.context(format!("cannot halt {} for the second pass", row.container))
+                    );
+                }
+            }
+        };
         copied.shutdown = Some(guard.shutdown);
         let window = Instant::now();
         crate::meter::phase(format!(
