@@ -779,3 +779,150 @@ fn nobody_is_refused_during_a_default_backup_and_a_stop_backup_refuses_them() {
         "a stop backup refused nobody: the loop did not reach GitLab's restart"
     );
 }
+
+/// Spawns default backups until one is caught with GitLab frozen; then
+/// sends it `signal`. The backup's exit status.
+fn signal_while_frozen(
+    world: &Scenario,
+    container: &str,
+    signal: nix::sys::signal::Signal,
+) -> std::process::Output {
+    for _ in 0..5 {
+        let mut child = world
+            .command("girofle-backup")
+            .arg("1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let frozen = common::eventually(Duration::from_secs(120), || {
+            status(container) == "paused" || child.try_wait().unwrap().is_some()
+        });
+        if frozen && child.try_wait().unwrap().is_none() {
+            common::send_signal(child.id(), signal);
+            return child.wait_with_output().unwrap();
+        }
+        let _ = child.wait();
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    panic!("no backup was caught with GitLab frozen");
+}
+
+#[test]
+fn a_signal_or_kill_9_while_gitlab_is_frozen_thaws_it() {
+    use nix::sys::signal::Signal;
+    let (world, _ip, _url, container) = one_instance();
+    // The second pass walks every entry: a freeze long enough to be caught.
+    world.fill_data(1, 5_000);
+    make_the_second_pass_walk_everything(&world);
+    wait_healthy(&container);
+
+    let output = signal_while_frozen(&world, &container, Signal::SIGTERM);
+    // Thawed before the process exited, not left to anyone else.
+    let at_exit = status(&container);
+    assert_eq!(
+        output.status.code(),
+        Some(143),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(at_exit, "running", "SIGTERM left GitLab {at_exit}");
+    assert!(
+        output.stdout.is_empty(),
+        "an interrupted backup printed an ID"
+    );
+    let log = world.log_text();
+    assert!(
+        log.contains("interrupted by SIGTERM") && log.contains(&format!("unpaused {container}")),
+        "the log does not say GitLab was thawed:\n{log}"
+    );
+    wait_healthy(&container);
+
+    // kill -9: no handler runs; the guardian thaws it.
+    std::thread::sleep(Duration::from_millis(1100));
+    let before = world.log_text().len();
+    signal_while_frozen(&world, &container, Signal::SIGKILL);
+    assert!(
+        common::eventually(Duration::from_secs(10), || status(&container) == "running"),
+        "GitLab is still {} 10 s after kill -9 of a backup that froze it",
+        status(&container)
+    );
+    assert!(
+        common::eventually(Duration::from_secs(10), || {
+            !world.container_record(1).exists()
+                && !world.backup_names(1).iter().any(|n| n.starts_with('.'))
+        }),
+        "the guardian left a record or a partial copy: {:?}",
+        world.backup_names(1)
+    );
+    let log = world.log_text()[before..].to_string();
+    assert!(
+        log.contains("guardian") && log.contains(&format!("unpaused {container}")),
+        "{log}"
+    );
+    wait_healthy(&container);
+    // And the next backup is made, frozen and thawed as usual.
+    std::thread::sleep(Duration::from_millis(1100));
+    let id = world.backup(1, &[]);
+    assert!(manifest(&world, 1, &id).contains("consistency: pause\n"));
+}
+
+#[test]
+fn a_freeze_over_a_full_walk_is_said_and_max_freeze_secs_falls_back_to_stop() {
+    let (world, _ip, _url, container) = one_instance();
+    make_the_second_pass_walk_everything(&world);
+    wait_healthy(&container);
+
+    // No ceiling: GitLab stays frozen while every entry is walked, and the
+    // MANIFEST and the log say so, with how long.
+    let id = world.backup(1, &[]);
+    let text = manifest(&world, 1, &id);
+    let value = |text: &str, key: &str| common::manifest_value(text, key).unwrap_or_default();
+    assert_eq!(value(&text, "consistency"), "pause");
+    assert_eq!(value(&text, "fallback"), "none");
+    assert!(
+        value(&text, "second_pass_walked").starts_with("every entry ("),
+        "{text}"
+    );
+    let frozen: u64 = value(&text, "frozen_ms").parse().unwrap();
+    assert!(frozen > 0, "{text}");
+    let log = world.log_text();
+    assert!(
+        log.contains(&format!("GitLab frozen {frozen} ms, never restarted)"))
+            && log.contains("the second pass walked every entry ("),
+        "{log}"
+    );
+
+    // A ceiling it would pass: GitLab is thawed, that backup stops it
+    // instead and says why; the JSON result says so too.
+    fs::write(
+        world.home.join("girofle.conf"),
+        "[girofle]\nmax_freeze_secs = 0\n",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    let run = world
+        .run("girofle-backup", &["1", "--format", "json"])
+        .expect_code(0);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let entry = &json["instances"][0];
+    assert_eq!(entry["consistency"], "stop", "{json}");
+    let why = entry["fallback"].as_str().unwrap_or_default().to_string();
+    assert!(why.contains("past max_freeze_secs = 0 s"), "{json}");
+    let id = entry["backup"].as_str().unwrap();
+    let text = manifest(&world, 1, id);
+    assert_eq!(value(&text, "consistency"), "stop");
+    assert_eq!(value(&text, "consistent"), "yes");
+    assert_eq!(value(&text, "fallback"), why);
+    assert!(
+        world
+            .log_text()
+            .contains("fell back to stop: GitLab was frozen"),
+        "{}",
+        world.log_text()
+    );
+    wait_healthy(&container);
+    world
+        .run("girofle-backup", &["--verify", "1", "--backup", id])
+        .expect_code(0);
+}
