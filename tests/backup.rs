@@ -926,3 +926,42 @@ fn a_freeze_over_a_full_walk_is_said_and_max_freeze_secs_falls_back_to_stop() {
         .run("girofle-backup", &["--verify", "1", "--backup", id])
         .expect_code(0);
 }
+
+#[test]
+fn paused_backups_taken_under_continuous_pushes_pass_their_drills() {
+    let (world, ip, url, container) = one_instance();
+    // The database writes all along, every millisecond.
+    let volumes = world.instance_dir(1).join("mapping-volumes");
+    fs::write(volumes.join("config/standin-db-interval-us"), "1000\n").unwrap();
+    docker(&["restart", "--time", "60", &container]);
+    wait_healthy(&container);
+
+    let (ids, seen) = users_at_work(&ip, &url, "pushed-during-backups", || {
+        (0..2)
+            .map(|_| {
+                std::thread::sleep(Duration::from_millis(1100));
+                world.backup(1, &[])
+            })
+            .collect::<Vec<_>>()
+    });
+    assert!(seen.failures.is_empty(), "{:?}", seen.failures);
+    for id in &ids {
+        let text = manifest(&world, 1, id);
+        assert!(text.contains("consistency: pause\n"), "{text}");
+        // Each backup boots (its database replays its log) and every
+        // repository in it passes git fsck.
+        let run = world.run(
+            "girofle-backup",
+            &["--drill", "1", "--backup", id, "--wait-timeout", "120"],
+        );
+        assert_eq!(run.code, 0, "the drill of {id} failed: {}", run.stderr);
+        let record = world.drill_record(1, id);
+        assert!(record.contains("result: ok\n"), "{record}");
+        assert!(
+            record
+                .lines()
+                .any(|line| line.starts_with("repositories: ") && line != "repositories: 0"),
+            "{record}"
+        );
+    }
+}
