@@ -342,7 +342,7 @@ fn copy_in_two_passes(
                 instance,
                 was_healthy,
             };
-            let second = match out.second_pass(copy, halt, changes, ceiling, &mut copied)? {
+            match out.second_pass(copy, halt, changes, ceiling, &mut copied)? {
                 Ok(stats) => Some(stats),
                 Err(why_thawed) => {
                     // Frozen past the ceiling (or never frozen): GitLab runs
@@ -362,8 +362,7 @@ fn copy_in_two_passes(
                         Err(never) => unreachable!("no ceiling, no thaw: {never}"),
                     }
                 }
-            };
-            second
+            }
         }
         // Stopped, missing or already frozen: nothing writes, a second pass
         // catches what changed during the first.
