@@ -39,6 +39,9 @@ pub struct Conf {
 pub struct GirofleSection {
     /// This host's name on targets; the machine's host name by default.
     pub host: Option<String>,
+    /// The longest a `pause` backup keeps GitLab frozen, in seconds: past it
+    /// GitLab is thawed and that backup falls back to `stop`. No ceiling by default.
+    pub max_freeze_secs: Option<u64>,
 }
 
 /// `[retention]`.

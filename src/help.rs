@@ -147,11 +147,13 @@ pub const PAGES: &[Page] = &[
         examples: [
             (
                 "girofle-backup --all --to off-site",
-                "backs up every commissioned instance and ships the backups to the target off-site",
+                "backs up every commissioned instance, each frozen for its second pass only (never \
+                 restarted), and ships the backups to the target off-site",
             ),
             (
-                "girofle-backup --verify 3",
-                "re-reads the newest backup of instance 3 and compares it with its MANIFEST",
+                "girofle-backup 3 --consistency stop",
+                "backs up instance 3 with GitLab stopped for the second pass and started again (a \
+                 clean shutdown; GitLab is down until it is healthy)",
             ),
         ],
     },

@@ -67,10 +67,10 @@ fn assert_complete_backups_verify(world: &Scenario, names: &[String], what: &str
 fn random_interruptions(world: &Scenario, container: &str, signal: Signal, seed: u64) -> u32 {
     // Timed on an incremental backup, as the interrupted ones are: the first
     // copies every file and lasts longer, which would aim past their end.
-    world.backup(1, &[]);
+    world.backup(1, &["--consistency", "stop"]);
     let (full_run, stop_window) = {
         let start = Instant::now();
-        let id = world.backup(1, &[]);
+        let id = world.backup(1, &["--consistency", "stop"]);
         let manifest = std::fs::read_to_string(
             world
                 .instance_dir(1)
@@ -104,7 +104,7 @@ fn random_interruptions(world: &Scenario, container: &str, signal: Signal, seed:
         let what = format!("{signal} round {round} at {delay:?} of {full_run:?}");
         let before = world.log_text().len();
         let names_before = world.backup_names(1);
-        let child = spawn_backup(world, &[]);
+        let child = spawn_backup(world, &["--consistency", "stop"]);
         std::thread::sleep(delay);
         // GitLab is being stopped, is stopped, or is being started.
         let out_of_service = world.container_record(1).exists();
@@ -193,7 +193,7 @@ fn twenty_kill_9s_at_random_instants_of_a_stop_backup_leave_gitlab_running() {
 fn interrupted_in_the_stop_window(signal: Signal) {
     let (world, container) = world_with_instance();
     world.backup(1, &[]);
-    let mut child = spawn_backup(&world, &[]);
+    let mut child = spawn_backup(&world, &["--consistency", "stop"]);
     assert!(
         eventually(Duration::from_secs(120), || {
             world.container_record(1).exists() || child.try_wait().unwrap().is_some()

@@ -90,6 +90,8 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
             lock: args.lock,
             // Retention must not remove older backups of an instance taken out of service.
             keep_last: Some(u32::MAX),
+            // GitLab is stopped for good: the final backup is a clean shutdown's.
+            consistency: backup::Consistency::Stop,
             ..backup::Options::default()
         };
         // On failure, dropping `out_of_service` starts GitLab again.

@@ -22,6 +22,9 @@ use crate::timefmt;
 /// Room kept free beyond the bytes to copy: directories and metadata take room too.
 const SPACE_MARGIN: u64 = 16 << 20;
 
+/// How many times `docker pause` is tried before a backup falls back to `stop`.
+const PAUSE_ATTEMPTS: u32 = 5;
+
 /// Backs up one instance: takes its lock, then [`backup_locked`].
 pub fn backup_instance(
     home: &Home,
@@ -77,7 +80,8 @@ pub fn backup_locked(
         partial: &partial,
         previous: previous.as_deref(),
     };
-    match make_backup(docker, row, options, &instance, copy, paths, &id) {
+    let ceiling = conf.girofle.max_freeze_secs.map(Duration::from_secs);
+    match make_backup(docker, row, options, ceiling, &instance, copy, paths, &id) {
         Ok(mut made) => {
             // The backup is made: retention failing is a partial success, said and logged.
             match retention::apply(
@@ -97,7 +101,7 @@ pub fn backup_locked(
                     made.retention_failure = Some(why);
                 }
             }
-            log_made(home, row, options, &made);
+            log_made(home, row, &made);
             Ok(made)
         }
         Err(error) => {
@@ -141,11 +145,31 @@ fn copier(volumes: &Path, partial: &Path, previous: Option<&Path>) -> Copier {
     Copier::new(partial, tops, previous).keep_free(SPACE_MARGIN)
 }
 
-fn log_made(home: &Home, row: &Row, options: &Options, made: &Made) {
+fn log_made(home: &Home, row: &Row, made: &Made) {
     let window = made
         .stop_window
         .map(|w| format!("{} ms", w.as_millis()))
         .unwrap_or_else(|| "none".into());
+    // What users felt, in their words.
+    let felt = match (made.consistency, made.frozen, made.stop_window) {
+        (Consistency::Pause, Some(frozen), _) => {
+            format!(", GitLab frozen {} ms, never restarted", frozen.as_millis())
+        }
+        (Consistency::Stop, _, Some(_)) => ", GitLab stopped and started again".to_string(),
+        _ => String::new(),
+    };
+    let walked = match (&made.walked, made.frozen) {
+        (Some(walked), Some(frozen)) if walked.starts_with("every entry") => format!(
+            "; the second pass walked {walked} while GitLab was frozen: frozen {} ms",
+            frozen.as_millis()
+        ),
+        _ => String::new(),
+    };
+    let fallback = made
+        .fallback
+        .as_ref()
+        .map(|why| format!("; fell back to stop: {why}"))
+        .unwrap_or_default();
     let removed = if made.removed.is_empty() {
         String::new()
     } else {
@@ -154,10 +178,10 @@ fn log_made(home: &Home, row: &Row, options: &Options, made: &Made) {
     home.log(
         "backup",
         &format!(
-            "instance {} backed up as {} ({}, {} files copied ({} bytes), {} hard-linked, stop window {window}){removed}",
+            "instance {} backed up as {} ({}, {} files copied ({} bytes), {} hard-linked, stop window {window}{felt}){walked}{fallback}{removed}",
             row.number,
             made.id,
-            options.consistency.as_str(),
+            made.consistency.as_str(),
             made.stats.copied_files,
             made.stats.copied_bytes,
             made.stats.linked_files,
@@ -170,6 +194,13 @@ fn log_made(home: &Home, row: &Row, options: &Options, made: &Made) {
 struct Copied {
     stats: SyncStats,
     consistent: bool,
+    /// The consistency used: the one asked, or `stop` when a freeze went
+    /// past `max_freeze_secs`.
+    consistency: Consistency,
+    /// From `docker pause` asked to `docker unpause` done.
+    frozen: Option<Duration>,
+    /// Why a `pause` fell back to `stop`.
+    fallback: Option<String>,
     /// What users felt: from the moment the stop (or freeze) began to the
     /// moment GitLab is healthy again (running again, if it was not healthy).
     stop_window: Option<Duration>,
@@ -182,10 +213,12 @@ struct Copied {
 
 /// The backup itself, in the partial folder: the two passes, the MANIFEST,
 /// then the rename that makes it visible.
+#[allow(clippy::too_many_arguments)]
 fn make_backup(
     docker: &Docker,
     row: &Row,
     options: &Options,
+    ceiling: Option<Duration>,
     instance: &InstanceDir,
     mut copy: Copier,
     paths: Paths,
@@ -207,6 +240,7 @@ fn make_backup(
         docker,
         row,
         options,
+        ceiling,
         instance,
         &mut copy,
         prior,
@@ -216,7 +250,6 @@ fn make_backup(
     let header = Header {
         id,
         row,
-        options,
         prior,
         image,
         previous: paths.previous,
@@ -244,6 +277,10 @@ fn make_backup(
         id: id.clone(),
         path: complete,
         stop_window: copied.stop_window,
+        consistency: copied.consistency,
+        frozen: copied.frozen,
+        fallback: copied.fallback,
+        walked: copied.walked.as_ref().map(ToString::to_string),
         stats: copied.stats,
         removed: Vec::new(),
         retention_failure: None,
@@ -252,10 +289,12 @@ fn make_backup(
 
 /// The first pass while GitLab runs; the second with it out of service (in
 /// `stop` and `pause` modes), copying only what changed since.
+#[allow(clippy::too_many_arguments)]
 fn copy_in_two_passes(
     docker: &Docker,
     row: &Row,
     options: &Options,
+    ceiling: Option<Duration>,
     instance: &InstanceDir,
     copy: &mut Copier,
     prior: Status,
@@ -278,6 +317,7 @@ fn copy_in_two_passes(
     let mut copied = Copied {
         stats: copy.pass()?,
         consistent: true,
+        consistency: options.consistency,
         ..Copied::default()
     };
     let second = match (options.consistency, prior) {
@@ -286,59 +326,43 @@ fn copy_in_two_passes(
             None
         }
         (Consistency::Stop | Consistency::Pause, Status::Running | Status::Restarting) => {
-            let halt = match options.consistency {
-                Consistency::Pause => Halt::Pause,
-                _ => Halt::Stop(options.stop_timeout.0),
-            };
-            crate::meter::phase(format!(
-                "instance {}: taking GitLab out of service",
-                row.number
-            ));
-            // GitLab stops answering as soon as the stop begins.
-            let stopping = Instant::now();
-            let guard =
-                OutOfService::take(docker, instance, "girofle-backup", &row.container, halt)
-                    .map_err(|error| {
-                        error.context(format!("cannot halt {} for the second pass", row.container))
-                    })?;
-            copied.shutdown = Some(guard.shutdown);
-            let window = Instant::now();
-            crate::meter::phase(format!(
-                "instance {}: second pass, GitLab out of service",
-                row.number
-            ));
-            let changes = match watch {
+            let changes = || match watch {
                 Some(Ok(watch)) => watch.finish(),
                 Some(Err(error)) => Changes::Unknown(format!("{error:#}")),
                 None => Changes::Unknown("not watched".into()),
             };
-            let pass = copy.pass_after(changes).map(|(stats, walked)| {
-                copied.walked = Some(walked);
-                stats
-            });
-            crate::meter::phase(format!(
-                "instance {}: starting GitLab again, until healthy",
-                row.number
-            ));
-            copied.second_pass = Some(window.elapsed());
-            let resumed = guard.put_back();
-            resumed.map_err(|error| {
-                error.context(format!(
-                    "{} could not be started again after the backup",
-                    row.container
-                ))
-            })?;
-            // The backup ends when GitLab serves again, not when it is asked to.
-            if was_healthy {
-                back_healthy(
-                    docker,
-                    &row.container,
-                    options.wait_timeout.0,
-                    pass.as_ref().err(),
-                )?;
+            let halt = match options.consistency {
+                Consistency::Pause => Halt::Pause,
+                _ => Halt::Stop(options.stop_timeout.0),
+            };
+            let out = OutOfServicePass {
+                docker,
+                row,
+                options,
+                instance,
+                was_healthy,
+            };
+            match out.second_pass(copy, halt, changes, ceiling, &mut copied)? {
+                Ok(stats) => Some(stats),
+                Err(why_thawed) => {
+                    // Frozen past the ceiling (or never frozen): GitLab runs
+                    // and the copy is not from one instant. Stopped now, a
+                    // pass over every entry makes it whole.
+                    copied.consistency = Consistency::Stop;
+                    copied.fallback = Some(why_thawed);
+                    let why = || Changes::Unknown("a pause fell back to stop".into());
+                    match out.second_pass(
+                        copy,
+                        Halt::Stop(options.stop_timeout.0),
+                        why,
+                        None,
+                        &mut copied,
+                    )? {
+                        Ok(stats) => Some(stats),
+                        Err(never) => unreachable!("no ceiling, no thaw: {never}"),
+                    }
+                }
             }
-            copied.stop_window = Some(stopping.elapsed());
-            Some(pass?)
         }
         // Stopped, missing or already frozen: nothing writes, a second pass
         // catches what changed during the first.
@@ -370,6 +394,160 @@ fn copy_in_two_passes(
     Ok(copied)
 }
 
+/// What the second pass needs to take GitLab out of service around it.
+struct OutOfServicePass<'a> {
+    docker: &'a Docker,
+    row: &'a Row,
+    options: &'a Options,
+    instance: &'a InstanceDir,
+    was_healthy: bool,
+}
+
+impl OutOfServicePass<'_> {
+    /// Stops or freezes GitLab, runs the second pass over `changes` (taken
+    /// once GitLab is halted: nothing it writes is missed), puts it back and
+    /// waits until it serves again. Frozen longer than `ceiling`, GitLab is
+    /// thawed at once (the inner `Err` says so and why); the caller then
+    /// falls back to `stop`.
+    fn second_pass(
+        &self,
+        copy: &mut Copier,
+        halt: Halt,
+        changes: impl FnOnce() -> Changes,
+        ceiling: Option<Duration>,
+        copied: &mut Copied,
+    ) -> Result<std::result::Result<SyncStats, String>> {
+        let row = self.row;
+        crate::meter::phase(format!(
+            "instance {}: taking GitLab out of service",
+            row.number
+        ));
+        // GitLab stops answering as soon as the stop (or freeze) begins.
+        let stopping = Instant::now();
+        let mut attempts = 0;
+        let guard = loop {
+            match OutOfService::take(
+                self.docker,
+                self.instance,
+                "girofle-backup",
+                &row.container,
+                halt,
+            ) {
+                Ok(guard) => break guard,
+                // The freezer gives up when processes fork or sit in the
+                // kernel as it freezes (runc: "unable to freeze"): again,
+                // then a stop rather than no backup.
+                Err(error) if halt == Halt::Pause => {
+                    attempts += 1;
+                    if attempts == PAUSE_ATTEMPTS {
+                        return Ok(Err(format!(
+                            "GitLab could not be frozen ({attempts} attempts: {error:#}); stopped instead, for a second pass over every entry"
+                        )));
+                    }
+                    std::thread::sleep(Duration::from_millis(200 * u64::from(attempts)));
+                }
+                Err(error) => {
+                    return Err(
+                        error.context(format!("cannot halt {} for the second pass", row.container))
+                    );
+                }
+            }
+        };
+        copied.shutdown = Some(guard.shutdown);
+        let window = Instant::now();
+        crate::meter::phase(format!(
+            "instance {}: second pass, GitLab {}",
+            row.number,
+            if halt == Halt::Pause {
+                "frozen"
+            } else {
+                "stopped"
+            }
+        ));
+        let changes = changes();
+        let (pass, thawed) = match ceiling.filter(|_| halt == Halt::Pause) {
+            Some(limit) => frozen_at_most(self.docker, &row.container, limit, || {
+                copy.pass_after(changes)
+            }),
+            None => (copy.pass_after(changes), None),
+        };
+        let pass = pass.map(|(stats, walked)| {
+            copied.walked = Some(walked);
+            stats
+        });
+        copied.second_pass = Some(window.elapsed());
+        if let Some(thawed_after) = thawed {
+            // Already running: the record goes, nothing is started.
+            let held = crate::signals::transition();
+            guard.keep_out(&held)?;
+            drop(held);
+            copied.frozen = Some(thawed_after);
+            let walked = copied
+                .walked
+                .take()
+                .map(|walked| format!(" (the second pass walked {walked})"))
+                .unwrap_or_default();
+            return Ok(Err(format!(
+                "GitLab was frozen {} ms, past max_freeze_secs = {} s{walked}; thawed, then stopped for a second pass over every entry",
+                thawed_after.as_millis(),
+                ceiling.unwrap_or_default().as_secs()
+            )));
+        }
+        crate::meter::phase(format!(
+            "instance {}: putting GitLab back, until healthy",
+            row.number
+        ));
+        let resumed = guard.put_back();
+        if halt == Halt::Pause {
+            copied.frozen = Some(stopping.elapsed());
+        }
+        resumed.map_err(|error| {
+            error.context(format!(
+                "{} could not be started again after the backup",
+                row.container
+            ))
+        })?;
+        // The backup ends when GitLab serves again, not when it is asked to.
+        if self.was_healthy {
+            back_healthy(
+                self.docker,
+                &row.container,
+                self.options.wait_timeout.0,
+                pass.as_ref().err(),
+            )?;
+        }
+        copied.stop_window = Some(stopping.elapsed());
+        Ok(Ok(pass?))
+    }
+}
+
+/// Runs `pass` while `container` is frozen; if it still runs after `limit`,
+/// another thread thaws the container then, and the answer says after how
+/// long (the pass goes on, its copy no longer from one instant).
+fn frozen_at_most<T>(
+    docker: &Docker,
+    container: &str,
+    limit: Duration,
+    pass: impl FnOnce() -> T,
+) -> (T, Option<Duration>) {
+    let started = Instant::now();
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|scope| {
+        let watchdog = scope.spawn(move || match wait.recv_timeout(limit) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                // As any change of the container's state: never while a
+                // signal is being acted on.
+                let _held = crate::signals::transition();
+                docker.unpause(container).ok().map(|()| started.elapsed())
+            }
+            _ => None,
+        });
+        let result = pass();
+        drop(done);
+        (result, watchdog.join().unwrap_or(None))
+    })
+}
+
 /// Waits (up to `timeout`) for GitLab to be healthy again after the second
 /// pass. If it is not, that is the error, said first, whatever happened to
 /// the copy (`copy_failed`).
@@ -399,7 +577,6 @@ fn back_healthy(
 struct Header<'a> {
     id: &'a BackupId,
     row: &'a Row,
-    options: &'a Options,
     prior: Status,
     /// The image reference and its ID.
     image: (String, String),
@@ -427,13 +604,18 @@ impl Header<'_> {
             ("id", self.id.to_string()),
             ("instance", self.row.number.to_string()),
             ("container", self.row.container.clone()),
-            ("consistency", self.options.consistency.as_str().to_string()),
+            ("consistency", copied.consistency.as_str().to_string()),
             ("consistent", consistent.to_string()),
             ("prior_state", self.prior.as_str().to_string()),
             ("image", image),
             ("image_id", image_id),
             ("gitlab_version", gitlab_version),
             ("stop_window_ms", milliseconds(copied.stop_window)),
+            ("frozen_ms", milliseconds(copied.frozen)),
+            (
+                "fallback",
+                copied.fallback.clone().unwrap_or_else(|| "none".into()),
+            ),
             ("second_pass_ms", milliseconds(copied.second_pass)),
             (
                 "second_pass_walked",

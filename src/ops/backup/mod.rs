@@ -1,8 +1,10 @@
 //! `girofle-backup`: consistent, incremental, verified backups of instances.
 //!
 //! A backup is built in `bckups/.partial-<ID>/`: a first pass copies while
-//! GitLab runs; then (in `stop` mode) the container is stopped, a second pass
-//! copies only what changed since, and the container is started again; the
+//! GitLab runs; then the container is frozen (`pause`, the default: every
+//! file at one instant, as a crash would leave them, which GitLab's
+//! databases recover from) or stopped (`stop`), a second pass copies only
+//! what changed since, and the container is thawed (or started) again; the
 //! MANIFEST is written and fsynced, and `.partial-<ID>` is renamed `<ID>` as
 //! the very last step. A backup is whole or invisible.
 
@@ -37,10 +39,12 @@ pub use verify::{Verified, find_backup, verify};
 /// How the copy is made consistent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Consistency {
-    /// Stop GitLab for the second pass (GitLab's rule)
-    #[default]
+    /// Stop GitLab for the second pass and start it again (a clean shutdown; GitLab is down
+    /// for its restart)
     Stop,
-    /// Freeze the container for the second pass (crash-consistent)
+    /// Freeze the container for the second pass, then thaw it: every file from one instant,
+    /// GitLab never restarted (requests wait instead of failing)
+    #[default]
     Pause,
     /// Copy while GitLab runs (not consistent)
     Live,
@@ -60,8 +64,9 @@ impl Consistency {
 /// Options of one backup.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Options {
-    /// How the copy is made consistent
-    #[arg(long, value_enum, default_value = "stop")]
+    /// How the copy is made consistent: `pause` freezes GitLab for the second pass only, never
+    /// restarting it; `stop` stops and starts it again; `live` copies while it runs
+    #[arg(long, value_enum, default_value = "pause")]
     pub consistency: Consistency,
     /// Keep the N newest complete backups [default: girofle.conf's retention, else 12]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -81,7 +86,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Options {
         Options {
-            consistency: Consistency::Stop,
+            consistency: Consistency::Pause,
             keep_last: None,
             lock: LockArgs::default(),
             stop_timeout: Seconds(DEFAULT_STOP_TIMEOUT),
@@ -148,8 +153,19 @@ pub struct Made {
     pub id: BackupId,
     /// Where it is.
     pub path: PathBuf,
-    /// How long GitLab was stopped or frozen.
+    /// How long GitLab was stopped or frozen, until it was healthy again.
     pub stop_window: Option<Duration>,
+    /// The consistency the backup was made with (`stop` when a `pause`
+    /// fell back to it).
+    pub consistency: Consistency,
+    /// How long the container was frozen (`pause`), from `docker pause` to
+    /// `docker unpause`.
+    pub frozen: Option<Duration>,
+    /// Why a `pause` backup fell back to `stop`, when it did.
+    pub fallback: Option<String>,
+    /// What the second pass walked (`changes only (N paths)` or `every
+    /// entry (why)`), when GitLab was taken out of service for it.
+    pub walked: Option<String>,
     /// What the two passes did.
     pub stats: SyncStats,
     /// Backups removed by retention.
@@ -403,7 +419,7 @@ mod tests {
     fn the_command_line_keeps_its_defaults_and_refusals() {
         let plain = args(&["1", "docs"]).unwrap();
         assert_eq!(plain.instances, ["1", "docs"]);
-        assert_eq!(plain.options.consistency, Consistency::Stop);
+        assert_eq!(plain.options.consistency, Consistency::Pause);
         assert_eq!(
             plain.options.lock.timeout(),
             crate::lock::DEFAULT_LOCK_TIMEOUT
@@ -413,14 +429,14 @@ mod tests {
         let tuned = args(&[
             "--all",
             "--consistency",
-            "pause",
+            "stop",
             "--keep-last",
             "3",
             "--lock-timeout",
             "5",
         ])
         .unwrap();
-        assert_eq!(tuned.options.consistency, Consistency::Pause);
+        assert_eq!(tuned.options.consistency, Consistency::Stop);
         assert_eq!(tuned.options.keep_last, Some(3));
         assert_eq!(tuned.options.lock.timeout(), Duration::from_secs(5));
         for refused in [
