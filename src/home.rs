@@ -688,7 +688,8 @@ impl StateKey {
     }
 
     /// Reads a key file: refused when it is a symbolic link, or when another
-    /// user owns it or can write it (that user could forge state backups).
+    /// user owns it or can read or write it (that user could forge state
+    /// backups), as ssh refuses a private key others can read.
     pub fn read(path: &Path) -> anyhow::Result<StateKey> {
         use std::io::Read;
         use std::os::unix::fs::MetadataExt;
@@ -699,9 +700,9 @@ impl StateKey {
             .with_context(|| format!("cannot read the state key {}", path.display()))?;
         let metadata = file.metadata()?;
         let me = nix::unistd::geteuid().as_raw();
-        if (metadata.uid() != me && metadata.uid() != 0) || metadata.mode() & 0o022 != 0 {
+        if (metadata.uid() != me && metadata.uid() != 0) || metadata.mode() & 0o077 != 0 {
             anyhow::bail!(
-                "{} can be written by another user than root: it is not used (chown root:root and chmod 0600 it, if it is the right key)",
+                "{} can be read or written by another user than root: it is not used (chown root:root and chmod 0600 it, if it is the right key)",
                 path.display()
             );
         }

@@ -389,6 +389,20 @@ pub fn check_row(row: &Row) -> Result<(), String> {
     if row.number == 0 {
         return Err("the instance number is 0; numbers start at 1".into());
     }
+    if !row.dir.as_os_str().is_empty()
+        && (!row.dir.is_absolute()
+            || row.dir.file_name().is_none()
+            || row.dir.components().any(|part| {
+                matches!(
+                    part,
+                    std::path::Component::CurDir | std::path::Component::ParentDir
+                )
+            }))
+    {
+        return Err(format!(
+            "field dir: `{dir}` is not an absolute path to an instance's directory"
+        ));
+    }
     if !row.name.is_empty() {
         check_name(&row.name).map_err(|problem| format!("field name: {problem}"))?;
     }

@@ -54,10 +54,44 @@ const GITLAB_TOKEN_PREFIXES: [&str; 14] = [
 /// - the credentials after `Bearer` or `Basic`;
 /// - GitLab tokens (`glpat-…`, `glrt-…`, …) wherever they are.
 pub fn secrets(text: &str) -> String {
-    let text = key_values(text);
+    let text = private_keys(text);
+    let text = key_values(&text);
     let text = user_passwords(&text);
     let text = after_schemes(&text);
     gitlab_tokens(&text)
+}
+
+/// The body of every PEM private key (`-----BEGIN … PRIVATE KEY-----` to its
+/// `-----END … PRIVATE KEY-----`, or to the end of the text when cut off).
+fn private_keys(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(begin) = rest.find("-----BEGIN ") {
+        let after_begin = &rest[begin + "-----BEGIN ".len()..];
+        let Some(label_end) = after_begin.find("-----") else {
+            break;
+        };
+        let label = &after_begin[..label_end];
+        let body_start = begin + "-----BEGIN ".len() + label_end + "-----".len();
+        if !label.ends_with("PRIVATE KEY") {
+            out.push_str(&rest[..body_start]);
+            rest = &rest[body_start..];
+            continue;
+        }
+        out.push_str(&rest[..body_start]);
+        out.push_str(REDACTED);
+        let end_marker = format!("-----END {label}-----");
+        match rest[body_start..].find(&end_marker) {
+            Some(end) => rest = &rest[body_start + end..],
+            None => rest = "",
+        }
+        if !rest.is_empty() {
+            out.push_str(&end_marker);
+            rest = &rest[end_marker.len()..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The values of keys that name secrets.
@@ -343,6 +377,21 @@ fn gitlab_tokens(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_private_key_s_body_is_redacted_and_a_certificate_is_not() {
+        let text = "key:\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----\n\
+                    -----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nMIIEvQ";
+        let redacted = secrets(text);
+        assert!(!redacted.contains("b3BlbnNzaC1rZXk"), "{redacted}");
+        assert!(!redacted.contains("MIIEvQ"), "{redacted}");
+        assert!(
+            redacted.contains("-----END OPENSSH PRIVATE KEY-----"),
+            "{redacted}"
+        );
+        assert!(redacted.contains("MIIB"), "{redacted}");
+        assert_eq!(secrets(&redacted), redacted);
+    }
 
     #[test]
     fn omnibus_secrets_are_redacted_and_the_rest_kept() {

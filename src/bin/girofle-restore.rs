@@ -66,7 +66,11 @@ fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Error> 
     }
     let outcome = outcome?;
     for warning in &outcome.warnings {
-        eprintln!("{}: warning: {warning}", invocation.program);
+        eprintln!(
+            "{}: warning: {}",
+            invocation.program,
+            girofle::redact::secrets(warning)
+        );
     }
     match &outcome.previous {
         restore::Previous::Backup(id) => eprintln!(

@@ -88,12 +88,33 @@ impl std::fmt::Display for ApiError {
                 write!(f, "the server answered {code}: {}", short(body))
             }
             ApiError::Bad(why) => write!(f, "the server's answer was not understood ({why})"),
+            ApiError::Moved(to) if !plain_web_address(to) => f.write_str(
+                "the server answered that it moved, to something that is not a plain web \
+                 address: ask whoever runs it where it is now",
+            ),
             ApiError::Moved(to) => write!(
                 f,
-                "the server moved to {to}; run `girofle-client setup --server {to}`"
+                "the server moved to {to}; run `girofle-client setup --server {to}` \
+                 (only if you know that address to be your organisation's server: the \
+                 access token goes wherever it is set up)"
             ),
         }
     }
+}
+
+/// An `http(s)://` address made of the characters a web address is written
+/// with and nothing a shell, a terminal or a reader could take for more: the
+/// server's `Location` is shown as a command to run.
+fn plain_web_address(text: &str) -> bool {
+    (text.starts_with("https://") || text.starts_with("http://"))
+        && text.len() <= 2048
+        && text.bytes().all(|byte| {
+            byte.is_ascii_alphanumeric()
+                || matches!(
+                    byte,
+                    b':' | b'/' | b'.' | b'-' | b'_' | b'~' | b'%' | b'[' | b']'
+                )
+        })
 }
 
 impl From<ApiError> for Error {

@@ -528,6 +528,7 @@ impl Work<'_> {
         // put in place of a folder: by link, with where it points.
         let mut blocked: Vec<(String, PathBuf, Vec<String>)> = Vec::new();
         let mut left = Vec::new();
+        let mut unplaced = Vec::new();
         let here = Root::open(&dir)?;
         let kept = Root::open(&aside)?;
         for file in tree::files(&aside)? {
@@ -551,8 +552,21 @@ impl Work<'_> {
                     }
                 }
                 Err(Problem::Special(_)) => left.push(file),
-                Err(problem) => return Err(problem.into()),
+                // The folder was already reset to the server's version:
+                // stopping here would leave the rest of the person's files
+                // only in a copy nobody was told of. Each one that cannot be
+                // put back is named, with why, and stays in that copy.
+                Err(problem) => unplaced.push(format!("{file} ({problem})")),
             }
+        }
+        if !unplaced.is_empty() {
+            notes.say(format!(
+                "{} of yours could not be put back in the folder and {} in the copy kept                  aside ({}): {}.",
+                words::count(unplaced.len(), "file", "files"),
+                if unplaced.len() == 1 { "is" } else { "are" },
+                aside.display(),
+                unplaced.join("; ")
+            ));
         }
         for (link, to, files) in &blocked {
             notes.say(format!(

@@ -545,6 +545,15 @@ impl Reader {
                 continue;
             }
             let Some(relative) = relative else {
+                // A file an event named inside the volumes whose handle now
+                // resolves elsewhere (a dentry the kernel detached under
+                // memory pressure resolves as `/name`) cannot be tied to its
+                // name: doubt rather than trust.
+                if *named_inside {
+                    return Some(format!(
+                        "{shown} changed and its name inside the volumes cannot be found again"
+                    ));
+                }
                 continue;
             };
             if !relative

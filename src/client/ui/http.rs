@@ -408,12 +408,15 @@ fn send(stream: &mut TcpStream, answer: Answer) {
         return;
     }
     // Take what the browser may still send (a refused body) for a moment,
-    // so that closing does not reset the connection before it reads.
+    // so that closing does not reset the connection before it reads; a
+    // moment only, whatever trickles in, so that a peer without the key
+    // cannot hold one of the page's connections by sending a byte at a time.
     let _ = stream.shutdown(Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let until = std::time::Instant::now() + Duration::from_secs(1);
     let mut sink = [0u8; 4096];
     let mut drained = 0;
-    while drained < MAX_BODY {
+    while drained < MAX_BODY && std::time::Instant::now() < until {
         match stream.read(&mut sink) {
             Ok(0) | Err(_) => break,
             Ok(read) => drained += read,

@@ -91,14 +91,19 @@ impl Views {
 pub(super) fn start(app: Arc<App>, refresh: Duration) -> Result<()> {
     let (sender, receiver) = mpsc::channel::<Wake>();
     let events = sender.clone();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        // Reading a file is no change; everything else may be.
-        if let Ok(event) = event
-            && !matches!(event.kind, EventKind::Access(_))
-        {
-            let _ = events.send(Wake::Changed(event.paths));
-        }
-    })
+    // A link a collaborator committed (`stuff -> /`) is never followed: the
+    // folder's own entries are watched, not whatever a link points at.
+    let mut watcher = notify::RecommendedWatcher::new(
+        move |event: notify::Result<notify::Event>| {
+            // Reading a file is no change; everything else may be.
+            if let Ok(event) = event
+                && !matches!(event.kind, EventKind::Access(_))
+            {
+                let _ = events.send(Wake::Changed(event.paths));
+            }
+        },
+        notify::Config::default().with_follow_symlinks(false),
+    )
     .map_err(|error| Error::failed(format!("cannot watch the folders: {error}")))?;
     *app.views.wake.lock().unwrap_or_else(|e| e.into_inner()) = Some(sender);
     std::thread::spawn(move || {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use super::super::fetch::{beyond_mac, fetch_folder};
 use crate::conf::Conf;
 use crate::error::{Error, Result};
-use crate::home::{Home, InstanceDir, STATE_MAC_FILE, StateKey};
+use crate::home::{Home, STATE_MAC_FILE, StateKey};
 use crate::inventory::{self, Row, RowState};
 use crate::remote::Remote;
 use crate::{cron, snapshot};
@@ -234,13 +234,10 @@ fn authenticate(
 }
 /// A row of the state backup, as it is on this host: its directory in this home.
 pub(super) fn relocate(home: &Home, row: &Row) -> Row {
-    let dir_name = if row.dir.as_os_str().is_empty() {
-        home.instance_dir(row.number).dir_name()
-    } else {
-        InstanceDir::new(row.dir.clone()).dir_name()
-    };
+    // Always the layout's own name for the number, never a name the fetched
+    // row gives (`/`, `..` would make the home itself the instance's).
     let mut row = row.clone();
-    row.dir = home.root().join(dir_name);
+    row.dir = home.root().join(home.instance_dir(row.number).dir_name());
     row.note = String::new();
     row
 }
