@@ -117,8 +117,6 @@ impl Git {
         let mut command = duct::cmd("git", &all)
             .env("GIT_TERMINAL_PROMPT", "0")
             .env_remove("SSH_ASKPASS")
-            .env_remove(ASKPASS_TOKEN_FILE)
-            .env_remove(ASKPASS_SERVER)
             .env("LC_ALL", "C")
             .env_remove("GIT_DIR")
             .env_remove("GIT_WORK_TREE")
@@ -132,7 +130,10 @@ impl Git {
                 .env("GIT_ASKPASS", exe)
                 .env(ASKPASS_TOKEN_FILE, file)
                 .env(ASKPASS_SERVER, server),
-            None => command.env("GIT_ASKPASS", "true"),
+            None => command
+                .env("GIT_ASKPASS", "true")
+                .env_remove(ASKPASS_TOKEN_FILE)
+                .env_remove(ASKPASS_SERVER),
         };
         if let Some(ca_file) = &self.ca_file {
             // The variable, not `http.sslCAInfo`, which it would override.

@@ -85,7 +85,21 @@ pub fn project_name(folder: &str) -> String {
 /// `-`, `_` or `.` between them (`oci_repository_path_regex`), not ending in
 /// `.git` or `.atom`, not a reserved word.
 pub fn project_path(folder: &str) -> String {
-    let ascii = deunicode::deunicode(folder).to_ascii_lowercase();
+    // Letters and digits transliterated; symbols and emoji (which
+    // transliteration would spell out in English words) are separators.
+    let ascii: String = folder
+        .chars()
+        .map(|c| {
+            if c.is_ascii() {
+                c.to_string()
+            } else if c.is_alphanumeric() {
+                deunicode::deunicode_char(c).unwrap_or(" ").to_string()
+            } else {
+                " ".to_string()
+            }
+        })
+        .collect::<String>()
+        .to_ascii_lowercase();
     let mut out = String::new();
     // The characters between two letters or digits.
     let mut between = String::new();
@@ -210,6 +224,8 @@ mod tests {
         assert_eq!(project_path("Files"), "files-folder");
         assert_eq!(project_path("site.git"), "site-git");
         assert_eq!(project_path("!!!"), "folder");
+        assert_eq!(project_path("🫠 notes__2024"), "notes-2024");
+        assert_eq!(project_path("Документы"), "dokumenty");
     }
 
     #[test]
