@@ -191,7 +191,7 @@ fn act(client: &Client, folder: Option<&Path>, action: &Action) -> Result<Exit> 
             for project in client.inventory()? {
                 // With the folder's own name when the path is not it.
                 let name = ops::folder_name(&project);
-                if name == project.path {
+                if name.eq_ignore_ascii_case(&project.path) {
                     out.push_str(&format!("{}\n", project.path_with_namespace));
                 } else {
                     out.push_str(&format!("{} ({name})\n", project.path_with_namespace));

@@ -328,7 +328,7 @@ impl Client {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "folder".into());
-        let (project, clash) = self.create_project(&folder_name)?;
+        let (project, clash) = self.create_project(&folder_name, &registry)?;
         if let Some(bound) = registry.registry.by_id(project.id) {
             return Err(Error::failed(format!(
                 "{} is already on this machine at {}",
@@ -394,14 +394,34 @@ impl Client {
     /// Makes the project of a new folder named `folder_name`: a name and a
     /// path GitLab takes, numbered while the person's own projects hold them
     /// already. True with it when a number was needed.
-    fn create_project(&self, folder_name: &str) -> Result<(Project, bool)> {
+    /// A folder of the person's on the server of the same name, not on this
+    /// machine, is taken for this very folder made on another machine: `get`
+    /// is the way, and nothing is made.
+    fn create_project(&self, folder_name: &str, registry: &Locked) -> Result<(Project, bool)> {
         let name = names::project_name(folder_name);
         let path = names::project_path(folder_name);
         for n in 1..=30 {
             let (name, path) = names::numbered(&name, &path, n);
             match self.api.create_folder(&name, &path, folder_name) {
                 Ok(project) => return Ok((project, n > 1)),
-                Err(ApiError::Status(400, body)) if api::is_taken(&body) => continue,
+                Err(ApiError::Status(400, body)) if api::is_taken(&body) => {
+                    let own = format!("{}/", self.config.person);
+                    let elsewhere = self.api.folders()?.into_iter().find(|p| {
+                        p.path_with_namespace.starts_with(&own)
+                            && (p.path.eq_ignore_ascii_case(&path) || p.name == name)
+                            && registry.registry.by_id(p.id).is_none()
+                    });
+                    if let Some(other) = elsewhere {
+                        return Err(Error::usage(format!(
+                            "you already have a folder named {:?} on the server ({}), not on this \
+                             computer: bring it here with `girofle-client get {}`, or rename this folder",
+                            other.display_name(),
+                            other.path_with_namespace,
+                            other.path
+                        )));
+                    }
+                    continue;
+                }
                 Err(ApiError::Status(400, body)) => {
                     return Err(Error::failed(format!(
                         "the server would not make {folder_name:?} a saved folder: {}. \
@@ -823,10 +843,17 @@ impl Client {
     /// `resolve` with no choice: brings the server's version in when it has
     /// versions this machine lacks, and returns the files still to choose.
     pub fn resolve_start(&self, folder: Option<&Path>) -> Result<(Vec<String>, Notes)> {
+        let (pending, notes, _) = self.bring_together(folder)?;
+        Ok((pending, notes))
+    }
+
+    /// What `resolve` alone does; true with it when the two sides were
+    /// brought together (now, or by a take-over).
+    fn bring_together(&self, folder: Option<&Path>) -> Result<(Vec<String>, Notes, bool)> {
         let mut work = self.work(folder)?;
         let mut notes = Notes::default();
         if work.catch_up(&mut notes)? || !work.folder.pending.is_empty() {
-            return Ok((work.folder.pending.clone(), notes));
+            return Ok((work.folder.pending.clone(), notes, true));
         }
         if !work.online {
             return Err(Error::failed(
@@ -835,10 +862,10 @@ impl Client {
         }
         if work.server_ahead()? == 0 {
             notes.say("Nothing to bring together: the server has no version this machine lacks.");
-            return Ok((vec![], notes));
+            return Ok((vec![], notes, false));
         }
         work.bring_together(&mut notes)?;
-        Ok((work.folder.pending.clone(), notes))
+        Ok((work.folder.pending.clone(), notes, true))
     }
 
     /// `resolve --keep mine|server|both FILE...`: the person's choice for
@@ -854,7 +881,12 @@ impl Client {
         // together yet: do it first, as `resolve` alone would.
         let started = self.work(folder)?.folder.aside.is_none();
         if started {
-            let (pending, first) = self.resolve_start(folder)?;
+            let (pending, first, brought) = self.bring_together(folder)?;
+            if !brought {
+                return Err(Error::usage(
+                    "no file is waiting for a choice: nothing differs from the server's version",
+                ));
+            }
             notes.lines.extend(first.lines);
             if pending.is_empty() {
                 return Ok((pending, notes));

@@ -272,7 +272,7 @@ impl Work<'_> {
         if all.contains("non-fast-forward") || all.contains("fetch first") {
             return Ok(Pushed::Behind);
         }
-        if all.contains("protected branch") {
+        if all.contains("not allowed to push code to protected branches") {
             return Err(Error::failed(self.too_low()));
         }
         if git::is_refused(&all) {
