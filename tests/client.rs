@@ -790,6 +790,9 @@ fn install_client_puts_the_binary_in_place_and_sets_the_machine_up() {
 
     let run = install("home-pc", "glpat-alice-0001\n").expect_code(0);
     assert!(run.stderr.contains("already installed"), "{}", run.stderr);
+    // Which git it found, said by the script and by setup.
+    assert!(run.stderr.contains("Found git 2."), "{}", run.stderr);
+    assert!(run.stderr.contains(", with git 2."), "{}", run.stderr);
     let config = std::fs::read_to_string(home.join(".config/girofle/client.toml")).unwrap();
     assert!(config.contains("machine = \"home-pc\""), "{config}");
     assert!(config.contains("person = \"alice\""), "{config}");
@@ -2003,4 +2006,49 @@ fn keep_after_a_stopped_sync_brings_the_two_together_itself() {
     assert_eq!(read(&there, "plan.odt"), "laptop-1's\n");
     assert_eq!(read(&there, "plan (from laptop-2).odt"), "laptop-2's\n");
     laptop2.run_in(&there, &["sync"]).expect_code(0);
+}
+
+#[test]
+fn install_client_refuses_a_git_too_old_and_installs_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let kit = root.path().join("kit");
+    std::fs::create_dir_all(kit.join("dist")).unwrap();
+    let script = kit.join("install-client.sh");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("install-client.sh"),
+        &script,
+    )
+    .unwrap();
+    std::fs::copy(client_binary(), kit.join("dist/girofle-client")).unwrap();
+    let ancient = root.path().join("ancient");
+    std::fs::create_dir_all(&ancient).unwrap();
+    std::fs::write(
+        ancient.join("git"),
+        "#!/bin/sh\necho 'git version 2.19.1'\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(ancient.join("git"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let home = root.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let run = Run::from(
+        Command::new("sh")
+            .arg(&script)
+            .args(["--server", "https://gitlab.example.org", "--token-stdin"])
+            .env("HOME", &home)
+            .env("PATH", format!("{}:/usr/bin:/bin", ancient.display()))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap(),
+    )
+    .expect_code(1);
+    assert!(
+        run.stderr.contains(
+            "git 2.19.1 is too old: girofle-client needs git 2.20 or newer. Install a newer git, \
+             then run this again. Nothing was installed."
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!home.join(".local/bin/girofle-client").exists());
 }
