@@ -2052,3 +2052,25 @@ fn install_client_refuses_a_git_too_old_and_installs_nothing() {
     );
     assert!(!home.join(".local/bin/girofle-client").exists());
 }
+
+#[test]
+fn folders_are_found_whatever_the_case_their_topic_was_first_given() {
+    let server = Server::start();
+    // carol used the topic first, spelled `Girofle`: GitLab keeps that
+    // spelling for everyone's projects, and finds the topic by it only.
+    let (status, json) = server.api(
+        "carol",
+        "POST",
+        "/projects",
+        "name=Hers&path=hers&topics[]=Girofle",
+    );
+    assert_eq!(status, 201, "{json}");
+    let laptop1 = server.machine("alice", "laptop-1");
+    write(&laptop1.folder("Report"), "a.txt", "a\n");
+    laptop1.run(&["new", "Report"]).expect_code(0);
+    let laptop2 = server.machine("alice", "laptop-2");
+    let listed = laptop2.run(&["get"]).expect_code(0);
+    assert_eq!(listed.stdout.trim(), "alice/report");
+    laptop2.run(&["get", "report"]).expect_code(0);
+    assert_eq!(read(&laptop2.folder("Report"), "a.txt"), "a\n");
+}

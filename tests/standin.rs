@@ -1157,8 +1157,11 @@ fn members_are_raised_topics_keep_their_first_case_and_objects_are_checked() {
     assert_eq!(answer.status, 201, "{}", answer.json);
     assert_eq!(answer.json["topics"], serde_json::json!(["Girofle"]));
     assert_eq!(answer.json["description"], "Béta (draft)");
-    let listed = gitlab.api("GET", "/projects?topic=girofle", Some(BOB), None);
+    // Listed by topic only as stored: GitLab finds the topic by its exact name.
+    let listed = gitlab.api("GET", "/projects?topic=Girofle", Some(BOB), None);
     assert_eq!(paths(&listed.json), ["bob/beta"]);
+    let listed = gitlab.api("GET", "/projects?topic=girofle", Some(BOB), None);
+    assert_eq!(paths(&listed.json), Vec::<String>::new());
     let id = answer.json["id"].as_u64().unwrap();
 
     // A Developer is raised to Maintainer with PUT, by a Maintainer or Owner only.

@@ -308,16 +308,19 @@ impl Api {
         Self::parse(self.get("/user")?)
     }
 
-    /// `GET /projects?topic=girofle&membership=true`: every saved folder the
-    /// person may retrieve (their own and those shared with them), all pages.
+    /// `GET /projects?membership=true`: every saved folder the person may
+    /// retrieve (their own and those shared with them), all pages. Not
+    /// `topic=girofle`: GitLab finds a topic by its exact name, and keeps it
+    /// in the case of whoever used it first (`Girofle`), so the projects
+    /// carrying it are picked here, whatever its case.
     pub fn folders(&self) -> std::result::Result<Vec<Project>, ApiError> {
         let mut all = Vec::new();
         for page in 1.. {
             let batch: Vec<Project> = Self::parse(self.get(&format!(
-                "/projects?topic={TOPIC}&membership=true&simple=true&per_page=100&page={page}&order_by=id&sort=asc"
+                "/projects?membership=true&simple=true&per_page=100&page={page}&order_by=id&sort=asc"
             ))?)?;
             let last = batch.len() < 100;
-            all.extend(batch);
+            all.extend(batch.into_iter().filter(Project::is_folder));
             if last {
                 break;
             }

@@ -321,11 +321,13 @@ function find_project(ref,   id) {
 	return id
 }
 
+# ProjectsFinder#by_topics: each topic by Projects::Topic.find_by_name, an
+# exact match: `girofle` does not find a topic stored as `Girofle`.
 function has_topics(pid, wanted,   n, w, i, have, m, a, j) {
 	if (wanted == "") return 1
-	m = split(tolower(ptop[pid]), a, ",")
+	m = split(ptop[pid], a, ",")
 	for (j = 1; j <= m; j++) have[a[j]] = 1
-	n = split(tolower(wanted), w, ",")
+	n = split(wanted, w, ",")
 	for (i = 1; i <= n; i++) if (w[i] != "" && !(w[i] in have)) return 0
 	return 1
 }
