@@ -33,6 +33,19 @@ done
 
 say() { printf '%s\n' "$*" >&2; }
 
+# The client runs git: 2.20 or newer (Debian 10, Ubuntu 20.04 and later have one).
+command -v git >/dev/null 2>&1 ||
+	{ say "install-client.sh: git is not installed: install it first (for example: sudo apt install git), then run this again."; exit 1; }
+git_version=$(git --version 2>/dev/null | sed -n 's/^git version \([0-9][0-9]*\.[0-9][0-9]*[0-9.]*\).*/\1/p')
+git_major=${git_version%%.*}
+git_minor=${git_version#*.}
+git_minor=${git_minor%%.*}
+if [ -z "$git_version" ] || [ "$git_major" -lt 2 ] || { [ "$git_major" -eq 2 ] && [ "$git_minor" -lt 20 ]; }; then
+	say "install-client.sh: git ${git_version:-of an unknown version} is too old: girofle-client needs git 2.20 or newer. Install a newer git, then run this again. Nothing was installed."
+	exit 1
+fi
+say "Found git $git_version."
+
 if [ -x "$here/dist/girofle-client" ]; then
 	source=$here/dist/girofle-client
 else

@@ -750,7 +750,10 @@ fn the_page_saves_syncs_and_a_refused_get_names_the_other_machine() {
     browser.click(&format!("{report_card} button[data-action=share]"));
     browser.type_into("#person", "bob");
     browser.click("#dialog button.confirm");
-    browser.wait_text("#dialog .said", "bob may now get alice/report.");
+    browser.wait_text(
+        "#dialog .said",
+        "bob may now get alice/report and send versions to it.",
+    );
     browser.screenshot("share");
     let desk = server.machine("bob", "desk");
     assert_eq!(
@@ -1032,10 +1035,12 @@ impl Elsewhere {
 #[test]
 fn a_file_name_from_the_server_adds_no_header_and_the_key_never_leaves_the_page() {
     // Where an added `Refresh` header would send the browser, with the
-    // page's address in `Referer` by the added `Referrer-Policy`.
+    // page's address in `Referer` by the added `Referrer-Policy`. No `/` nor
+    // `\\` in the name (the client refuses to write such a name in a
+    // folder): `https:host:port` is another origin without them.
     let elsewhere = Elsewhere::start("elsewhere".into());
     let name = format!(
-        "x\r\nRefresh: 0;url=http:\\\\127.0.0.1:{}\\\r\nReferrer-Policy: unsafe-url\r\n.txt",
+        "x\r\nRefresh: 0;url=https:127.0.0.1:{}\r\nReferrer-Policy: unsafe-url\r\n.txt",
         elsewhere.port
     );
     let server = Server::start();

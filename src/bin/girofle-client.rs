@@ -122,6 +122,23 @@ enum KeepArg {
 }
 
 fn main() -> ExitCode {
+    // Run by git as its GIT_ASKPASS (older git, which ignores the token's
+    // header): answer its question from the token file, and nothing else.
+    if let (Some(file), Some(server)) = (
+        std::env::var_os(girofle::client::git::ASKPASS_TOKEN_FILE),
+        std::env::var(girofle::client::git::ASKPASS_SERVER).ok(),
+    ) {
+        let prompt = std::env::args().nth(1).unwrap_or_default();
+        if prompt.starts_with("Username for '") || prompt.starts_with("Password for '") {
+            return match girofle::client::git::askpass_answer(&prompt, Path::new(&file), &server) {
+                Some(answer) => {
+                    println!("{answer}");
+                    ExitCode::SUCCESS
+                }
+                None => ExitCode::FAILURE,
+            };
+        }
+    }
     words::init_local_offset();
     // The same parse as `Cli::parse()`, with the help's page and `--generate` of every binary.
     let command = girofle::help::decorate(Cli::command(), "girofle-client");
@@ -172,7 +189,13 @@ fn act(client: &Client, folder: Option<&Path>, action: &Action) -> Result<Exit> 
         Action::Get { name: None, .. } => {
             let mut out = String::new();
             for project in client.inventory()? {
-                out.push_str(&format!("{}\n", project.path_with_namespace));
+                // With the folder's own name when the path is not it.
+                let name = ops::folder_name(&project);
+                if name.eq_ignore_ascii_case(&project.path) {
+                    out.push_str(&format!("{}\n", project.path_with_namespace));
+                } else {
+                    out.push_str(&format!("{} ({name})\n", project.path_with_namespace));
+                }
             }
             print(&out)
         }
@@ -266,8 +289,11 @@ fn setup(
             insecure_http,
         },
     )?;
+    let git = girofle::client::git::version()
+        .map(|(_, words)| format!(", with git {words}"))
+        .unwrap_or_default();
     eprintln!(
-        "Set up: {} on {}, this machine is {:?} ({}).",
+        "Set up: {} on {}, this machine is {:?} ({}{git}).",
         config.person,
         config.server,
         config.machine,
@@ -410,8 +436,9 @@ fn resolve(
         out.push_str(&format!("{file}\n"));
     }
     print(&out)?;
+    // The job is done: the files to choose are listed, and how to choose.
     eprintln!("Choose for each: girofle-client resolve --keep mine|server|both FILE...");
-    Ok(Exit::Failed)
+    Ok(Exit::Done)
 }
 
 fn say(notes: Notes) -> Result<Exit> {

@@ -21,7 +21,7 @@ use crate::error::Error;
 pub const TOPIC: &str = "girofle";
 
 /// Maintainer: may send versions to the protected default branch.
-const MAINTAINER: u64 = 40;
+pub const MAINTAINER: u64 = 40;
 
 /// A GitLab user.
 #[derive(Debug, Clone, Deserialize)]
@@ -52,13 +52,40 @@ pub struct Project {
     /// Its topics.
     #[serde(default)]
     pub topics: Vec<String>,
+    /// Its description: for a folder, the folder's name as the person wrote it.
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 impl Project {
-    /// Whether the project is a saved folder (carries the topic).
+    /// Whether the project is a saved folder (carries the topic). GitLab
+    /// keeps a topic in the case of whoever used it first (`Girofle`).
     pub fn is_folder(&self) -> bool {
-        self.topics.iter().any(|topic| topic == TOPIC)
+        self.topics
+            .iter()
+            .any(|topic| topic.eq_ignore_ascii_case(TOPIC))
     }
+
+    /// The folder's name as the person wrote it: the description, when the
+    /// project's name was made from it (so a description someone wrote on
+    /// GitLab's page is not taken for a name), else the project's name.
+    pub fn display_name(&self) -> &str {
+        match self.description.as_deref().map(str::trim) {
+            Some(folder) if !folder.is_empty() && super::names::made_from(&self.name, folder) => {
+                folder
+            }
+            _ => &self.name,
+        }
+    }
+}
+
+/// Whether a member was added, or already was one.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Membership {
+    /// Added as Maintainer.
+    Added,
+    /// A member already, at this access level.
+    Already(u64),
 }
 
 /// Why a call did not give what was asked.
@@ -84,9 +111,10 @@ impl std::fmt::Display for ApiError {
             ApiError::Status(404, _) => {
                 f.write_str("the server knows no such thing, or gives no access to it")
             }
-            ApiError::Status(code, body) => {
-                write!(f, "the server answered {code}: {}", short(body))
-            }
+            ApiError::Status(code, body) => match explain(body) {
+                Some(words) => write!(f, "the server refused: {words}"),
+                None => write!(f, "the server answered with an error (HTTP status {code})"),
+            },
             ApiError::Bad(why) => write!(f, "the server's answer was not understood ({why})"),
             ApiError::Moved(to) if !plain_web_address(to) => f.write_str(
                 "the server answered that it moved, to something that is not a plain web \
@@ -123,13 +151,53 @@ impl From<ApiError> for Error {
     }
 }
 
-fn short(text: &str) -> String {
-    let text = text.trim();
-    if text.chars().count() > 200 {
-        text.chars().take(200).collect::<String>() + "…"
-    } else {
-        text.to_string()
-    }
+/// GitLab's error body in words: `{"message":{"name":["has already been
+/// taken"]}}` gives "name has already been taken"; `{"message":"…"}` and
+/// `{"error":"…"}` their text. `None` when the body is not GitLab's JSON.
+pub fn explain(body: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    let said = value.get("message").or_else(|| value.get("error"))?;
+    let text = match said {
+        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::Object(fields) => {
+            let mut parts = Vec::new();
+            for (field, what) in fields {
+                let field = field.replace(['_', '.'], " ");
+                match what {
+                    serde_json::Value::Array(list) => {
+                        for item in list.iter().filter_map(|i| i.as_str()) {
+                            parts.push(format!("{field} {}", item.trim_end_matches('.')));
+                        }
+                    }
+                    serde_json::Value::String(item) => {
+                        parts.push(format!("{field} {}", item.trim_end_matches('.')))
+                    }
+                    _ => {}
+                }
+            }
+            if parts.is_empty() {
+                return None;
+            }
+            parts.join("; ")
+        }
+        _ => return None,
+    };
+    let text: String = text.trim().chars().take(400).collect();
+    (!text.is_empty()).then_some(text)
+}
+
+/// Whether a 400 says the project's name or path is taken in the namespace.
+pub fn is_taken(body: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|value| value.get("message").cloned())
+        .and_then(|message| message.as_object().cloned())
+        .is_some_and(|fields| {
+            fields.iter().any(|(field, what)| {
+                (field == "name" || field == "path" || field.ends_with(".name"))
+                    && what.to_string().contains("has already been taken")
+            })
+        })
 }
 
 /// A connection to the server's API.
@@ -213,6 +281,21 @@ impl Api {
         )
     }
 
+    fn put(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> std::result::Result<serde_json::Value, ApiError> {
+        let url = format!("{}{path}", self.base);
+        self.answer(
+            &url,
+            self.agent
+                .put(&url)
+                .header("PRIVATE-TOKEN", &self.token)
+                .send_json(body),
+        )
+    }
+
     /// The server's new root, from a redirect of `url` to `location`: the
     /// address without the API's path when it ends so, else as given.
     fn moved_to(&self, url: &str, location: &str) -> String {
@@ -246,16 +329,19 @@ impl Api {
         Self::parse(self.get("/user")?)
     }
 
-    /// `GET /projects?topic=girofle&membership=true`: every saved folder the
-    /// person may retrieve (their own and those shared with them), all pages.
+    /// `GET /projects?membership=true`: every saved folder the person may
+    /// retrieve (their own and those shared with them), all pages. Not
+    /// `topic=girofle`: GitLab finds a topic by its exact name, and keeps it
+    /// in the case of whoever used it first (`Girofle`), so the projects
+    /// carrying it are picked here, whatever its case.
     pub fn folders(&self) -> std::result::Result<Vec<Project>, ApiError> {
         let mut all = Vec::new();
         for page in 1.. {
             let batch: Vec<Project> = Self::parse(self.get(&format!(
-                "/projects?topic={TOPIC}&membership=true&simple=true&per_page=100&page={page}&order_by=id&sort=asc"
+                "/projects?membership=true&simple=true&per_page=100&page={page}&order_by=id&sort=asc"
             ))?)?;
             let last = batch.len() < 100;
-            all.extend(batch);
+            all.extend(batch.into_iter().filter(Project::is_folder));
             if last {
                 break;
             }
@@ -270,13 +356,19 @@ impl Api {
     }
 
     /// `POST /projects`: a private project in the person's namespace, with the
-    /// topic.
-    pub fn create_folder(&self, name: &str, path: &str) -> std::result::Result<Project, ApiError> {
+    /// topic, and the folder's own name as its description.
+    pub fn create_folder(
+        &self,
+        name: &str,
+        path: &str,
+        description: &str,
+    ) -> std::result::Result<Project, ApiError> {
         Self::parse(self.post(
             "/projects",
             &json!({
                 "name": name,
                 "path": path,
+                "description": description,
                 "visibility": "private",
                 "topics": [TOPIC],
                 "initialize_with_readme": false,
@@ -293,17 +385,32 @@ impl Api {
             .find(|user| user.username.eq_ignore_ascii_case(username)))
     }
 
-    /// `POST /projects/:id/members`: gives `user` a maintainer's access.
-    /// Returns false when they were a member already.
-    pub fn add_member(&self, project: u64, user: u64) -> std::result::Result<bool, ApiError> {
+    /// `POST /projects/:id/members`: gives `user` a maintainer's access. When
+    /// they were a member already, their access level (`GET
+    /// /projects/:id/members/:user_id`).
+    pub fn add_member(&self, project: u64, user: u64) -> std::result::Result<Membership, ApiError> {
         match self.post(
             &format!("/projects/{project}/members"),
             &json!({ "user_id": user, "access_level": MAINTAINER }),
         ) {
-            Ok(_) => Ok(true),
-            Err(ApiError::Status(409, _)) => Ok(false),
+            Ok(_) => Ok(Membership::Added),
+            Err(ApiError::Status(409, _)) => {
+                let member = self.get(&format!("/projects/{project}/members/{user}"))?;
+                Ok(Membership::Already(
+                    member["access_level"].as_u64().unwrap_or(0),
+                ))
+            }
             Err(error) => Err(error),
         }
+    }
+
+    /// `PUT /projects/:id/members/:user_id`: makes a member a Maintainer.
+    pub fn make_maintainer(&self, project: u64, user: u64) -> std::result::Result<(), ApiError> {
+        self.put(
+            &format!("/projects/{project}/members/{user}"),
+            &json!({ "access_level": MAINTAINER }),
+        )?;
+        Ok(())
     }
 }
 
@@ -361,6 +468,23 @@ mod tests {
     fn encodes_paths_as_gitlab_wants() {
         assert_eq!(encode("alice/report-2026"), "alice%2Freport-2026");
         assert_eq!(encode("a b"), "a%20b");
+    }
+
+    #[test]
+    fn gitlab_errors_read_as_words() {
+        let body = r#"{"message":{"name":["can contain only letters."],"path":["has already been taken"]}}"#;
+        assert_eq!(
+            explain(body).unwrap(),
+            "name can contain only letters; path has already been taken"
+        );
+        assert!(is_taken(body));
+        assert_eq!(
+            explain(r#"{"error":"404 Not Found"}"#).unwrap(),
+            "404 Not Found"
+        );
+        assert_eq!(explain("<html>Bad gateway</html>"), None);
+        let shown = ApiError::Status(502, "<html>Bad gateway</html>".into()).to_string();
+        assert_eq!(shown, "the server answered with an error (HTTP status 502)");
     }
 
     #[test]

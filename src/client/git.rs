@@ -5,7 +5,11 @@
 //! The token reaches git as an `Authorization` header through the
 //! environment (`GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_0`/`GIT_CONFIG_VALUE_0`):
 //! never on a command line, where other users could read it, nor in a URL
-//! that git would print.
+//! that git would print. Git older than 2.31 ignores those variables: when
+//! the server then asks for credentials, git asks `GIT_ASKPASS`, which is the
+//! client itself: it answers from the token file (its path, not the token,
+//! is in the environment), and only for the configured server. Credential
+//! helpers are switched off, so the token is never stored by them.
 //!
 //! Git follows no redirect (`http.followRedirects=false`): the header would
 //! go wherever the server points.
@@ -37,6 +41,8 @@ pub struct Git {
     pub work_tree: PathBuf,
     /// The `Authorization` header value for the server.
     auth: Option<String>,
+    /// The token's file and the server, for the client as `GIT_ASKPASS`.
+    askpass: Option<(PathBuf, String)>,
     ca_file: Option<PathBuf>,
     name: String,
     email: String,
@@ -49,6 +55,7 @@ impl Git {
             git_dir: git_dir.to_path_buf(),
             work_tree: work_tree.to_path_buf(),
             auth: None,
+            askpass: None,
             ca_file: None,
             name: name.to_string(),
             email: email.to_string(),
@@ -60,6 +67,13 @@ impl Git {
     pub fn with_token(mut self, token: &str) -> Git {
         let pair = base64::engine::general_purpose::STANDARD.encode(format!("oauth2:{token}"));
         self.auth = Some(format!("Authorization: Basic {pair}"));
+        self
+    }
+
+    /// The same, answering git's questions for credentials (older git, which
+    /// does not send the header) from `token_file`, for `server` only.
+    pub fn with_token_file(mut self, token_file: &Path, server: &str) -> Git {
+        self.askpass = Some((token_file.to_path_buf(), server.to_string()));
         self
     }
 
@@ -87,15 +101,22 @@ impl Git {
             "commit.gpgSign=false".into(),
             "-c".into(),
             "http.followRedirects=false".into(),
+            // No helper stores or offers credentials for the server.
+            "-c".into(),
+            "credential.helper=".into(),
             "--git-dir".into(),
             self.git_dir.display().to_string(),
             "--work-tree".into(),
             self.work_tree.display().to_string(),
         ];
         all.extend(args.iter().map(|arg| arg.to_string()));
+        let askpass = match (&self.askpass, std::env::current_exe()) {
+            (Some((file, server)), Ok(exe)) => Some((exe, file, server)),
+            _ => None,
+        };
         let mut command = duct::cmd("git", &all)
             .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_ASKPASS", "true")
+            .env_remove("SSH_ASKPASS")
             .env("LC_ALL", "C")
             .env_remove("GIT_DIR")
             .env_remove("GIT_WORK_TREE")
@@ -104,6 +125,16 @@ impl Git {
             .stdout_capture()
             .stderr_capture()
             .unchecked();
+        command = match askpass {
+            Some((exe, file, server)) => command
+                .env("GIT_ASKPASS", exe)
+                .env(ASKPASS_TOKEN_FILE, file)
+                .env(ASKPASS_SERVER, server),
+            None => command
+                .env("GIT_ASKPASS", "true")
+                .env_remove(ASKPASS_TOKEN_FILE)
+                .env_remove(ASKPASS_SERVER),
+        };
         if let Some(ca_file) = &self.ca_file {
             // The variable, not `http.sslCAInfo`, which it would override.
             command = command.env("GIT_SSL_CAINFO", ca_file);
@@ -156,6 +187,87 @@ impl Git {
     }
 }
 
+/// Set for git's `GIT_ASKPASS` (the client itself): the path of the token's file.
+pub const ASKPASS_TOKEN_FILE: &str = "GIROFLE_CLIENT_ASKPASS_TOKEN_FILE";
+/// Set for git's `GIT_ASKPASS`: the server the token is for.
+pub const ASKPASS_SERVER: &str = "GIROFLE_CLIENT_ASKPASS_SERVER";
+
+/// The answer to git's question `prompt` when the client runs as its
+/// `GIT_ASKPASS`, with `token_file` and `server` from the environment:
+/// `oauth2` for the user name, the token for the password, and nothing for
+/// any other server or question (git then gives up: no token leaves for
+/// an address it was not made for).
+pub fn askpass_answer(prompt: &str, token_file: &Path, server: &str) -> Option<String> {
+    // "Username for 'http://host:port': ", "Password for 'http://oauth2@host:port': "
+    let (question, rest) = prompt.split_once(" for '")?;
+    let url = rest.trim_end().trim_end_matches(':').trim_end_matches('\'');
+    let (scheme, after) = url.split_once("://")?;
+    let host = after.rsplit('@').next()?.trim_end_matches('/');
+    let (want_scheme, want) = server.trim_end_matches('/').split_once("://")?;
+    let want_host = want.split('/').next()?;
+    if !scheme.eq_ignore_ascii_case(want_scheme) || !host.eq_ignore_ascii_case(want_host) {
+        return None;
+    }
+    match question.trim() {
+        "Username" => Some("oauth2".into()),
+        "Password" => {
+            let token = std::fs::read_to_string(token_file).ok()?;
+            let token = token.trim();
+            (!token.is_empty()).then(|| token.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// The version of the `git` on the PATH: its numbers and its words
+/// (`2.43.0`).
+pub fn version() -> Result<((u32, u32), String)> {
+    let output = duct::cmd!("git", "--version")
+        .env("LC_ALL", "C")
+        .stdout_capture()
+        .stderr_null()
+        .unchecked()
+        .run()
+        .map_err(|_| {
+            crate::error::Error::failed(
+                "git is not installed: install it (for example: sudo apt install git), then try again",
+            )
+        })?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let words = text
+        .trim()
+        .strip_prefix("git version ")
+        .unwrap_or("")
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let mut numbers = words.split('.').map(|n| n.parse::<u32>().ok());
+    match (numbers.next().flatten(), numbers.next().flatten()) {
+        (Some(major), Some(minor)) => Ok(((major, minor), words)),
+        _ => Err(crate::error::Error::failed(format!(
+            "the version of git could not be read ({:?})",
+            text.trim()
+        ))),
+    }
+}
+
+/// The oldest git the client works with.
+pub const OLDEST_GIT: (u32, u32) = (2, 20);
+
+/// Refuses a git older than [`OLDEST_GIT`]; its version otherwise.
+pub fn check_version() -> Result<String> {
+    let (numbers, words) = version()?;
+    if numbers < OLDEST_GIT {
+        return Err(crate::error::Error::failed(format!(
+            "git {words} is too old: girofle-client needs git {}.{} or newer. Install a newer git, \
+             then try again",
+            OLDEST_GIT.0, OLDEST_GIT.1
+        )));
+    }
+    Ok(words)
+}
+
 /// Whether git's message says the server could not be reached at all (as
 /// opposed to refusing).
 pub fn is_unreachable(stderr: &str) -> bool {
@@ -190,4 +302,29 @@ pub fn is_refused(stderr: &str) -> bool {
     ]
     .iter()
     .any(|needle| text.contains(needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn askpass_answers_only_for_its_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "glpat-x\n").unwrap();
+        let server = "http://127.0.0.1:8080";
+        let ask = |prompt: &str| askpass_answer(prompt, &file, server);
+        assert_eq!(
+            ask("Username for 'http://127.0.0.1:8080': ").as_deref(),
+            Some("oauth2")
+        );
+        assert_eq!(
+            ask("Password for 'http://oauth2@127.0.0.1:8080': ").as_deref(),
+            Some("glpat-x")
+        );
+        assert_eq!(ask("Password for 'http://oauth2@evil.example': "), None);
+        assert_eq!(ask("Password for 'https://oauth2@127.0.0.1:8080': "), None);
+        assert_eq!(ask("Are you sure? "), None);
+    }
 }

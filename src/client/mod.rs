@@ -27,6 +27,8 @@ pub mod config;
 pub mod folders;
 /// The `git` program, run with an argument list and the token kept out of sight.
 pub mod git;
+/// Project names and paths GitLab takes, made from any folder name.
+pub mod names;
 /// The actions behind the subcommands.
 pub mod ops;
 /// A machine's state for a folder, as recorded on the server.

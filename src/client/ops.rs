@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
-use super::api::{Api, ApiError, Project};
+use super::api::{self, Api, ApiError, Membership, Project};
 use super::config::{self, Config, Location};
 use super::folders::{self, Folder, Locked};
 use super::git::Git;
+use super::names;
 use super::state::{self, MachineState};
 use super::tree;
 use super::words;
@@ -65,6 +66,7 @@ pub fn setup(location: &Location, args: &SetupArgs) -> Result<Config> {
         .clone()
         .unwrap_or_else(config::default_machine_name);
     config::check_machine_name(&machine)?;
+    super::git::check_version()?;
     let config_dir = location
         .file
         .parent()
@@ -185,6 +187,7 @@ impl Client {
             &self.config.email,
         )
         .with_token(&self.token)
+        .with_token_file(&self.config.token_file, &self.config.server)
         .with_ca_file(self.config.ca_file.as_deref())
     }
 
@@ -247,7 +250,9 @@ impl Client {
         let all = self.api.folders()?;
         let mut matching: Vec<Project> = all
             .into_iter()
-            .filter(|p| p.path.eq_ignore_ascii_case(name) || p.name == name)
+            .filter(|p| {
+                p.path.eq_ignore_ascii_case(name) || p.name == name || p.display_name() == name
+            })
             .collect();
         if matching.len() > 1 {
             let own: Vec<Project> = matching
@@ -319,21 +324,11 @@ impl Client {
                 )
             }));
         }
-        let name = dir
+        let folder_name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "folder".into());
-        let path = slug(&name);
-        let project = match self.api.create_folder(&name, &path) {
-            Ok(project) => project,
-            Err(ApiError::Status(400, body)) if body.contains("taken") => {
-                return Err(Error::usage(format!(
-                    "you already have a folder named {path:?} on the server: \
-                     bring it here with `girofle-client get {path}`, or rename this folder"
-                )));
-            }
-            Err(error) => return Err(error.into()),
-        };
+        let (project, clash) = self.create_project(&folder_name, &registry)?;
         if let Some(bound) = registry.registry.by_id(project.id) {
             return Err(Error::failed(format!(
                 "{} is already on this machine at {}",
@@ -370,15 +365,21 @@ impl Client {
             online: true,
         };
         let mut notes = Notes::default();
+        if clash {
+            notes.say(format!(
+                "You already have a folder named {folder_name:?} on the server: this one is {} there.",
+                project.path_with_namespace
+            ));
+        }
         match work.send(true)? {
             Pushed::Done => notes.say(format!(
-                "{} is now a saved folder ({} on the server); its first version is sent",
+                "{} is now a saved folder ({} on the server); its first version is sent.",
                 dir.display(),
                 project.path_with_namespace
             )),
             Pushed::Offline => notes.say(format!(
                 "{} is now a saved folder, but the server could not be reached to send \
-                 its first version: run `girofle-client sync` later",
+                 its first version: run `girofle-client sync` later.",
                 dir.display()
             )),
             other => {
@@ -388,6 +389,53 @@ impl Client {
             }
         }
         Ok(notes)
+    }
+
+    /// Makes the project of a new folder named `folder_name`: a name and a
+    /// path GitLab takes, numbered while the person's own projects hold them
+    /// already. True with it when a number was needed.
+    /// A folder of the person's on the server of the same name, not on this
+    /// machine, is taken for this very folder made on another machine: `get`
+    /// is the way, and nothing is made.
+    fn create_project(&self, folder_name: &str, registry: &Locked) -> Result<(Project, bool)> {
+        let name = names::project_name(folder_name);
+        let path = names::project_path(folder_name);
+        for n in 1..=30 {
+            let (name, path) = names::numbered(&name, &path, n);
+            match self.api.create_folder(&name, &path, folder_name) {
+                Ok(project) => return Ok((project, n > 1)),
+                Err(ApiError::Status(400, body)) if api::is_taken(&body) => {
+                    let own = format!("{}/", self.config.person);
+                    let elsewhere = self.api.folders()?.into_iter().find(|p| {
+                        p.path_with_namespace.starts_with(&own)
+                            && (p.path.eq_ignore_ascii_case(&path) || p.name == name)
+                            && registry.registry.by_id(p.id).is_none()
+                    });
+                    if let Some(other) = elsewhere {
+                        return Err(Error::usage(format!(
+                            "you already have a folder named {:?} on the server ({}), not on this \
+                             computer: bring it here with `girofle-client get {}`, or rename this folder",
+                            other.display_name(),
+                            other.path_with_namespace,
+                            other.path
+                        )));
+                    }
+                    continue;
+                }
+                Err(ApiError::Status(400, body)) => {
+                    return Err(Error::failed(format!(
+                        "the server would not make {folder_name:?} a saved folder: {}. \
+                         Give the folder a simpler name and try again.",
+                        api::explain(&body).unwrap_or_else(|| "it refused the name".into())
+                    )));
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(Error::failed(format!(
+            "you have many folders named {folder_name:?} on the server already: \
+             give this one another name"
+        )))
     }
 
     /// `save [MESSAGE]`: a new version of every file as it is now.
@@ -795,10 +843,17 @@ impl Client {
     /// `resolve` with no choice: brings the server's version in when it has
     /// versions this machine lacks, and returns the files still to choose.
     pub fn resolve_start(&self, folder: Option<&Path>) -> Result<(Vec<String>, Notes)> {
+        let (pending, notes, _) = self.bring_together(folder)?;
+        Ok((pending, notes))
+    }
+
+    /// What `resolve` alone does; true with it when the two sides were
+    /// brought together (now, or by a take-over).
+    fn bring_together(&self, folder: Option<&Path>) -> Result<(Vec<String>, Notes, bool)> {
         let mut work = self.work(folder)?;
         let mut notes = Notes::default();
         if work.catch_up(&mut notes)? || !work.folder.pending.is_empty() {
-            return Ok((work.folder.pending.clone(), notes));
+            return Ok((work.folder.pending.clone(), notes, true));
         }
         if !work.online {
             return Err(Error::failed(
@@ -807,10 +862,10 @@ impl Client {
         }
         if work.server_ahead()? == 0 {
             notes.say("Nothing to bring together: the server has no version this machine lacks.");
-            return Ok((vec![], notes));
+            return Ok((vec![], notes, false));
         }
         work.bring_together(&mut notes)?;
-        Ok((work.folder.pending.clone(), notes))
+        Ok((work.folder.pending.clone(), notes, true))
     }
 
     /// `resolve --keep mine|server|both FILE...`: the person's choice for
@@ -821,10 +876,27 @@ impl Client {
         keep: Keep,
         files: &[String],
     ) -> Result<(Vec<String>, Notes)> {
-        let mut work = self.work(folder)?;
         let mut notes = Notes::default();
+        // After `sync` stopped on versions on both sides, nothing was brought
+        // together yet: do it first, as `resolve` alone would.
+        let started = self.work(folder)?.folder.aside.is_none();
+        if started {
+            let (pending, first, brought) = self.bring_together(folder)?;
+            if !brought {
+                return Err(Error::usage(
+                    "no file is waiting for a choice: nothing differs from the server's version",
+                ));
+            }
+            notes.lines.extend(first.lines);
+            if pending.is_empty() {
+                return Ok((pending, notes));
+            }
+        }
+        let mut work = self.work(folder)?;
         let aside = work.folder.aside.clone().ok_or_else(|| {
-            Error::usage("no file is waiting for a choice (run `girofle-client resolve` first)")
+            Error::usage(
+                "no file is waiting for a choice: nothing differs from the server's version",
+            )
         })?;
         for file in files {
             let file = normalize(file, &work.folder.dir);
@@ -948,16 +1020,22 @@ impl Client {
             .user_named(person)?
             .ok_or_else(|| Error::usage(format!("the server knows no person named {person:?}")))?;
         let mut notes = Notes::default();
-        if self.api.add_member(project.id, user.id)? {
-            notes.say(format!(
-                "{} may now get {}.",
-                user.username, project.path_with_namespace
-            ));
-        } else {
-            notes.say(format!(
-                "{} could already get {}.",
-                user.username, project.path_with_namespace
-            ));
+        let folder = &project.path_with_namespace;
+        let who = &user.username;
+        match self.api.add_member(project.id, user.id)? {
+            Membership::Added => notes.say(format!(
+                "{who} may now get {folder} and send versions to it."
+            )),
+            Membership::Already(level) if level >= api::MAINTAINER => {
+                notes.say(format!("{who} could already get {folder}."))
+            }
+            Membership::Already(_) => {
+                self.api.make_maintainer(project.id, user.id)?;
+                notes.say(format!(
+                    "{who} could already get {folder} but not send versions to it; \
+                     {who} is now a Maintainer of it and may."
+                ));
+            }
         }
         Ok(notes)
     }
@@ -1017,42 +1095,14 @@ fn normalize(file: &str, dir: &Path) -> String {
     file.trim_start_matches("./").to_string()
 }
 
-/// The folder's name on a machine: the project's name (the name of the
-/// folder it was made from), or its path when that name cannot be a file name.
-fn folder_name(project: &Project) -> String {
-    let name = project.name.trim();
+/// The folder's name on a machine: the name of the folder it was made from
+/// (kept in the project's description), or the project's name, or its path
+/// when that name cannot be a file name.
+pub fn folder_name(project: &Project) -> String {
+    let name = project.display_name().trim();
     if name.is_empty() || name.contains('/') || name.starts_with('.') || name.contains('\0') {
         project.path.clone()
     } else {
         name.to_string()
-    }
-}
-
-/// A project path from a folder name: lower case, letters, digits, `-`, `_`, `.`.
-pub fn slug(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        let c = c.to_ascii_lowercase();
-        if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
-            out.push(c);
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let out = out
-        .trim_matches(|c| c == '-' || c == '.' || c == '_')
-        .to_string();
-    if out.is_empty() { "folder".into() } else { out }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slugs() {
-        assert_eq!(slug("Rapport annuel 2026"), "rapport-annuel-2026");
-        assert_eq!(slug("Présentation"), "pr-sentation");
-        assert_eq!(slug("--"), "folder");
     }
 }

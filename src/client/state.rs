@@ -10,9 +10,15 @@ use time::OffsetDateTime;
 /// The ref namespace of the machines' states.
 pub const PREFIX: &str = "refs/girofle/machines/";
 
-/// The ref of one machine of one person.
+/// The ref of one machine of one person. The person's user name goes in
+/// through [`ref_component`](super::names::ref_component): GitLab allows
+/// names (`jo.lock`) that git refuses in a ref.
 pub fn machine_ref(person: &str, machine: &str) -> String {
-    format!("{PREFIX}{person}/{machine}")
+    format!(
+        "{PREFIX}{}/{}",
+        super::names::ref_component(person),
+        super::names::ref_component(machine)
+    )
 }
 
 /// What a machine's folder is, as last reported.

@@ -272,6 +272,9 @@ impl Work<'_> {
         if all.contains("non-fast-forward") || all.contains("fetch first") {
             return Ok(Pushed::Behind);
         }
+        if all.contains("not allowed to push code to protected branches") {
+            return Err(Error::failed(self.too_low()));
+        }
         if git::is_refused(&all) {
             return Err(Error::failed(refusal(&all, &self.folder.path)));
         }
@@ -280,6 +283,29 @@ impl Work<'_> {
             "sending to the server failed (details: {})",
             all.trim().replace('\n', " / ")
         )))
+    }
+
+    /// A push GitLab refused because the folder's main copy is protected
+    /// (the person is a Developer or less), in plain words: whose rights,
+    /// and who can raise them.
+    fn too_low(&self) -> String {
+        let folder = &self.folder.path;
+        let owner = folder.split('/').next().unwrap_or(folder);
+        let me = &self.client.config.person;
+        if owner == me {
+            format!(
+                "the server refused your new versions of {folder}: its settings on the server \
+                 protect the folder's main copy from you. Your versions are safe on this machine; \
+                 an administrator of the server can change that"
+            )
+        } else {
+            format!(
+                "the server refused your new versions of {folder}: your rights on this folder are \
+                 too low to send versions to it (you may only read it). {owner}, who owns it, can \
+                 raise them by sharing the folder with you ({me}) again. Your versions are safe \
+                 on this machine meanwhile"
+            )
+        }
     }
 
     /// Marks the machines of `blockers` as taken over by this one, all or
@@ -609,9 +635,9 @@ impl Work<'_> {
             self.finish_together(notes)?;
         } else {
             notes.say(format!(
-                "{} differ from the server's: choose for each with `girofle-client resolve` \
+                "{} from the server's: choose for each with `girofle-client resolve` \
                  (yours, the server's, or both): {}",
-                words::count(self.folder.pending.len(), "file", "files"),
+                words::count(self.folder.pending.len(), "file differs", "files differ"),
                 self.folder.pending.join(", ")
             ));
             self.record_state(notes)?;
@@ -653,13 +679,15 @@ fn refusal(message: &str, folder: &str) -> String {
         || text.contains("access denied")
         || text.contains("could not read username")
     {
-        "the server refused your access token (it may have expired): make a new one and run          `girofle-client setup`"
+        "the server refused your access token (it may have expired): make a new one and run \
+         `girofle-client setup`"
             .to_string()
     } else if text.contains("not allowed") || text.contains("403") {
         format!("the server refused: you may read {folder} but not send versions to it")
     } else {
         format!(
-            "the server refused access to {folder}: it does not exist any more,              or it is not shared with you any more"
+            "the server refused access to {folder}: it does not exist any more, \
+             or it is not shared with you any more"
         )
     }
 }

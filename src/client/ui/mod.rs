@@ -307,7 +307,7 @@ impl App {
             .inventory()?
             .into_iter()
             .filter(|p| !here.contains(&p.id))
-            .map(|p| json!({"name": p.name, "path": p.path_with_namespace}))
+            .map(|p| json!({"name": super::ops::folder_name(&p), "path": p.path_with_namespace}))
             .collect();
         Ok(json!({"ok": true, "folders": list, "place": self.place}))
     }

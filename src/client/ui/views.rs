@@ -290,8 +290,8 @@ fn describe(status: &Status) -> (&'static str, String, Vec<String>) {
     let ahead = status.server_ahead.unwrap_or(0);
     let (state, words) = if !status.pending.is_empty() {
         detail.push(format!(
-            "{} differ from the server's: press Resolve to choose, file by file.",
-            words::count(status.pending.len(), "file", "files")
+            "{} from the server's: press Resolve to choose, file by file.",
+            words::count(status.pending.len(), "file differs", "files differ")
         ));
         ("choices", "Some files wait for your choice".to_string())
     } else if ahead > 0 && changed {

@@ -204,7 +204,7 @@ async function resolve(folder) {
     const answer = await act('/api/resolve', { folder: folder.dir });
     // What bringing the two together did (the copy kept aside, the files
     // added back), without the list of files the table shows anyway.
-    const said = (answer.lines || []).filter((line) => !line.includes('differ from the server'));
+    const said = (answer.lines || []).filter((line) => !/differs? from the server/.test(line));
     showChoices(folder, answer, answer.ok ? said : []);
   } finally {
     setBusy(false);

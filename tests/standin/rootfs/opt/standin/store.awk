@@ -9,7 +9,7 @@
 # op=sync     adds or updates the users listed in `users` ("name:token ...")
 # Tables are tab-separated files under `data`:
 #   users     id username name token_sha256 created_at
-#   projects  id namespace path name visibility topics(comma) created_at creator_id
+#   projects  id namespace path name visibility topics(comma) created_at creator_id description
 #   members   project_id user_id access_level created_at
 
 function load(   line, f, n) {
@@ -29,7 +29,7 @@ function load(   line, f, n) {
 		nprojects++
 		porder[nprojects] = f[1]
 		pns[f[1]] = f[2]; ppath[f[1]] = f[3]; pname[f[1]] = f[4]; pvis[f[1]] = f[5]
-		ptop[f[1]] = f[6]; pcre[f[1]] = f[7]; pcreator[f[1]] = f[8]
+		ptop[f[1]] = f[6]; pcre[f[1]] = f[7]; pcreator[f[1]] = f[8]; pdesc[f[1]] = n >= 9 ? f[9] : ""
 		pid_of[f[2] "/" f[3]] = f[1]
 		if (f[1] + 0 > maxproject) maxproject = f[1] + 0
 	}
@@ -261,7 +261,7 @@ function project_json(pid, u, simple,   owner, ns, lv, s) {
 	ns = pns[pid]
 	owner = uid_of[ns]
 	lv = level(pid, u)
-	s = "{\"id\":" pid ",\"description\":null,\"name\":" q(pname[pid]) ",\"name_with_namespace\":" q(uful[owner] " / " pname[pid]) \
+	s = "{\"id\":" pid ",\"description\":" qn(pdesc[pid]) ",\"name\":" q(pname[pid]) ",\"name_with_namespace\":" q(uful[owner] " / " pname[pid]) \
 		",\"path\":" q(ppath[pid]) ",\"path_with_namespace\":" q(ns "/" ppath[pid]) ",\"created_at\":" q(pcre[pid]) \
 		",\"default_branch\":" qn(default_branch(pid)) ",\"tag_list\":" topics_json(ptop[pid]) ",\"topics\":" topics_json(ptop[pid]) \
 		",\"ssh_url_to_repo\":" q("git@" host ":" ns "/" ppath[pid] ".git") ",\"http_url_to_repo\":" q(base "/" ns "/" ppath[pid] ".git") \
@@ -321,11 +321,13 @@ function find_project(ref,   id) {
 	return id
 }
 
+# ProjectsFinder#by_topics: each topic by Projects::Topic.find_by_name, an
+# exact match: `girofle` does not find a topic stored as `Girofle`.
 function has_topics(pid, wanted,   n, w, i, have, m, a, j) {
 	if (wanted == "") return 1
-	m = split(tolower(ptop[pid]), a, ",")
+	m = split(ptop[pid], a, ",")
 	for (j = 1; j <= m; j++) have[a[j]] = 1
-	n = split(tolower(wanted), w, ",")
+	n = split(wanted, w, ",")
 	for (i = 1; i <= n; i++) if (w[i] != "" && !(w[i] in have)) return 0
 	return 1
 }
@@ -368,14 +370,19 @@ function list_projects(   i, j, pid, n, m, by, desc, order, key, t) {
 	paginate(n)
 }
 
+# Rails' `parameterize`, as GitLab derives a path from a name that is not one.
 function slug(name,   s) {
 	s = tolower(name)
-	gsub(/[^a-z0-9_.-]+/, "-", s)
-	gsub(/^[-.]+|[-.]+$/, "", s)
+	gsub(/[^a-z0-9_-]+/, "-", s)
+	gsub(/-+/, "-", s)
+	gsub(/^-|-$/, "", s)
 	return s
 }
 
-function clean_topics(t,   n, a, i, out, seen, v) {
+# GitLab stores a topic once, in the case of whoever first used it: a later
+# `girofle` on another project is that topic (Projects::Topic, found by
+# lower(name)), and comes back spelled as it was first.
+function clean_topics(t,   n, a, i, out, seen, v, p, m, b, j, found) {
 	n = split(t, a, ",")
 	out = ""
 	for (i = 1; i <= n; i++) {
@@ -384,9 +391,81 @@ function clean_topics(t,   n, a, i, out, seen, v) {
 		gsub(/\t/, " ", v)
 		if (v == "" || (tolower(v) in seen)) continue
 		seen[tolower(v)] = 1
+		found = ""
+		for (p = 1; p <= maxproject && found == ""; p++) {
+			if (!(p in ptop)) continue
+			m = split(ptop[p], b, ",")
+			for (j = 1; j <= m; j++) if (tolower(b[j]) == tolower(v)) { found = b[j]; break }
+		}
+		if (found != "") v = found
 		out = out == "" ? v : out "," v
 	}
 	return out
+}
+
+# ---- GitLab's rules for names and paths (lib/gitlab/regex.rb, path_regex.rb)
+
+function init_bytes(   i) { for (i = 1; i < 256; i++) byte_of[sprintf("%c", i)] = i }
+
+# Gitlab::Regex.project_name_regex, code point by code point:
+#   \A[\p{Alnum}\u{00A9}-\u{1f9ff}_][\p{Alnum}\p{Pd}\u{002B}\u{00A9}-\u{1f9ff}_\. ]*\z
+# Above U+1F9FF only letters and digits pass (the supplementary ideographs);
+# newer emoji (U+1FA00 and up) do not, nor ASCII punctuation but `_ . + -`.
+function name_char(cp, first) {
+	if ((cp >= 48 && cp <= 57) || (cp >= 65 && cp <= 90) || (cp >= 97 && cp <= 122) || cp == 95) return 1
+	if (cp >= 169 && cp <= 129535) return 1
+	if (cp >= 131072 && cp <= 205743) return 1
+	if (first) return 0
+	return cp == 45 || cp == 43 || cp == 46 || cp == 32
+}
+
+function valid_name(s,   i, n, b, c, cp, len, k, first) {
+	n = length(s)
+	if (n == 0) return 0
+	first = 1
+	for (i = 1; i <= n; i += len) {
+		b = byte_of[substr(s, i, 1)]
+		if (b < 128) { cp = b; len = 1 }
+		else if (b >= 194 && b < 224) { cp = b - 192; len = 2 }
+		else if (b >= 224 && b < 240) { cp = b - 224; len = 3 }
+		else if (b >= 240 && b < 245) { cp = b - 240; len = 4 }
+		else return 0
+		for (k = 1; k < len; k++) {
+			c = byte_of[substr(s, i + k, 1)]
+			if (c < 128 || c >= 192) return 0
+			cp = cp * 64 + c - 128
+		}
+		if (!name_char(cp, first)) return 0
+		first = 0
+	}
+	return 1
+}
+
+# ILLEGAL_PROJECT_PATH_WORDS (PROJECT_WILDCARD_ROUTES), refused in any case.
+function init_reserved(   n, w, i) {
+	n = split("- badges blame blob builds commits create create_dir edit environments/folders files find_file gitlab-lfs/objects info/lfs/objects new preview raw refs tree update wikis", w, " ")
+	for (i = 1; i <= n; i++) reserved[w[i]] = 1
+}
+
+# Gitlab::PathRegex.project_path_format_regex (ProjectPathValidator).
+function path_format_ok(path) {
+	return path ~ /^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/ && path !~ /\.(git|atom)$/
+}
+
+# The errors of Project's path validations, in GitLab's order and words:
+# ProjectPathValidator (format, else reserved name), then
+# Gitlab::Regex.oci_repository_path_regex (no special character first, last,
+# or twice in a row).
+function path_errors(path,   e) {
+	e = ""
+	if (!path_format_ok(path))
+		e = "\"can contain only letters, digits, '_', '-' and '.'. Cannot start with '-', end in '.git' or end in '.atom'\""
+	else if (tolower(path) in reserved)
+		e = q(path " is a reserved name")
+	if (length(path) > 255) e = (e == "" ? "" : e ",") "\"is too long (maximum is 255 characters)\""
+	if (path !~ /^[A-Za-z0-9]+([._-][A-Za-z0-9]+)*$/)
+		e = (e == "" ? "" : e ",") "\"must not start or end with a special character and must not contain consecutive special characters.\""
+	return e
 }
 
 function make_repository(ns, path,   dir) {
@@ -394,39 +473,49 @@ function make_repository(ns, path,   dir) {
 	system("if [ ! -d '" dir "' ]; then mkdir -p '" dir "' && git init -q --bare --template= '" dir "' && git --git-dir='" dir "' symbolic-ref HEAD refs/heads/main; fi; chown -R 998:998 '" repos "/" ns "'")
 }
 
-function add_project(ns, path, name, vis, topics, owner,   pid) {
+function add_project(ns, path, name, vis, topics, owner, description,   pid) {
 	pid = maxproject + 1
-	append("projects", pid "\t" ns "\t" path "\t" name "\t" vis "\t" topics "\t" now "\t" owner)
+	gsub(/[\t\r\n]/, " ", description)
+	append("projects", pid "\t" ns "\t" path "\t" name "\t" vis "\t" topics "\t" now "\t" owner "\t" description)
 	append("members", pid "\t" owner "\t50\t" now)
 	pns[pid] = ns; ppath[pid] = path; pname[pid] = name; pvis[pid] = vis; ptop[pid] = topics
-	pcre[pid] = now; pcreator[pid] = owner; pid_of[ns "/" path] = pid; maxproject = pid
+	pcre[pid] = now; pcreator[pid] = owner; pid_of[ns "/" path] = pid; maxproject = pid; pdesc[pid] = description
 	mlevel[pid SUBSEP owner] = 50; mcre[pid SUBSEP owner] = now
 	make_repository(ns, path)
 	return pid
 }
 
-function create_project(   name, path, vis, ns, errors, pid, i) {
+function create_project(   name, path, vis, ns, errors, pid, i, taken, e) {
 	if (uid == 0) unauthorized()
 	name = param["name"]; path = param["path"]
 	if (name == "" && path == "") bad("{\"error\":\"name, path are missing, at least one parameter must be provided\"}")
-	if (path == "") path = slug(name)
+	# Projects::CreateService: the path is the name when that is a valid
+	# path, else the name parameterized; the name is the path when absent.
+	if (path == "") path = path_format_ok(name) ? name : slug(name)
 	if (name == "") name = path
 	vis = "visibility" in param && param["visibility"] != "" ? param["visibility"] : "private"
 	if (vis != "private" && vis != "internal" && vis != "public") bad("{\"error\":\"visibility does not have a valid value\"}")
+	if (length(param["description"]) > 2000) bad("{\"message\":{\"description\":[\"is too long (maximum is 2000 characters)\"]}}")
 	ns = uname[uid]
 	if ("namespace_id" in param && param["namespace_id"] != "" && param["namespace_id"] != uid && param["namespace_id"] != ns)
 		not_found("Namespace")
+	init_bytes()
+	init_reserved()
 	errors = ""
-	if (name !~ /^[A-Za-z0-9_\200-\377][A-Za-z0-9_.+ \200-\377-]*$/)
-		errors = errors ",\"name\":[\"can contain only letters, digits, emoji, '_', '.', '+', dashes, or spaces. It must start with a letter, digit, emoji, or '_'.\"]"
-	else
-		for (i in pname) if (pns[i] == ns && tolower(pname[i]) == tolower(name)) { errors = errors ",\"name\":[\"has already been taken\"]"; break }
-	if (path !~ /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/ || path ~ /\.(git|atom)$/)
-		errors = errors ",\"path\":[\"can contain only letters, digits, '_', '-' and '.'. Cannot start with '-', end in '.git' or end in '.atom'\"]"
-	else if ((ns "/" path) in pid_of)
-		errors = errors ",\"path\":[\"has already been taken\"]"
+	e = ""
+	if (length(name) > 255) e = "\"is too long (maximum is 255 characters)\""
+	if (!valid_name(name))
+		e = (e == "" ? "" : e ",") "\"can contain only letters, digits, emoji, '_', '.', '+', dashes, or spaces. It must start with a letter, digit, emoji, or '_'.\""
+	for (i in pname) if (pns[i] == ns && pname[i] == name) { e = (e == "" ? "" : e ",") "\"has already been taken\""; break }
+	if (e != "") errors = errors ",\"name\":[" e "]"
+	e = path_errors(path)
+	# Routes are unique whatever the case.
+	taken = 0
+	for (i in ppath) if (pns[i] == ns && tolower(ppath[i]) == tolower(path)) taken = 1
+	if (taken) e = (e == "" ? "" : e ",") "\"has already been taken\""
+	if (e != "") errors = errors ",\"path\":[" e "]"
 	if (errors != "") bad("{\"message\":{" substr(errors, 2) "}}")
-	pid = add_project(ns, path, name, vis, clean_topics(param["topics"] != "" ? param["topics"] : param["tag_list"]), uid)
+	pid = add_project(ns, path, name, vis, clean_topics(param["topics"] != "" ? param["topics"] : param["tag_list"]), uid, param["description"])
 	reply("201 Created", project_json(pid, uid))
 }
 
@@ -453,7 +542,25 @@ function add_member(pid,   u, lv, missing) {
 	if ((pid SUBSEP u) in mlevel) reply("409 Conflict", "{\"message\":\"Member already exists\"}")
 	append("members", pid "\t" u "\t" lv "\t" now)
 	mlevel[pid SUBSEP u] = lv; mcre[pid SUBSEP u] = now
+	mp[++nmembers] = pid; mu[nmembers] = u
 	reply("201 Created", member_json(pid, u))
+}
+
+# PUT /projects/:id/members/:user_id (API::Members): a Maintainer changes
+# another member's access; only an Owner gives or changes Owner.
+function update_member(pid, u,   lv, i, line, file) {
+	if (param["access_level"] == "") bad("{\"error\":\"access_level is missing\"}")
+	lv = param["access_level"]
+	if (lv !~ /^(5|10|15|20|30|40|50)$/) bad("{\"error\":\"access_level does not have a valid value\"}")
+	if (!((pid SUBSEP u) in mlevel)) not_found("Member")
+	if (level(pid, uid) < 40 || ((lv == 50 || mlevel[pid SUBSEP u] == 50) && level(pid, uid) < 50)) forbidden()
+	mlevel[pid SUBSEP u] = lv
+	file = data "/members.new"
+	printf "" > file
+	for (i = 1; i <= nmembers; i++) print mp[i] "\t" mu[i] "\t" mlevel[mp[i] SUBSEP mu[i]] "\t" mcre[mp[i] SUBSEP mu[i]] > file
+	close(file)
+	system("mv '" file "' '" data "/members'")
+	reply("200 OK", member_json(pid, u))
 }
 
 function list_users(   i, n, u) {
@@ -499,6 +606,10 @@ function http(   seg, n, body, line) {
 		if (seg[3] == "members" && n == 3 && method == "POST") {
 			if (uid == 0) unauthorized()
 			add_member(find_project(seg[2]))
+		}
+		if (seg[3] == "members" && n == 4 && seg[4] ~ /^[0-9]+$/ && method == "PUT") {
+			if (uid == 0) unauthorized()
+			update_member(find_project(seg[2]), seg[4])
 		}
 		if (seg[3] == "members" && method == "GET") {
 			if (n == 3 || (n == 4 && seg[4] == "all")) list_members(find_project(seg[2]), "")
@@ -555,7 +666,7 @@ BEGIN {
 	if (op == "create") {
 		# Two pushes may race to create it: the second finds it made.
 		if ((ns "/" path) in pid_of) { p = pid_of[ns "/" path]; print p, pvis[p], level(p, uid); exit 0 }
-		p = add_project(ns, path, path, "private", "", uid)
+		p = add_project(ns, path, path, "private", "", uid, "")
 		print p, "private", 50
 		exit 0
 	}
