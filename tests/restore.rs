@@ -154,7 +154,7 @@ fn stop_and_pause_backups_restore_to_a_healthy_instance() {
             log.lines()
                 .last()
                 .unwrap()
-                .starts_with("recover: consistent"),
+                .starts_with("recover: redo done: consistent"),
             "{mode}: {log}"
         );
     }
