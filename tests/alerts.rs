@@ -501,12 +501,18 @@ fn a_drill_failing_while_its_container_prints_secrets_alerts_without_them() {
     let hook = Hook::start();
     configure(&world, &hook, "[\"failure\"]");
 
+    let drilled = std::sync::atomic::AtomicBool::new(false);
     let run = std::thread::scope(|scope| {
         // GitLab inside the drill's container printing the lines on its
-        // standard error, which is what `docker logs` shows.
+        // standard error, which is what `docker logs` shows, again and again
+        // until the drill is over: whenever the drill reads the last lines
+        // of its logs, under any load, they are among them.
         let printed = scope.spawn(|| {
+            let mut printed = false;
             let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
-            while std::time::Instant::now() < until {
+            while std::time::Instant::now() < until
+                && !drilled.load(std::sync::atomic::Ordering::SeqCst)
+            {
                 if let Some(container) = world.drill_containers().first() {
                     let mut exec = Command::new("docker");
                     exec.args(["exec", container, "sh", "-c"])
@@ -516,16 +522,17 @@ fn a_drill_failing_while_its_container_prints_secrets_alerts_without_them() {
                         exec.arg(line);
                     }
                     if exec.output().is_ok_and(|output| output.status.success()) {
-                        return true;
+                        printed = true;
                     }
                 }
-                std::thread::sleep(std::time::Duration::from_millis(200));
+                std::thread::sleep(std::time::Duration::from_millis(500));
             }
-            false
+            printed
         });
         let run = world
             .run("girofle-backup", &["--drill", "1", "--wait-timeout", "15"])
             .expect_code(1);
+        drilled.store(true, std::sync::atomic::Ordering::SeqCst);
         assert!(
             printed.join().unwrap(),
             "the drill's container never printed"
