@@ -4,7 +4,8 @@
 //!                                  [--output FILE] [--work DIR]
 //!   cargo bench --bench girofle -- --files 200000 [--rounds 3] [--seed 42] [--output FILE] [--work DIR]
 //!                                  [--sections full,incremental,calls,stop,verify]
-//!                                  (`cp` instead of `full`: against `cp -a` alone)
+//!                                  (`cp` instead of `full`: against `cp -a` alone;
+//!                                  `unavailable` [--boot-delay 60]: issue 21)
 //!   cargo bench --bench girofle -- --listing [--containers 50] [--rows 1000] [--layer-files 2000]
 //!
 //! Each pair runs alternately on the same data, several rounds; the table
@@ -18,6 +19,11 @@
 //! `cp -a`, `rsync --link-dest`, `b3sum` and `sha256sum`, and the system
 //! calls per file of an incremental backup (`strace -f -c`).
 //!
+//! `--sections unavailable`: the time GitLab did not answer during a
+//! `pause` backup and a `stop` backup, as a client loop polling
+//! `/-/health` sees it, on a stand-in whose start takes `--boot-delay`
+//! seconds (built once as `girofle-gitlab-standin:bench-boot`).
+//!
 //! `--listing`: line 6 alone, `girofle-list` over live containers that have
 //! each written `--layer-files` files into their own layer, beside the
 //! `docker ps` query it made before (which has the engine compute sizes).
@@ -30,6 +36,22 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const STANDIN: &str = "girofle-gitlab-standin:latest";
+
+/// `--prefix`: the instances' prefix, which names (and cleans up) every
+/// container the run makes; another one lets a run go beside another.
+static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+/// `--ip`: the loopback address the benchmark's instance listens on.
+static IP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn prefix() -> &'static str {
+    PREFIX.get().map(String::as_str).unwrap_or("gbench")
+}
+
+fn instance_ip() -> &'static str {
+    IP.get().map(String::as_str).unwrap_or("127.0.0.77")
+}
+/// The stand-in with a boot delay baked in, for `--sections unavailable`.
+const BOOT_STANDIN: &str = "girofle-gitlab-standin:bench-boot";
 
 struct Options {
     size: u64,
@@ -45,6 +67,9 @@ struct Options {
     listing: bool,
     /// Files each listed container writes into its own layer.
     layer_files: usize,
+    /// `--boot-delay`: seconds the `unavailable` section's stand-in takes
+    /// from `docker start` to answering.
+    boot_delay: u64,
 }
 
 fn parse_size(text: &str) -> u64 {
@@ -79,6 +104,7 @@ fn options() -> Options {
         files: None,
         listing: false,
         layer_files: 2000,
+        boot_delay: 60,
         sections: ["full", "incremental", "calls", "stop", "verify"]
             .map(String::from)
             .to_vec(),
@@ -97,6 +123,9 @@ fn options() -> Options {
             "--files" => options.files = Some(value().parse().unwrap()),
             "--listing" => options.listing = true,
             "--layer-files" => options.layer_files = value().parse().unwrap(),
+            "--boot-delay" => options.boot_delay = value().parse().unwrap(),
+            "--prefix" => PREFIX.set(value()).unwrap(),
+            "--ip" => IP.set(value()).unwrap(),
             "--sections" => {
                 options.sections = value().split(',').map(String::from).collect();
             }
@@ -343,14 +372,15 @@ fn measure_listing(options: &Options, layer_files: usize) -> Listing {
     );
     for number in 1..=options.rows {
         csv.push_str(&format!(
-            "{number},,gbench-gitlab-{number},commissioned,127.0.0.1,{},,,bench,{STANDIN},{}/noeud-gitlab-{number},0 */4 * * *,,\n",
+            "{number},,{}-gitlab-{number},commissioned,127.0.0.1,{},,,bench,{STANDIN},{}/noeud-gitlab-{number},0 */4 * * *,,\n",
+            prefix(),
             20000 + number,
             list_home.display()
         ));
     }
     fs::write(list_home.join("inventory.girofle"), csv).unwrap();
     for number in 1..=options.containers {
-        let name = format!("gbench-gitlab-{number}");
+        let name = format!("{}-gitlab-{number}", prefix());
         run(Command::new("docker").args([
             "run",
             "-d",
@@ -474,16 +504,23 @@ fn regular_files(root: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The regular files of the data volume `data` but the stand-in's own
+/// database (its WAL, segments and catalog, which it checks at start: a
+/// page of random bytes there is a torn database, and GitLab answers 503
+/// until a restore waits its 30 minutes out); the generated relation
+/// files beside it, in `base/16384`, stay.
+fn changeable_files(data: &Path) -> Vec<PathBuf> {
+    let database = data.join("postgresql/data");
+    let generated = database.join("base/16384");
+    let mut files = regular_files(data);
+    files.retain(|path| !path.starts_with(&database) || path.starts_with(&generated));
+    files
+}
+
 /// Rewrites about 1% of the files (the content of each changes, its size stays).
 fn change_one_percent(root: &Path, seed: u64) -> usize {
     let mut random = Random(seed);
-    // The stand-in's own database (its segments, log and catalog) checks
-    // itself at start: pages written into it behind its back read as a torn
-    // copy, so only the generated relation files stand for PostgreSQL's.
-    let own_database = root.join("postgresql/data");
-    let relations = own_database.join("base/16384");
-    let mut files = regular_files(root);
-    files.retain(|path| !path.starts_with(&own_database) || path.starts_with(&relations));
+    let files = changeable_files(root);
     let wanted = (files.len() / 100).max(1);
     let mut changed = 0;
     for _ in 0..wanted {
@@ -593,7 +630,7 @@ fn girofle(binary: &str, home: &Path) -> Command {
     command
         .env("GIROFLE_HOME", home)
         .env("GIROFLE_CRON_DIR", home.join("cron.d"))
-        .env("GIROFLE_PREFIX", "gbench")
+        .env("GIROFLE_PREFIX", prefix())
         .env("GIROFLE_IMAGE", STANDIN);
     command
 }
@@ -612,7 +649,12 @@ fn seconds(duration: Duration) -> f64 {
 }
 
 fn cleanup_containers() {
-    let ids = output_of(Command::new("docker").args(["ps", "-aq", "--filter", "name=^gbench-"]));
+    let ids = output_of(Command::new("docker").args([
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("name=^{}-", prefix()),
+    ]));
     let ids: Vec<&str> = ids.split_whitespace().collect();
     if !ids.is_empty() {
         let _ = Command::new("docker")
@@ -630,7 +672,7 @@ fn inventory_worker(home: &Path, worker: u32, changes: u32) {
         locked.push(girofle::inventory::Row {
             number,
             name: format!("w{worker}-{change}"),
-            container: format!("gbench-gitlab-{number}"),
+            container: format!("{}-gitlab-{number}", prefix()),
             state: girofle::inventory::RowState::Decommissioned,
             ip: "127.0.0.1".into(),
             http_port: Some(8080),
@@ -647,9 +689,10 @@ fn inventory_worker(home: &Path, worker: u32, changes: u32) {
     }
 }
 
-/// Commissions the benchmark's instance under `home`; returns its container.
-fn commission(home: &Path) -> &'static str {
-    let ip = "127.0.0.77";
+/// Commissions the benchmark's instance under `home` on `image`; returns
+/// its container.
+fn commission(home: &Path, image: &str) -> String {
+    let ip = instance_ip();
     eprintln!("== commissioning an instance");
     let url = output_of(girofle("girofle-commission", home).args([
         "bench",
@@ -663,9 +706,11 @@ fn commission(home: &Path) -> &'static str {
         "18778",
         "--ssh-port",
         "18779",
+        "--image",
+        image,
     ]));
     eprintln!("   {}", url.trim());
-    "gbench-gitlab-1-bench"
+    format!("{}-gitlab-1-bench", prefix())
 }
 
 fn main() {
@@ -681,7 +726,13 @@ fn main() {
         return;
     }
     let home = options.work.join("home");
-    let container = commission(&home);
+    let image = if options.files.is_some() && options.sections.iter().any(|s| s == "unavailable") {
+        boot_image(options.boot_delay);
+        BOOT_STANDIN
+    } else {
+        STANDIN
+    };
+    let container = &commission(&home, image);
     if let Some(files) = options.files {
         many_files(&options, &home, container, files);
         cleanup_containers();
@@ -1281,6 +1332,11 @@ fn many_files(options: &Options, home: &Path, container: &str, count: u64) {
             unit: "s",
         });
     }
+    let unavailable_table = if wanted("unavailable") {
+        unavailable(options, home, &volumes, &backups, files, bytes)
+    } else {
+        String::new()
+    };
     let reference = options.work.join("rsync-reference");
     remove(&reference);
     if wanted("incremental") || wanted("calls") {
@@ -1365,7 +1421,7 @@ fn many_files(options: &Options, home: &Path, container: &str, count: u64) {
                 .args(["1", "--keep-last", "1000", "--consistency", "stop"])
                 .env("GIROFLE_HOME", home)
                 .env("GIROFLE_CRON_DIR", home.join("cron.d"))
-                .env("GIROFLE_PREFIX", "gbench")
+                .env("GIROFLE_PREFIX", prefix())
                 .env("GIROFLE_IMAGE", STANDIN),
         );
         let text = fs::read_to_string(report.path()).unwrap();
@@ -1533,9 +1589,370 @@ fn many_files(options: &Options, home: &Path, container: &str, count: u64) {
             ));
         }
     }
+    table.push_str(&unavailable_table);
     match &options.output {
         Some(path) => fs::write(path, &table).unwrap(),
         None => print!("{table}"),
     }
     eprintln!("{table}");
+}
+
+// ------------------------------------------------------------------ unavailable (issue 21)
+
+/// Builds `BOOT_STANDIN` with `delay` seconds of boot delay, unless an
+/// image of that name with that delay is already there.
+fn boot_image(delay: u64) {
+    let present = Command::new("docker")
+        .args([
+            "image",
+            "inspect",
+            "--format",
+            "{{range .Config.Env}}{{println .}}{{end}}",
+            BOOT_STANDIN,
+        ])
+        .output()
+        .map(|out| {
+            out.status.success()
+                && String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .any(|line| line == format!("STANDIN_BOOT_DELAY={delay}"))
+        })
+        .unwrap_or(false);
+    if present {
+        return;
+    }
+    eprintln!("== building {BOOT_STANDIN} (boot delay {delay} s)");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standin/build.sh");
+    run(Command::new("sh").arg(script).args([
+        "--tag",
+        BOOT_STANDIN,
+        "--boot-delay",
+        &delay.to_string(),
+    ]));
+}
+
+/// One request of the client loop, in time since the loop's origin.
+struct Probe {
+    start: Duration,
+    end: Duration,
+    /// `200` with `GitLab OK`, whatever the time it took.
+    ok: bool,
+}
+
+/// Longest a request of the client loop may take before it is given up.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The second, looser bound of served: a request refused, failed or
+/// stalled a whole second, which this machine's load alone rarely reaches.
+const STALLED: Duration = Duration::from_secs(1);
+/// Time between the starts of two requests of the client loop.
+const PROBE_INTERVAL: Duration = Duration::from_millis(15);
+/// A request answered later than this was not served, as a user sees it;
+/// the table also gives the figures with `STALLED` as the bound.
+const SERVED_WITHIN: Duration = Duration::from_millis(200);
+
+/// `GET /-/health` on `address`, a new connection each time as a browser
+/// after an error would; true when GitLab answered `200` with `GitLab OK`
+/// within `PROBE_TIMEOUT`.
+fn health(address: std::net::SocketAddr) -> bool {
+    use std::io::Read;
+    let deadline = Instant::now() + PROBE_TIMEOUT;
+    let left = || deadline.saturating_duration_since(Instant::now());
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&address, PROBE_TIMEOUT) else {
+        return false;
+    };
+    let request = format!("GET /-/health HTTP/1.0\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    if left().is_zero()
+        || stream.set_write_timeout(Some(left())).is_err()
+        || stream.write_all(request.as_bytes()).is_err()
+    {
+        return false;
+    }
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let wait = left();
+        if wait.is_zero() || stream.set_read_timeout(Some(wait)).is_err() {
+            return false;
+        }
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buffer[..n]),
+            Err(_) => return false,
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer.lines().next().unwrap_or("");
+    status.starts_with("HTTP/1.") && status.contains(" 200") && answer.contains("GitLab OK")
+}
+
+/// A client loop on `address` in a thread of its own, until `stop` is set.
+fn client_loop(
+    address: std::net::SocketAddr,
+    origin: Instant,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<Vec<Probe>> {
+    std::thread::spawn(move || {
+        let mut probes = Vec::new();
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let start = origin.elapsed();
+            let ok = health(address);
+            let end = origin.elapsed();
+            probes.push(Probe { start, end, ok });
+            let next = start + PROBE_INTERVAL;
+            if end < next {
+                std::thread::sleep(next - end);
+            }
+        }
+        probes
+    })
+}
+
+/// What the client loop saw.
+#[derive(Default)]
+struct Unavailability {
+    /// Sum of the windows, in seconds.
+    total: f64,
+    windows: usize,
+    /// The longest single request, in seconds (capped at `PROBE_TIMEOUT`).
+    longest_request: f64,
+    /// The longest single window, in seconds.
+    longest: f64,
+    requests: usize,
+    /// Requests refused, reset, answered with an error or given up.
+    failed: usize,
+    /// Requests answered `GitLab OK`, but later than `SERVED_WITHIN`.
+    slow: usize,
+}
+
+/// A window opens at the start of a request that was not served (it
+/// failed, or took longer than `within`) and closes at the end of the
+/// first request served after it; the windows are summed. One left open at
+/// the end closes at the last request's end.
+fn unavailability(probes: &[Probe], within: Duration) -> Unavailability {
+    let mut seen = Unavailability {
+        requests: probes.len(),
+        ..Default::default()
+    };
+    let mut open: Option<Duration> = None;
+    for probe in probes {
+        let took = probe.end.saturating_sub(probe.start);
+        seen.longest_request = seen.longest_request.max(took.as_secs_f64());
+        let served = probe.ok && took <= within;
+        if !probe.ok {
+            seen.failed += 1;
+        } else if !served {
+            seen.slow += 1;
+        }
+        match (served, open) {
+            (false, None) => open = Some(probe.start),
+            (true, Some(start)) => {
+                let window = (probe.end - start).as_secs_f64();
+                seen.longest = seen.longest.max(window);
+                seen.total += window;
+                seen.windows += 1;
+                open = None;
+            }
+            _ => {}
+        }
+    }
+    if let (Some(start), Some(last)) = (open, probes.last()) {
+        let window = (last.end - start).as_secs_f64();
+        seen.longest = seen.longest.max(window);
+        seen.total += window;
+        seen.windows += 1;
+    }
+    seen
+}
+
+/// Polls until GitLab has answered `/-/health` 10 times in a row (within
+/// `STALLED`: on a loaded machine the stand-in's shell answers take
+/// up to half a second), for up to 10 minutes.
+fn wait_served(address: std::net::SocketAddr) {
+    let start = Instant::now();
+    let mut streak = 0;
+    while streak < 10 {
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "GitLab on {address} did not answer for 10 minutes"
+        );
+        let began = Instant::now();
+        if health(address) && began.elapsed() <= STALLED {
+            streak += 1;
+        } else {
+            streak = 0;
+        }
+        std::thread::sleep(PROBE_INTERVAL);
+    }
+}
+
+/// Rewrites about 1% of the files of the data volume while GitLab runs
+/// (but the stand-in's own database, `changeable_files`).
+fn change_one_percent_live(data: &Path, seed: u64) -> usize {
+    let mut random = Random(seed);
+    let files = changeable_files(data);
+    let wanted = (files.len() / 100).max(1);
+    for _ in 0..wanted {
+        let path = &files[(random.next() % files.len() as u64) as usize];
+        let length = fs::metadata(path).unwrap().len() as usize;
+        let mut file = fs::OpenOptions::new().write(true).open(path).unwrap();
+        let mut page = vec![0u8; 8_192.min(length)];
+        random.fill(&mut page);
+        file.write_all(&page).unwrap();
+    }
+    wanted
+}
+
+/// One backup of `consistency` measured by a client loop: what it saw,
+/// the backup's wall time and its MANIFEST's own account.
+struct Unavailable {
+    consistency: &'static str,
+    changed: usize,
+    /// Within `SERVED_WITHIN`, and within `STALLED`.
+    seen: [Unavailability; 2],
+    backup: f64,
+    /// MANIFEST: `stop_window_ms`, `frozen_ms`, `fallback`, `second_pass_walked`.
+    window: String,
+    frozen: String,
+    fallback: String,
+    walked: String,
+}
+
+/// `--sections unavailable` (issue 21): for `pause` and for `stop`, 1% of
+/// the files changed since the previous backup, the time GitLab did not
+/// answer a client loop during `girofle-backup 1 --consistency X`.
+fn unavailable(
+    options: &Options,
+    home: &Path,
+    volumes: &Path,
+    backups: &Path,
+    files: u64,
+    bytes: u64,
+) -> String {
+    let address: std::net::SocketAddr = format!("{}:18777", instance_ip()).parse().unwrap();
+    let load = || {
+        fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let load_before = load();
+    eprintln!(
+        "== unavailable: waiting for GitLab to answer (boot delay {} s)",
+        options.boot_delay
+    );
+    wait_served(address);
+    // A control: the same loop with no backup running, for what this
+    // machine's load alone costs the stand-in's answers.
+    let origin = Instant::now();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let probes = client_loop(address, origin, stop.clone());
+    std::thread::sleep(Duration::from_secs(10));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let control = probes.join().unwrap();
+    let control = [SERVED_WITHIN, STALLED].map(|within| unavailability(&control, within));
+    let mut measured = Vec::new();
+    for (turn, consistency) in ["pause", "stop"].into_iter().enumerate() {
+        eprintln!("== unavailable: --consistency {consistency}, 1% changed");
+        let changed =
+            change_one_percent_live(&volumes.join("data"), options.seed + 200 + turn as u64);
+        // SAFETY: sync(2) takes no argument and cannot fail.
+        unsafe { nix::libc::sync() };
+        wait_served(address);
+        let origin = Instant::now();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let probes = client_loop(address, origin, stop.clone());
+        std::thread::sleep(Duration::from_secs(2));
+        let began = Instant::now();
+        let id = output_of(girofle("girofle-backup", home).args([
+            "1",
+            "--keep-last",
+            "1000",
+            "--consistency",
+            consistency,
+        ]));
+        let backup = began.elapsed().as_secs_f64();
+        // Until GitLab has answered again (the backup waits for healthy,
+        // which the stand-in's check says within a second of answering).
+        wait_served(address);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let probes = probes.join().unwrap();
+        let seen = [SERVED_WITHIN, STALLED].map(|within| unavailability(&probes, within));
+        let value = |key: &str| header_value(backups, &id, key);
+        eprintln!(
+            "   {consistency}: unavailable {:.3} s in {} windows, longest request {:.3} s, backup {backup:.1} s, MANIFEST stop_window_ms {}",
+            seen[0].total,
+            seen[0].windows,
+            seen[0].longest_request,
+            value("stop_window_ms")
+        );
+        measured.push(Unavailable {
+            consistency,
+            changed,
+            seen,
+            backup,
+            window: value("stop_window_ms"),
+            frozen: value("frozen_ms"),
+            fallback: value("fallback"),
+            walked: value("second_pass_walked"),
+        });
+    }
+    let load_after = load();
+    let mut table = format!(
+        "\nUnavailable as a client sees it (issue 21): a loop sends `GET /-/health` every {} ms (one at a time, a new connection each, given up after {} s); a request is served when it is answered `200 GitLab OK` within {} ms (or, second figures, within {} s). Unavailable = from the start of a request not served (refused, reset, error, given up, or answered later) to the end of the first request served after it, summed over such windows. Stand-in boot delay {} s; {files} files, {} MiB, 1% changed before each backup; load average {load_before} before, {load_after} after.\n\n\
+         | consistency | files changed | unavailable, served within {} ms (windows; longest) | unavailable, served within {} s (windows; longest) | longest request | requests: failed / slower than {} ms | Girofle's own window (MANIFEST `stop_window_ms`) | `frozen_ms` | `fallback` | second pass walked | whole backup |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+        PROBE_INTERVAL.as_millis(),
+        PROBE_TIMEOUT.as_secs(),
+        SERVED_WITHIN.as_millis(),
+        STALLED.as_secs(),
+        options.boot_delay,
+        bytes >> 20,
+        SERVED_WITHIN.as_millis(),
+        STALLED.as_secs(),
+        SERVED_WITHIN.as_millis(),
+    );
+    let cells = |seen: &[Unavailability; 2]| {
+        format!(
+            "{:.3} s ({}; {:.3} s) | {:.3} s ({}; {:.3} s) | {:.3} s | {}: {} / {}",
+            seen[0].total,
+            seen[0].windows,
+            seen[0].longest,
+            seen[1].total,
+            seen[1].windows,
+            seen[1].longest,
+            seen[0].longest_request,
+            seen[0].requests,
+            seen[0].failed,
+            seen[0].slow
+        )
+    };
+    table.push_str(&format!(
+        "| none (control: 10 s, no backup) | - | {} | - | - | - | - | - |\n",
+        cells(&control)
+    ));
+    for row in &measured {
+        table.push_str(&format!(
+            "| {} | {} | {} | {} ms | {} | {} | {} | {:.1} s |\n",
+            row.consistency,
+            row.changed,
+            cells(&row.seen),
+            row.window,
+            row.frozen,
+            row.fallback,
+            row.walked,
+            row.backup,
+        ));
+    }
+    if let [pause, stop] = &measured[..] {
+        table.push_str(&format!(
+            "\npause / stop: {:.2}% served within {} ms, {:.2}% within {} s (goal: pause under 1 s, and under 1% of stop)\n",
+            100.0 * pause.seen[0].total / stop.seen[0].total.max(f64::MIN_POSITIVE),
+            SERVED_WITHIN.as_millis(),
+            100.0 * pause.seen[1].total / stop.seen[1].total.max(f64::MIN_POSITIVE),
+            STALLED.as_secs()
+        ));
+    }
+    table
 }
