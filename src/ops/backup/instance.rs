@@ -532,16 +532,25 @@ fn frozen_at_most<T>(
 ) -> (T, Option<Duration>) {
     let started = Instant::now();
     let (done, wait) = std::sync::mpsc::channel::<()>();
+    // The pass waits until the watchdog watches: otherwise a short pass could
+    // end before the watchdog's thread has even begun, and the ceiling would
+    // depend on the scheduler rather than on the time GitLab stayed frozen.
+    let watching = std::sync::Barrier::new(2);
     std::thread::scope(|scope| {
-        let watchdog = scope.spawn(move || match wait.recv_timeout(limit) {
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                // As any change of the container's state: never while a
-                // signal is being acted on.
-                let _held = crate::signals::transition();
-                docker.unpause(container).ok().map(|()| started.elapsed())
+        let watching = &watching;
+        let watchdog = scope.spawn(move || {
+            watching.wait();
+            match wait.recv_timeout(limit.saturating_sub(started.elapsed())) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    // As any change of the container's state: never while a
+                    // signal is being acted on.
+                    let _held = crate::signals::transition();
+                    docker.unpause(container).ok().map(|()| started.elapsed())
+                }
+                _ => None,
             }
-            _ => None,
         });
+        watching.wait();
         let result = pass();
         drop(done);
         (result, watchdog.join().unwrap_or(None))
