@@ -284,6 +284,10 @@ fn round_trip(mount: &OwnedFd, path: &Path) -> anyhow::Result<PathBuf> {
     ))?)
 }
 
+/// How long a handle's decoding is retried after `ENOMEM`, doubling from 5 ms
+/// (about 1.3 s in all).
+const OPEN_BY_HANDLE_PATIENCE: Duration = Duration::from_millis(700);
+
 /// The file system identity that events carry (`statfs`'s `f_fsid`).
 fn fsid_of(fd: &OwnedFd) -> anyhow::Result<[u8; 8]> {
     let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
@@ -699,24 +703,35 @@ impl Reader {
                 handle.len(),
             )
         };
-        // SAFETY: the buffer holds a whole file_handle as the kernel sent it.
-        let raw = unsafe {
-            libc::open_by_handle_at(
-                filesystem.mount.as_raw_fd(),
-                aligned.as_mut_ptr().cast::<libc::file_handle>(),
-                libc::O_PATH | libc::O_CLOEXEC,
-            )
-        };
-        if raw < 0 {
-            let error = std::io::Error::last_os_error();
-            return match error.raw_os_error() {
-                // Gone: its parent's event names it.
-                Some(libc::ESTALE | libc::ENOENT) => Ok(None),
-                _ => Err(error),
+        let mut pause = Duration::from_millis(5);
+        loop {
+            // SAFETY: the buffer holds a whole file_handle as the kernel sent it.
+            let raw = unsafe {
+                libc::open_by_handle_at(
+                    filesystem.mount.as_raw_fd(),
+                    aligned.as_mut_ptr().cast::<libc::file_handle>(),
+                    libc::O_PATH | libc::O_CLOEXEC,
+                )
             };
+            if raw >= 0 {
+                // SAFETY: a new descriptor owned here.
+                return Ok(Some(unsafe { OwnedFd::from_raw_fd(raw) }));
+            }
+            let error = std::io::Error::last_os_error();
+            match error.raw_os_error() {
+                // Gone: its parent's event names it.
+                Some(libc::ESTALE | libc::ENOENT) => return Ok(None),
+                // The kernel could not build the directory's path back to the
+                // root this time (an allocation while reconnecting it, under
+                // load): NFS servers answer "try again later" to the same
+                // error, and so do we, rather than walking every entry.
+                Some(libc::ENOMEM) if pause < OPEN_BY_HANDLE_PATIENCE => {
+                    std::thread::sleep(pause);
+                    pause *= 2;
+                }
+                _ => return Err(error),
+            }
         }
-        // SAFETY: a new descriptor owned here.
-        Ok(Some(unsafe { OwnedFd::from_raw_fd(raw) }))
     }
 }
 
