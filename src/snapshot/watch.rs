@@ -311,8 +311,8 @@ struct Reader {
     changed: BTreeSet<PathBuf>,
     /// The handles (file system identity, type, bytes) of the files (not
     /// directories) events were about, whose names are checked at the end,
-    /// and whether an event named one of them in a volume.
-    files: HashMap<Vec<u8>, bool>,
+    /// and where the events named each of them.
+    files: HashMap<Vec<u8>, NamedIn>,
     doubt: Option<String>,
     /// The name of the file [`ChangeWatch::finish`] makes, and whether its
     /// event was read.
@@ -449,6 +449,7 @@ impl Reader {
         let mut named = false;
         let mut outside = false;
         let mut inside = false;
+        let mut unsure = false;
         let mut file = None;
         let mut info = &event[metadata_len.min(event.len())..];
         while info.len() >= INFO_HEADER_LEN {
@@ -464,8 +465,9 @@ impl Reader {
                     named = true;
                     match self.named(record, true) {
                         Place::Outside => outside = true,
-                        // A directory gone since: counted as a volume's.
-                        Place::Inside | Place::Unknown => inside = true,
+                        Place::Inside => inside = true,
+                        // A directory gone since: perhaps a volume's.
+                        Place::Unknown => unsure = true,
                     }
                 }
                 libc::FAN_EVENT_INFO_TYPE_DFID => {
@@ -487,14 +489,22 @@ impl Reader {
             // Only a name outside every volume: what was written there is
             // not the backup's (a name inside, made since the first pass,
             // comes with an event of its own).
-            Some(_) if outside && !inside => {}
+            Some(_) if outside && !inside && !unsure => {}
             Some(record) => {
                 if record.len() >= FSID_LEN + HANDLE_HEADER_LEN {
                     let handle_bytes =
                         u32::from_ne_bytes(record[FSID_LEN..FSID_LEN + 4].try_into().unwrap())
                             as usize;
                     if let Some(key) = record.get(..FSID_LEN + HANDLE_HEADER_LEN + handle_bytes) {
-                        *self.files.entry(key.to_vec()).or_default() |= inside;
+                        let here = if inside {
+                            NamedIn::Volume
+                        } else if unsure {
+                            NamedIn::GoneDirectory
+                        } else {
+                            NamedIn::Elsewhere
+                        };
+                        let named = self.files.entry(key.to_vec()).or_insert(here);
+                        *named = (*named).max(here);
                     }
                 }
                 if self.files.len() > MAX_CHANGES {
@@ -515,7 +525,7 @@ impl Reader {
     /// under each of its names; None when it does. A file gone (no name
     /// left) is nothing to copy.
     fn unnamed(&self) -> Option<String> {
-        for (key, named_inside) in &self.files {
+        for (key, named_in) in &self.files {
             let opened = match self.open(key) {
                 Ok(Some(opened)) => opened,
                 Ok(None) => continue,
@@ -537,23 +547,42 @@ impl Reader {
             };
             let relative = self.relative(&path);
             let shown = relative.as_deref().unwrap_or(&path).display().to_string();
+            // Whether that name, outside the volumes, truly is this file: a
+            // dentry the kernel detached under memory pressure resolves as
+            // `/name`, which is not, and then the file cannot be tied to
+            // its name.
+            let truly_named = || {
+                std::fs::symlink_metadata(&path).is_ok_and(|named| {
+                    use std::os::unix::fs::MetadataExt;
+                    named.dev() == stat.st_dev && named.ino() == stat.st_ino
+                })
+            };
             // Several names: those in a volume cannot all be told. A file
-            // only ever named outside the volumes, one of whose names is
-            // outside, is another program's (a build's hard links, an image
-            // being unpacked): a volume's file linked outside by another
-            // program on the host, and written there, is not seen.
+            // never named in a volume, one of whose names is truly outside,
+            // is another program's (a build's hard links, an image being
+            // unpacked), even when an event named it in a directory gone
+            // since (a compiler's temporary one): a volume's file linked
+            // outside by another program on the host, and written there, is
+            // not seen.
             if links > 1 {
-                if *named_inside || relative.is_some() {
+                let another_programs = match named_in {
+                    NamedIn::Volume => false,
+                    NamedIn::GoneDirectory => relative.is_none() && truly_named(),
+                    NamedIn::Elsewhere => relative.is_none(),
+                };
+                if !another_programs {
                     return Some(format!("{shown} changed and has several names ({links})"));
                 }
                 continue;
             }
             let Some(relative) = relative else {
-                // A file an event named inside the volumes whose handle now
-                // resolves elsewhere (a dentry the kernel detached under
-                // memory pressure resolves as `/name`) cannot be tied to its
-                // name: doubt rather than trust.
-                if *named_inside {
+                // Its one name is outside every volume now. Either it was
+                // moved out (its old name's directory has its own event), or
+                // the event's directory was gone by the time it was read (a
+                // compiler writes into a temporary directory, renames the
+                // file out, removes the directory): nothing of the backup's
+                // either way, provided that name truly is this file.
+                if *named_in != NamedIn::Elsewhere && !truly_named() {
                     return Some(format!(
                         "{shown} changed and its name inside the volumes cannot be found again"
                     ));
@@ -735,6 +764,17 @@ impl Reader {
     }
 }
 
+/// Where the events about one file named it, the surest place kept.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum NamedIn {
+    /// Only outside every volume.
+    Elsewhere,
+    /// In a directory gone by the time its event was read: perhaps a volume's.
+    GoneDirectory,
+    /// In a volume.
+    Volume,
+}
+
 /// Where a change's name lies.
 #[derive(PartialEq, Eq)]
 enum Place {
@@ -855,6 +895,25 @@ mod tests {
             return;
         };
         assert!(matches!(changes, Changes::Unknown(why) if why.contains("several names (2)")));
+    }
+
+    /// Another program on the same file system (a compiler: writes into a
+    /// temporary directory, renames the file out, links it under a second
+    /// name, removes the directory)
+    /// keeps the record, though the directory is gone when its events are
+    /// read: the file's one name, outside every volume, is the file's own.
+    #[test]
+    fn another_programs_temporary_directories_outside_the_volumes_keep_the_record() {
+        let Some(changes) = changes_of(
+            "cd .. && mkdir out && for i in $(seq 1 300); do mkdir out/tmp$i \
+             && echo $i > out/tmp$i/lib$i.rmeta && mv out/tmp$i/lib$i.rmeta out/ \
+             && ln out/lib$i.rmeta out/linked$i \
+             && rmdir out/tmp$i; done",
+            "",
+        ) else {
+            return;
+        };
+        assert!(matches!(changes, Changes::Paths(_)), "{changes:?}");
     }
 
     /// What services do all the time keeps the record: a file renamed into
