@@ -13,7 +13,7 @@ use super::ops::{Client, Found, Notes};
 use super::state::{self, Kind, MachineState};
 use super::tree;
 use super::words;
-use crate::error::{Error, Result};
+use girofle_base::error::{Error, Result};
 
 /// Where the server's branch is kept locally.
 pub(super) const SERVER_MAIN: &str = "refs/remotes/origin/main";
@@ -352,7 +352,7 @@ impl Work<'_> {
                     OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
                 })
                 .unwrap_or_else(|| self.unsent_since(&local));
-            self.folder.since = Some(crate::timefmt::rfc3339(since));
+            self.folder.since = Some(girofle_base::timefmt::rfc3339(since));
             Some(since)
         };
         Ok(MachineState {
@@ -700,7 +700,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::client::config::{Config, Location};
+    use crate::config::{Config, Location};
 
     fn client(root: &Path, machine: &str) -> Client {
         let home = root.join(machine);

@@ -20,7 +20,7 @@ use super::state::{self, MachineState};
 use super::tree;
 use super::words;
 use super::work::{Pushed, SERVER_MAIN, Work};
-use crate::error::{Error, Result};
+use girofle_base::error::{Error, Result};
 
 /// A configured client: the configuration, the token, the API.
 pub struct Client {
@@ -91,7 +91,7 @@ pub fn setup(location: &Location, args: &SetupArgs) -> Result<Config> {
         .map_err(|error| Error::failed(format!("{server}: {error}")))?;
     std::fs::create_dir_all(&config_dir)?;
     if args.token.is_some() {
-        crate::atomic::write(&token_file, format!("{token}\n").as_bytes(), 0o600)?;
+        girofle_base::atomic::write(&token_file, format!("{token}\n").as_bytes(), 0o600)?;
     }
     let config = Config {
         server,

@@ -35,7 +35,7 @@ use serde_json::{Value, json};
 use super::config::Location;
 use super::folders::Locked;
 use super::ops::{Client, Keep, Notes};
-use crate::error::{Error, Result};
+use girofle_base::error::{Error, Result};
 use http::{Answer, Head, Query};
 use views::Views;
 
@@ -108,7 +108,7 @@ impl Page {
             self.url
         );
         std::fs::create_dir_all(&self.app.client.data_dir)?;
-        crate::atomic::write(&file, html.as_bytes(), 0o600)?;
+        girofle_base::atomic::write(&file, html.as_bytes(), 0o600)?;
         Ok(file)
     }
 
@@ -397,7 +397,7 @@ impl App {
             }
         })();
         // Never through a link: see `tree::read`.
-        match found.and_then(|(root, file)| crate::client::tree::read(&root, &file)) {
+        match found.and_then(|(root, file)| crate::tree::read(&root, &file)) {
             Ok(bytes) => Answer::file(query.get("file").unwrap_or(""), bytes),
             Err(error) => Answer::text(404, &views::page_words(&error.to_string())),
         }

@@ -15,7 +15,10 @@
 //!   history kept apart from the folder (so the folder holds only the person's
 //!   files).
 //!
-//! Nothing here prints or reads the terminal: the binary does.
+//! Nothing here prints or reads the terminal but [`dialogue`], the binary's
+//! conversation with the person.
+
+#![warn(missing_docs)]
 
 /// Talking to GitLab's REST API v4.
 pub mod api;
@@ -23,6 +26,8 @@ pub mod api;
 pub mod beneath;
 /// `client.toml` and where the client keeps its data.
 pub mod config;
+/// The command line, the questions asked on a terminal, what is printed.
+pub mod dialogue;
 /// The folders bound on this machine.
 pub mod folders;
 /// The `git` program, run with an argument list and the token kept out of sight.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::error::Error;
+use girofle_base::error::Error;
 
 /// The topic that marks a project as one of the person's saved folders.
 pub const TOPIC: &str = "girofle";
@@ -210,7 +210,11 @@ pub struct Api {
 impl Api {
     /// An API client for `server` (its root URL) with `token`, trusting the
     /// system's certificates and those of `ca_file` (PEM) when given.
-    pub fn new(server: &str, token: &str, ca_file: Option<&Path>) -> crate::error::Result<Api> {
+    pub fn new(
+        server: &str,
+        token: &str,
+        ca_file: Option<&Path>,
+    ) -> girofle_base::error::Result<Api> {
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -416,7 +420,7 @@ impl Api {
 
 /// The system's certificate authorities (those git trusts too), and those of
 /// `ca_file`.
-fn roots(ca_file: Option<&Path>) -> crate::error::Result<ureq::tls::RootCerts> {
+fn roots(ca_file: Option<&Path>) -> girofle_base::error::Result<ureq::tls::RootCerts> {
     let mut certs: Vec<ureq::tls::Certificate<'static>> = rustls_native_certs::load_native_certs()
         .certs
         .iter()
