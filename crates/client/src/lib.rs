@@ -20,6 +20,8 @@
 
 #![warn(missing_docs)]
 
+/// The actions behind the subcommands.
+pub mod actions;
 /// Talking to GitLab's REST API v4.
 pub mod api;
 /// Every file operation under a saved folder, never through a link.
@@ -34,8 +36,8 @@ pub mod folders;
 pub mod git;
 /// Project names and paths GitLab takes, made from any folder name.
 pub mod names;
-/// The actions behind the subcommands.
-pub mod ops;
+/// A configured client, and what its actions report.
+pub mod session;
 /// A machine's state for a folder, as recorded on the server.
 pub mod state;
 /// Walking, comparing and copying the person's files.

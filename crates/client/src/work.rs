@@ -4,25 +4,26 @@
 
 use time::OffsetDateTime;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use super::beneath::{self, Problem, Root};
-use super::folders::{Folder, Locked};
-use super::git::{self, Git};
-use super::ops::{Client, Found, Notes};
-use super::state::{self, Kind, MachineState};
-use super::tree;
-use super::words;
+use crate::beneath::{self, Problem, Root};
+use crate::config;
+use crate::folders::{Folder, Locked};
+use crate::git::{self, Git};
+use crate::session::{Client, Found, Notes};
+use crate::state::{self, Kind, MachineState};
+use crate::tree;
+use crate::words;
 use girofle_base::error::{Error, Result};
 
 /// Where the server's branch is kept locally.
-pub(super) const SERVER_MAIN: &str = "refs/remotes/origin/main";
+pub(crate) const SERVER_MAIN: &str = "refs/remotes/origin/main";
 /// Where the server's machine states are kept locally.
-pub(super) const SERVER_STATES: &str = "refs/remotes/origin-girofle/machines/";
+pub(crate) const SERVER_STATES: &str = "refs/remotes/origin-girofle/machines/";
 
 /// The outcome of pushing to the server.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Pushed {
+pub(crate) enum Pushed {
     /// The server took it.
     Done,
     /// The server could not be reached.
@@ -34,35 +35,35 @@ pub(super) enum Pushed {
 }
 
 /// One folder being worked on.
-pub(super) struct Work<'a> {
+pub(crate) struct Work<'a> {
     /// The configured client.
-    pub(super) client: &'a Client,
+    pub(crate) client: &'a Client,
     /// The folders bound here, locked while the folder is worked on.
-    pub(super) registry: Locked,
+    pub(crate) registry: Locked,
     /// This folder's record.
-    pub(super) folder: Folder,
+    pub(crate) folder: Folder,
     /// Its history.
-    pub(super) git: Git,
+    pub(crate) git: Git,
     /// Whether the server answered the last fetch.
-    pub(super) online: bool,
+    pub(crate) online: bool,
 }
 
 /// What this machine has that the server lacks.
-pub(super) struct Local {
+pub(crate) struct Local {
     /// Files changed since the last version: a letter and a path.
-    pub(super) unsaved: Vec<(char, String)>,
+    pub(crate) unsaved: Vec<(char, String)>,
     /// Versions saved here and not sent.
-    pub(super) unsent: usize,
+    pub(crate) unsent: usize,
 }
 
 impl Work<'_> {
     /// The folder's address on the server, for git.
-    pub(super) fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         self.client.url(&self.folder.path)
     }
 
     /// Fetches the server's branch and machine states; false when offline.
-    pub(super) fn fetch(&mut self) -> Result<bool> {
+    pub(crate) fn fetch(&mut self) -> Result<bool> {
         let url = self.url();
         let output = self.git.output(&[
             "fetch",
@@ -85,7 +86,7 @@ impl Work<'_> {
     }
 
     /// Every machine's state as last fetched from the server.
-    pub(super) fn server_states(&self) -> Result<Vec<Found>> {
+    pub(crate) fn server_states(&self) -> Result<Vec<Found>> {
         let text = self.git.run(&[
             "for-each-ref",
             "--format=%(objectname)%00%(refname)%00%(contents)%00%00",
@@ -118,7 +119,7 @@ impl Work<'_> {
     }
 
     /// Unsaved changes and versions not sent.
-    pub(super) fn local(&self) -> Result<Local> {
+    pub(crate) fn local(&self) -> Result<Local> {
         let text = self.git.run(&[
             "status",
             "--porcelain=v1",
@@ -164,7 +165,7 @@ impl Work<'_> {
     }
 
     /// Versions on the server this machine lacks.
-    pub(super) fn server_ahead(&self) -> Result<usize> {
+    pub(crate) fn server_ahead(&self) -> Result<usize> {
         if self.git.resolve(SERVER_MAIN)?.is_none() {
             return Ok(0);
         }
@@ -182,7 +183,7 @@ impl Work<'_> {
     }
 
     /// Refuses while files wait for the person's choice.
-    pub(super) fn refuse_while_pending(&self) -> Result<()> {
+    pub(crate) fn refuse_while_pending(&self) -> Result<()> {
         if self.folder.pending.is_empty() {
             return Ok(());
         }
@@ -200,7 +201,7 @@ impl Work<'_> {
     /// Refuses a version (`revision`) holding paths git would refuse to
     /// write (a `.git` folder, `..`): they are named to the person, and
     /// nothing of that version is written.
-    pub(super) fn refuse_unwritable(&self, revision: &str) -> Result<()> {
+    pub(crate) fn refuse_unwritable(&self, revision: &str) -> Result<()> {
         let listing = self.git.run(&[
             "ls-tree",
             "-r",
@@ -228,7 +229,7 @@ impl Work<'_> {
     }
 
     /// Saves every file as it is now; returns how many changed.
-    pub(super) fn save_version(&mut self, message: &str) -> Result<usize> {
+    pub(crate) fn save_version(&mut self, message: &str) -> Result<usize> {
         self.git.run(&["add", "--all", "--force", "--", ":/"])?;
         let changed = self
             .git
@@ -246,7 +247,7 @@ impl Work<'_> {
     }
 
     /// The commit recording `state`, with an empty tree.
-    pub(super) fn state_commit(&self, state: &MachineState) -> Result<String> {
+    pub(crate) fn state_commit(&self, state: &MachineState) -> Result<String> {
         let tree = self.git.run(&["mktree"])?.trim().to_string();
         Ok(self
             .git
@@ -256,7 +257,7 @@ impl Work<'_> {
     }
 
     /// Runs a push and says how it went.
-    pub(super) fn push(&self, args: &[String]) -> Result<Pushed> {
+    pub(crate) fn push(&self, args: &[String]) -> Result<Pushed> {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let output = self.git.output(&refs)?;
         if output.ok {
@@ -312,7 +313,7 @@ impl Work<'_> {
     /// none, each only if its state is still the one read (compare-and-swap:
     /// a machine that sent its changes meanwhile makes this fail with
     /// [`Pushed::Stale`]).
-    pub(super) fn take_over(&self, blockers: &[&Found]) -> Result<Pushed> {
+    pub(crate) fn take_over(&self, blockers: &[&Found]) -> Result<Pushed> {
         let now = OffsetDateTime::now_utc();
         let config = &self.client.config;
         let by = format!("{}/{}", config.person, config.machine);
@@ -336,7 +337,7 @@ impl Work<'_> {
     }
 
     /// What this machine's state is now.
-    pub(super) fn current_state(&mut self) -> Result<MachineState> {
+    pub(crate) fn current_state(&mut self) -> Result<MachineState> {
         let local = self.local()?;
         let version = self.git.resolve("HEAD")?.unwrap_or_default();
         let clean = local.unsaved.is_empty() && local.unsent == 0;
@@ -367,7 +368,7 @@ impl Work<'_> {
     }
 
     /// The oldest of: the first version not sent, the oldest changed file.
-    pub(super) fn unsent_since(&self, local: &Local) -> OffsetDateTime {
+    pub(crate) fn unsent_since(&self, local: &Local) -> OffsetDateTime {
         let now = OffsetDateTime::now_utc();
         let mut oldest = now;
         if local.unsent > 0 {
@@ -396,7 +397,7 @@ impl Work<'_> {
 
     /// Records this machine's state on the server when it changed (and the
     /// server can be reached); the branch too when `with_versions`.
-    pub(super) fn send(&mut self, with_versions: bool) -> Result<Pushed> {
+    pub(crate) fn send(&mut self, with_versions: bool) -> Result<Pushed> {
         let state = self.current_state()?;
         let mut state = state;
         if with_versions {
@@ -439,7 +440,7 @@ impl Work<'_> {
     }
 
     /// Records the state on the server if it differs from what is there.
-    pub(super) fn record_state(&mut self, notes: &mut Notes) -> Result<()> {
+    pub(crate) fn record_state(&mut self, notes: &mut Notes) -> Result<()> {
         let now = self.current_state()?;
         self.registry.put(self.folder.clone())?;
         if !self.online {
@@ -477,7 +478,7 @@ impl Work<'_> {
     /// Fetches, and acts on a take-over of this machine. True when the folder
     /// was taken over and its work kept aside (the action should stop: the
     /// notes say what happened).
-    pub(super) fn catch_up(&mut self, notes: &mut Notes) -> Result<bool> {
+    pub(crate) fn catch_up(&mut self, notes: &mut Notes) -> Result<bool> {
         if !self.fetch()? {
             return Ok(false);
         }
@@ -527,7 +528,7 @@ impl Work<'_> {
     /// Copies the folder aside as it is, brings the server's version in, adds
     /// back the files the server lacks, and leaves the files that differ to
     /// the person's choice.
-    pub(super) fn bring_together(&mut self, notes: &mut Notes) -> Result<()> {
+    pub(crate) fn bring_together(&mut self, notes: &mut Notes) -> Result<()> {
         if self.git.resolve(SERVER_MAIN)?.is_some() {
             self.refuse_unwritable(SERVER_MAIN)?;
         }
@@ -646,7 +647,7 @@ impl Work<'_> {
     }
 
     /// Once every choice is made: saves the result, ready to be sent.
-    pub(super) fn finish_together(&mut self, notes: &mut Notes) -> Result<()> {
+    pub(crate) fn finish_together(&mut self, notes: &mut Notes) -> Result<()> {
         let n = self.save_version(&format!(
             "Brought together on {}",
             self.client.config.machine
@@ -689,6 +690,44 @@ fn refusal(message: &str, folder: &str) -> String {
             "the server refused access to {folder}: it does not exist any more, \
              or it is not shared with you any more"
         )
+    }
+}
+
+impl Client {
+    /// The folder that holds `path` (the current directory by default).
+    pub(crate) fn work(&self, path: Option<&Path>) -> Result<Work<'_>> {
+        let path = match path {
+            Some(path) => config::absolute(path)?,
+            None => std::env::current_dir()?,
+        };
+        let path = path.canonicalize().unwrap_or(path);
+        let registry = Locked::open(&self.data_dir)?;
+        let folder = registry
+            .registry
+            .containing(&path)
+            .cloned()
+            .ok_or_else(|| {
+                Error::usage(format!(
+                    "{} is not a saved folder: go into one (or name it with --folder), \
+                     or make it one with `girofle-client new`",
+                    path.display()
+                ))
+            })?;
+        if !folder.dir.is_dir() {
+            return Err(Error::failed(format!(
+                "the saved folder {} is missing: was it moved or renamed? \
+                 Put it back where it was",
+                folder.dir.display()
+            )));
+        }
+        let git = self.git(folder.id, &folder.dir);
+        Ok(Work {
+            client: self,
+            registry,
+            folder,
+            git,
+            online: false,
+        })
     }
 }
 

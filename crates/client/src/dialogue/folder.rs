@@ -7,7 +7,8 @@ use girofle_base::edge::read_answer;
 use girofle_base::error::{Exit, Result};
 
 use super::{KeepArg, interactive, print, say};
-use crate::ops::{Client, Keep};
+use crate::actions::Keep;
+use crate::session::Client;
 use crate::words;
 
 pub(super) fn status(client: &Client, folder: Option<&Path>) -> Result<Exit> {

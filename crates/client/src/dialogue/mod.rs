@@ -1,6 +1,6 @@
 //! The dialogue of `girofle-client`: its command line, the questions it asks
 //! on a terminal, and what it prints. The actions themselves are
-//! [`crate::ops`]'s, which neither print nor read the terminal.
+//! [`crate::actions`]'s, which neither print nor read the terminal.
 
 mod folder;
 mod help;
@@ -13,8 +13,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use girofle_base::edge::read_answer;
 use girofle_base::error::{Error, Exit, Result};
 
+use crate::actions;
 use crate::config::Location;
-use crate::ops::{self, Client, Notes};
+use crate::session::{Client, Notes};
 
 pub use help::PAGE;
 
@@ -169,7 +170,7 @@ fn act(client: &Client, folder: Option<&Path>, action: &Action) -> Result<Exit> 
             let mut out = String::new();
             for project in client.inventory()? {
                 // With the folder's own name when the path is not it.
-                let name = ops::folder_name(&project);
+                let name = actions::folder_name(&project);
                 if name.eq_ignore_ascii_case(&project.path) {
                     out.push_str(&format!("{}\n", project.path_with_namespace));
                 } else {

@@ -8,8 +8,8 @@ use girofle_base::edge::read_answer;
 use girofle_base::error::{Error, Exit, Result};
 
 use super::interactive;
+use crate::actions;
 use crate::config::Location;
-use crate::ops;
 
 pub(super) fn setup(
     location: &Location,
@@ -47,9 +47,9 @@ pub(super) fn setup(
         }
         None => None,
     };
-    let config = ops::setup(
+    let config = actions::setup(
         location,
-        &ops::SetupArgs {
+        &actions::SetupArgs {
             server,
             token,
             token_file: token_file.clone(),

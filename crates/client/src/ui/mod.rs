@@ -34,7 +34,8 @@ use serde_json::{Value, json};
 
 use super::config::Location;
 use super::folders::Locked;
-use super::ops::{Client, Keep, Notes};
+use crate::actions::Keep;
+use crate::session::{Client, Notes};
 use girofle_base::error::{Error, Result};
 use http::{Answer, Head, Query};
 use views::Views;
@@ -307,7 +308,9 @@ impl App {
             .inventory()?
             .into_iter()
             .filter(|p| !here.contains(&p.id))
-            .map(|p| json!({"name": super::ops::folder_name(&p), "path": p.path_with_namespace}))
+            .map(
+                |p| json!({"name": crate::actions::folder_name(&p), "path": p.path_with_namespace}),
+            )
             .collect();
         Ok(json!({"ok": true, "folders": list, "place": self.place}))
     }

@@ -16,8 +16,9 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::App;
+use crate::actions::Status;
 use crate::folders::{Folder, Locked};
-use crate::ops::{Client, Status};
+use crate::session::Client;
 use crate::words;
 use girofle_base::error::{Error, Result};
 
