@@ -17,6 +17,8 @@ use serde_json::json;
 
 use girofle_base::error::Error;
 
+use crate::percent;
+
 /// The topic that marks a project as one of the person's saved folders.
 pub const TOPIC: &str = "girofle";
 
@@ -356,7 +358,10 @@ impl Api {
     /// `GET /projects/:id` where the ID is a number or an encoded
     /// `namespace/path`.
     pub fn project(&self, id_or_path: &str) -> std::result::Result<Project, ApiError> {
-        Self::parse(self.get(&format!("/projects/{}", encode(id_or_path)))?)
+        Self::parse(self.get(&format!(
+            "/projects/{}",
+            percent::encode(id_or_path, percent::UNRESERVED)
+        ))?)
     }
 
     /// `POST /projects`: a private project in the person's namespace, with the
@@ -382,8 +387,10 @@ impl Api {
 
     /// `GET /users?username=NAME`: the user of that name, if any.
     pub fn user_named(&self, username: &str) -> std::result::Result<Option<User>, ApiError> {
-        let users: Vec<User> =
-            Self::parse(self.get(&format!("/users?username={}", encode(username)))?)?;
+        let users: Vec<User> = Self::parse(self.get(&format!(
+            "/users?username={}",
+            percent::encode(username, percent::UNRESERVED)
+        ))?)?;
         Ok(users
             .into_iter()
             .find(|user| user.username.eq_ignore_ascii_case(username)))
@@ -450,29 +457,9 @@ fn roots(ca_file: Option<&Path>) -> girofle_base::error::Result<ureq::tls::RootC
     })
 }
 
-/// Percent-encodes everything but unreserved characters (GitLab wants
-/// `namespace%2Fpath`).
-pub fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn encodes_paths_as_gitlab_wants() {
-        assert_eq!(encode("alice/report-2026"), "alice%2Freport-2026");
-        assert_eq!(encode("a b"), "a%20b");
-    }
 
     #[test]
     fn gitlab_errors_read_as_words() {

@@ -36,6 +36,8 @@ pub mod folders;
 pub mod git;
 /// Project names and paths GitLab takes, made from any folder name.
 pub mod names;
+/// Percent-encoding for addresses, refs and headers.
+pub mod percent;
 /// A configured client, and what its actions report.
 pub mod session;
 /// A machine's state for a folder, as recorded on the server.
