@@ -2,9 +2,9 @@
 //! on a terminal, and what it prints. The actions themselves are
 //! [`crate::actions`]'s, which neither print nor read the terminal.
 
-mod folder;
 mod help;
-mod setup;
+mod machine;
+mod status;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -141,7 +141,7 @@ pub fn run(cli: &Cli) -> Result<Exit> {
             machine,
             ca_file,
             insecure_http,
-        } => setup::setup(
+        } => machine::setup(
             &location,
             server,
             (token_file, *token_stdin),
@@ -152,7 +152,7 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         Action::Ui {
             no_browser,
             check_every,
-        } => setup::ui(location, *no_browser, *check_every),
+        } => machine::ui(location, *no_browser, *check_every),
         action => {
             let client = Client::open(location)?;
             act(&client, folder, action)
@@ -165,7 +165,7 @@ fn act(client: &Client, folder: Option<&Path>, action: &Action) -> Result<Exit> 
         Action::New { dir } => say(client.new_folder(dir)?),
         Action::Save { message } => say(client.save(folder, message.as_deref())?),
         Action::Sync => say(client.sync(folder)?),
-        Action::Status => folder::status(client, folder),
+        Action::Status => status::status(client, folder),
         Action::Get { name: None, .. } => {
             let mut out = String::new();
             for project in client.inventory()? {
@@ -193,7 +193,7 @@ fn act(client: &Client, folder: Option<&Path>, action: &Action) -> Result<Exit> 
             }
             say(client.get(name, dir.as_deref(), *take_over)?)
         }
-        Action::Resolve { keep, files } => folder::resolve(client, folder, *keep, files),
+        Action::Resolve { keep, files } => status::resolve(client, folder, *keep, files),
         Action::Discard { to, yes } => {
             let (aside, notes) = client.discard(folder, to.as_deref())?;
             say(notes)?;

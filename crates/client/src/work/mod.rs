@@ -2,8 +2,8 @@
 //! and the server's copy of it, the machine states and their
 //! compare-and-swap, and bringing two sides together without losing anything.
 
+mod catch_up;
 mod states;
-mod together;
 
 use std::path::Path;
 
