@@ -52,7 +52,7 @@ else
 	command -v cargo >/dev/null 2>&1 || { say "install-client.sh: no dist/girofle-client beside me and no cargo to build it with"; exit 1; }
 	say "Building girofle-client (statically linked, so it runs on older systems too)..."
 	target=$(rustc -vV | sed -n 's/^host: //p')
-	(cd "$here" && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --quiet --bin girofle-client --target "$target" --target-dir "$here/target/static")
+	(cd "$here" && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --quiet --package girofle-client --bin girofle-client --target "$target" --target-dir "$here/target/static")
 	source=$here/target/static/$target/release/girofle-client
 fi
 

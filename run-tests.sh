@@ -53,10 +53,10 @@ remove_test_containers() {
 }
 trap remove_test_containers EXIT
 
-say "cargo fmt --check"
-cargo fmt --check
+say "cargo fmt --all --check"
+cargo fmt --all --check
 say "cargo clippy"
-cargo clippy --all-targets --quiet -- -D warnings
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 say "a small run of the benchmarks, so that the harness cannot rot"
 cargo bench --quiet --bench girofle -- --size 4M --rounds 1 --containers 3 --rows 50 \
@@ -64,7 +64,7 @@ cargo bench --quiet --bench girofle -- --size 4M --rounds 1 --containers 3 --row
 
 say "tests"
 if cargo nextest --version >/dev/null 2>&1; then
-	cargo nextest run --no-fail-fast
+	cargo nextest run --workspace --no-fail-fast
 else
-	cargo test --no-fail-fast
+	cargo test --workspace --no-fail-fast
 fi

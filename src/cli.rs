@@ -181,20 +181,11 @@ pub fn main<A: clap::Args>(
 /// Ends a binary: prints the error (its whole chain, once) on stderr, logs it,
 /// and turns it into the contract's exit code.
 pub fn finish(program: &str, home: Option<&Home>, result: Result<Exit, Error>) -> ExitCode {
-    match result {
-        Ok(exit) => ExitCode::from(exit as u8),
-        Err(error) => {
-            let code = error.exit();
-            let error = crate::redact::secrets(&error.to_string());
-            eprintln!("{program}: {error}");
-            if let Some(home) = home
-                && code != Exit::Usage
-            {
-                home.log(program, &format!("error: {error}"));
-            }
-            ExitCode::from(code as u8)
+    girofle_base::edge::finish(program, result, |error| {
+        if let Some(home) = home {
+            home.log(program, &format!("error: {error}"));
         }
-    }
+    })
 }
 
 /// Whether progress may be shown: only on a terminal, never under cron.
@@ -263,18 +254,7 @@ pub fn ask(prompt: &str, default: Option<&str>) -> Result<String, Error> {
     })
 }
 
-/// Writes `question` on stderr as it is and reads one line from stdin,
-/// trimmed; end of input is a usage error (nothing was answered).
-pub fn read_answer(question: &str) -> Result<String, Error> {
-    use std::io::{BufRead, Write};
-    eprint!("{question}");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    if std::io::stdin().lock().read_line(&mut answer)? == 0 {
-        return Err(Error::usage("no answer: interrupted"));
-    }
-    Ok(answer.trim().to_string())
-}
+pub use girofle_base::edge::read_answer;
 
 #[cfg(test)]
 mod tests {

@@ -1,12 +1,9 @@
-//! What `--help` says after the options: the environment a binary honours,
-//! its exit codes and two examples, one table for every binary; and the
-//! shell completions and man pages generated from the same clap definitions.
+//! What `--help` says after the options: the environment each server binary
+//! honours, its exit codes and two examples, one table for every binary. The
+//! shape of a page, completions and man pages are `girofle_base::help`'s (the
+//! client has its own pages).
 
-use std::ffi::OsString;
-use std::io::Write;
-use std::process::ExitCode;
-
-use clap_complete::Shell;
+pub use girofle_base::help::{GENERATED, generate, generate_if_asked};
 
 use crate::home::{DEFAULT_CRON_DIR, DEFAULT_HOME, DEFAULT_IMAGE, DEFAULT_PREFIX};
 
@@ -23,12 +20,6 @@ pub enum Var {
     Prefix,
     /// `DOCKER_HOST`.
     DockerHost,
-    /// `GIROFLE_CLIENT_CONFIG` (the client only).
-    ClientConfig,
-    /// `XDG_CONFIG_HOME` (the client only).
-    XdgConfig,
-    /// `XDG_DATA_HOME` (the client only).
-    XdgData,
 }
 
 impl Var {
@@ -61,38 +52,18 @@ impl Var {
                 "DOCKER_HOST",
                 "the Docker engine to talk to, as the docker CLI takes it".to_string(),
             ),
-            Var::ClientConfig => (
-                "GIROFLE_CLIENT_CONFIG",
-                "the settings file, when --config is not given \
-                 [default: $XDG_CONFIG_HOME/girofle/client.toml]"
-                    .to_string(),
-            ),
-            Var::XdgConfig => (
-                "XDG_CONFIG_HOME",
-                "where the settings file is looked for [default: ~/.config]".to_string(),
-            ),
-            Var::XdgData => (
-                "XDG_DATA_HOME",
-                "where the client keeps its data [default: ~/.local/share]".to_string(),
-            ),
         }
     }
 }
 
-/// What the help of one binary says after its options.
-#[derive(Debug, Clone, Copy)]
-pub struct Page {
-    /// The binary's name.
-    pub program: &'static str,
-    /// The environment variables it honours.
-    pub vars: &'static [Var],
-    /// What exit 1 means besides a failure, if anything.
-    pub one: Option<&'static str>,
-    /// What exit 3 means for this binary, when it can be partly done.
-    pub partial: Option<&'static str>,
-    /// Two examples: the command line and what it does.
-    pub examples: [(&'static str, &'static str); 2],
+impl girofle_base::help::Variable for Var {
+    fn describe(self) -> (&'static str, String) {
+        Var::describe(self)
+    }
 }
+
+/// What the help of one server binary says after its options.
+pub type Page = girofle_base::help::Page<Var>;
 
 /// Every binary's page. The variables are those each one reads: the home
 /// for all of them (the log); the engine for those that talk to it; the
@@ -205,22 +176,6 @@ pub const PAGES: &[Page] = &[
             ),
         ],
     },
-    Page {
-        program: "girofle-client",
-        vars: &[Var::ClientConfig, Var::XdgConfig, Var::XdgData],
-        one: None,
-        partial: None,
-        examples: [
-            (
-                "girofle-client setup --server https://gitlab.example.org --token-file ~/token.txt",
-                "sets this machine up with the server and your access token",
-            ),
-            (
-                "girofle-client new ~/Documents/thesis",
-                "keeps that folder safe on the server from now on",
-            ),
-        ],
-    },
 ];
 
 /// The page of `program`, if it is one of Girofle's binaries.
@@ -228,108 +183,12 @@ pub fn page(program: &str) -> Option<&'static Page> {
     PAGES.iter().find(|page| page.program == program)
 }
 
-impl Page {
-    /// The text `--help` shows after the options.
-    pub fn render(&self) -> String {
-        let mut text = String::from("Environment:\n");
-        for var in self.vars {
-            let (name, meaning) = var.describe();
-            text.push_str(&format!("  {name}\n          {meaning}\n"));
-        }
-        text.push_str("\nExit codes:\n  0  done\n");
-        text.push_str(
-            "  1  the operation failed (stderr says what failed and in what state it left things)\n",
-        );
-        if let Some(one) = self.one {
-            text.push_str(&format!("     {one}\n"));
-        }
-        text.push_str("  2  usage error or bad input (nothing was changed)\n");
-        if let Some(partial) = self.partial {
-            text.push_str(&format!("  3  partly done: {partial}\n"));
-        }
-        text.push_str("\nExamples:\n");
-        for (line, what) in self.examples {
-            text.push_str(&format!("  {line}\n          {what}\n"));
-        }
-        text
-    }
-}
-
 /// `command` with its binary's page after the options of `--help` (the long
 /// help only: `-h` stays short).
 pub fn decorate(command: clap::Command, program: &str) -> clap::Command {
     match page(program) {
-        Some(page) => command.after_long_help(page.render()),
+        Some(page) => page.decorate(command),
         None => command,
-    }
-}
-
-/// What `--generate` makes.
-pub const GENERATED: &[&str] = &[
-    "completion-bash",
-    "completion-zsh",
-    "completion-fish",
-    "man",
-];
-
-/// Writes the completion or man page `what` of `command` to `out`.
-pub fn generate(command: clap::Command, what: &str, out: &mut dyn Write) -> std::io::Result<()> {
-    let shell = match what {
-        "completion-bash" => Shell::Bash,
-        "completion-zsh" => Shell::Zsh,
-        "completion-fish" => Shell::Fish,
-        "man" => return clap_mangen::Man::new(command).render(out),
-        other => {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("cannot generate {other:?}: one of {}", GENERATED.join(", ")),
-            ));
-        }
-    };
-    let mut command = command;
-    let name = command.get_name().to_string();
-    clap_complete::generate(shell, &mut command, name, out);
-    Ok(())
-}
-
-/// Handles `BINARY --generate WHAT` before the normal parse, and the exit it
-/// ends with; `None` for every other command line.
-///
-/// The option is hidden and handled here, outside clap's parse, on purpose:
-/// the operations' required arguments would otherwise reject it, and it
-/// would show in the very completions and man pages it generates. It lives
-/// in the binaries themselves so that install.sh can install completions and
-/// man pages on a host that has only the prebuilt binaries (no Rust).
-pub fn generate_if_asked(command: &clap::Command) -> Option<ExitCode> {
-    generate_for(command, std::env::args_os().skip(1).collect())
-}
-
-fn generate_for(command: &clap::Command, words: Vec<OsString>) -> Option<ExitCode> {
-    if words.first().is_none_or(|word| word != "--generate") {
-        return None;
-    }
-    let program = command.get_name().to_string();
-    let what = match words.as_slice() {
-        [_, what] => what.to_string_lossy().into_owned(),
-        _ => {
-            eprintln!(
-                "{program}: --generate takes one of {}",
-                GENERATED.join(", ")
-            );
-            return Some(ExitCode::from(2));
-        }
-    };
-    let mut out = Vec::new();
-    if let Err(error) = generate(command.clone(), &what, &mut out) {
-        eprintln!("{program}: {error}");
-        return Some(ExitCode::from(2));
-    }
-    match std::io::stdout().write_all(&out) {
-        Ok(()) => Some(ExitCode::SUCCESS),
-        Err(error) => {
-            eprintln!("{program}: {error}");
-            Some(ExitCode::from(1))
-        }
     }
 }
 
@@ -351,23 +210,5 @@ mod tests {
             }
         }
         assert!(page("girofle-nothing").is_none());
-    }
-
-    #[test]
-    fn only_the_generate_option_is_taken_before_the_parse() {
-        let command = clap::Command::new("girofle-x");
-        assert!(generate_for(&command, vec!["--help".into()]).is_none());
-        assert!(generate_for(&command, vec![]).is_none());
-        assert_eq!(
-            generate_for(&command, vec!["--generate".into()]),
-            Some(ExitCode::from(2))
-        );
-        assert_eq!(
-            generate_for(
-                &command,
-                vec!["--generate".into(), "completion-tcsh".into()]
-            ),
-            Some(ExitCode::from(2))
-        );
     }
 }

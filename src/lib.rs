@@ -5,12 +5,8 @@
 
 #![warn(missing_docs)]
 
-/// Files written whole or not at all.
-pub mod atomic;
 /// What every binary shares: its `main`, the shared options, printing the error once.
 pub mod cli;
-/// The client for people who are not IT technicians: their folders, saved and synced through GitLab.
-pub mod client;
 /// `girofle.conf`: host name on targets, retention, targets.
 pub mod conf;
 /// What a GitLab container is: its volumes, run specification, omnibus config.
@@ -21,8 +17,6 @@ pub mod cron;
 pub mod docker;
 /// Drills' locks, scratch copies, containers and results, and their clean-up.
 pub mod drill;
-/// One error type that carries its exit code.
-pub mod error;
 /// The guardian process that puts GitLab back after a `kill -9`.
 pub mod guardian;
 /// What `--help` says after the options; completions and man pages.
@@ -45,8 +39,6 @@ pub mod notify;
 pub mod ops;
 /// What the next run undoes after a run was killed.
 pub mod recovery;
-/// Secrets (passwords, tokens) out of what is logged and printed.
-pub mod redact;
 /// Backup targets on other machines.
 pub mod remote;
 /// Quoting for the remote shell and cron.
@@ -55,7 +47,9 @@ pub mod shell;
 pub mod signals;
 /// Exact tree copies with hard links, MANIFESTs, verification.
 pub mod snapshot;
-/// Timestamps as Girofle writes them.
-pub mod timefmt;
+
+// The ground both the toolkit and the client stand on, under the paths the
+// toolkit has always used.
+pub use girofle_base::{atomic, error, redact, timefmt};
 
 pub use error::{Error, Result};

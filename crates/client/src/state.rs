@@ -66,13 +66,16 @@ impl MachineState {
         text.push_str(&format!("state: {kind}\n"));
         text.push_str(&format!("version: {}\n", self.version));
         if let Some(since) = self.since {
-            text.push_str(&format!("since: {}\n", crate::timefmt::rfc3339(since)));
+            text.push_str(&format!(
+                "since: {}\n",
+                girofle_base::timefmt::rfc3339(since)
+            ));
         }
         if let Some(by) = &self.by {
             text.push_str(&format!("by: {by}\n"));
         }
         if let Some(at) = self.at {
-            text.push_str(&format!("at: {}\n", crate::timefmt::rfc3339(at)));
+            text.push_str(&format!("at: {}\n", girofle_base::timefmt::rfc3339(at)));
         }
         text
     }

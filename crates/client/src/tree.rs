@@ -7,7 +7,7 @@ use anyhow::Context;
 use time::OffsetDateTime;
 
 use super::beneath::{Kind, Problem, Root};
-use crate::error::Result;
+use girofle_base::error::Result;
 
 /// Every file (and symbolic link) under `root`, as sorted relative paths
 /// with `/` between components. Directories are not listed, and a link is

@@ -15,22 +15,31 @@
 //!   history kept apart from the folder (so the folder holds only the person's
 //!   files).
 //!
-//! Nothing here prints or reads the terminal: the binary does.
+//! Nothing here prints or reads the terminal but [`dialogue`], the binary's
+//! conversation with the person.
 
+#![warn(missing_docs)]
+
+/// The actions behind the subcommands.
+pub mod actions;
 /// Talking to GitLab's REST API v4.
 pub mod api;
 /// Every file operation under a saved folder, never through a link.
 pub mod beneath;
 /// `client.toml` and where the client keeps its data.
 pub mod config;
+/// The command line, the questions asked on a terminal, what is printed.
+pub mod dialogue;
 /// The folders bound on this machine.
 pub mod folders;
 /// The `git` program, run with an argument list and the token kept out of sight.
 pub mod git;
 /// Project names and paths GitLab takes, made from any folder name.
 pub mod names;
-/// The actions behind the subcommands.
-pub mod ops;
+/// Percent-encoding for addresses, refs and headers.
+pub mod percent;
+/// A configured client, and what its actions report.
+pub mod session;
 /// A machine's state for a folder, as recorded on the server.
 pub mod state;
 /// Walking, comparing and copying the person's files.

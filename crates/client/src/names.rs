@@ -175,15 +175,7 @@ pub fn ref_component(name: &str) -> String {
     if plain {
         return name.to_string();
     }
-    let mut out = String::new();
-    for byte in name.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    crate::percent::encode(name, crate::percent::REF_COMPONENT)
 }
 
 #[cfg(test)]

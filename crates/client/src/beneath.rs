@@ -62,9 +62,9 @@ impl fmt::Display for Problem {
 
 impl std::error::Error for Problem {}
 
-impl From<Problem> for crate::error::Error {
+impl From<Problem> for girofle_base::error::Error {
     fn from(problem: Problem) -> Self {
-        crate::error::Error::failed(problem.to_string())
+        girofle_base::error::Error::failed(problem.to_string())
     }
 }
 

@@ -185,22 +185,12 @@ impl Answer {
             status: 200,
             content_type: content_type.into(),
             body,
-            disposition: Some(format!("inline; filename*=UTF-8''{}", attr_chars(base))),
+            disposition: Some(format!(
+                "inline; filename*=UTF-8''{}",
+                crate::percent::encode(base, crate::percent::ATTR_CHAR)
+            )),
         }
     }
-}
-
-/// `text` with every byte but RFC 5987's `attr-char` percent-encoded.
-fn attr_chars(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// Whether `value` may be sent as a header value: printable ASCII and tabs.

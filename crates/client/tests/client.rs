@@ -10,30 +10,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{Run, fresh_ip, wait_healthy};
-
-/// The client under test: the one cargo built, or `GIROFLE_TEST_CLIENT_BIN`
-/// (to test another build, such as the static one install-client.sh makes).
-fn client_binary() -> PathBuf {
-    std::env::var_os("GIROFLE_TEST_CLIENT_BIN")
-        .filter(|path| !path.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| common::binary_path("girofle-client"))
-}
-
-fn image() -> String {
-    std::env::var("GIROFLE_TEST_STANDIN_IMAGE")
-        .ok()
-        .filter(|image| !image.is_empty())
-        .unwrap_or_else(|| common::STANDIN_IMAGE.to_string())
-}
-
-/// A stand-in GitLab with three people; removed when dropped.
-struct Server {
-    url: String,
-    container: String,
-    _data: tempfile::TempDir,
-}
+use common::project::wait_healthy;
+use common::{Machine, Run, Server, client_binary, contents, read, write};
 
 const USERS: [(&str, &str); 4] = [
     ("alice", "glpat-alice-0001"),
@@ -44,80 +22,14 @@ const USERS: [(&str, &str); 4] = [
 ];
 
 impl Server {
-    fn start() -> Server {
-        let ip = fresh_ip();
-        let port = std::net::TcpListener::bind(format!("{ip}:0"))
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let data = tempfile::tempdir().unwrap();
-        let container = format!(
-            "girofle-client-test-{}-{}",
-            std::process::id(),
-            data.path()
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .to_lowercase()
-        );
-        let url = format!("http://{ip}:{port}");
-        let users: Vec<String> = USERS.iter().map(|(u, t)| format!("{u}:{t}")).collect();
-        let output = Command::new("docker")
-            .args(["run", "-d", "--name", &container, "--label"])
-            .arg(format!("girofle.home={}", data.path().display()))
-            .args(["-e", "GITLAB_OMNIBUS_CONFIG", "-e", "STANDIN_USERS", "-p"])
-            .arg(format!("{ip}:{port}:{port}"))
-            .arg(image())
-            .env("GITLAB_OMNIBUS_CONFIG", format!("external_url '{url}'"))
-            .env("STANDIN_USERS", users.join(" "))
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "docker run: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let server = Server {
-            url,
-            container,
-            _data: data,
-        };
-        wait_healthy(&server.container);
-        server
+    /// A stand-in GitLab with these people; removed when dropped.
+    fn with_users() -> Server {
+        Server::start("girofle-client-test", &USERS)
     }
 
     /// A machine of `person`'s, set up with the client.
     fn machine(&self, person: &str, name: &str) -> Machine {
-        let root = tempfile::tempdir().unwrap();
-        let home = root.path().join("home");
-        let documents = home.join("Documents");
-        std::fs::create_dir_all(&documents).unwrap();
-        let machine = Machine {
-            home,
-            documents,
-            _root: root,
-        };
-        let token = USERS.iter().find(|(u, _)| *u == person).unwrap().1;
-        let run = machine.run_with_input(
-            &[
-                "setup",
-                "--server",
-                &self.url,
-                "--token-stdin",
-                "--machine",
-                name,
-            ],
-            &format!("{token}\n"),
-        );
-        assert_eq!(
-            run.code,
-            0,
-            "setup failed ({}); is {} built from the current tests/standin (users and REST API)?",
-            run.stderr.trim(),
-            image()
-        );
-        machine
+        self.set_up(Machine::fresh(), person, name)
     }
 }
 
@@ -144,48 +56,12 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("docker")
-            .args(["rm", "-f", "-v", &self.container])
-            .output();
-    }
-}
-
-/// One machine: a home of its own, with `~/Documents` to work in.
-struct Machine {
-    home: PathBuf,
-    documents: PathBuf,
-    _root: tempfile::TempDir,
-}
-
 impl Machine {
-    fn command(&self, dir: &Path) -> Command {
-        self.command_for(&client_binary(), dir)
-    }
-
-    /// A command for `program`, in this machine's world.
-    fn command_for(&self, program: &Path, dir: &Path) -> Command {
-        let mut command = Command::new(program);
-        command
-            .current_dir(dir)
-            .env("HOME", &self.home)
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("XDG_DATA_HOME")
-            .env_remove("GIROFLE_CLIENT_CONFIG")
-            .env("TZ", "UTC")
-            .stdin(Stdio::null());
-        command
-    }
-
-    /// Runs the client in `~/Documents`.
-    fn run(&self, args: &[&str]) -> Run {
-        self.run_in(&self.documents, args)
-    }
-
-    /// Runs the client in `dir`.
-    fn run_in(&self, dir: &Path, args: &[&str]) -> Run {
-        Run::from(self.command(dir).args(args).output().unwrap())
+    /// A machine whose `~` is `home` in a temp directory of its own.
+    pub fn fresh() -> Machine {
+        let root = tempfile::tempdir().unwrap();
+        let home = root.path().join("home");
+        Machine::at(root, home)
     }
 
     /// Runs the client in `dir` with `bin` first on the PATH (another git).
@@ -199,62 +75,12 @@ impl Machine {
                 .unwrap(),
         )
     }
-
-    fn run_with_input(&self, args: &[&str], input: &str) -> Run {
-        let mut child = self
-            .command(&self.documents)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        Run::from(child.wait_with_output().unwrap())
-    }
-
-    fn folder(&self, name: &str) -> PathBuf {
-        self.documents.join(name)
-    }
 }
 
-fn write(dir: &Path, file: &str, text: &str) {
-    let path = dir.join(file);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-fn read(dir: &Path, file: &str) -> String {
-    std::fs::read_to_string(dir.join(file))
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()))
-}
-
-/// Every file under `dir` with its contents, sorted.
-fn contents(dir: &Path) -> Vec<(String, String)> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                let relative = path
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                out.push((relative, std::fs::read_to_string(&path).unwrap()));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
+/// The project's directory, where install-client.sh is.
+fn project() -> &'static Path {
+    // This crate stands two levels below it.
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
 
 /// The names in `dir` that start with `prefix`.
@@ -271,18 +97,12 @@ fn names_starting(dir: &Path, prefix: &str) -> Vec<PathBuf> {
 
 /// No git word reaches the person.
 fn plain(run: &Run) {
-    let text = format!("{}\n{}", run.stdout, run.stderr).to_lowercase();
-    for word in ["commit", "push", "branch", "merge", "repository", "clone"] {
-        assert!(
-            !text.contains(word),
-            "{word:?} shown to the person:\n{text}"
-        );
-    }
+    common::plain(&format!("{}\n{}", run.stdout, run.stderr));
 }
 
 #[test]
 fn seed_scenario_get_is_refused_while_another_machine_has_changes_never_sent() {
-    let server = Server::start();
+    let server = Server::with_users();
     let laptop1 = server.machine("alice", "laptop-1");
     let laptop2 = server.machine("alice", "laptop-2");
 
@@ -383,7 +203,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn resolve_after_a_take_over_leaves_exactly_the_differing_files_and_loses_nothing() {
-    let server = Server::start();
+    let server = Server::with_users();
     let laptop1 = server.machine("alice", "laptop-1");
     let laptop2 = server.machine("alice", "laptop-2");
 
@@ -486,7 +306,7 @@ fn resolve_after_a_take_over_leaves_exactly_the_differing_files_and_loses_nothin
 
 #[test]
 fn discard_remakes_the_folder_and_keeps_the_old_one_until_confirmed() {
-    let server = Server::start();
+    let server = Server::with_users();
     let laptop1 = server.machine("alice", "laptop-1");
     let report = laptop1.folder("Report");
     write(&report, "plan.txt", "version 1\n");
@@ -542,7 +362,7 @@ fn discard_remakes_the_folder_and_keeps_the_old_one_until_confirmed() {
 
 #[test]
 fn share_lets_another_person_get_the_folder_under_the_same_check() {
-    let server = Server::start();
+    let server = Server::with_users();
     let laptop1 = server.machine("alice", "laptop-1");
     let desk = server.machine("bob", "desk");
     let carol = server.machine("carol", "tablet");
@@ -615,7 +435,7 @@ fn share_lets_another_person_get_the_folder_under_the_same_check() {
 
 #[test]
 fn one_folder_per_project_on_a_machine_and_only_the_persons_folders() {
-    let server = Server::start();
+    let server = Server::with_users();
     let laptop1 = server.machine("alice", "laptop-1");
     let laptop2 = server.machine("alice", "laptop-2");
     let carol = server.machine("carol", "tablet");
@@ -688,14 +508,14 @@ fn one_folder_per_project_on_a_machine_and_only_the_persons_folders() {
 
 #[test]
 fn saving_works_offline_and_the_server_learns_of_it_when_the_machine_is_back() {
-    let server = Server::start();
+    let server = Server::with_users();
     let laptop1 = server.machine("alice", "laptop-1");
     let laptop2 = server.machine("alice", "laptop-2");
     let report = laptop1.folder("Report");
     write(&report, "plan.txt", "first\n");
     laptop1.run(&["new", "Report"]).expect_code(0);
 
-    common::docker(&["stop", "--time", "5", &server.container]);
+    common::project::docker(&["stop", "--time", "5", &server.container]);
     write(&report, "plan.txt", "written on the train\n");
     let run = laptop1.run_in(&report, &["save"]).expect_code(0);
     plain(&run);
@@ -712,7 +532,7 @@ fn saving_works_offline_and_the_server_learns_of_it_when_the_machine_is_back() {
         "{}",
         status.stdout
     );
-    common::docker(&["start", &server.container]);
+    common::project::docker(&["start", &server.container]);
     wait_healthy(&server.container);
 
     // The server learns of the change made offline once laptop-1 runs the
@@ -735,17 +555,13 @@ fn saving_works_offline_and_the_server_learns_of_it_when_the_machine_is_back() {
 
 #[test]
 fn install_client_puts_the_binary_in_place_and_sets_the_machine_up() {
-    let server = Server::start();
+    let server = Server::with_users();
     let root = tempfile::tempdir().unwrap();
     // The script as shipped, with a prebuilt binary beside it in dist/.
     let kit = root.path().join("kit");
     std::fs::create_dir_all(kit.join("dist")).unwrap();
     let script = kit.join("install-client.sh");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("install-client.sh"),
-        &script,
-    )
-    .unwrap();
+    std::fs::copy(project().join("install-client.sh"), &script).unwrap();
     std::fs::copy(client_binary(), kit.join("dist/girofle-client")).unwrap();
     let home = root.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
@@ -866,7 +682,7 @@ struct Tools {
 }
 
 fn tools_shared_with_bob() -> Tools {
-    let server = Server::start();
+    let server = Server::with_users();
     let laptop1 = server.machine("alice", "laptop-1");
     let desk = server.machine("bob", "desk");
     let tools = laptop1.folder("Tools");
@@ -1224,7 +1040,7 @@ fn a_version_holding_names_git_refuses_is_reported_not_written() {
 
 #[test]
 fn resolve_on_a_terminal_asks_file_by_file() {
-    let server = Server::start();
+    let server = Server::with_users();
     let laptop1 = server.machine("alice", "laptop-1");
     let laptop2 = server.machine("alice", "laptop-2");
     let report = laptop1.folder("Report");
@@ -1386,15 +1202,8 @@ fn a_server_that_sends_the_client_elsewhere_is_not_followed_and_the_token_stays(
         )
     });
     let old = format!("http://127.0.0.1:{}", moving.port);
-    let root = tempfile::tempdir().unwrap();
-    let home = root.path().join("home");
-    let documents = home.join("Documents");
-    std::fs::create_dir_all(&documents).unwrap();
-    let machine = Machine {
-        home: home.clone(),
-        documents,
-        _root: root,
-    };
+    let machine = Machine::fresh();
+    let home = machine.home.clone();
     let moved = format!("the server moved to {new}; run `girofle-client setup --server {new}`");
 
     let run = machine.run_with_input(
@@ -1443,15 +1252,8 @@ fn setup_refuses_plain_http_to_another_machine_unless_told() {
     // machine, yet is no loopback address).
     let server = Listener::start("0.0.0.0:0", gitlab_answer);
     let url = format!("http://0.0.0.0:{}", server.port);
-    let root = tempfile::tempdir().unwrap();
-    let home = root.path().join("home");
-    let documents = home.join("Documents");
-    std::fs::create_dir_all(&documents).unwrap();
-    let machine = Machine {
-        home: home.clone(),
-        documents,
-        _root: root,
-    };
+    let machine = Machine::fresh();
+    let home = machine.home.clone();
     let config = home.join(".config/girofle/client.toml");
     // The token in a file: the refusal comes before any is read.
     let token = home.join("token");
@@ -1572,7 +1374,7 @@ fn tls_front(cert: &Path, key: &Path, backend: String) -> u16 {
 
 #[test]
 fn a_server_signed_by_a_private_authority_works_with_ca_file_for_the_api_and_git() {
-    let server = Server::start();
+    let server = Server::with_users();
     let keys = tempfile::tempdir().unwrap();
     let openssl = |args: &[&str]| {
         let output = Command::new("openssl")
@@ -1643,15 +1445,7 @@ fn a_server_signed_by_a_private_authority_works_with_ca_file_for_the_api_and_git
     let ca = keys.path().join("ca.pem").display().to_string();
 
     let machine = |name: &str| {
-        let root = tempfile::tempdir().unwrap();
-        let home = root.path().join("home");
-        let documents = home.join("Documents");
-        std::fs::create_dir_all(&documents).unwrap();
-        let machine = Machine {
-            home,
-            documents,
-            _root: root,
-        };
+        let machine = Machine::fresh();
         // Not known to this system: refused, the authority unknown.
         let run = machine.run_with_input(
             &[
@@ -1717,7 +1511,7 @@ fn git_does_not_follow_a_server_that_moved() {
         )
     });
     let dir = tempfile::tempdir().unwrap();
-    let git = girofle::client::git::Git::new(
+    let git = girofle_client::git::Git::new(
         &dir.path().join("history"),
         dir.path(),
         "Alice",
@@ -1757,7 +1551,7 @@ fn sentences(run: &Run) {
 
 #[test]
 fn any_folder_name_makes_a_folder_gitlab_takes_and_keeps_its_name() {
-    let server = Server::start();
+    let server = Server::with_users();
     // Someone used the topic first, spelled otherwise: GitLab gives it back so.
     let (status, json) = server.api(
         "carol",
@@ -1814,7 +1608,7 @@ fn any_folder_name_makes_a_folder_gitlab_takes_and_keeps_its_name() {
 
 #[test]
 fn share_raises_a_developer_and_a_refused_sending_is_explained() {
-    let server = Server::start();
+    let server = Server::with_users();
     let laptop1 = server.machine("alice", "laptop-1");
     let desk = server.machine("bob", "desk");
     let plan = laptop1.folder("Plan");
@@ -1884,7 +1678,7 @@ fn old_git(dir: &Path) -> PathBuf {
 
 #[test]
 fn a_git_older_than_2_31_still_sends_the_token_and_one_too_old_is_refused() {
-    let server = Server::start();
+    let server = Server::with_users();
     let laptop1 = server.machine("alice", "laptop-1");
     let bin = old_git(&laptop1.home);
     let notes = laptop1.folder("Notes");
@@ -1946,7 +1740,7 @@ fn a_git_older_than_2_31_still_sends_the_token_and_one_too_old_is_refused() {
 
 #[test]
 fn a_user_name_git_refuses_in_a_ref_still_keeps_folders() {
-    let server = Server::start();
+    let server = Server::with_users();
     let laptop = server.machine("eve.lock", "laptop");
     let notes = laptop.folder("Notes");
     write(&notes, "n.txt", "first\n");
@@ -1970,7 +1764,7 @@ fn a_user_name_git_refuses_in_a_ref_still_keeps_folders() {
 
 #[test]
 fn keep_after_a_stopped_sync_brings_the_two_together_itself() {
-    let server = Server::start();
+    let server = Server::with_users();
     let laptop1 = server.machine("alice", "laptop-1");
     let laptop2 = server.machine("alice", "laptop-2");
     let plan = laptop1.folder("Plan");
@@ -2015,11 +1809,7 @@ fn install_client_refuses_a_git_too_old_and_installs_nothing() {
     let kit = root.path().join("kit");
     std::fs::create_dir_all(kit.join("dist")).unwrap();
     let script = kit.join("install-client.sh");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("install-client.sh"),
-        &script,
-    )
-    .unwrap();
+    std::fs::copy(project().join("install-client.sh"), &script).unwrap();
     std::fs::copy(client_binary(), kit.join("dist/girofle-client")).unwrap();
     let ancient = root.path().join("ancient");
     std::fs::create_dir_all(&ancient).unwrap();
@@ -2056,7 +1846,7 @@ fn install_client_refuses_a_git_too_old_and_installs_nothing() {
 
 #[test]
 fn folders_are_found_whatever_the_case_their_topic_was_first_given() {
-    let server = Server::start();
+    let server = Server::with_users();
     // carol used the topic first, spelled `Girofle`: GitLab keeps that
     // spelling for everyone's projects, and finds the topic by it only.
     let (status, json) = server.api(

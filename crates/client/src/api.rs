@@ -15,7 +15,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::error::Error;
+use girofle_base::error::Error;
+
+use crate::percent;
 
 /// The topic that marks a project as one of the person's saved folders.
 pub const TOPIC: &str = "girofle";
@@ -210,7 +212,11 @@ pub struct Api {
 impl Api {
     /// An API client for `server` (its root URL) with `token`, trusting the
     /// system's certificates and those of `ca_file` (PEM) when given.
-    pub fn new(server: &str, token: &str, ca_file: Option<&Path>) -> crate::error::Result<Api> {
+    pub fn new(
+        server: &str,
+        token: &str,
+        ca_file: Option<&Path>,
+    ) -> girofle_base::error::Result<Api> {
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -352,7 +358,10 @@ impl Api {
     /// `GET /projects/:id` where the ID is a number or an encoded
     /// `namespace/path`.
     pub fn project(&self, id_or_path: &str) -> std::result::Result<Project, ApiError> {
-        Self::parse(self.get(&format!("/projects/{}", encode(id_or_path)))?)
+        Self::parse(self.get(&format!(
+            "/projects/{}",
+            percent::encode(id_or_path, percent::UNRESERVED)
+        ))?)
     }
 
     /// `POST /projects`: a private project in the person's namespace, with the
@@ -378,8 +387,10 @@ impl Api {
 
     /// `GET /users?username=NAME`: the user of that name, if any.
     pub fn user_named(&self, username: &str) -> std::result::Result<Option<User>, ApiError> {
-        let users: Vec<User> =
-            Self::parse(self.get(&format!("/users?username={}", encode(username)))?)?;
+        let users: Vec<User> = Self::parse(self.get(&format!(
+            "/users?username={}",
+            percent::encode(username, percent::UNRESERVED)
+        ))?)?;
         Ok(users
             .into_iter()
             .find(|user| user.username.eq_ignore_ascii_case(username)))
@@ -416,7 +427,7 @@ impl Api {
 
 /// The system's certificate authorities (those git trusts too), and those of
 /// `ca_file`.
-fn roots(ca_file: Option<&Path>) -> crate::error::Result<ureq::tls::RootCerts> {
+fn roots(ca_file: Option<&Path>) -> girofle_base::error::Result<ureq::tls::RootCerts> {
     let mut certs: Vec<ureq::tls::Certificate<'static>> = rustls_native_certs::load_native_certs()
         .certs
         .iter()
@@ -446,29 +457,9 @@ fn roots(ca_file: Option<&Path>) -> crate::error::Result<ureq::tls::RootCerts> {
     })
 }
 
-/// Percent-encodes everything but unreserved characters (GitLab wants
-/// `namespace%2Fpath`).
-pub fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn encodes_paths_as_gitlab_wants() {
-        assert_eq!(encode("alice/report-2026"), "alice%2Freport-2026");
-        assert_eq!(encode("a b"), "a%20b");
-    }
 
     #[test]
     fn gitlab_errors_read_as_words() {

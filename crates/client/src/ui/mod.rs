@@ -34,8 +34,9 @@ use serde_json::{Value, json};
 
 use super::config::Location;
 use super::folders::Locked;
-use super::ops::{Client, Keep, Notes};
-use crate::error::{Error, Result};
+use crate::actions::Keep;
+use crate::session::{Client, Notes};
+use girofle_base::error::{Error, Result};
 use http::{Answer, Head, Query};
 use views::Views;
 
@@ -108,7 +109,7 @@ impl Page {
             self.url
         );
         std::fs::create_dir_all(&self.app.client.data_dir)?;
-        crate::atomic::write(&file, html.as_bytes(), 0o600)?;
+        girofle_base::atomic::write(&file, html.as_bytes(), 0o600)?;
         Ok(file)
     }
 
@@ -307,7 +308,9 @@ impl App {
             .inventory()?
             .into_iter()
             .filter(|p| !here.contains(&p.id))
-            .map(|p| json!({"name": super::ops::folder_name(&p), "path": p.path_with_namespace}))
+            .map(
+                |p| json!({"name": crate::actions::folder_name(&p), "path": p.path_with_namespace}),
+            )
             .collect();
         Ok(json!({"ok": true, "folders": list, "place": self.place}))
     }
@@ -397,7 +400,7 @@ impl App {
             }
         })();
         // Never through a link: see `tree::read`.
-        match found.and_then(|(root, file)| crate::client::tree::read(&root, &file)) {
+        match found.and_then(|(root, file)| crate::tree::read(&root, &file)) {
             Ok(bytes) => Answer::file(query.get("file").unwrap_or(""), bytes),
             Err(error) => Answer::text(404, &views::page_words(&error.to_string())),
         }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use girofle_base::error::{Error, Result};
 
 /// One folder bound on this machine.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -87,7 +87,7 @@ impl Locked {
     /// Writes the registry back, atomically.
     pub fn save(&self) -> Result<()> {
         let text = toml::to_string(&self.registry).map_err(anyhow::Error::from)?;
-        crate::atomic::write(&self.file, text.as_bytes(), 0o600)?;
+        girofle_base::atomic::write(&self.file, text.as_bytes(), 0o600)?;
         Ok(())
     }
 

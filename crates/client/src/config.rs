@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use girofle_base::error::{Error, Result};
 
 /// Where the configuration file is and how it was chosen.
 #[derive(Debug, Clone)]
@@ -119,7 +119,7 @@ impl Config {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
         let text = toml::to_string(self).map_err(anyhow::Error::from)?;
-        crate::atomic::write(&location.file, text.as_bytes(), 0o600)?;
+        girofle_base::atomic::write(&location.file, text.as_bytes(), 0o600)?;
         Ok(())
     }
 

@@ -16,10 +16,11 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::App;
-use crate::client::folders::{Folder, Locked};
-use crate::client::ops::{Client, Status};
-use crate::client::words;
-use crate::error::{Error, Result};
+use crate::actions::Status;
+use crate::folders::{Folder, Locked};
+use crate::session::Client;
+use crate::words;
+use girofle_base::error::{Error, Result};
 
 /// The folders' views, and a way to wake the watcher's thread.
 #[derive(Default)]

@@ -15,162 +15,27 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::{Run, fresh_ip, wait_healthy};
+use common::{Machine, Server, contents, plain, read, write};
 use serde_json::{Value, json};
-
-fn client_binary() -> PathBuf {
-    std::env::var_os("GIROFLE_TEST_CLIENT_BIN")
-        .filter(|path| !path.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| common::binary_path("girofle-client"))
-}
-
-fn image() -> String {
-    std::env::var("GIROFLE_TEST_STANDIN_IMAGE")
-        .ok()
-        .filter(|image| !image.is_empty())
-        .unwrap_or_else(|| common::STANDIN_IMAGE.to_string())
-}
 
 const USERS: [(&str, &str); 2] = [("alice", "glpat-alice-0001"), ("bob", "glpat-bob-0002")];
 
-/// A stand-in GitLab with two people; removed when dropped.
-struct Server {
-    url: String,
-    container: String,
-    _data: tempfile::TempDir,
-}
-
 impl Server {
-    fn start() -> Server {
-        let ip = fresh_ip();
-        let port = std::net::TcpListener::bind(format!("{ip}:0"))
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let data = tempfile::tempdir().unwrap();
-        let container = format!(
-            "girofle-client-ui-test-{}-{}",
-            std::process::id(),
-            data.path()
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .to_lowercase()
-        );
-        let url = format!("http://{ip}:{port}");
-        let users: Vec<String> = USERS.iter().map(|(u, t)| format!("{u}:{t}")).collect();
-        let output = Command::new("docker")
-            .args(["run", "-d", "--name", &container, "--label"])
-            .arg(format!("girofle.home={}", data.path().display()))
-            .args(["-e", "GITLAB_OMNIBUS_CONFIG", "-e", "STANDIN_USERS", "-p"])
-            .arg(format!("{ip}:{port}:{port}"))
-            .arg(image())
-            .env("GITLAB_OMNIBUS_CONFIG", format!("external_url '{url}'"))
-            .env("STANDIN_USERS", users.join(" "))
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "docker run: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let server = Server {
-            url,
-            container,
-            _data: data,
-        };
-        wait_healthy(&server.container);
-        server
+    /// A stand-in GitLab with two people; removed when dropped.
+    fn with_users() -> Server {
+        Server::start("girofle-client-ui-test", &USERS)
     }
 
-    /// A machine of `person`'s, set up with the client.
+    /// A machine of `person`'s, set up with the client; its home is named
+    /// after them, as the screenshots show it.
     fn machine(&self, person: &str, name: &str) -> Machine {
         let root = tempfile::Builder::new().prefix("home").tempdir().unwrap();
         let home = root.path().join(person);
-        let documents = home.join("Documents");
-        std::fs::create_dir_all(&documents).unwrap();
-        let machine = Machine {
-            home,
-            documents,
-            _root: root,
-        };
-        let token = USERS.iter().find(|(u, _)| *u == person).unwrap().1;
-        let mut child = machine
-            .command(&machine.documents)
-            .args([
-                "setup",
-                "--server",
-                &self.url,
-                "--token-stdin",
-                "--machine",
-                name,
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{token}\n").as_bytes())
-            .unwrap();
-        let run = Run::from(child.wait_with_output().unwrap());
-        assert_eq!(
-            run.code,
-            0,
-            "setup failed ({}); is {} built from the current tests/standin?",
-            run.stderr.trim(),
-            image()
-        );
-        machine
+        self.set_up(Machine::at(root, home), person, name)
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("docker")
-            .args(["rm", "-f", "-v", &self.container])
-            .output();
-    }
-}
-
-/// One machine: a home of its own, with `~/Documents` to work in.
-struct Machine {
-    home: PathBuf,
-    documents: PathBuf,
-    _root: tempfile::TempDir,
 }
 
 impl Machine {
-    fn command(&self, dir: &Path) -> Command {
-        let mut command = Command::new(client_binary());
-        command
-            .current_dir(dir)
-            .env("HOME", &self.home)
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("XDG_DATA_HOME")
-            .env_remove("GIROFLE_CLIENT_CONFIG")
-            .env("TZ", "UTC")
-            .stdin(Stdio::null());
-        command
-    }
-
-    fn run_in(&self, dir: &Path, args: &[&str]) -> Run {
-        Run::from(self.command(dir).args(args).output().unwrap())
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        self.run_in(&self.documents, args)
-    }
-
-    fn folder(&self, name: &str) -> PathBuf {
-        self.documents.join(name)
-    }
-
     /// `girofle-client ui --no-browser`, started in `~/Documents`.
     fn page(&self) -> Page {
         let mut child = self
@@ -236,40 +101,6 @@ impl Drop for Page {
     }
 }
 
-fn write(dir: &Path, file: &str, text: &str) {
-    let path = dir.join(file);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-fn read(dir: &Path, file: &str) -> String {
-    std::fs::read_to_string(dir.join(file))
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()))
-}
-
-/// Every file under `dir` with its contents, sorted.
-fn contents(dir: &Path) -> Vec<(String, String)> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                let relative = path
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                out.push((relative, std::fs::read_to_string(&path).unwrap()));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
-}
-
 fn files(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -282,17 +113,6 @@ fn copies(dir: &Path, prefix: &str) -> usize {
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
         .count()
-}
-
-/// No git word reaches the person.
-fn plain(text: &str) {
-    let lower = text.to_lowercase();
-    for word in ["commit", "push", "branch", "merge", "repository", "clone"] {
-        assert!(
-            !lower.contains(word),
-            "{word:?} shown to the person:\n{text}"
-        );
-    }
 }
 
 fn agent() -> ureq::Agent {
@@ -567,7 +387,7 @@ fn card(path: &str) -> String {
 
 #[test]
 fn the_page_saves_syncs_and_a_refused_get_names_the_other_machine() {
-    let server = Server::start();
+    let server = Server::with_users();
     let laptop1 = server.machine("alice", "laptop-1");
     let laptop2 = server.machine("alice", "laptop-2");
     let report = laptop1.folder("Report");
@@ -764,7 +584,7 @@ fn the_page_saves_syncs_and_a_refused_get_names_the_other_machine() {
 
 #[test]
 fn the_page_resolves_file_by_file_and_discards_after_asking() {
-    let server = Server::start();
+    let server = Server::with_users();
     let laptop1 = server.machine("alice", "laptop-1");
     let laptop2 = server.machine("alice", "laptop-2");
     let report = laptop1.folder("Report");
@@ -889,7 +709,7 @@ fn the_page_resolves_file_by_file_and_discards_after_asking() {
 
 #[test]
 fn the_page_goes_on_without_changes_never_sent_only_when_asked_and_they_are_kept() {
-    let server = Server::start();
+    let server = Server::with_users();
     let laptop1 = server.machine("alice", "laptop-1");
     let desk = server.machine("bob", "desk");
     let plan = laptop1.folder("Plan");
@@ -1043,7 +863,7 @@ fn a_file_name_from_the_server_adds_no_header_and_the_key_never_leaves_the_page(
         "x\r\nRefresh: 0;url=https:127.0.0.1:{}\r\nReferrer-Policy: unsafe-url\r\n.txt",
         elsewhere.port
     );
-    let server = Server::start();
+    let server = Server::with_users();
     let laptop = server.machine("alice", "laptop-1");
     let desk = server.machine("bob", "desk");
     let report = laptop.folder("Report");
@@ -1137,7 +957,7 @@ fn a_file_name_from_the_server_adds_no_header_and_the_key_never_leaves_the_page(
 
 #[test]
 fn another_site_in_the_browser_cannot_drive_the_page() {
-    let server = Server::start();
+    let server = Server::with_users();
     let laptop = server.machine("alice", "laptop-1");
     let desk = server.machine("bob", "desk");
     let report = laptop.folder("Report");
@@ -1224,7 +1044,7 @@ fetch('{origin}/api/share', {{method: 'POST',
 
 #[test]
 fn the_page_answers_only_at_its_own_address() {
-    let server = Server::start();
+    let server = Server::with_users();
     let laptop = server.machine("alice", "laptop-1");
     write(&laptop.folder("Report"), "plan.txt", "the plan\n");
     laptop.run(&["new", "Report"]).expect_code(0);
@@ -1267,7 +1087,7 @@ fn the_page_answers_only_at_its_own_address() {
 
 #[test]
 fn slow_uploads_do_not_freeze_the_page() {
-    let server = Server::start();
+    let server = Server::with_users();
     let laptop = server.machine("alice", "laptop-1");
     let report = laptop.folder("Report");
     write(&report, "plan.txt", "the plan\n");

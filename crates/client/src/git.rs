@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use base64::Engine;
 
-use crate::error::Result;
+use girofle_base::error::Result;
 
 /// What a git run did.
 #[derive(Debug)]
@@ -229,7 +229,7 @@ pub fn version() -> Result<((u32, u32), String)> {
         .unchecked()
         .run()
         .map_err(|_| {
-            crate::error::Error::failed(
+            girofle_base::error::Error::failed(
                 "git is not installed: install it (for example: sudo apt install git), then try again",
             )
         })?;
@@ -245,7 +245,7 @@ pub fn version() -> Result<((u32, u32), String)> {
     let mut numbers = words.split('.').map(|n| n.parse::<u32>().ok());
     match (numbers.next().flatten(), numbers.next().flatten()) {
         (Some(major), Some(minor)) => Ok(((major, minor), words)),
-        _ => Err(crate::error::Error::failed(format!(
+        _ => Err(girofle_base::error::Error::failed(format!(
             "the version of git could not be read ({:?})",
             text.trim()
         ))),
@@ -259,7 +259,7 @@ pub const OLDEST_GIT: (u32, u32) = (2, 20);
 pub fn check_version() -> Result<String> {
     let (numbers, words) = version()?;
     if numbers < OLDEST_GIT {
-        return Err(crate::error::Error::failed(format!(
+        return Err(girofle_base::error::Error::failed(format!(
             "git {words} is too old: girofle-client needs git {}.{} or newer. Install a newer git, \
              then try again",
             OLDEST_GIT.0, OLDEST_GIT.1

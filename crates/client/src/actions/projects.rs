@@ -1,0 +1,418 @@
+//! Folders made, brought onto this machine, and shared: `new`, `get`, `share`.
+
+use std::path::{Path, PathBuf};
+
+use girofle_base::error::{Error, Result};
+
+use super::folder_name;
+use crate::api::{self, ApiError, Membership, Project};
+use crate::config::{self};
+use crate::folders::{self, Folder, Locked};
+use crate::names;
+use crate::session::{Client, Found, Notes};
+use crate::work::{Pushed, SERVER_MAIN, Work};
+
+impl Client {
+    /// `new DIR`: makes DIR a saved folder.
+    pub fn new_folder(&self, dir: &Path) -> Result<Notes> {
+        let dir = config::absolute(dir)?;
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::usage(format!("{} is not a folder", dir.display())));
+        }
+        std::fs::create_dir_all(&dir)?;
+        let dir = dir.canonicalize()?;
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        if dir.parent().is_none() || home.and_then(|h| h.canonicalize().ok()).as_ref() == Some(&dir)
+        {
+            return Err(Error::usage(format!(
+                "{} is too wide to be one saved folder: choose a folder inside it",
+                dir.display()
+            )));
+        }
+        let mut registry = Locked::open(&self.data_dir)?;
+        if let Some(other) = registry.registry.overlapping(&dir) {
+            return Err(Error::usage(if other.dir == dir {
+                format!("{} is already a saved folder", dir.display())
+            } else if dir.starts_with(&other.dir) {
+                format!(
+                    "{} is inside the saved folder {}: it is saved with it already",
+                    dir.display(),
+                    other.dir.display()
+                )
+            } else {
+                format!(
+                    "{} holds the saved folder {}: a saved folder cannot hold another",
+                    dir.display(),
+                    other.dir.display()
+                )
+            }));
+        }
+        let folder_name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "folder".into());
+        let (project, clash) = self.create_project(&folder_name, &registry)?;
+        if let Some(bound) = registry.registry.by_id(project.id) {
+            return Err(Error::failed(format!(
+                "{} is already on this machine at {}",
+                project.path_with_namespace,
+                bound.dir.display()
+            )));
+        }
+        let history = folders::history_dir(&self.data_dir, project.id);
+        if history.exists() {
+            std::fs::remove_dir_all(&history)?;
+        }
+        std::fs::create_dir_all(history.parent().expect("histories/"))?;
+        let git = self.git(project.id, &dir);
+        git.run(&["init", "--quiet"])?;
+        git.run(&["config", "core.bare", "false"])?;
+        git.run(&["symbolic-ref", "HEAD", "refs/heads/main"])?;
+        git.run(&["add", "--all", "--force", "--", ":/"])?;
+        git.run(&["commit", "--quiet", "--allow-empty", "-m", "First version"])?;
+        let folder = Folder {
+            id: project.id,
+            path: project.path_with_namespace.clone(),
+            dir: dir.clone(),
+            written: None,
+            since: None,
+            aside: None,
+            pending: vec![],
+        };
+        registry.put(folder.clone())?;
+        let mut work = Work {
+            client: self,
+            registry,
+            folder,
+            git,
+            online: true,
+        };
+        let mut notes = Notes::default();
+        if clash {
+            notes.say(format!(
+                "You already have a folder named {folder_name:?} on the server: this one is {} there.",
+                project.path_with_namespace
+            ));
+        }
+        match work.send(true)? {
+            Pushed::Done => notes.say(format!(
+                "{} is now a saved folder ({} on the server); its first version is sent.",
+                dir.display(),
+                project.path_with_namespace
+            )),
+            Pushed::Offline => notes.say(format!(
+                "{} is now a saved folder, but the server could not be reached to send \
+                 its first version: run `girofle-client sync` later.",
+                dir.display()
+            )),
+            other => {
+                return Err(Error::failed(format!(
+                    "the server did not take the first version ({other:?})"
+                )));
+            }
+        }
+        Ok(notes)
+    }
+
+    /// Makes the project of a new folder named `folder_name`: a name and a
+    /// path GitLab takes, numbered while the person's own projects hold them
+    /// already. True with it when a number was needed.
+    /// A folder of the person's on the server of the same name, not on this
+    /// machine, is taken for this very folder made on another machine: `get`
+    /// is the way, and nothing is made.
+    fn create_project(&self, folder_name: &str, registry: &Locked) -> Result<(Project, bool)> {
+        let name = names::project_name(folder_name);
+        let path = names::project_path(folder_name);
+        for n in 1..=30 {
+            let (name, path) = names::numbered(&name, &path, n);
+            match self.api.create_folder(&name, &path, folder_name) {
+                Ok(project) => return Ok((project, n > 1)),
+                Err(ApiError::Status(400, body)) if api::is_taken(&body) => {
+                    let own = format!("{}/", self.config.person);
+                    let elsewhere = self.api.folders()?.into_iter().find(|p| {
+                        p.path_with_namespace.starts_with(&own)
+                            && (p.path.eq_ignore_ascii_case(&path) || p.name == name)
+                            && registry.registry.by_id(p.id).is_none()
+                    });
+                    if let Some(other) = elsewhere {
+                        return Err(Error::usage(format!(
+                            "you already have a folder named {:?} on the server ({}), not on this \
+                             computer: bring it here with `girofle-client get {}`, or rename this folder",
+                            other.display_name(),
+                            other.path_with_namespace,
+                            other.path
+                        )));
+                    }
+                    continue;
+                }
+                Err(ApiError::Status(400, body)) => {
+                    return Err(Error::failed(format!(
+                        "the server would not make {folder_name:?} a saved folder: {}. \
+                         Give the folder a simpler name and try again.",
+                        api::explain(&body).unwrap_or_else(|| "it refused the name".into())
+                    )));
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(Error::failed(format!(
+            "you have many folders named {folder_name:?} on the server already: \
+             give this one another name"
+        )))
+    }
+
+    /// `get FOLDER [DIR]`: brings a folder of the person's inventory here.
+    /// Refused while another machine holds changes that never reached the
+    /// server, unless `take_over` (the caller has asked the person).
+    pub fn get(&self, name: &str, dir: Option<&Path>, take_over: bool) -> Result<Notes> {
+        let project = self.find_project(name)?;
+        let registry = Locked::open(&self.data_dir)?;
+        if let Some(bound) = registry.registry.by_id(project.id).cloned() {
+            if bound.dir.symlink_metadata().is_ok() {
+                return Err(Error::usage(format!(
+                    "{} is already on this machine, at {}: one folder per machine",
+                    project.path_with_namespace,
+                    bound.dir.display()
+                )));
+            }
+            return self.remake(registry, bound, dir);
+        }
+        let dir = match dir {
+            Some(dir) => config::absolute(dir)?,
+            // The name it has on the machine where it was made.
+            None => std::env::current_dir()?.join(folder_name(&project)),
+        };
+        if dir.exists() {
+            let empty = dir.is_dir() && std::fs::read_dir(&dir)?.next().is_none();
+            if !empty {
+                return Err(Error::usage(format!(
+                    "{} exists already and is not empty: name another place",
+                    dir.display()
+                )));
+            }
+        }
+        let parent = dir.parent().unwrap_or(Path::new("/"));
+        let canonical = parent
+            .canonicalize()
+            .map(|p| p.join(dir.file_name().unwrap_or_default()))
+            .unwrap_or(dir.clone());
+        if let Some(other) = registry.registry.overlapping(&canonical) {
+            return Err(Error::usage(format!(
+                "{} would be inside or around the saved folder {}",
+                dir.display(),
+                other.dir.display()
+            )));
+        }
+        let history = folders::history_dir(&self.data_dir, project.id);
+        if history.exists() {
+            // Left by an earlier `get` that did not finish: nothing of the
+            // person's is in it that the server does not have.
+            std::fs::remove_dir_all(&history)?;
+        }
+        std::fs::create_dir_all(history.parent().expect("histories/"))?;
+        let created = !canonical.exists();
+        std::fs::create_dir_all(&canonical)?;
+        let canonical = canonical.canonicalize()?;
+        let git = self.git(project.id, &canonical);
+        git.run(&["init", "--quiet"])?;
+        git.run(&["config", "core.bare", "false"])?;
+        git.run(&["symbolic-ref", "HEAD", "refs/heads/main"])?;
+        let url = self.url(&project.path_with_namespace);
+        let mut work = Work {
+            client: self,
+            registry,
+            folder: Folder {
+                id: project.id,
+                path: project.path_with_namespace.clone(),
+                dir: canonical.clone(),
+                written: None,
+                since: None,
+                aside: None,
+                pending: vec![],
+            },
+            git,
+            online: false,
+        };
+        let cleanup = |history: &Path| {
+            let _ = std::fs::remove_dir_all(history);
+            if created {
+                let _ = std::fs::remove_dir(&canonical);
+            }
+        };
+        match work.fetch() {
+            Ok(true) => {}
+            Ok(false) => {
+                cleanup(&history);
+                return Err(Error::failed(format!(
+                    "{url}: the server cannot be reached"
+                )));
+            }
+            Err(error) => {
+                cleanup(&history);
+                return Err(error);
+            }
+        }
+        // Before anything is taken over or written.
+        if work.git.resolve(SERVER_MAIN)?.is_some()
+            && let Err(error) = work.refuse_unwritable(SERVER_MAIN)
+        {
+            cleanup(&history);
+            return Err(error);
+        }
+        let me = self.my_ref();
+        let states = work.server_states()?;
+        let blockers: Vec<&Found> = states
+            .iter()
+            .filter(|f| f.reference != me && f.state.blocks())
+            .collect();
+        let mut notes = Notes::default();
+        if !blockers.is_empty() {
+            if !take_over {
+                cleanup(&history);
+                let lines: Vec<String> = blockers
+                    .iter()
+                    .map(|f| {
+                        let there = if f.state.person == self.config.person {
+                            "sync there first"
+                        } else {
+                            "they must sync there first"
+                        };
+                        format!(
+                            "{} were never sent; {there}",
+                            f.unsent_words(&self.config.person)
+                        )
+                    })
+                    .collect();
+                return Err(Error::failed(format!(
+                    "{}\n(or take the folder over with --take-over: that work is then kept aside \
+                     on that machine, never lost)",
+                    lines.join("\n")
+                )));
+            }
+            match work.take_over(&blockers)? {
+                Pushed::Done => {
+                    for found in &blockers {
+                        notes.say(format!(
+                            "Took the folder over: {} will be kept aside there the next time the client runs on {}.",
+                            found.unsent_words(&self.config.person),
+                            found.state.machine
+                        ));
+                    }
+                }
+                Pushed::Offline => {
+                    cleanup(&history);
+                    return Err(Error::failed("the server cannot be reached"));
+                }
+                _ => {
+                    cleanup(&history);
+                    return Err(Error::failed(
+                        "the other machine's state changed meanwhile: nothing was taken over; try again",
+                    ));
+                }
+            }
+        }
+        if work.git.resolve(SERVER_MAIN)?.is_some() {
+            work.git
+                .run(&["update-ref", "refs/heads/main", SERVER_MAIN])?;
+            work.git.run(&["read-tree", "--reset", "-u", "HEAD"])?;
+        }
+        // A state this machine left on the server before (an earlier copy of
+        // the folder here) is replaced, not acted upon: this copy is new.
+        if let Some(own) = work
+            .server_states()?
+            .into_iter()
+            .find(|f| f.reference == me)
+        {
+            work.folder.written = Some(own.commit);
+        }
+        work.registry.put(work.folder.clone())?;
+        work.record_state(&mut notes)?;
+        notes.say(format!(
+            "{} is here, in {}.",
+            project.path_with_namespace,
+            canonical.display()
+        ));
+        Ok(notes)
+    }
+
+    /// A folder bound here whose directory was removed: remade (at `dir`, or
+    /// where it was) from the versions kept on this machine, unsent ones
+    /// included.
+    fn remake(&self, registry: Locked, mut folder: Folder, dir: Option<&Path>) -> Result<Notes> {
+        let old = folder.dir.clone();
+        let target = match dir {
+            Some(dir) => config::absolute(dir)?,
+            None => old.clone(),
+        };
+        if target.exists() && std::fs::read_dir(&target)?.next().is_some() {
+            return Err(Error::usage(format!(
+                "{} exists already and is not empty: name another place",
+                target.display()
+            )));
+        }
+        std::fs::create_dir_all(&target)?;
+        let target = target.canonicalize()?;
+        if let Some(other) = registry.registry.folders.iter().find(|f| {
+            f.id != folder.id && (target.starts_with(&f.dir) || f.dir.starts_with(&target))
+        }) {
+            return Err(Error::usage(format!(
+                "{} would be inside or around the saved folder {}",
+                target.display(),
+                other.dir.display()
+            )));
+        }
+        folder.dir = target.clone();
+        let git = self.git(folder.id, &target);
+        let has_head = git.resolve("HEAD")?.is_some();
+        let mut work = Work {
+            client: self,
+            registry,
+            folder,
+            git,
+            online: false,
+        };
+        if has_head {
+            work.refuse_unwritable("HEAD")?;
+            work.git.run(&["read-tree", "--reset", "-u", "HEAD"])?;
+        }
+        work.registry.put(work.folder.clone())?;
+        let mut notes = Notes::default();
+        notes.say(format!(
+            "{} was no longer at {}: it is remade in {} with every version kept on this machine.",
+            work.folder.path,
+            old.display(),
+            target.display()
+        ));
+        work.catch_up(&mut notes)?;
+        work.record_state(&mut notes)?;
+        Ok(notes)
+    }
+
+    /// `share FOLDER PERSON`: lets another person retrieve the folder.
+    pub fn share(&self, name: &str, person: &str) -> Result<Notes> {
+        let project = self.find_project(name)?;
+        let user = self
+            .api
+            .user_named(person)?
+            .ok_or_else(|| Error::usage(format!("the server knows no person named {person:?}")))?;
+        let mut notes = Notes::default();
+        let folder = &project.path_with_namespace;
+        let who = &user.username;
+        match self.api.add_member(project.id, user.id)? {
+            Membership::Added => notes.say(format!(
+                "{who} may now get {folder} and send versions to it."
+            )),
+            Membership::Already(level) if level >= api::MAINTAINER => {
+                notes.say(format!("{who} could already get {folder}."))
+            }
+            Membership::Already(_) => {
+                self.api.make_maintainer(project.id, user.id)?;
+                notes.say(format!(
+                    "{who} could already get {folder} but not send versions to it; \
+                     {who} is now a Maintainer of it and may."
+                ));
+            }
+        }
+        Ok(notes)
+    }
+}

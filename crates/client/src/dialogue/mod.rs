@@ -1,0 +1,250 @@
+//! The dialogue of `girofle-client`: its command line, the questions it asks
+//! on a terminal, and what it prints. The actions themselves are
+//! [`crate::actions`]'s, which neither print nor read the terminal.
+
+mod help;
+mod machine;
+mod status;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use girofle_base::edge::read_answer;
+use girofle_base::error::{Error, Exit, Result};
+
+use crate::actions;
+use crate::config::Location;
+use crate::session::{Client, Notes};
+
+pub use help::PAGE;
+
+/// Keep a folder safe on your Girofle server, the same on each of your machines
+#[derive(Parser)]
+#[command(name = "girofle-client", version)]
+pub struct Cli {
+    /// The settings file [env: GIROFLE_CLIENT_CONFIG; default ~/.config/girofle/client.toml]
+    #[arg(long, value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+    /// The saved folder to act on (the one you are in by default)
+    #[arg(long, value_name = "DIR", global = true)]
+    folder: Option<PathBuf>,
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Subcommand)]
+enum Action {
+    /// Set this machine up: the server, your access token, this machine's name
+    Setup {
+        /// The server's address, e.g. https://gitlab.example.org
+        #[arg(long)]
+        server: Option<String>,
+        /// A file holding your access token
+        #[arg(long, value_name = "FILE", conflicts_with = "token_stdin")]
+        token_file: Option<PathBuf>,
+        /// Read the access token from standard input
+        #[arg(long)]
+        token_stdin: bool,
+        /// This machine's name, as your other machines will show it [default: its host name]
+        #[arg(long)]
+        machine: Option<String>,
+        /// A certificate authority (PEM) to trust for the server, besides the system's
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
+        /// Accept a plain http:// address of another machine (the token and files cross the network unencrypted)
+        #[arg(long)]
+        insecure_http: bool,
+    },
+    /// Make a folder a saved folder (its first version goes to the server)
+    New {
+        /// The folder (made if missing)
+        dir: PathBuf,
+    },
+    /// Save a new version of every file as it is now (works offline too)
+    Save {
+        /// A few words about this version
+        message: Option<String>,
+    },
+    /// Send the saved versions to the server, or bring in the server's
+    Sync,
+    /// Show unsaved changes, versions not sent, and what the server has
+    Status,
+    /// Bring one of your folders onto this machine (without FOLDER: list them)
+    Get {
+        /// The folder's name (or owner/name for a folder shared with you)
+        #[arg(value_name = "FOLDER")]
+        name: Option<String>,
+        /// Where to put it [default: a folder of that name here]
+        dir: Option<PathBuf>,
+        /// Go on even though another machine has changes never sent (they are kept aside there)
+        #[arg(long)]
+        take_over: bool,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Bring your changes and the server's newer versions together, file by file
+    Resolve {
+        /// Which copy to keep for the FILEs named
+        #[arg(long, value_enum, requires = "files")]
+        keep: Option<KeepArg>,
+        /// Files that differ (as listed)
+        files: Vec<String>,
+    },
+    /// Throw away unsaved changes: remake the folder at a version (the newest by default)
+    Discard {
+        /// The version number (see `status`)
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
+        /// Remove the set-aside copy of the folder without asking
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Let another person get one of your folders
+    Share {
+        /// The folder's name
+        #[arg(value_name = "FOLDER")]
+        name: String,
+        /// Their user name on the server
+        person: String,
+    },
+    /// Open the client's page in your browser: your folders, with buttons
+    Ui {
+        /// Only print the page's address; do not open the browser
+        #[arg(long)]
+        no_browser: bool,
+        /// How often to ask the server for news of your folders, in seconds
+        /// (changes made on this machine show at once)
+        #[arg(long, value_name = "SECS", default_value_t = 20)]
+        check_every: u64,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KeepArg {
+    Mine,
+    Server,
+    Both,
+}
+
+/// Carries out the command line: the exit code of the contract, or the
+/// error `main` prints once.
+pub fn run(cli: &Cli) -> Result<Exit> {
+    let location = Location::resolve(cli.config.as_deref())?;
+    let folder = cli.folder.as_deref();
+    match &cli.action {
+        Action::Setup {
+            server,
+            token_file,
+            token_stdin,
+            machine,
+            ca_file,
+            insecure_http,
+        } => machine::setup(
+            &location,
+            server,
+            (token_file, *token_stdin),
+            machine,
+            ca_file,
+            *insecure_http,
+        ),
+        Action::Ui {
+            no_browser,
+            check_every,
+        } => machine::ui(location, *no_browser, *check_every),
+        action => {
+            let client = Client::open(location)?;
+            act(&client, folder, action)
+        }
+    }
+}
+
+fn act(client: &Client, folder: Option<&Path>, action: &Action) -> Result<Exit> {
+    match action {
+        Action::New { dir } => say(client.new_folder(dir)?),
+        Action::Save { message } => say(client.save(folder, message.as_deref())?),
+        Action::Sync => say(client.sync(folder)?),
+        Action::Status => status::status(client, folder),
+        Action::Get { name: None, .. } => {
+            let mut out = String::new();
+            for project in client.inventory()? {
+                // With the folder's own name when the path is not it.
+                let name = actions::folder_name(&project);
+                if name.eq_ignore_ascii_case(&project.path) {
+                    out.push_str(&format!("{}\n", project.path_with_namespace));
+                } else {
+                    out.push_str(&format!("{} ({name})\n", project.path_with_namespace));
+                }
+            }
+            print(&out)
+        }
+        Action::Get {
+            name: Some(name),
+            dir,
+            take_over,
+            yes,
+        } => {
+            if *take_over && !*yes {
+                confirm(
+                    "Take the folder over? Changes never sent from the other machine will be kept \
+                     aside there, not brought here.",
+                )?;
+            }
+            say(client.get(name, dir.as_deref(), *take_over)?)
+        }
+        Action::Resolve { keep, files } => status::resolve(client, folder, *keep, files),
+        Action::Discard { to, yes } => {
+            let (aside, notes) = client.discard(folder, to.as_deref())?;
+            say(notes)?;
+            let remove = *yes
+                || (interactive()
+                    && read_answer(&format!(
+                        "Your folder as it was is in {}. Remove it? [y/N] ",
+                        aside.display()
+                    ))?
+                    .eq_ignore_ascii_case("y"));
+            if remove {
+                std::fs::remove_dir_all(&aside)?;
+                eprintln!("Removed {}.", aside.display());
+            } else {
+                eprintln!(
+                    "Your folder as it was is kept in {}; remove it when you no longer need it.",
+                    aside.display()
+                );
+            }
+            Ok(Exit::Done)
+        }
+        Action::Share { name, person } => say(client.share(name, person)?),
+        Action::Setup { .. } | Action::Ui { .. } => unreachable!("handled before"),
+    }
+}
+
+fn say(notes: Notes) -> Result<Exit> {
+    for line in notes.lines {
+        eprintln!("{line}");
+    }
+    Ok(Exit::Done)
+}
+
+fn print(text: &str) -> Result<Exit> {
+    std::io::stdout().write_all(text.as_bytes())?;
+    Ok(Exit::Done)
+}
+
+fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+fn confirm(question: &str) -> Result<()> {
+    if !interactive() {
+        return Err(Error::usage(
+            "this needs your confirmation: run it on a terminal, or add --yes",
+        ));
+    }
+    if read_answer(&format!("{question} [y/N] "))?.eq_ignore_ascii_case("y") {
+        Ok(())
+    } else {
+        Err(Error::usage("nothing was done"))
+    }
+}
