@@ -3,37 +3,16 @@
 //! as streams, merged), so that memory does not grow with the tree.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use fs_err as fs;
-use fs_err::OpenOptions;
-use fs_err::os::unix::fs::OpenOptionsExt;
 use rayon::prelude::*;
 
 use super::manifest::ManifestReader;
 use super::sync::{Copier, SyncStats};
-use super::{Entry, Kind, MANIFEST, Manifest, entry_of, sorted_entries};
-
-/// BLAKE3 of a file's content.
-pub(super) fn hash_file(path: &Path) -> anyhow::Result<String> {
-    let mut file = OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(path)?;
-    let mut hasher = blake3::Hasher::new();
-    let mut buffer = vec![0u8; 1 << 16];
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
-    }
-    Ok(hasher.finalize().to_hex().to_string())
-}
+use super::{Entry, Kind, MANIFEST, Manifest, entry_of, hash_file, sorted_entries};
 
 /// Files hashed per batch, on every core.
 const BATCH: usize = 4096;

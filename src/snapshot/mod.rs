@@ -149,3 +149,23 @@ fn sorted_entries(directory: &Path) -> io::Result<Vec<fs::DirEntry>> {
     entries.sort_by_cached_key(|entry| entry.file_name());
     Ok(entries)
 }
+
+/// BLAKE3 of a file's content.
+fn hash_file(path: &Path) -> anyhow::Result<String> {
+    use fs_err::os::unix::fs::OpenOptionsExt;
+    use std::io::Read;
+    let mut file = fs_err::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}

@@ -513,7 +513,7 @@ impl Job {
             } => match place_link(target, destination, *exists) {
                 Ok(()) => Ok(Outcome::Linked(match checksum {
                     Some(sum) => sum.clone(),
-                    None => super::check::hash_file(destination)?,
+                    None => super::hash_file(destination)?,
                 })),
                 // Too many links to that inode, or the previous copy lacks
                 // the file after all: a copy does as well.
