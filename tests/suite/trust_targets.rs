@@ -3,7 +3,7 @@
 //! written into; a target that hangs fails within its timeout; retention
 //! failing after a good backup is exit 3 with the ID printed.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

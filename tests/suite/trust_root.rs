@@ -2,7 +2,7 @@
 //! and secrets stay secret, inputs stay inputs. Each test is the `girofle`
 //! user (a member of the group, as install.sh makes it) trying to break in.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -4,7 +4,7 @@
 //! stand-in containers backed up, restored and decommissioned, and the
 //! `--format json` documents checked against the files on disk.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

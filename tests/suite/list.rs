@@ -1,6 +1,6 @@
 //! girofle-list: formats, the engine's absence, legacy and corrupt inventories.
 
-mod common;
+use crate::common;
 
 use common::{Scenario, docker, fresh_ip};
 

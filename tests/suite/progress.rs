@@ -2,7 +2,7 @@
 //! pseudo-terminal (`script`) shows its phase, files, bytes and rate on
 //! stderr; the same backup with stderr a pipe shows nothing of it.
 
-mod common;
+use crate::common;
 
 use common::{Scenario, binary_path, fresh_ip};
 

@@ -1,7 +1,7 @@
 //! girofle-backup against a real engine: exact, incremental, consistent,
 //! verified, bounded by space and retention, safe under kill -9.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;

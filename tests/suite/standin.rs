@@ -5,7 +5,7 @@
 //! projects with topics and members, and git over HTTP behind tokens and
 //! membership. `GIROFLE_TEST_STANDIN_IMAGE` names another build to test.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;

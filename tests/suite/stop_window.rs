@@ -4,7 +4,7 @@
 //! stops (files written, made, removed, renamed, moved in, their modes and
 //! owners changed) is in the backup as the stopped volume holds it.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;

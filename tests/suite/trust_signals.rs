@@ -2,7 +2,7 @@
 //! dying Girofle, a backup ends when GitLab serves again, and decommission
 //! stops GitLab once and for all under one lock. Real engine, real signals.
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 //! girofle-restore and girofle-decommission against a real engine.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;

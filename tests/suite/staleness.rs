@@ -2,7 +2,7 @@
 //! stale; `girofle-list --check` prints only what is wrong and says so by its
 //! exit code. Real stand-in containers, real backups, real cron entries.
 
-mod common;
+use crate::common;
 
 use common::{Scenario, docker, fresh_ip};
 

@@ -2,7 +2,7 @@
 //! its repositories checked; the result kept beside the backup and listed;
 //! nothing left behind, even by a drill killed mid-way.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

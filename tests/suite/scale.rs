@@ -5,7 +5,7 @@
 //! backup's tree. Counted on the real binary with `strace -f -y` (paths of
 //! descriptors).
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 use std::fs;

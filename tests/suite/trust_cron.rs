@@ -3,7 +3,7 @@
 //! migrate), schedules cron would ignore refused before anything is made,
 //! and a cron line that prints nothing when all is well.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

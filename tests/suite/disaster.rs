@@ -2,7 +2,7 @@
 //! on a new host from an off-site target, or on this host from its own
 //! backups when containers vanished.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

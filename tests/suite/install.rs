@@ -1,7 +1,7 @@
 //! install.sh, the legacy wrappers, a home made by the old scripts, cron for
 //! real, and the statically linked binaries.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;

@@ -3,7 +3,7 @@
 //! installed; girofle.log rotated by the real logrotate; and the legacy
 //! decommission script asking for its instance on a terminal.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;

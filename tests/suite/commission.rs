@@ -1,6 +1,6 @@
 //! girofle-commission against a real engine with the stand-in image.
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 

@@ -1,7 +1,7 @@
 //! girofle-ntp-fix against a real chronyd serving time on loopback, with the
 //! package-manager files in a root of the test's own (never this machine's).
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

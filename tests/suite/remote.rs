@@ -1,7 +1,7 @@
 //! Backups on other machines (a real sshd on loopback, and a mounted path),
 //! Girofle's own state, and moving an instance to another host.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;

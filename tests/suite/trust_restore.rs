@@ -1,7 +1,7 @@
 //! Issue 10, §3: a restore cannot destroy what it replaces. Each test tries
 //! to break one promise against the real engine.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;
