@@ -2,7 +2,6 @@
 //! its own container prefix and cron directory, loopback addresses of its
 //! own, the real binaries, and a real Docker engine. Containers made under
 //! the home are removed by label when the scenario ends, pass or fail.
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -3,6 +3,9 @@
 //! real client binary. Beneath it, the one scenario helper every test of
 //! the project shares (tests/common at the top).
 
+// The project's harness is the server suite's, where each piece is used; the
+// client's tests take the few they need.
+#[allow(dead_code)]
 #[path = "../../../../tests/common/mod.rs"]
 pub mod project;
 
