@@ -19,8 +19,8 @@ pub mod container;
 pub mod cron;
 /// The Docker engine through its CLI.
 pub mod docker;
-/// Drills' locks, scratch copies, containers and results, and their clean-up.
-pub mod drill;
+/// What drills leave behind: their locks, scratch copies, containers and results, and their clean-up.
+pub mod drill_traces;
 /// One error type that carries its exit code.
 pub mod error;
 /// The guardian process that puts GitLab back after a `kill -9`.
@@ -33,8 +33,6 @@ pub mod home;
 pub mod inventory;
 /// The per-instance lock and the record of a container taken out of its state.
 pub mod lock;
-/// How far a long operation has gone: counted by the copy, shown by the binaries on a terminal.
-pub mod meter;
 /// Prometheus textfile metrics: last backups, drills and shippings.
 pub mod metrics;
 /// Addresses and ports of this host.
@@ -43,6 +41,8 @@ pub mod net;
 pub mod notify;
 /// One module per operation.
 pub mod ops;
+/// How far a long operation has gone: counted by the copy, shown by the binaries on a terminal.
+pub mod progress;
 /// What the next run undoes after a run was killed.
 pub mod recovery;
 /// Secrets (passwords, tokens) out of what is logged and printed.

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use girofle::cli::{self, Invocation};
 use girofle::error::{Error, Exit};
-use girofle::meter;
+use girofle::progress;
 use girofle::ops::{backup, report};
 
 fn main() -> ExitCode {
@@ -16,7 +16,7 @@ fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
     invocation.require_root()?;
     let home = &invocation.home;
     if let Some(instance) = &args.verify {
-        let bar = meter::Bar::start();
+        let bar = progress::Bar::start();
         let verified = backup::verify(home, instance, args.backup.as_deref());
         bar.finish();
         let verified = verified?;
@@ -44,7 +44,7 @@ fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
         return Ok(Exit::Done);
     }
     if let Some(instance) = &args.drill {
-        let bar = meter::Bar::start();
+        let bar = progress::Bar::start();
         let drilled = backup::drill(
             home,
             instance,
@@ -72,7 +72,7 @@ fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
         }
         return Ok(Exit::Done);
     }
-    let bar = meter::Bar::start();
+    let bar = progress::Bar::start();
     let outcome = backup::run(home, &args);
     bar.finish();
     let outcome = match outcome {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use girofle::cli::{self, Invocation};
 use girofle::error::{Error, Exit};
 use girofle::home::InstanceDir;
-use girofle::meter;
+use girofle::progress;
 use girofle::ops::{report, restore};
 
 fn main() -> ExitCode {
@@ -34,7 +34,7 @@ fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Error> 
     let ask_first = !args.yes && std::io::stdin().is_terminal();
     // The bar never draws over the question: it starts once it is answered.
     let bar = std::rc::Rc::new(std::cell::RefCell::new(
-        (!ask_first).then(meter::Bar::start),
+        (!ask_first).then(progress::Bar::start),
     ));
     let started_bar = bar.clone();
     let mut confirm = move |plan: &restore::Plan| -> Result<bool, Error> {
@@ -42,7 +42,7 @@ fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Error> 
         let answer = cli::ask("Restore? (yes/no)", Some("no"))?;
         let yes = matches!(answer.to_lowercase().as_str(), "y" | "yes");
         if yes {
-            *started_bar.borrow_mut() = Some(meter::Bar::start());
+            *started_bar.borrow_mut() = Some(progress::Bar::start());
         }
         Ok(yes)
     };
@@ -50,7 +50,7 @@ fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Error> 
     let outcome = restore::run(
         &invocation.home,
         &args,
-        &mut |message| meter::phase(message),
+        &mut |message| progress::phase(message),
         if ask_first { Some(&mut confirm) } else { None },
     );
     if let Some(bar) = bar.take() {
@@ -89,8 +89,8 @@ fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Error> 
 
 /// `--all`: the table of every instance on stdout, what went wrong on stderr.
 fn run_all(args: &restore::Args, invocation: &Invocation) -> Result<Exit, Error> {
-    let bar = meter::Bar::start();
-    let outcome = restore::run_all(&invocation.home, args, &mut |message| meter::phase(message));
+    let bar = progress::Bar::start();
+    let outcome = restore::run_all(&invocation.home, args, &mut |message| progress::phase(message));
     bar.finish();
     let outcome = match outcome {
         Ok(outcome) => outcome,

@@ -10,7 +10,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::conf::Conf;
-use crate::drill::Record;
+use crate::drill_traces::Record;
 use crate::home::Home;
 use crate::inventory::Row;
 use crate::metrics::{self, BackupFigures, InstanceLabels};

@@ -744,7 +744,7 @@ impl Pass {
                     Outcome::Copied(bytes, sum) => {
                         self.stats.copied_files += 1;
                         self.stats.copied_bytes += bytes;
-                        crate::meter::count(1, *bytes);
+                        crate::progress::count(1, *bytes);
                         // What was copied, should the file have grown or
                         // shrunk since it was `stat`ed.
                         entry.size = *bytes;
@@ -754,7 +754,7 @@ impl Pass {
                     Outcome::Linked(sum) => {
                         self.stats.linked_files += 1;
                         self.stats.linked_bytes += entry.size;
-                        crate::meter::count(1, entry.size);
+                        crate::progress::count(1, entry.size);
                         entry.checksum = sum.clone();
                         self.out.push(&entry)?;
                     }
@@ -1006,14 +1006,14 @@ impl Pass {
             Outcome::Copied(bytes, sum) => {
                 self.stats.copied_files += 1;
                 self.stats.copied_bytes += bytes;
-                crate::meter::count(1, bytes);
+                crate::progress::count(1, bytes);
                 entry.size = bytes;
                 sum
             }
             Outcome::Linked(sum) => {
                 self.stats.linked_files += 1;
                 self.stats.linked_bytes += entry.size;
-                crate::meter::count(1, entry.size);
+                crate::progress::count(1, entry.size);
                 sum
             }
             Outcome::Vanished => {

@@ -17,7 +17,7 @@ use fs_err as fs;
 use super::find_backup;
 use crate::container::VOLUMES;
 use crate::docker::{Docker, Health, RunSpec, Status};
-use crate::drill::{self, Record};
+use crate::drill_traces::{self as drill, Record};
 use crate::error::{Error, Result};
 use crate::home::{Home, InstanceDir};
 use crate::inventory::{self, Row};

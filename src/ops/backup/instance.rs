@@ -256,7 +256,7 @@ fn make_backup(
         started,
     }
     .lines(paths.partial, &copied);
-    crate::meter::phase(format!("instance {}: writing the MANIFEST", row.number));
+    crate::progress::phase(format!("instance {}: writing the MANIFEST", row.number));
     copy.write_manifest(&header)?;
     let partial = paths.partial;
     let complete = instance.backups().join(id.as_str());
@@ -310,7 +310,7 @@ fn copy_in_two_passes(
     // Before the first pass walks: whatever GitLab writes from now on is
     // recorded, so that the second pass, GitLab stopped, visits only that.
     let watch = out_of_service.then(|| ChangeWatch::start(copy.sources(), copy.root()));
-    crate::meter::phase(format!(
+    crate::progress::phase(format!(
         "instance {}: first pass, GitLab running",
         row.number
     ));
@@ -367,7 +367,7 @@ fn copy_in_two_passes(
         // Stopped, missing or already frozen: nothing writes, a second pass
         // catches what changed during the first.
         _ => {
-            crate::meter::phase(format!("instance {}: second pass", row.number));
+            crate::progress::phase(format!("instance {}: second pass", row.number));
             Some(copy.pass()?)
         }
     };
@@ -418,7 +418,7 @@ impl OutOfServicePass<'_> {
         copied: &mut Copied,
     ) -> Result<std::result::Result<SyncStats, String>> {
         let row = self.row;
-        crate::meter::phase(format!(
+        crate::progress::phase(format!(
             "instance {}: taking GitLab out of service",
             row.number
         ));
@@ -455,7 +455,7 @@ impl OutOfServicePass<'_> {
         };
         copied.shutdown = Some(guard.shutdown);
         let window = Instant::now();
-        crate::meter::phase(format!(
+        crate::progress::phase(format!(
             "instance {}: second pass, GitLab {}",
             row.number,
             if halt == Halt::Pause {
@@ -493,7 +493,7 @@ impl OutOfServicePass<'_> {
                 ceiling.unwrap_or_default().as_secs()
             )));
         }
-        crate::meter::phase(format!(
+        crate::progress::phase(format!(
             "instance {}: putting GitLab back, until healthy",
             row.number
         ));

@@ -257,7 +257,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     let mut outcome = Outcome::default();
     for row in &targets {
         let started = Instant::now();
-        crate::meter::phase(format!("instance {}: backing up", row.number));
+        crate::progress::phase(format!("instance {}: backing up", row.number));
         let result = backup_instance(home, &docker, &conf, row, &args.options);
         let mut report = InstanceReport {
             number: row.number,
@@ -320,7 +320,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     }
     if args.state {
         let started = Instant::now();
-        crate::meter::phase("backing up Girofle's state");
+        crate::progress::phase("backing up Girofle's state");
         match backup_state(home, &docker, &conf, &rows) {
             Ok((id, retention_failure)) => {
                 if let Some(why) = retention_failure {

@@ -273,7 +273,7 @@ pub(crate) fn restore_into(
         .unwrap_or_default()
         .to_string_lossy()
         .into_owned();
-    crate::meter::phase(format!("verifying backup {backup_name}"));
+    crate::progress::phase(format!("verifying backup {backup_name}"));
     let manifest = verify(home, &backup, &backup_name)?;
     let recreate_with = check_version(
         &docker,
