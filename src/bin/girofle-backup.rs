@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use girofle::cli::{self, Invocation};
 use girofle::error::{Error, Exit};
-use girofle::progress;
 use girofle::ops::{backup, report};
+use girofle::progress;
 
 fn main() -> ExitCode {
     cli::main(env!("CARGO_BIN_NAME"), run)

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use girofle::cli::{self, Invocation};
 use girofle::error::{Error, Exit};
 use girofle::home::InstanceDir;
-use girofle::progress;
 use girofle::ops::{report, restore};
+use girofle::progress;
 
 fn main() -> ExitCode {
     cli::main(env!("CARGO_BIN_NAME"), run)
@@ -90,7 +90,9 @@ fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Error> 
 /// `--all`: the table of every instance on stdout, what went wrong on stderr.
 fn run_all(args: &restore::Args, invocation: &Invocation) -> Result<Exit, Error> {
     let bar = progress::Bar::start();
-    let outcome = restore::run_all(&invocation.home, args, &mut |message| progress::phase(message));
+    let outcome = restore::run_all(&invocation.home, args, &mut |message| {
+        progress::phase(message)
+    });
     bar.finish();
     let outcome = match outcome {
         Ok(outcome) => outcome,

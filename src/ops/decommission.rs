@@ -110,7 +110,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
 
     // From the removal on, a signal waits for the end: a removed container
     // cannot be put back, so the decommission completes.
-    let held = crate::signals::transition();
+    let held = crate::lock::transition();
     if status != Status::Missing {
         docker.remove(&row.container)?;
     }

@@ -262,7 +262,7 @@ fn make_backup(
     let complete = instance.backups().join(id.as_str());
     // A signal being handled removes the partial copy: it must never be
     // renamed after that has begun (it would look complete).
-    let _held = crate::signals::transition();
+    let _held = crate::lock::transition();
     fs::rename(partial, &complete).with_context(|| {
         format!(
             "cannot rename {} to {}",
@@ -478,7 +478,7 @@ impl OutOfServicePass<'_> {
         copied.second_pass = Some(window.elapsed());
         if let Some(thawed_after) = thawed {
             // Already running: the record goes, nothing is started.
-            let held = crate::signals::transition();
+            let held = crate::lock::transition();
             guard.keep_out(&held)?;
             drop(held);
             copied.frozen = Some(thawed_after);
@@ -544,7 +544,7 @@ fn frozen_at_most<T>(
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                     // As any change of the container's state: never while a
                     // signal is being acted on.
-                    let _held = crate::signals::transition();
+                    let _held = crate::lock::transition();
                     docker.unpause(container).ok().map(|()| started.elapsed())
                 }
                 _ => None,

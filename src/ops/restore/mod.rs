@@ -319,14 +319,14 @@ pub(crate) fn restore_into(
     restore.stage(&backup)?;
     // A signal acts before or after these steps, never in the middle.
     let prior = {
-        let _held = crate::signals::transition();
+        let _held = crate::lock::transition();
         restore.swap()?
     };
     if let Err(not_healthy) = restore.start_and_wait(progress)? {
-        let _held = crate::signals::transition();
+        let _held = crate::lock::transition();
         return Err(restore.roll_back(prior, not_healthy)?);
     }
-    let _held = crate::signals::transition();
+    let _held = crate::lock::transition();
     restore.finish(prior)
 }
 
