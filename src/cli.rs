@@ -136,6 +136,9 @@ pub fn main<A: clap::Args>(
     program: &'static str,
     body: fn(A, &Invocation) -> Result<Exit, Error>,
 ) -> ExitCode {
+    // Before anything may recover an instance (the guardian, a signal, the
+    // operation itself): recovery finishes what each operation left.
+    crate::ops::register_recovery_hooks();
     // The guardian of an operation is this binary started again (see `guardian`).
     if let Some(code) = crate::guardian::run_if_guardian() {
         return code;

@@ -351,6 +351,13 @@ impl InstanceDir {
     }
 }
 
+/// Hidden prefixes under `bckups/` that never name a complete backup: a
+/// backup being written. Names of the tree, so they live with it, where
+/// the adapters that copy to targets find them too.
+pub const PARTIAL_PREFIX: &str = ".partial-";
+/// A backup being removed by retention: hidden first, then deleted.
+pub const REMOVING_PREFIX: &str = ".removing-";
+
 /// The MANIFEST header key of a backup that keeps the data a restore replaced.
 pub const TAKEN_BEFORE_RESTORE: &str = "taken_before_restore";
 

@@ -3,17 +3,42 @@
 //! half-done restore is rolled back. Called with the instance lock held, so
 //! whoever left these things is gone.
 
+use std::sync::Mutex;
+
 use fs_err as fs;
 
 use crate::docker::{Docker, Status};
 use crate::error::Result;
-use crate::home::{Home, InstanceDir};
+use crate::home::{Home, InstanceDir, PARTIAL_PREFIX, REMOVING_PREFIX};
 use crate::lock::{self, PriorState};
 
-/// Hidden prefixes under `bckups/` that never name a complete backup.
-pub const PARTIAL_PREFIX: &str = ".partial-";
-/// A backup being removed by retention: hidden first, then deleted.
-pub const REMOVING_PREFIX: &str = ".removing-";
+/// What an operation finishes, on recovery, of a restore that a killed run
+/// left half done: it is given the instance and the restore journal's text
+/// (once the volumes are back in place and the staging tree is gone), and
+/// returns what it did, which recovery logs.
+pub type JournalHook = fn(&InstanceDir, &str) -> Result<Vec<String>>;
+
+/// The hooks registered by the operations, in the order they were.
+static HOOKS: Mutex<Vec<JournalHook>> = Mutex::new(Vec::new());
+
+/// Registers an operation's recovery hook. Recovery sits below the
+/// operations and never names one: each operation that leaves something
+/// only it knows how to finish registers here, once per process, before
+/// anything may recover (`cli::main` does it first thing, through
+/// `ops::register_recovery_hooks`).
+pub fn register(hook: JournalHook) {
+    HOOKS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(hook);
+}
+
+fn hooks() -> Vec<JournalHook> {
+    HOOKS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+}
 
 /// Undoes what a killed run left in `instance`; returns what was done (also logged).
 pub fn recover(home: &Home, docker: &Docker, instance: &InstanceDir) -> Result<Vec<String>> {
@@ -221,12 +246,10 @@ fn roll_back_restore(docker: &Docker, instance: &InstanceDir) -> Result<Vec<Stri
         fs::remove_dir_all(&staging)?;
         done.push("removed the staging tree of an interrupted restore".to_string());
     }
-    // The data a restore replaced is kept as a backup: finish describing it.
-    let details = crate::ops::restore::details_from_journal(&text);
-    for id in crate::ops::restore::complete_set_aside(instance, &details)? {
-        done.push(format!(
-            "kept the data an interrupted restore had replaced as backup {id}"
-        ));
+    // What the restore itself must finish (the data it replaced, kept as a
+    // backup) is its own module's business: it registered a hook.
+    for hook in hooks() {
+        done.extend(hook(instance, &text)?);
     }
     clear_journal(instance)?;
     Ok(done)

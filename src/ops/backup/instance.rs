@@ -12,10 +12,11 @@ use crate::conf::Conf;
 use crate::container::VOLUMES;
 use crate::docker::{Docker, Health, Status};
 use crate::error::{Error, Result};
+use crate::home::PARTIAL_PREFIX;
 use crate::home::{BackupId, Home, InstanceDir};
 use crate::inventory::Row;
 use crate::lock::{self, Halt, OutOfService};
-use crate::recovery::{self, PARTIAL_PREFIX};
+use crate::recovery;
 use crate::snapshot::{self, ChangeWatch, Changes, Copier, SyncStats, Walked};
 use crate::timefmt;
 

@@ -23,10 +23,9 @@ use crate::cli::{LockArgs, Seconds};
 use crate::conf::Conf;
 use crate::docker::{DEFAULT_HEALTHY_TIMEOUT, DEFAULT_STOP_TIMEOUT, Docker};
 use crate::error::{Error, Exit, Result};
-use crate::home::{BackupId, Home};
+use crate::home::{BackupId, Home, PARTIAL_PREFIX};
 use crate::inventory::{self, Row};
 use crate::ops::report;
-use crate::recovery::PARTIAL_PREFIX;
 use crate::remote::Remote;
 use crate::snapshot::SyncStats;
 

@@ -9,7 +9,10 @@ mod kept;
 mod phases;
 mod version;
 
-pub use kept::{SET_ASIDE_PREFIX, TAKEN_BEFORE_RESTORE, complete_set_aside, details_from_journal};
+pub use kept::{
+    SET_ASIDE_PREFIX, TAKEN_BEFORE_RESTORE, complete_set_aside, details_from_journal,
+    finish_interrupted,
+};
 
 use fs_err as fs;
 use std::path::{Path, PathBuf};
