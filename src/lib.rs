@@ -23,6 +23,8 @@ pub mod docker;
 pub mod drill_traces;
 /// One error type that carries its exit code.
 pub mod error;
+/// What an operation's end tells `[notify]` and `[metrics]`.
+pub mod events;
 /// The guardian process that puts GitLab back after a `kill -9`.
 pub mod guardian;
 /// What `--help` says after the options; completions and man pages.
@@ -49,6 +51,8 @@ pub mod recovery;
 pub mod redact;
 /// Backup targets on other machines.
 pub mod remote;
+/// `--format json`: the documents drawn from the operations' outcomes.
+pub mod render;
 /// Quoting for the remote shell and cron.
 pub mod shell;
 /// SIGINT, SIGTERM, SIGHUP: containers put back before the process exits.

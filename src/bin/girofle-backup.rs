@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use girofle::cli::{self, Invocation};
 use girofle::error::{Error, Exit};
-use girofle::ops::{backup, report};
+use girofle::ops::backup;
 use girofle::progress;
+use girofle::render;
 
 fn main() -> ExitCode {
     cli::main(env!("CARGO_BIN_NAME"), run)
@@ -78,13 +79,13 @@ fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) if args.output.json() => {
-            report::print_json(&report::failure_json("backup", &error))?;
+            render::print_json(&render::failure_json("backup", &error))?;
             return Err(error);
         }
         Err(error) => return Err(error),
     };
     if args.output.json() {
-        report::print_json(&report::backup_json(&outcome))?;
+        render::print_json(&render::backup_json(&outcome))?;
     } else {
         let mut stdout = std::io::stdout();
         for made in &outcome.made {

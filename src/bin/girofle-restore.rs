@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use girofle::cli::{self, Invocation};
 use girofle::error::{Error, Exit};
 use girofle::home::InstanceDir;
-use girofle::ops::{report, restore};
+use girofle::ops::restore;
 use girofle::progress;
+use girofle::render;
 
 fn main() -> ExitCode {
     cli::main(env!("CARGO_BIN_NAME"), run)
@@ -57,7 +58,7 @@ fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Error> 
         bar.finish();
     }
     if args.output.json() {
-        report::print_json(&report::restore_json(
+        render::print_json(&render::restore_json(
             args.container.as_deref().unwrap_or_default(),
             args.dir.as_deref(),
             outcome.as_ref(),
@@ -97,13 +98,13 @@ fn run_all(args: &restore::Args, invocation: &Invocation) -> Result<Exit, Error>
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) if args.output.json() => {
-            report::print_json(&report::failure_json("restore", &error))?;
+            render::print_json(&render::failure_json("restore", &error))?;
             return Err(error);
         }
         Err(error) => return Err(error),
     };
     if args.output.json() {
-        report::print_json(&report::restore_all_json(&outcome))?;
+        render::print_json(&render::restore_all_json(&outcome))?;
     } else {
         print!("{}", restore::render_table(&outcome));
     }

@@ -2,13 +2,13 @@
 //! stopped, a final backup of the stopped instance, the container removed,
 //! its cron entry removed, its row marked. Volumes and backups stay.
 
-use crate::cli::LockArgs;
 use crate::conf::Conf;
 use crate::docker::{DEFAULT_STOP_TIMEOUT, Docker, Status};
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::inventory::{self, RowState};
 use crate::lock::{Halt, OutOfService};
+use crate::ops::args::LockArgs;
 use crate::ops::backup;
 use crate::{cron, lock, recovery, timefmt};
 
@@ -25,7 +25,7 @@ pub struct Args {
     pub lock: LockArgs,
     /// How the result is printed.
     #[command(flatten)]
-    pub output: crate::ops::report::FormatArgs,
+    pub output: crate::ops::args::FormatArgs,
 }
 
 /// What was done.
@@ -140,7 +140,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
         ),
     );
     // Its series would otherwise say forever that its last backup grows old.
-    let warnings = crate::ops::report::forget(home, &conf, row.number);
+    let warnings = crate::events::forget(home, &conf, row.number);
     Ok(Outcome {
         number: row.number,
         final_backup,

@@ -19,13 +19,13 @@ mod verify;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::cli::{LockArgs, Seconds};
 use crate::conf::Conf;
 use crate::docker::{DEFAULT_HEALTHY_TIMEOUT, DEFAULT_STOP_TIMEOUT, Docker};
 use crate::error::{Error, Exit, Result};
+use crate::events;
 use crate::home::{BackupId, Home, PARTIAL_PREFIX};
 use crate::inventory::{self, Row};
-use crate::ops::report;
+use crate::ops::args::{LockArgs, Seconds};
 use crate::remote::Remote;
 use crate::snapshot::SyncStats;
 
@@ -128,7 +128,7 @@ pub struct Args {
     pub init_target: Option<String>,
     /// How the result is printed.
     #[command(flatten)]
-    pub output: crate::ops::report::FormatArgs,
+    pub output: crate::ops::args::FormatArgs,
 }
 
 impl Args {
@@ -270,7 +270,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
             Ok(made) => {
                 let kept = home.instance_of(row).complete_backups().len() as u64;
                 report.backups_kept = Some(kept);
-                let attempt = report::Attempt::Made {
+                let attempt = events::Attempt::Made {
                     id: made.id.as_str(),
                     stats: &made.stats,
                     stop_window: made.stop_window,
@@ -278,15 +278,15 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
                 };
                 outcome
                     .warnings
-                    .extend(report::backup(home, &conf, row, attempt, report.duration));
+                    .extend(events::backup(home, &conf, row, attempt, report.duration));
             }
             Err(error) => {
                 report.error = Some(format!("{error:#}"));
-                outcome.warnings.extend(report::backup(
+                outcome.warnings.extend(events::backup(
                     home,
                     &conf,
                     row,
-                    report::Attempt::Failed(error),
+                    events::Attempt::Failed(error),
                     report.duration,
                 ));
             }
@@ -332,7 +332,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
             }
             Err(error) => {
                 home.log("backup", &format!("state FAILED: {error}"));
-                outcome.warnings.extend(report::state_backup_failed(
+                outcome.warnings.extend(events::state_backup_failed(
                     home,
                     &conf,
                     &error,
@@ -411,7 +411,7 @@ mod tests {
     use super::*;
 
     fn args(words: &[&str]) -> std::result::Result<Args, clap::Error> {
-        crate::cli::parse("girofle-backup", words)
+        crate::ops::args::parse("girofle-backup", words)
     }
 
     #[test]

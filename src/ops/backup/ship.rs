@@ -67,7 +67,7 @@ pub(super) fn ship_all(
     }
     let duration = started.elapsed();
     let error = (!errors.is_empty()).then(|| errors.join("\n"));
-    outcome.warnings.extend(crate::ops::report::shipping(
+    outcome.warnings.extend(crate::events::shipping(
         home,
         conf,
         &remote.name,

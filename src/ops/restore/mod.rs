@@ -17,7 +17,6 @@ pub use kept::{
 use fs_err as fs;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{LockArgs, Seconds};
 use crate::conf::Conf;
 use crate::container::VOLUMES;
 use crate::docker::{DEFAULT_HEALTHY_TIMEOUT, Docker};
@@ -25,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::home::{BackupId, Home, InstanceDir};
 use crate::inventory::{self, Row};
 use crate::lock;
+use crate::ops::args::{LockArgs, Seconds};
 use crate::recovery;
 use crate::remote::Remote;
 use crate::snapshot::{self, MANIFEST, Manifest};
@@ -89,7 +89,7 @@ pub struct Args {
     pub leave_running: bool,
     /// How the result is printed.
     #[command(flatten)]
-    pub output: crate::ops::report::FormatArgs,
+    pub output: crate::ops::args::FormatArgs,
 }
 
 impl Args {
@@ -231,7 +231,7 @@ pub fn run(
         let rows = inventory::read(home).unwrap_or_default();
         let row = rows.iter().find(|row| row.container == container);
         let conf = Conf::load(home).unwrap_or_default();
-        let warnings = crate::ops::report::restore(
+        let warnings = crate::events::restore(
             home,
             &conf,
             row,
@@ -440,7 +440,7 @@ mod tests {
     use super::*;
 
     fn args(words: &[&str]) -> std::result::Result<Args, clap::Error> {
-        crate::cli::parse("girofle-restore", words)
+        crate::ops::args::parse("girofle-restore", words)
     }
 
     #[test]
