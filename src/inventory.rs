@@ -1,6 +1,10 @@
 //! Rows of `inventory.girofle`: read (CSV, or the legacy scripts' lines),
 //! locked through the `inventory.girofle.lock` sidecar, replaced atomically.
 
+mod select;
+
+pub use select::{commissioned, select};
+
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;

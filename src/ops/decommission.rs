@@ -54,7 +54,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
         .instance
         .clone()
         .ok_or_else(|| Error::usage("name the instance to decommission"))?;
-    let row = backup::select(&rows, &[spec], false)?.remove(0);
+    let row = inventory::select(&rows, &[spec], false)?.remove(0);
     let docker = Docker::new()?;
     docker.server_version()?;
     let conf = Conf::load(home)?;
@@ -86,16 +86,8 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     let made = if args.no_backup {
         None
     } else {
-        let options = backup::Options {
-            lock: args.lock,
-            // Retention must not remove older backups of an instance taken out of service.
-            keep_last: Some(u32::MAX),
-            // GitLab is stopped for good: the final backup is a clean shutdown's.
-            consistency: backup::Consistency::Stop,
-            ..backup::Options::default()
-        };
         // On failure, dropping `out_of_service` starts GitLab again.
-        let made = backup::backup_locked(home, &docker, &conf, &row, &options, &lock).map_err(
+        let made = backup::final_backup(home, &docker, &conf, &row, args.lock, &lock).map_err(
             |error| {
                 Error::failed(format!(
                     "the final backup of instance {} failed, so it was not decommissioned: {error}",

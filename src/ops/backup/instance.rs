@@ -54,8 +54,9 @@ fn check_volumes(instance: &InstanceDir) -> Result<()> {
 }
 
 /// Backs up one instance whose lock the caller holds (`_held`) and has
-/// recovered: `girofle-decommission` takes its final backup this way, with
-/// nothing slipping in between its stop and the removal.
+/// recovered: [`backup_instance`], and a decommission's final backup
+/// (through [`super::final_backup`]), with nothing slipping in between its
+/// stop and the removal.
 pub fn backup_locked(
     home: &Home,
     docker: &Docker,

@@ -11,7 +11,6 @@
 mod drill;
 mod instance;
 mod retention;
-mod select;
 mod ship;
 mod state;
 mod verify;
@@ -24,14 +23,13 @@ use crate::docker::{DEFAULT_HEALTHY_TIMEOUT, DEFAULT_STOP_TIMEOUT, Docker};
 use crate::error::{Error, Exit, Result};
 use crate::events;
 use crate::home::{BackupId, Home, PARTIAL_PREFIX};
-use crate::inventory::{self, Row};
+use crate::inventory::{self, Row, select};
 use crate::ops::args::{LockArgs, Seconds};
 use crate::remote::Remote;
 use crate::snapshot::SyncStats;
 
 pub use drill::{DrillOptions, Drilled, drill};
-pub use instance::{backup_instance, backup_locked};
-pub use select::select;
+pub use instance::backup_instance;
 pub use state::backup_state;
 pub use verify::{Verified, find_backup, verify};
 
@@ -347,7 +345,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     if let Some(remote) = &remote {
         // With --state alone, every instance's new backups travel with the state.
         let shipping: Vec<&Row> = if targets.is_empty() {
-            select::commissioned(&rows).collect()
+            inventory::commissioned(&rows).collect()
         } else {
             targets.iter().collect()
         };
@@ -362,6 +360,30 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
         );
     }
     Ok(outcome)
+}
+
+/// The final backup of an instance about to be decommissioned: backup's one
+/// entry for another operation, so that the decommission never assembles a
+/// backup from backup's own pieces. The caller holds the instance's lock
+/// (`held`), has recovered the instance and taken GitLab out of service, so
+/// that nothing slips in between the stop, this backup and the removal.
+/// GitLab is stopped for good, so the copy is a clean shutdown's; retention
+/// is off, since older backups of an instance taken out of service must stay.
+pub fn final_backup(
+    home: &Home,
+    docker: &Docker,
+    conf: &Conf,
+    row: &Row,
+    lock: LockArgs,
+    held: &crate::lock::InstanceLock,
+) -> Result<Made> {
+    let options = Options {
+        lock,
+        keep_last: Some(u32::MAX),
+        consistency: Consistency::Stop,
+        ..Options::default()
+    };
+    instance::backup_locked(home, docker, conf, row, &options, held)
 }
 
 /// `--init-target NAME`: marks the target as Girofle's, so that it is used.
