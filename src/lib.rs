@@ -2,6 +2,16 @@
 //!
 //! Data flows one way: the binaries in `src/bin` call [`ops`], which use the
 //! modules below it. Nothing below [`ops`] prints to the user.
+//!
+//! The modules stand in layers, each importing only those below it (the
+//! README's "Layout of the code" draws them): ground ([`error`], [`atomic`],
+//! [`timefmt`], [`redact`], [`shell`], [`net`], [`progress`]); the tree and
+//! the settings ([`home`], [`conf`]), which every adapter is handed; adapters
+//! ([`docker`], [`cron`], [`remote`], [`notify`], [`metrics`]); state
+//! ([`inventory`], [`lock`], [`container`]); lifecycle ([`drill_traces`],
+//! [`recovery`], [`signals`], [`guardian`], [`events`]); [`ops`]; then
+//! [`render`], [`help`] and [`cli`], which the binaries call. A lower layer
+//! that needs a higher one is handed a value or a hook, never an import.
 
 #![warn(missing_docs)]
 
