@@ -26,7 +26,7 @@ const SPACE_MARGIN: u64 = 16 << 20;
 /// How many times `docker pause` is tried before a backup falls back to `stop`.
 const PAUSE_ATTEMPTS: u32 = 5;
 
-/// Backs up one instance: takes its lock, then [`backup_locked`].
+/// Backs up one instance: takes its lock, then `backup_locked`.
 pub fn backup_instance(
     home: &Home,
     docker: &Docker,
