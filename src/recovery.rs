@@ -33,11 +33,19 @@ pub fn register(hook: JournalHook) {
         .push(hook);
 }
 
-fn hooks() -> Vec<JournalHook> {
-    HOOKS
+/// Runs every registered hook on a killed restore's journal, in order; the
+/// first error stops them (the journal stays, the next run tries again).
+fn run_hooks(instance: &InstanceDir, journal: &str) -> Result<Vec<String>> {
+    // A copy, so that no hook runs with the registry locked.
+    let hooks = HOOKS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone()
+        .clone();
+    let mut done = Vec::new();
+    for hook in hooks {
+        done.extend(hook(instance, journal)?);
+    }
+    Ok(done)
 }
 
 /// Undoes what a killed run left in `instance`; returns what was done (also logged).
@@ -248,9 +256,39 @@ fn roll_back_restore(docker: &Docker, instance: &InstanceDir) -> Result<Vec<Stri
     }
     // What the restore itself must finish (the data it replaced, kept as a
     // backup) is its own module's business: it registered a hook.
-    for hook in hooks() {
-        done.extend(hook(instance, &text)?);
-    }
+    done.extend(run_hooks(instance, &text)?);
     clear_journal(instance)?;
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    fn finishing(instance: &InstanceDir, journal: &str) -> Result<Vec<String>> {
+        SEEN.lock().unwrap().push(journal.to_string());
+        Ok(vec![format!("finished in {}", instance.root().display())])
+    }
+
+    #[test]
+    fn a_killed_restore_s_journal_goes_to_the_hooks_its_operation_registered() {
+        let temp = tempfile::tempdir().unwrap();
+        let instance = InstanceDir::new(temp.path().to_path_buf());
+        let details = [("from".to_string(), "2026-01-01T00-00-00Z".to_string())];
+        write_journal(&instance, "girofle-gitlab-1", &details).unwrap();
+        let journal = fs::read_to_string(journal_path(&instance)).unwrap();
+        register(finishing);
+        let done = run_hooks(&instance, &journal).unwrap();
+        assert!(
+            done.contains(&format!("finished in {}", temp.path().display())),
+            "{done:?}"
+        );
+        let seen = SEEN.lock().unwrap();
+        assert!(
+            seen.iter()
+                .any(|text| text.contains("header.from=2026-01-01T00-00-00Z"))
+        );
+    }
 }
