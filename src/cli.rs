@@ -1,7 +1,7 @@
 //! What every binary shares: the `main` of every binary (parse, find the
 //! home, run, print the error once, exit), its questions on a terminal, its
 //! progress line. The options themselves are the operations'
-//! ([`crate::ops::args`]), re-exported here for the binaries.
+//! ([`crate::ops::args`]): the operations' arguments are built of them.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
