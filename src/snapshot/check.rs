@@ -14,6 +14,7 @@ use fs_err::os::unix::fs::OpenOptionsExt;
 use rayon::prelude::*;
 
 use super::manifest::ManifestReader;
+use super::sync::{Copier, SyncStats};
 use super::{Entry, Kind, MANIFEST, Manifest, entry_of, sorted_entries};
 
 /// BLAKE3 of a file's content.
@@ -224,49 +225,174 @@ fn differences(actual: &Entry, expected: &Entry) -> Vec<String> {
     how
 }
 
+/// Compares entries, handed in path order, with a MANIFEST read as a stream
+/// beside them: what [`verify`] does with a tree it re-reads, and what a
+/// checked copy ([`super::copy_checked`]) does with the entries it writes,
+/// so that a backup is read once to be both copied and checked.
+pub struct ManifestCheck {
+    reader: ManifestReader,
+    next: Option<Entry>,
+    entries: usize,
+    problems: Vec<Problem>,
+}
+
+impl ManifestCheck {
+    /// Opens the MANIFEST at `path` (its header read, its entries not yet).
+    pub fn open(path: &Path) -> anyhow::Result<ManifestCheck> {
+        let mut reader = ManifestReader::open(path)?;
+        let next = reader.next_entry()?;
+        Ok(ManifestCheck {
+            reader,
+            next,
+            entries: 0,
+            problems: Vec::new(),
+        })
+    }
+
+    /// The MANIFEST's header fields.
+    pub fn header(&self) -> &[(String, String)] {
+        self.reader.header()
+    }
+
+    /// Takes the next listed entry (the one looked at).
+    fn take(&mut self) -> anyhow::Result<Entry> {
+        self.entries += 1;
+        let following = self.reader.next_entry()?;
+        Ok(std::mem::replace(&mut self.next, following).expect("an entry"))
+    }
+
+    /// Listed, not found: sockets were listed, not copied.
+    fn missing(&mut self, entry: Entry) {
+        if entry.kind != Kind::Socket {
+            self.problems.push(Problem::Missing(entry.path));
+        }
+    }
+
+    /// The next entry found (after every one handed before it).
+    pub fn actual(&mut self, actual: &Entry) -> anyhow::Result<()> {
+        while self.next.as_ref().is_some_and(|e| e.path < actual.path) {
+            let expected = self.take()?;
+            self.missing(expected);
+        }
+        if self.next.as_ref().is_some_and(|e| e.path == actual.path) {
+            let expected = self.take()?;
+            let how = differences(actual, &expected);
+            if !how.is_empty() {
+                self.problems
+                    .push(Problem::Changed(expected.path, how.join(", ")));
+            }
+        } else {
+            self.problems.push(Problem::Extra(actual.path.clone()));
+        }
+        Ok(())
+    }
+
+    /// Records a problem found beside the entries (an entry that could not
+    /// be handed in order, say).
+    pub fn problem(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+
+    /// The problems so far.
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+
+    /// Every entry found was handed: what is left of the MANIFEST is missing
+    /// (and its end line is checked).
+    pub fn finish(mut self) -> anyhow::Result<Verification> {
+        while self.next.is_some() {
+            let expected = self.take()?;
+            self.missing(expected);
+        }
+        Ok(Verification {
+            manifest: Manifest {
+                header: self.reader.header().to_vec(),
+                entries: Vec::new(),
+            },
+            entries: self.entries,
+            problems: self.problems,
+        })
+    }
+}
+
 /// Re-reads the tree at `root` and compares it with its MANIFEST, both read
 /// in path order and merged.
 pub fn verify(root: &Path) -> anyhow::Result<Verification> {
-    let mut reader = ManifestReader::open(&root.join(MANIFEST))?;
-    let mut next = reader.next_entry()?;
-    let mut entries = 0;
-    let mut problems = Vec::new();
-    // Sockets were listed, not copied.
-    let missing = |entry: Entry, problems: &mut Vec<Problem>| {
-        if entry.kind != Kind::Socket {
-            problems.push(Problem::Missing(entry.path));
+    let mut check = ManifestCheck::open(&root.join(MANIFEST))?;
+    describe_each(root, |actual| check.actual(&actual))?;
+    check.finish()
+}
+
+/// Files with several names a checked copy remembers, to link their other
+/// names met soon after (see [`Copier::links_nearby`]).
+const LINKS_REMEMBERED: usize = 1 << 15;
+
+/// What [`copy_checked`] made of a backup.
+#[derive(Debug)]
+pub struct CheckedCopy {
+    /// The copy compared with the backup's MANIFEST.
+    pub verification: Verification,
+    /// What the copy did.
+    pub stats: SyncStats,
+}
+
+/// Why [`copy_checked`] stopped.
+#[derive(Debug)]
+pub enum CopyFailure {
+    /// The MANIFEST cannot be read (cut short, out of order, not a MANIFEST).
+    Manifest(anyhow::Error),
+    /// The copy failed (the disk, a file that cannot be read).
+    Copy(anyhow::Error),
+}
+
+/// Copies the trees `tops` of the backup at `backup` into `destination` (an
+/// empty directory), and compares what it writes with the backup's MANIFEST
+/// as it goes: each file's checksum is that of the bytes written, so the
+/// backup is read once, and the MANIFEST and the tree both stream (memory
+/// does not grow with the backup). Anything else at the backup's root but
+/// the MANIFEST is a problem (an extra entry), as [`verify`] would say.
+/// With `keep_free`, the copy stops before leaving less than that free.
+pub fn copy_checked(
+    backup: &Path,
+    tops: &[&str],
+    destination: &Path,
+    keep_free: Option<u64>,
+) -> std::result::Result<CheckedCopy, CopyFailure> {
+    let mut check = ManifestCheck::open(&backup.join(MANIFEST)).map_err(CopyFailure::Manifest)?;
+    let root = sorted_entries(backup).map_err(|error| CopyFailure::Copy(error.into()))?;
+    for child in root {
+        let name = child.file_name();
+        if name != MANIFEST && !tops.iter().any(|top| name == *top) {
+            check.problem(Problem::Extra(PathBuf::from(name)));
         }
-    };
-    describe_each(root, |actual| {
-        while next.as_ref().is_some_and(|e| e.path < actual.path) {
-            entries += 1;
-            let expected = std::mem::replace(&mut next, reader.next_entry()?).expect("an entry");
-            missing(expected, &mut problems);
-        }
-        if next.as_ref().is_some_and(|e| e.path == actual.path) {
-            entries += 1;
-            let expected = std::mem::replace(&mut next, reader.next_entry()?).expect("an entry");
-            let how = differences(&actual, &expected);
-            if !how.is_empty() {
-                problems.push(Problem::Changed(expected.path, how.join(", ")));
-            }
-        } else {
-            problems.push(Problem::Extra(actual.path));
-        }
-        Ok(())
-    })?;
-    while let Some(expected) = next {
-        entries += 1;
-        missing(expected, &mut problems);
-        next = reader.next_entry()?;
     }
-    Ok(Verification {
-        manifest: Manifest {
-            header: reader.header().to_vec(),
-            entries: Vec::new(),
-        },
-        entries,
-        problems,
+    let sources = tops
+        .iter()
+        .map(|top| (PathBuf::from(top), backup.join(top)))
+        .collect();
+    // A backup's files nearly all have several names, most in other
+    // backups: remembering them all would make memory grow with the tree.
+    let mut copier = Copier::new(destination, sources, None).links_nearby(LINKS_REMEMBERED);
+    if let Some(bytes) = keep_free {
+        copier = copier.keep_free(bytes);
+    }
+    let mut unreadable = None;
+    let copied = copier.pass_checked(&mut |entry| {
+        check.actual(entry).map_err(|error| {
+            let message = format!("{error:#}");
+            unreadable = Some(error);
+            anyhow::anyhow!(message)
+        })
+    });
+    if let Some(error) = unreadable {
+        return Err(CopyFailure::Manifest(error));
+    }
+    let stats = copied.map_err(CopyFailure::Copy)?;
+    let verification = check.finish().map_err(CopyFailure::Manifest)?;
+    Ok(CheckedCopy {
+        verification,
+        stats,
     })
 }
 
@@ -314,5 +440,64 @@ mod tests {
             "{problems:?}"
         );
         assert!(problems.contains(&"extra: d/c".to_string()), "{problems:?}");
+    }
+
+    #[test]
+    fn a_checked_copy_keeps_near_links_and_tells_what_differs() {
+        use std::os::unix::fs::MetadataExt;
+        let work = tempfile::tempdir().unwrap();
+        let backup = work.path().join("backup");
+        fs::create_dir_all(backup.join("data/a")).unwrap();
+        fs::create_dir_all(backup.join("data/b")).unwrap();
+        fs::create_dir_all(backup.join("log")).unwrap();
+        fs::write(backup.join("data/a/x"), "shared").unwrap();
+        fs::hard_link(backup.join("data/a/x"), backup.join("data/b/y")).unwrap();
+        fs::write(backup.join("log/z"), "elsewhere too").unwrap();
+        // A name outside the tree, as an earlier backup holds.
+        fs::hard_link(backup.join("log/z"), work.path().join("outside")).unwrap();
+        let manifest = Manifest {
+            header: vec![("id".into(), "x".into())],
+            entries: describe(&backup).unwrap(),
+        };
+        write_manifest(&backup, &manifest).unwrap();
+        let copy = work.path().join("copy");
+        fs::create_dir(&copy).unwrap();
+        let made = copy_checked(&backup, &["data", "log"], &copy, None).unwrap();
+        assert!(
+            made.verification.problems.is_empty(),
+            "{:?}",
+            made.verification.problems
+        );
+        let inode = |p: &str| fs::metadata(copy.join(p)).unwrap().ino();
+        assert_eq!(inode("data/a/x"), inode("data/b/y"));
+        assert_eq!(
+            fs::read_to_string(copy.join("log/z")).unwrap(),
+            "elsewhere too"
+        );
+        // The last file copied changed, one listed gone, one not listed.
+        fs::write(backup.join("log/z"), "elsewhere 2").unwrap();
+        fs::remove_file(backup.join("data/b/y")).unwrap();
+        fs::write(backup.join("stray"), "").unwrap();
+        let again = work.path().join("again");
+        fs::create_dir(&again).unwrap();
+        let problems: Vec<String> = copy_checked(&backup, &["data", "log"], &again, None)
+            .unwrap()
+            .verification
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert!(
+            problems.iter().any(|p| p.starts_with("changed: log/z")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.contains(&"missing: data/b/y".to_string()),
+            "{problems:?}"
+        );
+        assert!(
+            problems.contains(&"extra: stray".to_string()),
+            "{problems:?}"
+        );
     }
 }

@@ -17,7 +17,9 @@ mod manifest;
 mod sync;
 mod watch;
 
-pub use check::{Problem, Verification, describe, verify};
+pub use check::{
+    CheckedCopy, CopyFailure, ManifestCheck, Problem, Verification, copy_checked, describe, verify,
+};
 pub use manifest::{
     Entry, EntryLines, EntryWriter, MANIFEST, Manifest, ManifestReader, write_manifest,
     write_manifest_streamed,

@@ -31,6 +31,9 @@ use super::manifest::{EntryLines, EntryWriter, ManifestReader, write_manifest_st
 use super::watch::Changes;
 use super::{Entry, Kind, MANIFEST, entry_matches, entry_of, lstat, sorted_entries};
 
+/// What hears each entry a checked pass writes ([`Copier::pass_checked`]).
+type EntryCheck<'a> = dyn FnMut(&Entry) -> anyhow::Result<()> + 'a;
+
 /// What a sync did.
 #[derive(Debug, Clone, Default)]
 pub struct SyncStats {
@@ -89,6 +92,9 @@ pub struct Copier {
     last: Option<(std::fs::File, u64)>,
     /// What the last pass met that a record of changes cannot follow.
     unfollowable: Option<String>,
+    /// Files with several names are linked together only when their names
+    /// are met within this many such files (see [`Copier::links_nearby`]).
+    links_nearby: Option<usize>,
 }
 
 impl Copier {
@@ -105,6 +111,7 @@ impl Copier {
             keep_free: None,
             last: None,
             unfollowable: None,
+            links_nearby: None,
         }
     }
 
@@ -125,9 +132,33 @@ impl Copier {
         self
     }
 
+    /// For a copy of a backup, whose files nearly all have several names
+    /// (hard links into the backups before and after it), most of them
+    /// outside the tree copied: such files are copied in parallel batches
+    /// like any other, and two names of one file are linked together in the
+    /// copy when they are met within `files` such files of each other (a
+    /// bounded memory of them), else each gets a copy of the same content
+    /// and metadata. Memory then stays flat, whatever the size of the tree.
+    pub fn links_nearby(mut self, files: usize) -> Copier {
+        self.links_nearby = Some(files);
+        self
+    }
+
     /// One pass over the sources.
     pub fn pass(&mut self) -> anyhow::Result<SyncStats> {
-        self.run_pass(None)
+        self.run_pass(None, None)
+    }
+
+    /// One pass over the sources (into an empty place) that hands `check`
+    /// each entry it writes, in path order, as the MANIFEST would list it:
+    /// the checksum of a file is that of the bytes written, so the sources
+    /// are read once to be both copied and checked. An error from `check`
+    /// stops the pass.
+    pub fn pass_checked(
+        &mut self,
+        check: &mut dyn FnMut(&Entry) -> anyhow::Result<()>,
+    ) -> anyhow::Result<SyncStats> {
+        self.run_pass(None, Some(check))
     }
 
     /// A later pass that visits only the paths `changes` names (relative
@@ -151,7 +182,7 @@ impl Copier {
             return Ok((self.pass()?, Walked::Everything(why)));
         }
         let count = paths.len();
-        Ok((self.run_pass(Some(paths))?, Walked::Changes(count)))
+        Ok((self.run_pass(Some(paths), None)?, Walked::Changes(count)))
     }
 
     /// What forbids visiting `paths` alone: a file with several names
@@ -183,7 +214,11 @@ impl Copier {
         None
     }
 
-    fn run_pass(&mut self, only: Option<BTreeSet<PathBuf>>) -> anyhow::Result<SyncStats> {
+    fn run_pass<'c>(
+        &mut self,
+        only: Option<BTreeSet<PathBuf>>,
+        check: Option<&'c mut EntryCheck<'c>>,
+    ) -> anyhow::Result<SyncStats> {
         let output = tempfile::tempfile_in(&self.root).with_context(|| {
             format!("cannot create a temporary file in {}", self.root.display())
         })?;
@@ -198,6 +233,7 @@ impl Copier {
             existing,
             skip_under: None,
             out: EntryWriter::new(Box::new(output.try_clone()?)),
+            check,
             items: Vec::new(),
             jobs: Vec::new(),
             pending_bytes: 0,
@@ -205,6 +241,8 @@ impl Copier {
             stats: SyncStats::default(),
             only,
             several_names: None,
+            links_nearby: self.links_nearby,
+            batch_inodes: HashMap::new(),
             mounts_inside: None,
             space: if existing_is_none {
                 self.keep_free.map(|margin| Space {
@@ -508,6 +546,15 @@ enum Item {
     },
     /// A directory whose entries are all written: its owner, mode and times.
     DirectoryDone(PathBuf, Metadata),
+    /// Another name of the file job `job` copies to `first`: linked to it
+    /// once the job is done (or copied from `source` if it cannot be).
+    LinkAfter {
+        entry: Entry,
+        job: usize,
+        first: PathBuf,
+        source: PathBuf,
+        metadata: Box<Metadata>,
+    },
 }
 
 /// Jobs per batch, and bytes: a batch runs on every core, then its entries
@@ -538,7 +585,7 @@ impl Space {
     }
 }
 
-struct Pass {
+struct Pass<'c> {
     root: PathBuf,
     previous: Previous,
     /// What the destination holds (the pass before's entries); None when
@@ -547,6 +594,8 @@ struct Pass {
     /// A directory of the destination just removed: its entries are skipped.
     skip_under: Option<PathBuf>,
     out: EntryWriter,
+    /// Hears each entry written (a checked copy).
+    check: Option<&'c mut EntryCheck<'c>>,
     items: Vec<Item>,
     jobs: Vec<Job>,
     pending_bytes: u64,
@@ -558,12 +607,17 @@ struct Pass {
     only: Option<BTreeSet<PathBuf>>,
     /// The first file met with several names (source path).
     several_names: Option<PathBuf>,
+    /// See [`Copier::links_nearby`].
+    links_nearby: Option<usize>,
+    /// With `links_nearby`: files with several names first met in this
+    /// batch -> their job and copy.
+    batch_inodes: HashMap<(u64, u64), (usize, PathBuf)>,
     /// The first directory met on another file system than its volume's.
     mounts_inside: Option<PathBuf>,
     space: Option<Space>,
 }
 
-impl Pass {
+impl Pass<'_> {
     fn top(&mut self, relative: &Path, source: &Path) -> anyhow::Result<()> {
         let metadata = fs::symlink_metadata(source)?;
         if !metadata.is_dir() {
@@ -719,6 +773,14 @@ impl Pass {
         })
     }
 
+    /// Writes an entry of the copy, and tells the check.
+    fn record(&mut self, entry: &Entry) -> anyhow::Result<()> {
+        if let Some(check) = &mut self.check {
+            check(entry)?;
+        }
+        Ok(self.out.push(entry)?)
+    }
+
     /// Runs the batch's jobs on every core (the first error stops them),
     /// then writes its entries in order and finishes its directories.
     fn flush(&mut self) -> anyhow::Result<()> {
@@ -735,7 +797,7 @@ impl Pass {
         self.pending_bytes = 0;
         for item in std::mem::take(&mut self.items) {
             match item {
-                Item::Entry(entry) => self.out.push(&entry)?,
+                Item::Entry(entry) => self.record(&entry)?,
                 Item::Pending {
                     mut entry,
                     job,
@@ -749,22 +811,67 @@ impl Pass {
                         // shrunk since it was `stat`ed.
                         entry.size = *bytes;
                         entry.checksum = sum.clone();
-                        self.out.push(&entry)?;
+                        self.record(&entry)?;
                     }
                     Outcome::Linked(sum) => {
                         self.stats.linked_files += 1;
                         self.stats.linked_bytes += entry.size;
                         crate::progress::count(1, entry.size);
                         entry.checksum = sum.clone();
-                        self.out.push(&entry)?;
+                        self.record(&entry)?;
                     }
                     Outcome::Vanished => {
                         if let Some(existing) = existing {
-                            self.out.push(&existing)?;
+                            self.record(&existing)?;
                         }
                     }
                 },
                 Item::DirectoryDone(path, metadata) => apply_metadata(&path, &metadata)?,
+                Item::LinkAfter {
+                    mut entry,
+                    job,
+                    first,
+                    source,
+                    metadata,
+                } => {
+                    let sum = match &outcomes[job] {
+                        Outcome::Copied(_, sum) | Outcome::Linked(sum) => sum.clone(),
+                        Outcome::Vanished => continue,
+                    };
+                    let destination = self.root.join(&entry.path);
+                    match place_link(&first, &destination, false) {
+                        Ok(()) => {
+                            self.stats.linked_files += 1;
+                            self.stats.linked_bytes += entry.size;
+                            crate::progress::count(1, entry.size);
+                            entry.checksum = sum;
+                        }
+                        Err(error) if is_too_many_links(&error) => {
+                            match copy_file(&source, &destination, &metadata, false)? {
+                                Outcome::Copied(bytes, sum) => {
+                                    self.stats.copied_files += 1;
+                                    self.stats.copied_bytes += bytes;
+                                    crate::progress::count(1, bytes);
+                                    entry.size = bytes;
+                                    entry.checksum = sum;
+                                }
+                                _ => continue,
+                            }
+                        }
+                        Err(error) => return Err(error),
+                    }
+                    self.record(&entry)?;
+                }
+            }
+        }
+        if let Some(limit) = self.links_nearby {
+            if self.inodes.len() + self.batch_inodes.len() > limit {
+                self.inodes.clear();
+            }
+            for (key, (job, first)) in std::mem::take(&mut self.batch_inodes) {
+                if let Outcome::Copied(_, sum) | Outcome::Linked(sum) = &outcomes[job] {
+                    self.inodes.insert(key, (first, sum.clone()));
+                }
             }
         }
         Ok(())
@@ -915,6 +1022,9 @@ impl Pass {
             exists = false;
         }
         if metadata.nlink() > 1 {
+            if self.links_nearby.is_some() && existing.is_none() {
+                return self.nearby_linked_file(relative, source, metadata);
+            }
             return self.linked_file(relative, source, metadata, existing, exists);
         }
         let entry = entry_of(relative.clone(), Kind::File, &metadata, String::new());
@@ -941,6 +1051,61 @@ impl Pass {
             },
         };
         self.queue(entry, job, existing.filter(|e| e.kind != Kind::Dir))?;
+        Ok(true)
+    }
+
+    /// A file with several names, in a copy into an empty place that links
+    /// names met near each other ([`Copier::links_nearby`]): the first name
+    /// is queued like any file; the others are linked to it once its batch
+    /// is done.
+    fn nearby_linked_file(
+        &mut self,
+        relative: PathBuf,
+        source: PathBuf,
+        metadata: Metadata,
+    ) -> anyhow::Result<bool> {
+        let key = (metadata.dev(), metadata.ino());
+        let destination = self.root.join(&relative);
+        if let Some((first, sum)) = self.inodes.get(&key).cloned() {
+            match place_link(&first, &destination, false) {
+                Ok(()) => {
+                    self.stats.linked_files += 1;
+                    self.stats.linked_bytes += metadata.size();
+                    self.emit(Item::Entry(entry_of(relative, Kind::File, &metadata, sum)))?;
+                    return Ok(true);
+                }
+                Err(error) if is_too_many_links(&error) || is_not_found(&error) => {}
+                Err(error) => return Err(error),
+            }
+        } else if let Some((job, first)) = self.batch_inodes.get(&key).cloned() {
+            let entry = entry_of(relative, Kind::File, &metadata, String::new());
+            self.emit(Item::LinkAfter {
+                entry,
+                job,
+                first,
+                source,
+                metadata: Box::new(metadata),
+            })?;
+            return Ok(true);
+        }
+        let entry = entry_of(relative, Kind::File, &metadata, String::new());
+        let job = Job::Copy {
+            source,
+            destination: destination.clone(),
+            metadata,
+            exists: false,
+        };
+        // Its index once queued (a queue may flush the batch: then it is
+        // remembered among the files done, by the flush).
+        let index = self.jobs.len();
+        self.pending_bytes += job.bytes_to_copy();
+        self.jobs.push(job);
+        self.batch_inodes.insert(key, (index, destination));
+        self.emit(Item::Pending {
+            entry,
+            job: index,
+            existing: None,
+        })?;
         Ok(true)
     }
 

@@ -207,35 +207,38 @@ impl Run<'_> {
                 self.backup.display()
             )));
         }
-        let verification = snapshot::verify(self.backup).map_err(|error| {
-            Error::Failed(error.context(format!("{} cannot be verified", self.backup.display())))
-        })?;
-        if !verification.problems.is_empty() {
-            let shown: Vec<String> = verification
-                .problems
-                .iter()
-                .take(5)
-                .map(ToString::to_string)
-                .collect();
-            return Err(Error::failed(format!(
-                "the backup does not match its MANIFEST ({} problem(s): {})",
-                verification.problems.len(),
-                shown.join("; ")
-            )));
-        }
-        let header = &verification.manifest;
+        // The header now; the entries as the scratch copy is made, so that
+        // the backup is read once.
+        let header =
+            snapshot::ManifestReader::open(&self.backup.join(MANIFEST)).map_err(|error| {
+                Error::Failed(
+                    error.context(format!("{} cannot be verified", self.backup.display())),
+                )
+            })?;
         let image = header.get("image").unwrap_or_default().to_string();
         let image_id = header.get("image_id").unwrap_or_default().to_string();
+        drop(header);
         self.check_space()?;
         crate::atomic::create_dir(scratch, 0o700, false)?;
-        for volume in VOLUMES {
-            snapshot::sync_tree(&self.backup.join(volume), &scratch.join(volume), None).map_err(
-                |error| {
-                    Error::Failed(
-                        error.context(format!("cannot copy the backup into {}", scratch.display())),
-                    )
-                },
-            )?;
+        let copy =
+            snapshot::copy_checked(self.backup, &VOLUMES, scratch, None).map_err(|failure| {
+                Error::Failed(match failure {
+                    snapshot::CopyFailure::Manifest(error) => {
+                        error.context(format!("{} cannot be verified", self.backup.display()))
+                    }
+                    snapshot::CopyFailure::Copy(error) => {
+                        error.context(format!("cannot copy the backup into {}", scratch.display()))
+                    }
+                })
+            })?;
+        let problems = &copy.verification.problems;
+        if !problems.is_empty() {
+            let shown: Vec<String> = problems.iter().take(5).map(ToString::to_string).collect();
+            return Err(Error::failed(format!(
+                "the backup does not match its MANIFEST ({} problem(s): {})",
+                problems.len(),
+                shown.join("; ")
+            )));
         }
         Ok((image, image_id))
     }

@@ -73,8 +73,41 @@ pub(super) struct Needed {
 
 const BLOCK: u64 = 4096;
 
-/// Walks the three volumes of `backup` (lstat only) and adds up what their copy takes.
+/// Adds up what the copy of the three volumes of `backup` takes, from its
+/// MANIFEST read as a stream (no walk of the backup, no set of its inodes:
+/// a file with several names in the copy counts once per name, which errs
+/// on the side of room). A legacy backup without MANIFEST is walked.
 pub(super) fn needed_for(backup: &Path) -> Result<Needed> {
+    let manifest = backup.join(crate::snapshot::MANIFEST);
+    if !manifest.exists() {
+        return needed_by_walking(backup);
+    }
+    let mut reader = crate::snapshot::ManifestReader::open(&manifest).map_err(|error| {
+        Error::usage(format!("{} cannot be read: {error:#}", manifest.display()))
+    })?;
+    let mut needed = Needed::default();
+    let in_volumes = |path: &Path| VOLUMES.iter().any(|volume| path.starts_with(volume));
+    while let Some(entry) = reader.next_entry().map_err(|error| {
+        Error::usage(format!("{} cannot be read: {error:#}", manifest.display()))
+    })? {
+        if !in_volumes(&entry.path) {
+            continue;
+        }
+        needed.entries += 1;
+        match entry.kind {
+            crate::snapshot::Kind::Dir => needed.bytes += BLOCK,
+            crate::snapshot::Kind::File | crate::snapshot::Kind::Symlink => {
+                needed.bytes += entry.size.div_ceil(BLOCK) * BLOCK
+            }
+            _ => {}
+        }
+    }
+    needed.bytes += needed.entries * 256;
+    Ok(needed)
+}
+
+/// Walks the three volumes of `backup` (lstat only) and adds up what their copy takes.
+fn needed_by_walking(backup: &Path) -> Result<Needed> {
     let mut needed = Needed::default();
     let mut seen = HashSet::new();
     let mut stack: Vec<PathBuf> = VOLUMES.iter().map(|v| backup.join(v)).collect();

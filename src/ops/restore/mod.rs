@@ -276,8 +276,9 @@ pub(crate) fn restore_into(
         .unwrap_or_default()
         .to_string_lossy()
         .into_owned();
-    crate::progress::phase(format!("verifying backup {backup_name}"));
-    let manifest = verify(home, &backup, &backup_name)?;
+    // Only the MANIFEST's header now: its entries are checked as the staged
+    // copy is made, so that the backup is read once.
+    let manifest = manifest_header(home, &backup, &backup_name)?;
     let recreate_with = check_version(
         &docker,
         container,
@@ -319,7 +320,7 @@ pub(crate) fn restore_into(
             instance.root().display()
         ),
     );
-    restore.stage(&backup)?;
+    restore.stage(&backup, manifest.is_some())?;
     // A signal acts before or after these steps, never in the middle.
     let prior = {
         let _held = crate::lock::transition();
@@ -388,9 +389,10 @@ fn resolve(
     }
 }
 
-/// The backup must be what its MANIFEST says, before anything is touched.
-/// Backups made by the legacy scripts have no MANIFEST: `None`.
-fn verify(home: &Home, backup: &Path, backup_name: &str) -> Result<Option<Manifest>> {
+/// The header of the backup's MANIFEST (read and checked whole later, as the
+/// staged copy is made: [`Restore::stage`]). Backups made by the legacy
+/// scripts have no MANIFEST: `None`.
+fn manifest_header(home: &Home, backup: &Path, backup_name: &str) -> Result<Option<Manifest>> {
     if !backup.join(MANIFEST).exists() {
         home.log(
             "restore",
@@ -401,19 +403,22 @@ fn verify(home: &Home, backup: &Path, backup_name: &str) -> Result<Option<Manife
         );
         return Ok(None);
     }
-    let snapshot::Verification {
-        manifest, problems, ..
-    } = snapshot::verify(backup)
+    let reader = snapshot::ManifestReader::open(&backup.join(MANIFEST))
         .map_err(|error| Error::usage(format!("backup {backup_name} cannot be read: {error:#}")))?;
-    if !problems.is_empty() {
-        let shown: Vec<String> = problems.iter().take(10).map(ToString::to_string).collect();
-        return Err(Error::usage(format!(
-            "backup {backup_name} does not match its MANIFEST ({} problem(s): {}); nothing was changed",
-            problems.len(),
-            shown.join("; ")
-        )));
-    }
-    Ok(Some(manifest))
+    Ok(Some(Manifest {
+        header: reader.header().to_vec(),
+        entries: Vec::new(),
+    }))
+}
+
+/// The refusal of a backup that does not match its MANIFEST.
+pub(super) fn mismatch(backup_name: &str, problems: &[snapshot::Problem]) -> Error {
+    let shown: Vec<String> = problems.iter().take(10).map(ToString::to_string).collect();
+    Error::usage(format!(
+        "backup {backup_name} does not match its MANIFEST ({} problem(s): {}); nothing was changed",
+        problems.len(),
+        shown.join("; ")
+    ))
 }
 
 /// The inventory row of the instance in `dir`, if any; it must be the row of `container`.

@@ -4,6 +4,7 @@ use fs_err as fs;
 use std::path::Path;
 use std::time::Duration;
 
+use super::checks::SPACE_MARGIN;
 use super::{Args, Outcome, Previous, kept};
 use crate::container::VOLUMES;
 use crate::docker::{DEFAULT_STOP_TIMEOUT, Docker, NotHealthy, Status};
@@ -12,7 +13,7 @@ use crate::home::{Home, InstanceDir};
 use crate::inventory::{self, Row};
 use crate::lock::{self, PriorState};
 use crate::recovery::{self, RESTORED_MARK};
-use crate::snapshot;
+use crate::snapshot::{self, CopyFailure};
 
 /// A restore under way, once the backup is chosen and verified.
 pub(super) struct Restore<'a> {
@@ -33,21 +34,47 @@ pub(super) struct Restore<'a> {
 }
 
 impl Restore<'_> {
-    /// The copy, beside the live volumes; nothing live is touched yet.
-    pub(super) fn stage(&self, backup: &Path) -> Result<()> {
+    /// The copy, beside the live volumes, GitLab still running; nothing live
+    /// is touched yet. With a MANIFEST (`checked`), each entry is compared
+    /// with it as it is written (a file's checksum from the bytes copied):
+    /// the backup is read once, and a backup that does not match stops the
+    /// restore here, the staged copy removed.
+    pub(super) fn stage(&self, backup: &Path, checked: bool) -> Result<()> {
         recovery::write_journal(self.instance, self.container, &self.details(None))?;
         let staging = recovery::staging_path(self.instance);
         crate::progress::phase(format!(
-            "copying backup {} beside the volumes",
+            "copying and checking backup {} beside the volumes",
             self.backup_name
         ));
+        let mut refused = None;
         let copied = (|| -> anyhow::Result<()> {
             if staging.exists() {
                 fs::remove_dir_all(&staging)?;
             }
             fs::create_dir(&staging)?;
-            for volume in VOLUMES {
-                snapshot::sync_tree(&backup.join(volume), &staging.join(volume), None)?;
+            if checked {
+                match snapshot::copy_checked(backup, &VOLUMES, &staging, Some(SPACE_MARGIN)) {
+                    Ok(copy) if copy.verification.problems.is_empty() => {}
+                    Ok(copy) => {
+                        refused = Some(super::mismatch(
+                            &self.backup_name,
+                            &copy.verification.problems,
+                        ));
+                        anyhow::bail!("the backup does not match its MANIFEST");
+                    }
+                    Err(CopyFailure::Manifest(error)) => {
+                        refused = Some(Error::usage(format!(
+                            "backup {} cannot be read: {error:#}",
+                            self.backup_name
+                        )));
+                        anyhow::bail!("the MANIFEST cannot be read");
+                    }
+                    Err(CopyFailure::Copy(error)) => return Err(error),
+                }
+            } else {
+                for volume in VOLUMES {
+                    snapshot::sync_tree(&backup.join(volume), &staging.join(volume), None)?;
+                }
             }
             let metadata = fs::metadata(self.instance.volumes())?;
             fs_err::set_permissions(&staging, metadata.permissions())?;
@@ -62,6 +89,16 @@ impl Restore<'_> {
         if let Err(error) = copied {
             let _ = fs::remove_dir_all(&staging);
             let _ = recovery::clear_journal(self.instance);
+            if let Some(refused) = refused {
+                self.home.log(
+                    "restore",
+                    &format!(
+                        "{} into {}: refused, {refused}",
+                        self.backup_name, self.container
+                    ),
+                );
+                return Err(refused);
+            }
             return Err(Error::Failed(error.context(
                 "cannot copy the backup beside the volumes; nothing live was changed",
             )));
