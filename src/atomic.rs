@@ -1,5 +1,6 @@
 //! Files written whole or not at all: a temp file in the same directory,
-//! fsync, rename over the target, fsync the directory (as tantivy does).
+//! fsync, rename over the target, fsync the directory (as tantivy does);
+//! and the sidecar lock files held while a shared file is replaced.
 
 use std::fs::{self, File};
 use std::io::Write;

@@ -15,7 +15,7 @@
 
 #![warn(missing_docs)]
 
-/// Files written whole or not at all.
+/// Files written whole or not at all, and the sidecar lock files held while they are replaced.
 pub mod atomic;
 /// What every binary shares: its `main`, the shared options, printing the error once.
 pub mod cli;
@@ -43,7 +43,7 @@ pub mod help;
 pub mod home;
 /// Rows of `inventory.girofle`: read, lock, atomic replace.
 pub mod inventory;
-/// The per-instance lock and the record of a container taken out of its state.
+/// The per-instance lock, the record of a container taken out of its state, the transition lock.
 pub mod lock;
 /// Prometheus textfile metrics: last backups, drills and shippings.
 pub mod metrics;
