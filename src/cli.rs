@@ -1,86 +1,16 @@
-//! What every binary shares: the options every binary takes, the `main` of
-//! every binary (parse, find the home, run, print the error once, exit).
+//! What every binary shares: the `main` of every binary (parse, find the
+//! home, run, print the error once, exit), its questions on a terminal, its
+//! progress line. The options themselves are the operations'
+//! ([`crate::ops::args`]): the operations' arguments are built of them.
 
-use std::fmt;
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::str::FromStr;
-use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::error::{Error, Exit};
 use crate::home::Home;
-
-/// The options every binary takes besides `--help` and `--version`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Common {
-    /// The Girofle home [env: GIROFLE_HOME, legacy REPERTOIRE_GIROFLE; default /girofle]
-    #[arg(long, value_name = "DIR", global = true)]
-    pub home: Option<PathBuf>,
-}
-
-impl Common {
-    /// The home these options name.
-    pub fn home(&self) -> Home {
-        Home::resolve(self.home.as_deref())
-    }
-}
-
-/// A binary's command line: the options every binary takes, then its
-/// operation's (whose doc comment is the binary's `about`).
-#[derive(Debug, clap::Parser)]
-#[command(version, about = None, long_about = None)]
-pub struct Program<A: clap::Args> {
-    /// The options every binary takes.
-    #[command(flatten)]
-    pub common: Common,
-    /// The operation's own arguments.
-    #[command(flatten)]
-    pub args: A,
-}
-
-/// A duration given in whole seconds on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Seconds(pub Duration);
-
-impl FromStr for Seconds {
-    type Err = std::num::ParseIntError;
-
-    fn from_str(text: &str) -> Result<Seconds, Self::Err> {
-        text.parse().map(|secs| Seconds(Duration::from_secs(secs)))
-    }
-}
-
-impl fmt::Display for Seconds {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.as_secs())
-    }
-}
-
-/// `--lock-timeout`: what every operation on one instance takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
-pub struct LockArgs {
-    /// Seconds to wait for another operation on the same instance
-    #[arg(long, value_name = "SECS", default_value_t = Seconds(crate::lock::DEFAULT_LOCK_TIMEOUT))]
-    pub lock_timeout: Seconds,
-}
-
-impl LockArgs {
-    /// How long to wait for the instance lock.
-    pub fn timeout(&self) -> Duration {
-        self.lock_timeout.0
-    }
-}
-
-impl Default for LockArgs {
-    fn default() -> LockArgs {
-        LockArgs {
-            lock_timeout: Seconds(crate::lock::DEFAULT_LOCK_TIMEOUT),
-        }
-    }
-}
+use crate::ops::args::Program;
 
 /// One run of a binary, as its operation sees it.
 pub struct Invocation {
@@ -136,6 +66,9 @@ pub fn main<A: clap::Args>(
     program: &'static str,
     body: fn(A, &Invocation) -> Result<Exit, Error>,
 ) -> ExitCode {
+    // Before anything may recover an instance (the guardian, a signal, the
+    // operation itself): recovery finishes what each operation left.
+    crate::ops::register_recovery_hooks();
     // The guardian of an operation is this binary started again (see `guardian`).
     if let Some(code) = crate::guardian::run_if_guardian() {
         return code;
@@ -231,15 +164,6 @@ impl Default for Progress {
     }
 }
 
-/// The arguments `program WORDS...` gives an operation (unit tests of the
-/// command lines).
-#[cfg(test)]
-pub(crate) fn parse<A: clap::Args>(program: &str, words: &[&str]) -> Result<A, clap::Error> {
-    use clap::Parser;
-    Program::<A>::try_parse_from(std::iter::once(program).chain(words.iter().copied()))
-        .map(|parsed| parsed.args)
-}
-
 /// Asks `prompt` on stderr and reads one line from stdin (trimmed); an empty
 /// answer is `default` when there is one. End of input is a usage error:
 /// the question was not answered, nothing is changed.
@@ -255,22 +179,3 @@ pub fn ask(prompt: &str, default: Option<&str>) -> Result<String, Error> {
 }
 
 pub use girofle_base::edge::read_answer;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seconds_are_whole_and_print_as_they_were_given() {
-        let seconds: Seconds = "90".parse().unwrap();
-        assert_eq!(seconds.0, Duration::from_secs(90));
-        assert_eq!(seconds.to_string(), "90");
-        for bad in ["", "-1", "1.5", "1m"] {
-            assert!(bad.parse::<Seconds>().is_err(), "{bad}");
-        }
-        assert_eq!(
-            LockArgs::default().timeout(),
-            crate::lock::DEFAULT_LOCK_TIMEOUT
-        );
-    }
-}

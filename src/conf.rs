@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::home::Home;
@@ -81,6 +81,27 @@ pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
 /// operation (and the instance's lock) for long.
 pub const MAX_NOTIFY_TIMEOUT_SECS: u64 = 60;
 
+/// How an alert's event ended (`notify::Outcome`); `[notify] on` lists the
+/// outcomes that are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventOutcome {
+    /// Done.
+    Success,
+    /// Failed (or partly failed).
+    Failure,
+}
+
+impl EventOutcome {
+    /// `success` or `failure`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventOutcome::Success => "success",
+            EventOutcome::Failure => "failure",
+        }
+    }
+}
+
 /// `[notify]`: where events go, and which ones.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "RawNotify")]
@@ -90,7 +111,7 @@ pub struct NotifySection {
     /// `command`: run with the JSON event on its standard input.
     pub command: Option<CommandLine>,
     /// `on`: the outcomes that are sent; `["failure"]` by default.
-    pub on: Vec<crate::notify::Outcome>,
+    pub on: Vec<EventOutcome>,
     /// `timeout_secs`: the most a notification may take, both channels
     /// together; 5 s by default.
     pub timeout: Duration,
@@ -102,7 +123,7 @@ pub struct NotifySection {
 struct RawNotify {
     url: Option<HttpUrl>,
     command: Option<CommandLine>,
-    on: Option<Vec<crate::notify::Outcome>>,
+    on: Option<Vec<EventOutcome>>,
     timeout_secs: Option<u64>,
 }
 
@@ -125,9 +146,7 @@ impl TryFrom<RawNotify> for NotifySection {
         Ok(NotifySection {
             url: raw.url,
             command: raw.command,
-            on: raw
-                .on
-                .unwrap_or_else(|| vec![crate::notify::Outcome::Failure]),
+            on: raw.on.unwrap_or_else(|| vec![EventOutcome::Failure]),
             timeout,
         })
     }
@@ -342,8 +361,8 @@ impl Conf {
 
 #[cfg(test)]
 mod tests {
+    use super::EventOutcome as Outcome;
     use super::*;
-    use crate::notify::Outcome;
 
     #[test]
     fn the_documented_example_parses() {

@@ -264,6 +264,32 @@ struct Captured {
     stderr: String,
 }
 
+/// The one thread still allowed to run docker commands, once set.
+static GATE_KEEPER: std::sync::OnceLock<std::thread::ThreadId> = std::sync::OnceLock::new();
+
+/// From now on only the calling thread runs docker commands; any other
+/// thread that tries parks until the process exits. The signal thread calls
+/// it before it puts containers back: an operation's thread that went on
+/// starting, stopping or inspecting would undo what it puts back. The gate
+/// lives here, in the one place every docker command passes, so that the
+/// engine's adapter needs to know nothing of signals.
+pub fn close_gate() {
+    let _ = GATE_KEEPER.set(std::thread::current().id());
+}
+
+/// Called before every docker command: parks for good once another thread
+/// closed the gate ([`close_gate`]).
+fn gate() {
+    if GATE_KEEPER
+        .get()
+        .is_some_and(|keeper| *keeper != std::thread::current().id())
+    {
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
 impl Docker {
     /// Finds `docker` on the `PATH`.
     pub fn new() -> anyhow::Result<Docker> {
@@ -273,7 +299,7 @@ impl Docker {
     }
 
     fn capture(&self, args: &[&str]) -> anyhow::Result<Captured> {
-        crate::signals::gate();
+        gate();
         let output = duct::cmd(&self.program, args)
             .stdout_capture()
             .stderr_capture()

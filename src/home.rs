@@ -115,14 +115,6 @@ impl Home {
         InstanceDir::new(self.root.join(format!("noeud-gitlab-{number}")))
     }
 
-    /// The instance directory of a row: always `noeud-gitlab-<N>` in this
-    /// home, whatever the row's `dir` column says (the inventory refuses rows
-    /// whose `dir` is anything else, see [`Home::check_instance_dir`]), so that
-    /// a row can never make root work in a directory outside the home.
-    pub fn instance_of(&self, row: &crate::inventory::Row) -> InstanceDir {
-        self.instance_dir(row.number)
-    }
-
     /// Checks a row's recorded directory: empty (legacy rows), or exactly
     /// `<home>/noeud-gitlab-<N>` (no `..`, no other place), and that path, if
     /// it exists, is a real directory, not a symbolic link. The error says why.
@@ -359,6 +351,13 @@ impl InstanceDir {
     }
 }
 
+/// Hidden prefixes under `bckups/` that never name a complete backup: a
+/// backup being written. Names of the tree, so they live with it, where
+/// the adapters that copy to targets find them too.
+pub const PARTIAL_PREFIX: &str = ".partial-";
+/// A backup being removed by retention: hidden first, then deleted.
+pub const REMOVING_PREFIX: &str = ".removing-";
+
 /// The MANIFEST header key of a backup that keeps the data a restore replaced.
 pub const TAKEN_BEFORE_RESTORE: &str = "taken_before_restore";
 
@@ -563,34 +562,6 @@ mod tests {
         assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
         assert_eq!(ids[1].as_str(), "01-01-2026-time-00h-00m-00s");
         assert_eq!(ids[1].to_string(), ids[1].as_str());
-    }
-
-    #[test]
-    fn a_row_finds_its_directory_in_the_home_only() {
-        use crate::inventory::{Row, RowState};
-        let home = Home::resolve(Some(Path::new("/girofle")));
-        let mut row = Row::example(4, "", RowState::Commissioned);
-        // Whatever the row says, root works in the home's directory.
-        row.dir = PathBuf::from("/srv/elsewhere/noeud-gitlab-4");
-        let instance = home.instance_of(&row);
-        assert_eq!(instance.root(), Path::new("/girofle/noeud-gitlab-4"));
-        assert_eq!(instance.dir_name(), "noeud-gitlab-4");
-        assert!(home.check_instance_dir(4, &row.dir).is_err());
-        for bad in [
-            "/girofle/noeud-gitlab-5",
-            "/girofle/../etc/noeud-gitlab-4",
-            "/girofle/noeud-gitlab-4/../../etc",
-            "/girofle/./noeud-gitlab-4/x",
-            "noeud-gitlab-4",
-        ] {
-            assert!(home.check_instance_dir(4, Path::new(bad)).is_err(), "{bad}");
-        }
-        // Legacy rows may record no directory: the home's is the one.
-        assert!(home.check_instance_dir(4, Path::new("")).is_ok());
-        assert!(
-            home.check_instance_dir(4, Path::new("/girofle/noeud-gitlab-4"))
-                .is_ok()
-        );
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! Rows of `inventory.girofle`: read (CSV, or the legacy scripts' lines),
 //! locked through the `inventory.girofle.lock` sidecar, replaced atomically.
 
+mod select;
+
+pub use select::{commissioned, select};
+
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
@@ -485,7 +489,7 @@ pub struct Locked {
 pub fn lock(home: &Home) -> Result<Locked> {
     home.create()?;
     let lock_path = home.inventory_lock();
-    let file = crate::lock::open_lock_file(&lock_path)?;
+    let file = crate::atomic::open_lock_file(&lock_path)?;
     file.lock()
         .with_context(|| format!("cannot lock {}", lock_path.display()))?;
     let (rows, _legacy) = parse_file(home)?;
@@ -568,6 +572,18 @@ impl Locked {
             None => crate::atomic::write(&path, &bytes, 0o640)?,
         }
         Ok(())
+    }
+}
+
+/// A row's place in the home, defined here rather than in `home`, which
+/// knows directories and nothing of the inventory's rows.
+impl Home {
+    /// The instance directory of a row: always `noeud-gitlab-<N>` in this
+    /// home, whatever the row's `dir` column says (the inventory refuses rows
+    /// whose `dir` is anything else, see [`Home::check_instance_dir`]), so that
+    /// a row can never make root work in a directory outside the home.
+    pub fn instance_of(&self, row: &Row) -> crate::home::InstanceDir {
+        self.instance_dir(row.number)
     }
 }
 
@@ -658,5 +674,33 @@ mod tests {
         let text = format!("{LEGACY}\nthis is not an inventory line\n");
         let (line, _) = parse(&text).unwrap_err();
         assert_eq!(line, 3);
+    }
+
+    #[test]
+    fn a_row_finds_its_directory_in_the_home_only() {
+        use std::path::Path;
+        let home = Home::resolve(Some(Path::new("/girofle")));
+        let mut row = Row::example(4, "", RowState::Commissioned);
+        // Whatever the row says, root works in the home's directory.
+        row.dir = PathBuf::from("/srv/elsewhere/noeud-gitlab-4");
+        let instance = home.instance_of(&row);
+        assert_eq!(instance.root(), Path::new("/girofle/noeud-gitlab-4"));
+        assert_eq!(instance.dir_name(), "noeud-gitlab-4");
+        assert!(home.check_instance_dir(4, &row.dir).is_err());
+        for bad in [
+            "/girofle/noeud-gitlab-5",
+            "/girofle/../etc/noeud-gitlab-4",
+            "/girofle/noeud-gitlab-4/../../etc",
+            "/girofle/./noeud-gitlab-4/x",
+            "noeud-gitlab-4",
+        ] {
+            assert!(home.check_instance_dir(4, Path::new(bad)).is_err(), "{bad}");
+        }
+        // Legacy rows may record no directory: the home's is the one.
+        assert!(home.check_instance_dir(4, Path::new("")).is_ok());
+        assert!(
+            home.check_instance_dir(4, Path::new("/girofle/noeud-gitlab-4"))
+                .is_ok()
+        );
     }
 }

@@ -2,6 +2,16 @@
 //!
 //! Data flows one way: the binaries in `src/bin` call [`ops`], which use the
 //! modules below it. Nothing below [`ops`] prints to the user.
+//!
+//! The modules stand in layers, each importing only those below it (the
+//! README's "Layout of the code" draws them): ground ([`error`], [`atomic`],
+//! [`timefmt`], [`redact`], [`shell`], [`net`], [`progress`]); the tree and
+//! the settings ([`home`], [`conf`]), which every adapter is handed; adapters
+//! ([`docker`], [`cron`], [`remote`], [`notify`], [`metrics`]); state
+//! ([`inventory`], [`lock`], [`container`]); lifecycle ([`drill_traces`],
+//! [`recovery`], [`signals`], [`guardian`], [`events`]); [`ops`]; then
+//! [`render`], [`help`] and [`cli`], which the binaries call. A lower layer
+//! that needs a higher one is handed a value or a hook, never an import.
 
 #![warn(missing_docs)]
 
@@ -15,8 +25,10 @@ pub mod container;
 pub mod cron;
 /// The Docker engine through its CLI.
 pub mod docker;
-/// Drills' locks, scratch copies, containers and results, and their clean-up.
-pub mod drill;
+/// What drills leave behind: their locks, scratch copies, containers and results, and their clean-up.
+pub mod drill_traces;
+/// What an operation's end tells `[notify]` and `[metrics]`.
+pub mod events;
 /// The guardian process that puts GitLab back after a `kill -9`.
 pub mod guardian;
 /// What `--help` says after the options; completions and man pages.
@@ -25,10 +37,8 @@ pub mod help;
 pub mod home;
 /// Rows of `inventory.girofle`: read, lock, atomic replace.
 pub mod inventory;
-/// The per-instance lock and the record of a container taken out of its state.
+/// The per-instance lock, the record of a container taken out of its state, the transition lock.
 pub mod lock;
-/// How far a long operation has gone: counted by the copy, shown by the binaries on a terminal.
-pub mod meter;
 /// Prometheus textfile metrics: last backups, drills and shippings.
 pub mod metrics;
 /// Addresses and ports of this host.
@@ -37,10 +47,14 @@ pub mod net;
 pub mod notify;
 /// One module per operation.
 pub mod ops;
+/// How far a long operation has gone: counted by the copy, shown by the binaries on a terminal.
+pub mod progress;
 /// What the next run undoes after a run was killed.
 pub mod recovery;
 /// Backup targets on other machines.
 pub mod remote;
+/// `--format json`: the documents drawn from the operations' outcomes.
+pub mod render;
 /// Quoting for the remote shell and cron.
 pub mod shell;
 /// SIGINT, SIGTERM, SIGHUP: containers put back before the process exits.

@@ -2,13 +2,10 @@
 //! never overlap) and the records that let the next run undo what a killed
 //! run left: a stopped or frozen container, a partial backup, a half restore.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Seek, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-use anyhow::Context;
 
 use crate::docker::Docker;
 use crate::error::{Error, Result};
@@ -17,24 +14,24 @@ use crate::home::InstanceDir;
 /// How long to wait for another operation on the same instance by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(3600);
 
+/// Held while a container is taken out of service or put back, and by the
+/// signal thread from the moment it acts until the process exits.
+static TRANSITION: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The transition lock: hold it while taking a container out of service or
+/// putting it back, so that a signal is acted on before or after, never
+/// during. Never poisoned for its users: a panic elsewhere does not matter.
+/// It lives with the container record it protects, below the signal
+/// thread that takes it for good.
+pub fn transition() -> std::sync::MutexGuard<'static, ()> {
+    TRANSITION
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The lock file of an instance.
 fn lock_path(instance: &InstanceDir) -> PathBuf {
     instance.root().join(".girofle.lock")
-}
-
-/// Opens (creating it, 0600) a sidecar lock file: never truncated, since a
-/// holder may have written its name there, and never through a symbolic link
-/// planted at its name.
-pub fn open_lock_file(path: &std::path::Path) -> anyhow::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(path)
-        .with_context(|| format!("cannot open {}", path.display()))
 }
 
 /// Held while an operation works on an instance; released on drop or death.
@@ -50,7 +47,7 @@ pub fn lock_instance(
     timeout: Duration,
 ) -> Result<InstanceLock> {
     let path = lock_path(instance);
-    let mut file = open_lock_file(&path)?;
+    let mut file = crate::atomic::open_lock_file(&path)?;
     let start = Instant::now();
     loop {
         match file.try_lock() {
@@ -230,7 +227,7 @@ impl<'a> OutOfService<'a> {
         halt: Halt,
     ) -> Result<OutOfService<'a>> {
         // A signal is acted on before or after this, never in between.
-        let _held = crate::signals::transition();
+        let _held = transition();
         write_record(instance, operation, container, PriorState::Running)?;
         let asked = Instant::now();
         let halted = match halt {
@@ -264,7 +261,7 @@ impl<'a> OutOfService<'a> {
     /// Starts (or unpauses) the container and clears the record. If the
     /// engine refuses, the record stays for the next run to retry.
     pub fn put_back(mut self) -> Result<()> {
-        let _held = crate::signals::transition();
+        let _held = transition();
         self.back = true;
         self.resume()?;
         clear_record(self.instance)
@@ -282,7 +279,7 @@ impl<'a> OutOfService<'a> {
 impl Drop for OutOfService<'_> {
     fn drop(&mut self) {
         if !self.back {
-            let _held = crate::signals::transition();
+            let _held = transition();
             if self.resume().is_ok() {
                 let _ = clear_record(self.instance);
             }

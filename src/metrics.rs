@@ -465,7 +465,7 @@ fn lock(textfile: &Path) -> anyhow::Result<File> {
         .to_os_string();
     name.push(".lock");
     let path: PathBuf = textfile.with_file_name(name);
-    let file = crate::lock::open_lock_file(&path)?;
+    let file = crate::atomic::open_lock_file(&path)?;
     let start = Instant::now();
     loop {
         match file.try_lock() {

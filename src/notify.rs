@@ -50,25 +50,10 @@ impl Kind {
     }
 }
 
-/// How it ended; `[notify] on` lists the outcomes that are sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// Done.
-    Success,
-    /// Failed (or partly failed).
-    Failure,
-}
-
-impl Outcome {
-    /// `success` or `failure`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Success => "success",
-            Outcome::Failure => "failure",
-        }
-    }
-}
+/// How an event ended. The type belongs to `conf`, whose `[notify] on`
+/// lists the outcomes that are sent: the settings never depend on the
+/// alerts that read them.
+pub use crate::conf::EventOutcome as Outcome;
 
 /// One event, as sent. Every key is always present (`null` when it does not
 /// apply), so that receivers can rely on the shape:

@@ -3,17 +3,50 @@
 //! half-done restore is rolled back. Called with the instance lock held, so
 //! whoever left these things is gone.
 
+use std::sync::Mutex;
+
 use fs_err as fs;
 
 use crate::docker::{Docker, Status};
 use crate::error::Result;
-use crate::home::{Home, InstanceDir};
+use crate::home::{Home, InstanceDir, PARTIAL_PREFIX, REMOVING_PREFIX};
 use crate::lock::{self, PriorState};
 
-/// Hidden prefixes under `bckups/` that never name a complete backup.
-pub const PARTIAL_PREFIX: &str = ".partial-";
-/// A backup being removed by retention: hidden first, then deleted.
-pub const REMOVING_PREFIX: &str = ".removing-";
+/// What an operation finishes, on recovery, of a restore that a killed run
+/// left half done: it is given the instance and the restore journal's text
+/// (once the volumes are back in place and the staging tree is gone), and
+/// returns what it did, which recovery logs.
+pub type JournalHook = fn(&InstanceDir, &str) -> Result<Vec<String>>;
+
+/// The hooks registered by the operations, in the order they were.
+static HOOKS: Mutex<Vec<JournalHook>> = Mutex::new(Vec::new());
+
+/// Registers an operation's recovery hook. Recovery sits below the
+/// operations and never names one: each operation that leaves something
+/// only it knows how to finish registers here, once per process, before
+/// anything may recover (`cli::main` does it first thing, through
+/// `ops::register_recovery_hooks`).
+pub fn register(hook: JournalHook) {
+    HOOKS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(hook);
+}
+
+/// Runs every registered hook on a killed restore's journal, in order; the
+/// first error stops them (the journal stays, the next run tries again).
+fn run_hooks(instance: &InstanceDir, journal: &str) -> Result<Vec<String>> {
+    // A copy, so that no hook runs with the registry locked.
+    let hooks = HOOKS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let mut done = Vec::new();
+    for hook in hooks {
+        done.extend(hook(instance, journal)?);
+    }
+    Ok(done)
+}
 
 /// Undoes what a killed run left in `instance`; returns what was done (also logged).
 pub fn recover(home: &Home, docker: &Docker, instance: &InstanceDir) -> Result<Vec<String>> {
@@ -51,7 +84,7 @@ pub fn recover(home: &Home, docker: &Docker, instance: &InstanceDir) -> Result<V
         }
     }
     remove_leftover_volumes(instance);
-    done.extend(crate::drill::clean_up(home, docker, instance)?);
+    done.extend(crate::drill_traces::clean_up(home, docker, instance)?);
     for line in &done {
         home.log(
             "recovery",
@@ -93,7 +126,7 @@ fn docker_command_running(container: &str) -> bool {
 pub fn needs_recovery(instance: &InstanceDir) -> bool {
     lock::read_record(instance).is_some()
         || journal_path(instance).exists()
-        || crate::drill::leftovers(instance)
+        || crate::drill_traces::leftovers(instance)
         || fs::read_dir(instance.backups()).is_ok_and(|entries| {
             entries.flatten().any(|entry| {
                 let name = entry.file_name();
@@ -221,13 +254,41 @@ fn roll_back_restore(docker: &Docker, instance: &InstanceDir) -> Result<Vec<Stri
         fs::remove_dir_all(&staging)?;
         done.push("removed the staging tree of an interrupted restore".to_string());
     }
-    // The data a restore replaced is kept as a backup: finish describing it.
-    let details = crate::ops::restore::details_from_journal(&text);
-    for id in crate::ops::restore::complete_set_aside(instance, &details)? {
-        done.push(format!(
-            "kept the data an interrupted restore had replaced as backup {id}"
-        ));
-    }
+    // What the restore itself must finish (the data it replaced, kept as a
+    // backup) is its own module's business: it registered a hook.
+    done.extend(run_hooks(instance, &text)?);
     clear_journal(instance)?;
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    fn finishing(instance: &InstanceDir, journal: &str) -> Result<Vec<String>> {
+        SEEN.lock().unwrap().push(journal.to_string());
+        Ok(vec![format!("finished in {}", instance.root().display())])
+    }
+
+    #[test]
+    fn a_killed_restore_s_journal_goes_to_the_hooks_its_operation_registered() {
+        let temp = tempfile::tempdir().unwrap();
+        let instance = InstanceDir::new(temp.path().to_path_buf());
+        let details = [("from".to_string(), "2026-01-01T00-00-00Z".to_string())];
+        write_journal(&instance, "girofle-gitlab-1", &details).unwrap();
+        let journal = fs::read_to_string(journal_path(&instance)).unwrap();
+        register(finishing);
+        let done = run_hooks(&instance, &journal).unwrap();
+        assert!(
+            done.contains(&format!("finished in {}", temp.path().display())),
+            "{done:?}"
+        );
+        let seen = SEEN.lock().unwrap();
+        assert!(
+            seen.iter()
+                .any(|text| text.contains("header.from=2026-01-01T00-00-00Z"))
+        );
+    }
 }

@@ -16,8 +16,7 @@ use anyhow::{Context, anyhow, bail};
 
 use crate::conf::{Conf, Target};
 use crate::error::{Error, Result};
-use crate::home::BackupId;
-use crate::recovery::{PARTIAL_PREFIX, REMOVING_PREFIX};
+use crate::home::{BackupId, PARTIAL_PREFIX, REMOVING_PREFIX};
 use crate::shell;
 
 /// The file at a target's root that says it is Girofle's (written by `--init-target`).

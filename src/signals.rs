@@ -16,10 +16,6 @@ use nix::sys::signal::{SigSet, Signal};
 use crate::docker::Docker;
 use crate::home::{Home, InstanceDir};
 
-/// Held while a container is taken out of service or put back, and by the
-/// signal thread from the moment it acts until the process exits.
-static TRANSITION: Mutex<()> = Mutex::new(());
-
 /// The instances this process holds the lock of, with the operation.
 static ACTIVE: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
 
@@ -27,10 +23,6 @@ static HOME: OnceLock<(Home, &'static str)> = OnceLock::new();
 
 /// Set as soon as a signal arrives: the operation no longer ends on its own.
 static SIGNALLED: AtomicBool = AtomicBool::new(false);
-
-/// Set once the signal thread holds the transition lock: from then on, no
-/// other thread starts a docker command (see [`gate`]).
-static GATED: AtomicBool = AtomicBool::new(false);
 
 /// The binaries whose signals are handled here: those that take GitLab out
 /// of service.
@@ -82,15 +74,6 @@ pub fn install(program: &'static str, home: &Home) {
     }
 }
 
-/// The transition lock: hold it while taking a container out of service or
-/// putting it back, so that a signal is acted on before or after, never
-/// during. Never poisoned for its users: a panic elsewhere does not matter.
-pub fn transition() -> MutexGuard<'static, ()> {
-    TRANSITION
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// An instance this process holds the lock of; a signal recovers it.
 pub struct Active {
     root: PathBuf,
@@ -131,26 +114,15 @@ pub fn settle() {
     }
 }
 
-/// Called before every docker command: once the signal thread is putting
-/// containers back, the operation's threads must not start, stop or inspect
-/// anything any more, so they wait here until the process exits.
-pub fn gate() {
-    if GATED.load(Ordering::SeqCst) && std::thread::current().name() != Some(THREAD) {
-        loop {
-            std::thread::park();
-        }
-    }
-}
-
 const THREAD: &str = "girofle-signals";
 
 fn on_signal(signal: Signal) -> ! {
     SIGNALLED.store(true, Ordering::SeqCst);
     // From here on, the main thread cannot stop or start a container...
-    let held = transition();
+    let held = crate::lock::transition();
     std::mem::forget(held);
     // ... nor run any docker command, and the ones it ran have ended.
-    GATED.store(true, Ordering::SeqCst);
+    crate::docker::close_gate();
     wait_for_own_docker_commands(std::time::Duration::from_secs(180));
     let active = lock_active().clone();
     let code = 128 + signal as i32;

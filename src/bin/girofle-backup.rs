@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use girofle::cli::{self, Invocation};
 use girofle::error::{Error, Exit};
-use girofle::meter;
-use girofle::ops::{backup, report};
+use girofle::ops::backup;
+use girofle::progress;
+use girofle::render;
 
 fn main() -> ExitCode {
     cli::main(env!("CARGO_BIN_NAME"), run)
@@ -16,7 +17,7 @@ fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
     invocation.require_root()?;
     let home = &invocation.home;
     if let Some(instance) = &args.verify {
-        let bar = meter::Bar::start();
+        let bar = progress::Bar::start();
         let verified = backup::verify(home, instance, args.backup.as_deref());
         bar.finish();
         let verified = verified?;
@@ -44,7 +45,7 @@ fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
         return Ok(Exit::Done);
     }
     if let Some(instance) = &args.drill {
-        let bar = meter::Bar::start();
+        let bar = progress::Bar::start();
         let drilled = backup::drill(
             home,
             instance,
@@ -72,19 +73,19 @@ fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
         }
         return Ok(Exit::Done);
     }
-    let bar = meter::Bar::start();
+    let bar = progress::Bar::start();
     let outcome = backup::run(home, &args);
     bar.finish();
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) if args.output.json() => {
-            report::print_json(&report::failure_json("backup", &error))?;
+            render::print_json(&render::failure_json("backup", &error))?;
             return Err(error);
         }
         Err(error) => return Err(error),
     };
     if args.output.json() {
-        report::print_json(&report::backup_json(&outcome))?;
+        render::print_json(&render::backup_json(&outcome))?;
     } else {
         let mut stdout = std::io::stdout();
         for made in &outcome.made {

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use girofle::cli::{self, Invocation, Progress};
 use girofle::error::{Error, Exit};
-use girofle::ops::{commission, report};
+use girofle::ops::commission;
+use girofle::render;
 
 fn main() -> ExitCode {
     cli::main(env!("CARGO_BIN_NAME"), run)
@@ -21,11 +22,11 @@ fn run(args: commission::Args, invocation: &Invocation) -> Result<Exit, Error> {
     progress.end();
     match result {
         Ok(outcome) if args.output.json() => {
-            report::print_json(&report::commission_json(&outcome, started.elapsed()))?
+            render::print_json(&render::commission_json(&outcome, started.elapsed()))?
         }
         Ok(outcome) => writeln!(std::io::stdout(), "{}", outcome.url)?,
         Err(error) if args.output.json() => {
-            report::print_json(&report::failure_json("commission", &error))?;
+            render::print_json(&render::failure_json("commission", &error))?;
             return Err(error);
         }
         Err(error) => return Err(error),

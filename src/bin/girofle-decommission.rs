@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use girofle::cli::{self, Invocation};
 use girofle::error::{Error, Exit};
 use girofle::inventory::{self, RowState};
-use girofle::ops::{decommission, report};
+use girofle::ops::decommission;
+use girofle::render;
 
 fn main() -> ExitCode {
     cli::main(env!("CARGO_BIN_NAME"), run)
@@ -20,13 +21,13 @@ fn run(mut args: decommission::Args, invocation: &Invocation) -> Result<Exit, Er
     let outcome = match decommission::run(&invocation.home, &args) {
         Ok(outcome) => outcome,
         Err(error) if args.output.json() => {
-            report::print_json(&report::failure_json("decommission", &error))?;
+            render::print_json(&render::failure_json("decommission", &error))?;
             return Err(error);
         }
         Err(error) => return Err(error),
     };
     if args.output.json() {
-        report::print_json(&report::decommission_json(&outcome))?;
+        render::print_json(&render::decommission_json(&outcome))?;
     } else if let Some(id) = &outcome.final_backup {
         println!("{id}");
     }

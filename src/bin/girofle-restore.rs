@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use girofle::cli::{self, Invocation};
 use girofle::error::{Error, Exit};
 use girofle::home::InstanceDir;
-use girofle::meter;
-use girofle::ops::{report, restore};
+use girofle::ops::restore;
+use girofle::progress;
+use girofle::render;
 
 fn main() -> ExitCode {
     cli::main(env!("CARGO_BIN_NAME"), run)
@@ -34,7 +35,7 @@ fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Error> 
     let ask_first = !args.yes && std::io::stdin().is_terminal();
     // The bar never draws over the question: it starts once it is answered.
     let bar = std::rc::Rc::new(std::cell::RefCell::new(
-        (!ask_first).then(meter::Bar::start),
+        (!ask_first).then(progress::Bar::start),
     ));
     let started_bar = bar.clone();
     let mut confirm = move |plan: &restore::Plan| -> Result<bool, Error> {
@@ -42,7 +43,7 @@ fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Error> 
         let answer = cli::ask("Restore? (yes/no)", Some("no"))?;
         let yes = matches!(answer.to_lowercase().as_str(), "y" | "yes");
         if yes {
-            *started_bar.borrow_mut() = Some(meter::Bar::start());
+            *started_bar.borrow_mut() = Some(progress::Bar::start());
         }
         Ok(yes)
     };
@@ -50,14 +51,14 @@ fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Error> 
     let outcome = restore::run(
         &invocation.home,
         &args,
-        &mut |message| meter::phase(message),
+        &mut |message| progress::phase(message),
         if ask_first { Some(&mut confirm) } else { None },
     );
     if let Some(bar) = bar.take() {
         bar.finish();
     }
     if args.output.json() {
-        report::print_json(&report::restore_json(
+        render::print_json(&render::restore_json(
             args.container.as_deref().unwrap_or_default(),
             args.dir.as_deref(),
             outcome.as_ref(),
@@ -89,19 +90,21 @@ fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Error> 
 
 /// `--all`: the table of every instance on stdout, what went wrong on stderr.
 fn run_all(args: &restore::Args, invocation: &Invocation) -> Result<Exit, Error> {
-    let bar = meter::Bar::start();
-    let outcome = restore::run_all(&invocation.home, args, &mut |message| meter::phase(message));
+    let bar = progress::Bar::start();
+    let outcome = restore::run_all(&invocation.home, args, &mut |message| {
+        progress::phase(message)
+    });
     bar.finish();
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) if args.output.json() => {
-            report::print_json(&report::failure_json("restore", &error))?;
+            render::print_json(&render::failure_json("restore", &error))?;
             return Err(error);
         }
         Err(error) => return Err(error),
     };
     if args.output.json() {
-        report::print_json(&report::restore_all_json(&outcome))?;
+        render::print_json(&render::restore_all_json(&outcome))?;
     } else {
         print!("{}", restore::render_table(&outcome));
     }

@@ -6,12 +6,12 @@ use std::net::IpAddr;
 
 use std::time::Duration;
 
-use crate::cli::Seconds;
 use crate::container;
 use crate::docker::{DEFAULT_HEALTHY_TIMEOUT, Docker};
 use crate::error::{Error, Result};
 use crate::home::{Home, InstanceDir};
 use crate::inventory::{self, Row, RowState};
+use crate::ops::args::Seconds;
 use crate::{cron, net, timefmt};
 
 /// The ports searched upwards from when none is given.
@@ -60,7 +60,7 @@ pub struct Args {
     pub no_wait: bool,
     /// How the result is printed.
     #[command(flatten)]
-    pub output: crate::ops::report::FormatArgs,
+    pub output: crate::ops::args::FormatArgs,
 }
 
 impl Args {
@@ -455,7 +455,7 @@ mod tests {
     /// What `girofle-commission WORDS...` asks for, validated as `run` does
     /// before anything is touched.
     fn plan(words: &[&str]) -> Result<Plan> {
-        let args = crate::cli::parse("girofle-commission", words)
+        let args = crate::ops::args::parse("girofle-commission", words)
             .map_err(|error| Error::usage(error.to_string()))?;
         validate(&Home::resolve(Some(Path::new("/girofle"))), &args)
     }
@@ -551,9 +551,9 @@ mod tests {
 
     #[test]
     fn waiting_is_the_default() {
-        let waits: Args = crate::cli::parse("girofle-commission", &[]).unwrap();
+        let waits: Args = crate::ops::args::parse("girofle-commission", &[]).unwrap();
         assert_eq!(waits.wait(), Some(crate::docker::DEFAULT_HEALTHY_TIMEOUT));
-        let no_wait: Args = crate::cli::parse("girofle-commission", &["--no-wait"]).unwrap();
+        let no_wait: Args = crate::ops::args::parse("girofle-commission", &["--no-wait"]).unwrap();
         assert_eq!(no_wait.wait(), None);
     }
 }

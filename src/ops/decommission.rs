@@ -2,13 +2,13 @@
 //! stopped, a final backup of the stopped instance, the container removed,
 //! its cron entry removed, its row marked. Volumes and backups stay.
 
-use crate::cli::LockArgs;
 use crate::conf::Conf;
 use crate::docker::{DEFAULT_STOP_TIMEOUT, Docker, Status};
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::inventory::{self, RowState};
 use crate::lock::{Halt, OutOfService};
+use crate::ops::args::LockArgs;
 use crate::ops::backup;
 use crate::{cron, lock, recovery, timefmt};
 
@@ -25,7 +25,7 @@ pub struct Args {
     pub lock: LockArgs,
     /// How the result is printed.
     #[command(flatten)]
-    pub output: crate::ops::report::FormatArgs,
+    pub output: crate::ops::args::FormatArgs,
 }
 
 /// What was done.
@@ -54,7 +54,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
         .instance
         .clone()
         .ok_or_else(|| Error::usage("name the instance to decommission"))?;
-    let row = backup::select(&rows, &[spec], false)?.remove(0);
+    let row = inventory::select(&rows, &[spec], false)?.remove(0);
     let docker = Docker::new()?;
     docker.server_version()?;
     let conf = Conf::load(home)?;
@@ -86,16 +86,8 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     let made = if args.no_backup {
         None
     } else {
-        let options = backup::Options {
-            lock: args.lock,
-            // Retention must not remove older backups of an instance taken out of service.
-            keep_last: Some(u32::MAX),
-            // GitLab is stopped for good: the final backup is a clean shutdown's.
-            consistency: backup::Consistency::Stop,
-            ..backup::Options::default()
-        };
         // On failure, dropping `out_of_service` starts GitLab again.
-        let made = backup::backup_locked(home, &docker, &conf, &row, &options, &lock).map_err(
+        let made = backup::final_backup(home, &docker, &conf, &row, args.lock, &lock).map_err(
             |error| {
                 Error::failed(format!(
                     "the final backup of instance {} failed, so it was not decommissioned: {error}",
@@ -110,7 +102,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
 
     // From the removal on, a signal waits for the end: a removed container
     // cannot be put back, so the decommission completes.
-    let held = crate::signals::transition();
+    let held = crate::lock::transition();
     if status != Status::Missing {
         docker.remove(&row.container)?;
     }
@@ -140,7 +132,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
         ),
     );
     // Its series would otherwise say forever that its last backup grows old.
-    let warnings = crate::ops::report::forget(home, &conf, row.number);
+    let warnings = crate::events::forget(home, &conf, row.number);
     Ok(Outcome {
         number: row.number,
         final_backup,

@@ -101,7 +101,7 @@ impl<F: FnMut(Entry) -> anyhow::Result<()>> Describer<'_, F> {
         for (mut entry, slot) in std::mem::take(&mut self.waiting) {
             if let Some(slot) = slot {
                 entry.checksum = sums[slot].clone();
-                crate::meter::count(1, entry.size);
+                crate::progress::count(1, entry.size);
             }
             (self.visit)(entry)?;
         }

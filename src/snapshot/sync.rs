@@ -806,7 +806,7 @@ impl Pass<'_> {
                     Outcome::Copied(bytes, sum) => {
                         self.stats.copied_files += 1;
                         self.stats.copied_bytes += bytes;
-                        crate::meter::count(1, *bytes);
+                        crate::progress::count(1, *bytes);
                         // What was copied, should the file have grown or
                         // shrunk since it was `stat`ed.
                         entry.size = *bytes;
@@ -816,7 +816,7 @@ impl Pass<'_> {
                     Outcome::Linked(sum) => {
                         self.stats.linked_files += 1;
                         self.stats.linked_bytes += entry.size;
-                        crate::meter::count(1, entry.size);
+                        crate::progress::count(1, entry.size);
                         entry.checksum = sum.clone();
                         self.record(&entry)?;
                     }
@@ -843,7 +843,7 @@ impl Pass<'_> {
                         Ok(()) => {
                             self.stats.linked_files += 1;
                             self.stats.linked_bytes += entry.size;
-                            crate::meter::count(1, entry.size);
+                            crate::progress::count(1, entry.size);
                             entry.checksum = sum;
                         }
                         Err(error) if is_too_many_links(&error) => {
@@ -851,7 +851,7 @@ impl Pass<'_> {
                                 Outcome::Copied(bytes, sum) => {
                                     self.stats.copied_files += 1;
                                     self.stats.copied_bytes += bytes;
-                                    crate::meter::count(1, bytes);
+                                    crate::progress::count(1, bytes);
                                     entry.size = bytes;
                                     entry.checksum = sum;
                                 }
@@ -1171,14 +1171,14 @@ impl Pass<'_> {
             Outcome::Copied(bytes, sum) => {
                 self.stats.copied_files += 1;
                 self.stats.copied_bytes += bytes;
-                crate::meter::count(1, bytes);
+                crate::progress::count(1, bytes);
                 entry.size = bytes;
                 sum
             }
             Outcome::Linked(sum) => {
                 self.stats.linked_files += 1;
                 self.stats.linked_bytes += entry.size;
-                crate::meter::count(1, entry.size);
+                crate::progress::count(1, entry.size);
                 sum
             }
             Outcome::Vanished => {

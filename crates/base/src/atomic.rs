@@ -1,12 +1,30 @@
 //! Files written whole or not at all: a temp file in the same directory,
-//! fsync, rename over the target, fsync the directory (as tantivy does).
+//! fsync, rename over the target, fsync the directory (as tantivy does);
+//! and the sidecar lock files held while a shared file is replaced.
 
 use std::fs::{self, File};
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use anyhow::Context;
+
+/// Opens (creating it, 0600) a sidecar lock file: never truncated, since a
+/// holder may have written its name there, and never through a symbolic link
+/// planted at its name. It stands here, beside the atomic writes, because
+/// every replace of a shared file (the inventory, the metrics) is made
+/// while its sidecar is held.
+pub fn open_lock_file(path: &Path) -> anyhow::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))
+}
 
 /// Replaces `path` with `contents`, atomically and durably, with `mode`.
 /// The replacement belongs to the writer (root) and keeps the group of the

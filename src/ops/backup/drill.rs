@@ -17,7 +17,7 @@ use fs_err as fs;
 use super::find_backup;
 use crate::container::VOLUMES;
 use crate::docker::{Docker, Health, RunSpec, Status};
-use crate::drill::{self, Record};
+use crate::drill_traces::{self as drill, Record};
 use crate::error::{Error, Result};
 use crate::home::{Home, InstanceDir};
 use crate::inventory::{self, Row};
@@ -117,7 +117,7 @@ pub fn drill(
     let record_path = record.save(&instance);
     // Told before the record's own failure can stop us: a drill that ran is news.
     let warnings = match crate::conf::Conf::load(home) {
-        Ok(conf) => crate::ops::report::drill(home, &conf, &row, &record),
+        Ok(conf) => crate::events::drill(home, &conf, &row, &record),
         Err(error) => vec![format!("girofle.conf: {error}: no notification sent")],
     };
     let record_path = record_path?;

@@ -12,10 +12,11 @@ use crate::conf::Conf;
 use crate::container::VOLUMES;
 use crate::docker::{Docker, Health, Status};
 use crate::error::{Error, Result};
+use crate::home::PARTIAL_PREFIX;
 use crate::home::{BackupId, Home, InstanceDir};
 use crate::inventory::Row;
 use crate::lock::{self, Halt, OutOfService};
-use crate::recovery::{self, PARTIAL_PREFIX};
+use crate::recovery;
 use crate::snapshot::{self, ChangeWatch, Changes, Copier, SyncStats, Walked};
 use crate::timefmt;
 
@@ -25,7 +26,7 @@ const SPACE_MARGIN: u64 = 16 << 20;
 /// How many times `docker pause` is tried before a backup falls back to `stop`.
 const PAUSE_ATTEMPTS: u32 = 5;
 
-/// Backs up one instance: takes its lock, then [`backup_locked`].
+/// Backs up one instance: takes its lock, then `backup_locked`.
 pub fn backup_instance(
     home: &Home,
     docker: &Docker,
@@ -53,8 +54,9 @@ fn check_volumes(instance: &InstanceDir) -> Result<()> {
 }
 
 /// Backs up one instance whose lock the caller holds (`_held`) and has
-/// recovered: `girofle-decommission` takes its final backup this way, with
-/// nothing slipping in between its stop and the removal.
+/// recovered: [`backup_instance`], and a decommission's final backup
+/// (through [`super::final_backup`]), with nothing slipping in between its
+/// stop and the removal.
 pub fn backup_locked(
     home: &Home,
     docker: &Docker,
@@ -256,13 +258,13 @@ fn make_backup(
         started,
     }
     .lines(paths.partial, &copied);
-    crate::meter::phase(format!("instance {}: writing the MANIFEST", row.number));
+    crate::progress::phase(format!("instance {}: writing the MANIFEST", row.number));
     copy.write_manifest(&header)?;
     let partial = paths.partial;
     let complete = instance.backups().join(id.as_str());
     // A signal being handled removes the partial copy: it must never be
     // renamed after that has begun (it would look complete).
-    let _held = crate::signals::transition();
+    let _held = crate::lock::transition();
     fs::rename(partial, &complete).with_context(|| {
         format!(
             "cannot rename {} to {}",
@@ -310,7 +312,7 @@ fn copy_in_two_passes(
     // Before the first pass walks: whatever GitLab writes from now on is
     // recorded, so that the second pass, GitLab stopped, visits only that.
     let watch = out_of_service.then(|| ChangeWatch::start(copy.sources(), copy.root()));
-    crate::meter::phase(format!(
+    crate::progress::phase(format!(
         "instance {}: first pass, GitLab running",
         row.number
     ));
@@ -367,7 +369,7 @@ fn copy_in_two_passes(
         // Stopped, missing or already frozen: nothing writes, a second pass
         // catches what changed during the first.
         _ => {
-            crate::meter::phase(format!("instance {}: second pass", row.number));
+            crate::progress::phase(format!("instance {}: second pass", row.number));
             Some(copy.pass()?)
         }
     };
@@ -418,7 +420,7 @@ impl OutOfServicePass<'_> {
         copied: &mut Copied,
     ) -> Result<std::result::Result<SyncStats, String>> {
         let row = self.row;
-        crate::meter::phase(format!(
+        crate::progress::phase(format!(
             "instance {}: taking GitLab out of service",
             row.number
         ));
@@ -455,7 +457,7 @@ impl OutOfServicePass<'_> {
         };
         copied.shutdown = Some(guard.shutdown);
         let window = Instant::now();
-        crate::meter::phase(format!(
+        crate::progress::phase(format!(
             "instance {}: second pass, GitLab {}",
             row.number,
             if halt == Halt::Pause {
@@ -478,7 +480,7 @@ impl OutOfServicePass<'_> {
         copied.second_pass = Some(window.elapsed());
         if let Some(thawed_after) = thawed {
             // Already running: the record goes, nothing is started.
-            let held = crate::signals::transition();
+            let held = crate::lock::transition();
             guard.keep_out(&held)?;
             drop(held);
             copied.frozen = Some(thawed_after);
@@ -493,7 +495,7 @@ impl OutOfServicePass<'_> {
                 ceiling.unwrap_or_default().as_secs()
             )));
         }
-        crate::meter::phase(format!(
+        crate::progress::phase(format!(
             "instance {}: putting GitLab back, until healthy",
             row.number
         ));
@@ -544,7 +546,7 @@ fn frozen_at_most<T>(
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                     // As any change of the container's state: never while a
                     // signal is being acted on.
-                    let _held = crate::signals::transition();
+                    let _held = crate::lock::transition();
                     docker.unpause(container).ok().map(|()| started.elapsed())
                 }
                 _ => None,

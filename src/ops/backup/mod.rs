@@ -11,7 +11,6 @@
 mod drill;
 mod instance;
 mod retention;
-mod select;
 mod ship;
 mod state;
 mod verify;
@@ -19,20 +18,18 @@ mod verify;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::cli::{LockArgs, Seconds};
 use crate::conf::Conf;
 use crate::docker::{DEFAULT_HEALTHY_TIMEOUT, DEFAULT_STOP_TIMEOUT, Docker};
 use crate::error::{Error, Exit, Result};
-use crate::home::{BackupId, Home};
-use crate::inventory::{self, Row};
-use crate::ops::report;
-use crate::recovery::PARTIAL_PREFIX;
+use crate::events;
+use crate::home::{BackupId, Home, PARTIAL_PREFIX};
+use crate::inventory::{self, Row, select};
+use crate::ops::args::{LockArgs, Seconds};
 use crate::remote::Remote;
 use crate::snapshot::SyncStats;
 
 pub use drill::{DrillOptions, Drilled, drill};
-pub use instance::{backup_instance, backup_locked};
-pub use select::select;
+pub use instance::backup_instance;
 pub use state::backup_state;
 pub use verify::{Verified, find_backup, verify};
 
@@ -129,7 +126,7 @@ pub struct Args {
     pub init_target: Option<String>,
     /// How the result is printed.
     #[command(flatten)]
-    pub output: crate::ops::report::FormatArgs,
+    pub output: crate::ops::args::FormatArgs,
 }
 
 impl Args {
@@ -257,7 +254,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     let mut outcome = Outcome::default();
     for row in &targets {
         let started = Instant::now();
-        crate::meter::phase(format!("instance {}: backing up", row.number));
+        crate::progress::phase(format!("instance {}: backing up", row.number));
         let result = backup_instance(home, &docker, &conf, row, &args.options);
         let mut report = InstanceReport {
             number: row.number,
@@ -271,7 +268,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
             Ok(made) => {
                 let kept = home.instance_of(row).complete_backups().len() as u64;
                 report.backups_kept = Some(kept);
-                let attempt = report::Attempt::Made {
+                let attempt = events::Attempt::Made {
                     id: made.id.as_str(),
                     stats: &made.stats,
                     stop_window: made.stop_window,
@@ -279,15 +276,15 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
                 };
                 outcome
                     .warnings
-                    .extend(report::backup(home, &conf, row, attempt, report.duration));
+                    .extend(events::backup(home, &conf, row, attempt, report.duration));
             }
             Err(error) => {
                 report.error = Some(format!("{error:#}"));
-                outcome.warnings.extend(report::backup(
+                outcome.warnings.extend(events::backup(
                     home,
                     &conf,
                     row,
-                    report::Attempt::Failed(error),
+                    events::Attempt::Failed(error),
                     report.duration,
                 ));
             }
@@ -320,7 +317,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     }
     if args.state {
         let started = Instant::now();
-        crate::meter::phase("backing up Girofle's state");
+        crate::progress::phase("backing up Girofle's state");
         match backup_state(home, &docker, &conf, &rows) {
             Ok((id, retention_failure)) => {
                 if let Some(why) = retention_failure {
@@ -333,7 +330,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
             }
             Err(error) => {
                 home.log("backup", &format!("state FAILED: {error}"));
-                outcome.warnings.extend(report::state_backup_failed(
+                outcome.warnings.extend(events::state_backup_failed(
                     home,
                     &conf,
                     &error,
@@ -348,7 +345,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     if let Some(remote) = &remote {
         // With --state alone, every instance's new backups travel with the state.
         let shipping: Vec<&Row> = if targets.is_empty() {
-            select::commissioned(&rows).collect()
+            inventory::commissioned(&rows).collect()
         } else {
             targets.iter().collect()
         };
@@ -363,6 +360,30 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
         );
     }
     Ok(outcome)
+}
+
+/// The final backup of an instance about to be decommissioned: backup's one
+/// entry for another operation, so that the decommission never assembles a
+/// backup from backup's own pieces. The caller holds the instance's lock
+/// (`held`), has recovered the instance and taken GitLab out of service, so
+/// that nothing slips in between the stop, this backup and the removal.
+/// GitLab is stopped for good, so the copy is a clean shutdown's; retention
+/// is off, since older backups of an instance taken out of service must stay.
+pub fn final_backup(
+    home: &Home,
+    docker: &Docker,
+    conf: &Conf,
+    row: &Row,
+    lock: LockArgs,
+    held: &crate::lock::InstanceLock,
+) -> Result<Made> {
+    let options = Options {
+        lock,
+        keep_last: Some(u32::MAX),
+        consistency: Consistency::Stop,
+        ..Options::default()
+    };
+    instance::backup_locked(home, docker, conf, row, &options, held)
 }
 
 /// `--init-target NAME`: marks the target as Girofle's, so that it is used.
@@ -412,7 +433,7 @@ mod tests {
     use super::*;
 
     fn args(words: &[&str]) -> std::result::Result<Args, clap::Error> {
-        crate::cli::parse("girofle-backup", words)
+        crate::ops::args::parse("girofle-backup", words)
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::error::Result;
 use crate::home::BackupId;
-use crate::recovery::REMOVING_PREFIX;
+use crate::home::REMOVING_PREFIX;
 
 /// Removes the oldest complete backups in `directory` beyond `keep` (at
 /// least 1, so the newest is never removed). A backup is hidden by rename

@@ -34,7 +34,7 @@ pub(super) fn ship_all(
     for row in rows {
         let instance = home.instance_of(row);
         let what = format!("shipping instance {} to `{}`", row.number, remote.name);
-        crate::meter::phase(what.clone());
+        crate::progress::phase(what.clone());
         let result = lock::lock_instance(
             &instance,
             "girofle-backup (shipping)",
@@ -57,7 +57,7 @@ pub(super) fn ship_all(
         }
     }
     if state {
-        crate::meter::phase(format!("shipping the state to `{}`", remote.name));
+        crate::progress::phase(format!("shipping the state to `{}`", remote.name));
         let folder = format!("{}/sauvegardes", remote.host);
         let ids = crate::home::backup_ids_in(&home.state_backups());
         match ship(home, remote, conf, &home.state_backups(), &folder, &ids) {
@@ -67,7 +67,7 @@ pub(super) fn ship_all(
     }
     let duration = started.elapsed();
     let error = (!errors.is_empty()).then(|| errors.join("\n"));
-    outcome.warnings.extend(crate::ops::report::shipping(
+    outcome.warnings.extend(crate::events::shipping(
         home,
         conf,
         &remote.name,

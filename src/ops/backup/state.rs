@@ -10,9 +10,9 @@ use super::{new_id_in, retention};
 use crate::conf::Conf;
 use crate::docker::Docker;
 use crate::error::Result;
+use crate::home::PARTIAL_PREFIX;
 use crate::home::{BackupId, Home};
 use crate::inventory::{self, Row};
-use crate::recovery::PARTIAL_PREFIX;
 use crate::snapshot::{self, Manifest};
 use crate::timefmt;
 

@@ -26,7 +26,7 @@ pub fn verify(home: &Home, spec: &str, backup: Option<&str>) -> Result<Verified>
         .ok_or_else(|| Error::usage(format!("no instance `{spec}` in the inventory")))?;
     let instance = home.instance_of(row);
     let path = find_backup(&instance, backup)?;
-    crate::meter::phase(format!("verifying {}", path.display()));
+    crate::progress::phase(format!("verifying {}", path.display()));
     let verification = snapshot::verify(&path).map_err(|error| {
         Error::Failed(error.context(format!("{} cannot be verified", path.display())))
     })?;

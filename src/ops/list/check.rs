@@ -43,7 +43,7 @@ pub fn check(home: &Home, outcome: &Outcome) -> Vec<String> {
             });
         }
         if entry.last_drill == Some("failed") {
-            let record = crate::drill::last(&InstanceDir::new(Path::new(&entry.dir).into()));
+            let record = crate::drill_traces::last(&InstanceDir::new(Path::new(&entry.dir).into()));
             let (backup, reason) = record.map(|r| (r.backup, r.reason)).unwrap_or_default();
             problems.push(format!(
                 "{who}: its last drill (backup {backup}) failed: {}",

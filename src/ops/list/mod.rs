@@ -188,7 +188,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
                 last_backup_age_seconds: freshness.age.map(|age| age.as_secs()),
                 backup_interval_seconds: freshness.interval.map(|i| i.as_secs()),
                 stale: freshness.stale && row.state == RowState::Commissioned,
-                last_drill: crate::drill::last(&InstanceDir::new(dir.clone()))
+                last_drill: crate::drill_traces::last(&InstanceDir::new(dir.clone()))
                     .map(|record| record.result()),
                 dir: dir.display().to_string(),
                 image: row.image,

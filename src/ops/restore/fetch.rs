@@ -59,7 +59,7 @@ pub(super) fn fetch_folder(
         return Ok(id);
     }
     fs::create_dir_all(local)?;
-    let partial = local.join(format!("{}{id}", crate::recovery::PARTIAL_PREFIX));
+    let partial = local.join(format!("{}{id}", crate::home::PARTIAL_PREFIX));
     let link_dest = crate::home::backup_ids_in(local)
         .pop()
         .map(|b| local.join(b.as_str()));

@@ -43,7 +43,7 @@ pub(super) fn new_id(instance: &InstanceDir) -> BackupId {
         let taken = backups.join(&name).exists()
             || backups.join(format!("{SET_ASIDE_PREFIX}{name}")).exists()
             || backups
-                .join(format!("{}{name}", crate::recovery::PARTIAL_PREFIX))
+                .join(format!("{}{name}", crate::home::PARTIAL_PREFIX))
                 .exists();
         if !taken {
             return BackupId::parse(&name).expect("a generated ID parses");
@@ -150,6 +150,18 @@ pub fn details_from_journal(journal: &str) -> Vec<(String, String)> {
         .filter_map(|line| line.split_once('='))
         .map(|(key, value)| (key.to_string(), value.to_string()))
         .collect()
+}
+
+/// Restore's recovery hook (registered with [`crate::recovery::register`]):
+/// after a killed restore, the data it had set aside is described and kept
+/// as a backup, with the header fields its journal recorded. Returns what
+/// was done, for recovery's log.
+pub fn finish_interrupted(instance: &InstanceDir, journal: &str) -> Result<Vec<String>> {
+    let details = details_from_journal(journal);
+    Ok(complete_set_aside(instance, &details)?
+        .into_iter()
+        .map(|id| format!("kept the data an interrupted restore had replaced as backup {id}"))
+        .collect())
 }
 
 #[cfg(test)]

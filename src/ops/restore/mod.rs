@@ -9,12 +9,14 @@ mod kept;
 mod phases;
 mod version;
 
-pub use kept::{SET_ASIDE_PREFIX, TAKEN_BEFORE_RESTORE, complete_set_aside, details_from_journal};
+pub use kept::{
+    SET_ASIDE_PREFIX, TAKEN_BEFORE_RESTORE, complete_set_aside, details_from_journal,
+    finish_interrupted,
+};
 
 use fs_err as fs;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{LockArgs, Seconds};
 use crate::conf::Conf;
 use crate::container::VOLUMES;
 use crate::docker::{DEFAULT_HEALTHY_TIMEOUT, Docker};
@@ -22,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::home::{BackupId, Home, InstanceDir};
 use crate::inventory::{self, Row};
 use crate::lock;
+use crate::ops::args::{LockArgs, Seconds};
 use crate::recovery;
 use crate::remote::Remote;
 use crate::snapshot::{self, MANIFEST, Manifest};
@@ -86,7 +89,7 @@ pub struct Args {
     pub leave_running: bool,
     /// How the result is printed.
     #[command(flatten)]
-    pub output: crate::ops::report::FormatArgs,
+    pub output: crate::ops::args::FormatArgs,
 }
 
 impl Args {
@@ -228,7 +231,7 @@ pub fn run(
         let rows = inventory::read(home).unwrap_or_default();
         let row = rows.iter().find(|row| row.container == container);
         let conf = Conf::load(home).unwrap_or_default();
-        let warnings = crate::ops::report::restore(
+        let warnings = crate::events::restore(
             home,
             &conf,
             row,
@@ -320,14 +323,14 @@ pub(crate) fn restore_into(
     restore.stage(&backup, manifest.is_some())?;
     // A signal acts before or after these steps, never in the middle.
     let prior = {
-        let _held = crate::signals::transition();
+        let _held = crate::lock::transition();
         restore.swap()?
     };
     if let Err(not_healthy) = restore.start_and_wait(progress)? {
-        let _held = crate::signals::transition();
+        let _held = crate::lock::transition();
         return Err(restore.roll_back(prior, not_healthy)?);
     }
-    let _held = crate::signals::transition();
+    let _held = crate::lock::transition();
     restore.finish(prior)
 }
 
@@ -442,7 +445,7 @@ mod tests {
     use super::*;
 
     fn args(words: &[&str]) -> std::result::Result<Args, clap::Error> {
-        crate::cli::parse("girofle-restore", words)
+        crate::ops::args::parse("girofle-restore", words)
     }
 
     #[test]

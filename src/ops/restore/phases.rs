@@ -42,7 +42,7 @@ impl Restore<'_> {
     pub(super) fn stage(&self, backup: &Path, checked: bool) -> Result<()> {
         recovery::write_journal(self.instance, self.container, &self.details(None))?;
         let staging = recovery::staging_path(self.instance);
-        crate::meter::phase(format!(
+        crate::progress::phase(format!(
             "copying and checking backup {} beside the volumes",
             self.backup_name
         ));

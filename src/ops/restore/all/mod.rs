@@ -360,7 +360,7 @@ pub fn run_all(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Resu
             Verdict::LeftAlone => None,
         };
         if let Some(result) = told {
-            warnings.extend(crate::ops::report::restore(
+            warnings.extend(crate::events::restore(
                 home,
                 &conf,
                 Some(row),
@@ -783,7 +783,7 @@ mod tests {
     use super::*;
 
     fn args(words: &[&str]) -> std::result::Result<Args, clap::Error> {
-        crate::cli::parse("girofle-restore", words)
+        crate::ops::args::parse("girofle-restore", words)
     }
 
     #[test]

@@ -95,7 +95,7 @@ pub fn lock(instance: &InstanceDir) -> Result<DrillLock> {
 
 fn try_lock(instance: &InstanceDir) -> anyhow::Result<Option<DrillLock>> {
     let path = lock_path(instance);
-    let mut file = crate::lock::open_lock_file(&path)?;
+    let mut file = crate::atomic::open_lock_file(&path)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => return Ok(None),

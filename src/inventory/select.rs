@@ -1,4 +1,5 @@
-//! Which instances a backup run takes.
+//! Which rows the INSTANCE arguments of a command name (a number, a name
+//! or a container name), shared by every operation that takes them.
 
 use crate::error::{Error, Result};
 use crate::inventory::{self, Row, RowState};
@@ -31,7 +32,7 @@ pub fn select(rows: &[Row], specs: &[String], all: bool) -> Result<Vec<Row>> {
 }
 
 /// The rows of instances in service.
-pub(super) fn commissioned(rows: &[Row]) -> impl Iterator<Item = &Row> {
+pub fn commissioned(rows: &[Row]) -> impl Iterator<Item = &Row> {
     rows.iter().filter(|r| r.state == RowState::Commissioned)
 }
 
