@@ -220,8 +220,8 @@ impl Run<'_> {
         drop(header);
         self.check_space()?;
         crate::atomic::create_dir(scratch, 0o700, false)?;
-        let copy =
-            snapshot::copy_checked(self.backup, &VOLUMES, scratch, None).map_err(|failure| {
+        let copy = snapshot::copy_checked(self.backup, &VOLUMES, scratch, Some(SPACE_MARGIN))
+            .map_err(|failure| {
                 Error::Failed(match failure {
                     snapshot::CopyFailure::Manifest(error) => {
                         error.context(format!("{} cannot be verified", self.backup.display()))

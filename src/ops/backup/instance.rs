@@ -466,12 +466,12 @@ impl OutOfServicePass<'_> {
                 "stopped"
             }
         ));
-        let changes = changes();
+        // Reading the record is part of the freeze, and so under its ceiling.
         let (pass, thawed) = match ceiling.filter(|_| halt == Halt::Pause) {
-            Some(limit) => frozen_at_most(self.docker, &row.container, limit, || {
-                copy.pass_after(changes)
+            Some(limit) => frozen_at_most(self.docker, &row.container, window, limit, || {
+                copy.pass_after(changes())
             }),
-            None => (copy.pass_after(changes), None),
+            None => (copy.pass_after(changes()), None),
         };
         let pass = pass.map(|(stats, walked)| {
             copied.walked = Some(walked);
@@ -523,16 +523,17 @@ impl OutOfServicePass<'_> {
     }
 }
 
-/// Runs `pass` while `container` is frozen; if it still runs after `limit`,
-/// another thread thaws the container then, and the answer says after how
-/// long (the pass goes on, its copy no longer from one instant).
+/// Runs `pass` while `container` is frozen (since `started`); if it still
+/// runs `limit` after that, another thread thaws the container then, and the
+/// answer says after how long (the pass goes on, its copy no longer from one
+/// instant).
 fn frozen_at_most<T>(
     docker: &Docker,
     container: &str,
+    started: Instant,
     limit: Duration,
     pass: impl FnOnce() -> T,
 ) -> (T, Option<Duration>) {
-    let started = Instant::now();
     let (done, wait) = std::sync::mpsc::channel::<()>();
     // The pass waits until the watchdog watches: otherwise a short pass could
     // end before the watchdog's thread has even begun, and the ceiling would
