@@ -3,6 +3,8 @@
 //! as streams, merged), so that memory does not grow with the tree.
 
 use std::collections::HashMap;
+
+use anyhow::Context;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -10,7 +12,7 @@ use std::path::{Path, PathBuf};
 use fs_err as fs;
 use rayon::prelude::*;
 
-use super::manifest::ManifestReader;
+use super::manifest::{EntryWriter, ManifestReader};
 use super::sync::{Copier, SyncStats};
 use super::{Entry, Kind, MANIFEST, Manifest, entry_of, hash_file, sorted_entries};
 
@@ -126,9 +128,25 @@ pub fn describe_each(
     describer.flush()
 }
 
+/// Describes the tree at `root` as [`describe_each`] does, its entry lines
+/// written into an unnamed temporary file in `temporary` (on the same file
+/// system, not under `root`) rather than kept: a tree as large as an
+/// instance's data has a line per file, and memory must not grow with it.
+/// Returns the file and how many entries it holds, for
+/// [`super::write_manifest_streamed`].
+pub fn describe_to_file(root: &Path, temporary: &Path) -> anyhow::Result<(std::fs::File, u64)> {
+    let file = tempfile::tempfile_in(temporary)
+        .with_context(|| format!("cannot create a temporary file in {}", temporary.display()))?;
+    let mut lines = EntryWriter::new(Box::new(file.try_clone()?));
+    describe_each(root, |entry| Ok(lines.push(&entry)?))?;
+    let count = lines.finish()?;
+    Ok((file, count))
+}
+
 /// Describes the tree at `root`, entry by entry in path order, with content
 /// checksums; the MANIFEST file itself is left out. Held in memory: for
-/// small trees (Girofle's state); a backup's copy describes as it goes.
+/// small trees (Girofle's state); a backup's copy describes as it goes, and
+/// a large tree is described into a file ([`describe_to_file`]).
 pub fn describe(root: &Path) -> anyhow::Result<Vec<Entry>> {
     let mut entries = Vec::new();
     describe_each(root, |entry| {

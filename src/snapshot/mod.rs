@@ -18,7 +18,8 @@ mod sync;
 mod watch;
 
 pub use check::{
-    CheckedCopy, CopyFailure, ManifestCheck, Problem, Verification, copy_checked, describe, verify,
+    CheckedCopy, CopyFailure, ManifestCheck, Problem, Verification, copy_checked, describe,
+    describe_to_file, verify,
 };
 pub use manifest::{
     Entry, EntryLines, EntryWriter, MANIFEST, Manifest, ManifestReader, write_manifest,

@@ -600,8 +600,9 @@ struct Pass<'c> {
     jobs: Vec<Job>,
     pending_bytes: u64,
     /// Source (device, inode) of files with several names -> the first
-    /// name's copy and checksum. Only such files are remembered.
-    inodes: HashMap<(u64, u64), (PathBuf, String)>,
+    /// name's copy and checksum. Only such files are remembered; see
+    /// [`Pass::remember`] for why so compactly.
+    inodes: HashMap<(u64, u64), (Box<Path>, blake3::Hash)>,
     stats: SyncStats,
     /// In a selective pass, the paths that changed.
     only: Option<BTreeSet<PathBuf>>,
@@ -870,11 +871,34 @@ impl Pass<'_> {
             }
             for (key, (job, first)) in std::mem::take(&mut self.batch_inodes) {
                 if let Outcome::Copied(_, sum) | Outcome::Linked(sum) = &outcomes[job] {
-                    self.inodes.insert(key, (first, sum.clone()));
+                    self.remember(key, &first, sum);
                 }
             }
         }
         Ok(())
+    }
+
+    /// Remembers the copy `destination` of the source file `key` and its
+    /// checksum, for its other names. Nearly every file of a backup has
+    /// several names, so tens of thousands are remembered at once (see
+    /// [`Copier::links_nearby`]): the path is kept relative to the root and
+    /// without spare capacity, the checksum as its 32 bytes, not as text.
+    /// A checksum that is not one (never, for a file) is not remembered:
+    /// the other names are then copied, not linked.
+    fn remember(&mut self, key: (u64, u64), destination: &Path, sum: &str) {
+        let Ok(hash) = blake3::Hash::from_hex(sum) else {
+            return;
+        };
+        let relative = destination.strip_prefix(&self.root).unwrap_or(destination);
+        self.inodes
+            .insert(key, (relative.to_path_buf().into_boxed_path(), hash));
+    }
+
+    /// The copy of the source file `key` and its checksum, if remembered.
+    fn remembered(&self, key: (u64, u64)) -> Option<(PathBuf, String)> {
+        self.inodes
+            .get(&key)
+            .map(|(relative, hash)| (self.root.join(relative), hash.to_hex().to_string()))
     }
 
     /// Syncs a directory and what it holds (all of it when `whole`, else
@@ -1066,7 +1090,7 @@ impl Pass<'_> {
     ) -> anyhow::Result<bool> {
         let key = (metadata.dev(), metadata.ino());
         let destination = self.root.join(&relative);
-        if let Some((first, sum)) = self.inodes.get(&key).cloned() {
+        if let Some((first, sum)) = self.remembered(key) {
             match place_link(&first, &destination, false) {
                 Ok(()) => {
                     self.stats.linked_files += 1;
@@ -1125,7 +1149,7 @@ impl Pass<'_> {
             self.several_names = Some(source.clone());
         }
         let key = (metadata.dev(), metadata.ino());
-        if let Some((first, sum)) = self.inodes.get(&key).cloned() {
+        if let Some((first, sum)) = self.remembered(key) {
             let entry = entry_of(relative, Kind::File, &metadata, sum);
             if exists {
                 let here = lstat(&destination)?.map(|m| (m.dev(), m.ino()));
@@ -1146,8 +1170,7 @@ impl Pass<'_> {
         {
             self.stats.unchanged += 1;
             entry.checksum = found.checksum.clone();
-            self.inodes
-                .insert(key, (destination, found.checksum.clone()));
+            self.remember(key, &destination, &found.checksum);
             self.emit(Item::Entry(entry))?;
             return Ok(false);
         }
@@ -1188,8 +1211,8 @@ impl Pass<'_> {
                 return Ok(false);
             }
         };
-        entry.checksum = sum.clone();
-        self.inodes.insert(key, (destination, sum));
+        self.remember(key, &destination, &sum);
+        entry.checksum = sum;
         self.emit(Item::Entry(entry))?;
         Ok(true)
     }

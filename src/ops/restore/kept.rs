@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::home::{BackupId, InstanceDir};
-use crate::snapshot::{self, Manifest};
+use crate::snapshot;
 use crate::timefmt;
 
 /// The hidden name under `bckups/` of previous volumes set aside but not yet
@@ -119,7 +119,9 @@ fn complete(
     if mark.exists() {
         fs::remove_file(&mark)?;
     }
-    let entries = snapshot::describe(tree)?;
+    // The replaced data is an instance's whole tree: its entries go to a
+    // file beside it, never all into memory.
+    let (entries, count) = snapshot::describe_to_file(tree, &instance.backups())?;
     let gitlab_version = fs::read_to_string(tree.join("data/gitlab-rails/VERSION"))
         .map(|v| v.trim().to_string())
         .unwrap_or_else(|_| "unknown".to_string());
@@ -135,7 +137,7 @@ fn complete(
             env!("CARGO_PKG_VERSION").to_string(),
         ),
     ]);
-    snapshot::write_manifest(tree, &Manifest { header, entries })?;
+    snapshot::write_manifest_streamed(tree, &header, entries, count)?;
     fs::rename(tree, instance.backups().join(id.as_str()))?;
     crate::atomic::sync_directory(&instance.backups())?;
     Ok(())
