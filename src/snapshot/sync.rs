@@ -136,9 +136,10 @@ impl Copier {
     /// (hard links into the backups before and after it), most of them
     /// outside the tree copied: such files are copied in parallel batches
     /// like any other, and two names of one file are linked together in the
-    /// copy when they are met within `files` such files of each other (a
-    /// bounded memory of them), else each gets a copy of the same content
-    /// and metadata. Memory then stays flat, whatever the size of the tree.
+    /// copy when they are met within `files / 2` such files of each other
+    /// (always; up to `files` often: a bounded memory of them, in two
+    /// generations), else each gets a copy of the same content and
+    /// metadata. Memory then stays flat, whatever the size of the tree.
     pub fn links_nearby(mut self, files: usize) -> Copier {
         self.links_nearby = Some(files);
         self
@@ -238,6 +239,7 @@ impl Copier {
             jobs: Vec::new(),
             pending_bytes: 0,
             inodes: HashMap::new(),
+            older_inodes: HashMap::new(),
             stats: SyncStats::default(),
             only,
             several_names: None,
@@ -603,6 +605,8 @@ struct Pass<'c> {
     /// name's copy and checksum. Only such files are remembered; see
     /// [`Pass::remember`] for why so compactly.
     inodes: HashMap<(u64, u64), (Box<Path>, blake3::Hash)>,
+    /// With `links_nearby`: the generation of `inodes` before the current one.
+    older_inodes: HashMap<(u64, u64), (Box<Path>, blake3::Hash)>,
     stats: SyncStats,
     /// In a selective pass, the paths that changed.
     only: Option<BTreeSet<PathBuf>>,
@@ -866,8 +870,11 @@ impl Pass<'_> {
             }
         }
         if let Some(limit) = self.links_nearby {
-            if self.inodes.len() + self.batch_inodes.len() > limit {
-                self.inodes.clear();
+            // Two generations of half the limit each: a file met again
+            // within `limit / 2` such files is always still remembered,
+            // whichever instant the older half is let go.
+            if self.inodes.len() + self.batch_inodes.len() > limit / 2 {
+                self.older_inodes = std::mem::take(&mut self.inodes);
             }
             for (key, (job, first)) in std::mem::take(&mut self.batch_inodes) {
                 if let Outcome::Copied(_, sum) | Outcome::Linked(sum) = &outcomes[job] {
@@ -898,6 +905,7 @@ impl Pass<'_> {
     fn remembered(&self, key: (u64, u64)) -> Option<(PathBuf, String)> {
         self.inodes
             .get(&key)
+            .or_else(|| self.older_inodes.get(&key))
             .map(|(relative, hash)| (self.root.join(relative), hash.to_hex().to_string()))
     }
 
@@ -1457,6 +1465,40 @@ pub fn is_out_of_space(error: &anyhow::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A copy of a backup (nearly every file linked from outside the tree)
+    /// keeps two names of one file together when fewer than half the
+    /// remembered files lie between them, whenever the memory turns over.
+    #[test]
+    fn links_nearby_keeps_a_pair_within_half_its_memory_whatever_the_turnover() {
+        use std::os::unix::fs::MetadataExt;
+        let work = tempfile::tempdir().unwrap();
+        let data = work.path().join("backup/data");
+        let outside = work.path().join("earlier");
+        fs::create_dir_all(&data).unwrap();
+        fs::create_dir_all(&outside).unwrap();
+        for n in 0..12000 {
+            let name = format!("f{n:05}");
+            if n == 10500 {
+                fs::hard_link(data.join("f07000"), data.join(&name)).unwrap();
+                continue;
+            }
+            fs::write(data.join(&name), n.to_string()).unwrap();
+            fs::hard_link(data.join(&name), outside.join(&name)).unwrap();
+        }
+        let copy = work.path().join("copy");
+        fs::create_dir(&copy).unwrap();
+        Copier::new(&copy, vec![(PathBuf::from("data"), data.clone())], None)
+            .links_nearby(10000)
+            .pass()
+            .unwrap();
+        let inode = |name: &str| fs::metadata(copy.join("data").join(name)).unwrap().ino();
+        assert_eq!(inode("f07000"), inode("f10500"));
+        assert_eq!(
+            fs::read_to_string(copy.join("data/f10500")).unwrap(),
+            "7000"
+        );
+    }
     use crate::snapshot::{Manifest, describe, verify};
     use std::os::unix::fs::FileTypeExt;
 
