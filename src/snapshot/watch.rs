@@ -507,8 +507,18 @@ impl Reader {
                         } else {
                             NamedIn::Elsewhere
                         };
-                        let named = self.files.entry(key.to_vec()).or_insert(here);
-                        *named = (*named).max(here);
+                        // Another program's busy scratch (a build, a restore
+                        // elsewhere on the host) must not fill the record:
+                        // a file whose one name is outside every volume now
+                        // is not remembered (moved into a volume later, its
+                        // new name has an event of its own).
+                        let remember = here != NamedIn::GoneDirectory
+                            || self.files.contains_key(key)
+                            || !self.alone_outside(key);
+                        if remember {
+                            let named = self.files.entry(key.to_vec()).or_insert(here);
+                            *named = (*named).max(here);
+                        }
                     }
                 }
                 if self.files.len() > MAX_CHANGES {
@@ -599,6 +609,33 @@ impl Reader {
             }
         }
         None
+    }
+
+    /// Whether the file a handle names is gone, or has one name, outside
+    /// every volume, which truly is its own.
+    fn alone_outside(&self, key: &[u8]) -> bool {
+        let opened = match self.open(key) {
+            Ok(Some(opened)) => opened,
+            Ok(None) => return true,
+            Err(_) => return false,
+        };
+        let Ok(stat) = nix::sys::stat::fstat(opened.as_raw_fd()) else {
+            return false;
+        };
+        if stat.st_nlink == 0 {
+            return true;
+        }
+        if stat.st_nlink > 1 || stat.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            return false;
+        }
+        let Ok(path) = std::fs::read_link(format!("/proc/self/fd/{}", opened.as_raw_fd())) else {
+            return false;
+        };
+        self.relative(&path).is_none()
+            && std::fs::symlink_metadata(&path).is_ok_and(|named| {
+                use std::os::unix::fs::MetadataExt;
+                named.dev() == stat.st_dev && named.ino() == stat.st_ino
+            })
     }
 
     /// `path` relative to the copy's root, when under a volume.
