@@ -23,6 +23,8 @@ pub mod conf;
 pub mod container;
 /// Cron entries, one file per instance in `$GIROFLE_CRON_DIR`.
 pub mod cron;
+/// What the binaries with a dialogue of their own say and ask (backup, restore, decommission).
+pub mod dialogue;
 /// The Docker engine through its CLI.
 pub mod docker;
 /// What drills leave behind: their locks, scratch copies, containers and results, and their clean-up.

@@ -1,0 +1,115 @@
+//! What `girofle-backup` says and asks: backups, `--verify`, `--drill`, their results on stdout and
+//! stderr.
+
+use std::io::Write;
+
+use crate::cli::{self, Invocation};
+use crate::error::{Error, Exit};
+use crate::ops::backup;
+use crate::progress;
+use crate::render;
+
+/// The binary's work once its arguments are parsed: see [`crate::cli::main`].
+pub fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
+    invocation.require_root()?;
+    let home = &invocation.home;
+    if let Some(instance) = &args.verify {
+        let bar = progress::Bar::start();
+        let verified = backup::verify(home, instance, args.backup.as_deref());
+        bar.finish();
+        let verified = verified?;
+        for problem in &verified.problems {
+            println!("{problem}");
+        }
+        if verified.problems.is_empty() {
+            eprintln!(
+                "{}: {} entries, all as in its MANIFEST",
+                verified.path.display(),
+                verified.entries
+            );
+            return Ok(Exit::Done);
+        }
+        let count = verified.problems.len();
+        return Err(Error::failed(format!(
+            "{}: {count} entr{} differ from its MANIFEST",
+            verified.path.display(),
+            if count == 1 { "y" } else { "ies" }
+        )));
+    }
+    if let Some(name) = &args.init_target {
+        backup::init_target(home, name)?;
+        eprintln!("target `{name}` is now Girofle's");
+        return Ok(Exit::Done);
+    }
+    if let Some(instance) = &args.drill {
+        let bar = progress::Bar::start();
+        let drilled = backup::drill(
+            home,
+            instance,
+            args.backup.as_deref(),
+            &args.drill_options(),
+        );
+        bar.finish();
+        let drilled = drilled?;
+        for warning in &drilled.warnings {
+            eprintln!(
+                "{}: warning: {}",
+                invocation.program,
+                crate::redact::secrets(warning)
+            );
+        }
+        if cli::stderr_is_terminal() {
+            eprintln!(
+                "instance {}: backup {} booted healthy and its {} repositories pass git fsck ({} s); recorded in {}",
+                drilled.number,
+                drilled.record.backup,
+                drilled.record.repositories,
+                drilled.record.duration_ms / 1000,
+                drilled.record_path.display()
+            );
+        }
+        return Ok(Exit::Done);
+    }
+    let bar = progress::Bar::start();
+    let outcome = backup::run(home, &args);
+    bar.finish();
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(error) if args.output.json() => {
+            render::print_json(&render::failure_json("backup", &error))?;
+            return Err(error);
+        }
+        Err(error) => return Err(error),
+    };
+    if args.output.json() {
+        render::print_json(&render::backup_json(&outcome))?;
+    } else {
+        let mut stdout = std::io::stdout();
+        for made in &outcome.made {
+            writeln!(stdout, "{}", made.id)?;
+        }
+        if let Some(id) = &outcome.state {
+            writeln!(stdout, "{id}")?;
+        }
+    }
+    for warning in &outcome.warnings {
+        eprintln!(
+            "{}: warning: {}",
+            invocation.program,
+            crate::redact::secrets(warning)
+        );
+    }
+    if cli::stderr_is_terminal() {
+        for shipped in &outcome.shipped {
+            eprintln!("shipped {shipped}");
+        }
+    }
+    for (what, error) in &outcome.failures {
+        eprintln!(
+            "{}: {}",
+            invocation.program,
+            crate::redact::secrets(&format!("{what}: {error}"))
+        );
+    }
+    Ok(outcome.exit())
+}
