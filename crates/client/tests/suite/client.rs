@@ -4,7 +4,7 @@
 //! goes through the real binary, real git and the stand-in's REST API and git
 //! over HTTP behind tokens.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@
 //! person chose. Each screen is photographed (into `$GIROFLE_TEST_SCREENSHOTS`
 //! when set, so that docs/screenshots/ can be refreshed; else under target/).
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -22,13 +22,13 @@ const USERS: [(&str, &str); 2] = [("alice", "glpat-alice-0001"), ("bob", "glpat-
 
 impl Server {
     /// A stand-in GitLab with two people; removed when dropped.
-    fn with_users() -> Server {
+    fn with_page_users() -> Server {
         Server::start("girofle-client-ui-test", &USERS)
     }
 
     /// A machine of `person`'s, set up with the client; its home is named
     /// after them, as the screenshots show it.
-    fn machine(&self, person: &str, name: &str) -> Machine {
+    fn page_machine(&self, person: &str, name: &str) -> Machine {
         let root = tempfile::Builder::new().prefix("home").tempdir().unwrap();
         let home = root.path().join(person);
         self.set_up(Machine::at(root, home), person, name)
@@ -387,9 +387,9 @@ fn card(path: &str) -> String {
 
 #[test]
 fn the_page_saves_syncs_and_a_refused_get_names_the_other_machine() {
-    let server = Server::with_users();
-    let laptop1 = server.machine("alice", "laptop-1");
-    let laptop2 = server.machine("alice", "laptop-2");
+    let server = Server::with_page_users();
+    let laptop1 = server.page_machine("alice", "laptop-1");
+    let laptop2 = server.page_machine("alice", "laptop-2");
     let report = laptop1.folder("Report");
     write(&report, "plan.txt", "first plan\n");
     write(&report, "notes/monday.txt", "monday\n");
@@ -575,7 +575,7 @@ fn the_page_saves_syncs_and_a_refused_get_names_the_other_machine() {
         "bob may now get alice/report and send versions to it.",
     );
     browser.screenshot("share");
-    let desk = server.machine("bob", "desk");
+    let desk = server.page_machine("bob", "desk");
     assert_eq!(
         desk.run(&["get"]).expect_code(0).stdout.trim(),
         "alice/report"
@@ -584,9 +584,9 @@ fn the_page_saves_syncs_and_a_refused_get_names_the_other_machine() {
 
 #[test]
 fn the_page_resolves_file_by_file_and_discards_after_asking() {
-    let server = Server::with_users();
-    let laptop1 = server.machine("alice", "laptop-1");
-    let laptop2 = server.machine("alice", "laptop-2");
+    let server = Server::with_page_users();
+    let laptop1 = server.page_machine("alice", "laptop-1");
+    let laptop2 = server.page_machine("alice", "laptop-2");
     let report = laptop1.folder("Report");
     for name in ["x.txt", "y.txt", "z.txt"] {
         write(&report, name, &format!("{name} first\n"));
@@ -709,9 +709,9 @@ fn the_page_resolves_file_by_file_and_discards_after_asking() {
 
 #[test]
 fn the_page_goes_on_without_changes_never_sent_only_when_asked_and_they_are_kept() {
-    let server = Server::with_users();
-    let laptop1 = server.machine("alice", "laptop-1");
-    let desk = server.machine("bob", "desk");
+    let server = Server::with_page_users();
+    let laptop1 = server.page_machine("alice", "laptop-1");
+    let desk = server.page_machine("bob", "desk");
     let plan = laptop1.folder("Plan");
     write(&plan, "plan.txt", "alice's plan\n");
     laptop1.run(&["new", "Plan"]).expect_code(0);
@@ -863,9 +863,9 @@ fn a_file_name_from_the_server_adds_no_header_and_the_key_never_leaves_the_page(
         "x\r\nRefresh: 0;url=https:127.0.0.1:{}\r\nReferrer-Policy: unsafe-url\r\n.txt",
         elsewhere.port
     );
-    let server = Server::with_users();
-    let laptop = server.machine("alice", "laptop-1");
-    let desk = server.machine("bob", "desk");
+    let server = Server::with_page_users();
+    let laptop = server.page_machine("alice", "laptop-1");
+    let desk = server.page_machine("bob", "desk");
     let report = laptop.folder("Report");
     write(&report, "plan.txt", "the plan\n");
     laptop.run(&["new", "Report"]).expect_code(0);
@@ -957,9 +957,9 @@ fn a_file_name_from_the_server_adds_no_header_and_the_key_never_leaves_the_page(
 
 #[test]
 fn another_site_in_the_browser_cannot_drive_the_page() {
-    let server = Server::with_users();
-    let laptop = server.machine("alice", "laptop-1");
-    let desk = server.machine("bob", "desk");
+    let server = Server::with_page_users();
+    let laptop = server.page_machine("alice", "laptop-1");
+    let desk = server.page_machine("bob", "desk");
     let report = laptop.folder("Report");
     write(&report, "plan.txt", "the plan\n");
     laptop.run(&["new", "Report"]).expect_code(0);
@@ -1044,8 +1044,8 @@ fetch('{origin}/api/share', {{method: 'POST',
 
 #[test]
 fn the_page_answers_only_at_its_own_address() {
-    let server = Server::with_users();
-    let laptop = server.machine("alice", "laptop-1");
+    let server = Server::with_page_users();
+    let laptop = server.page_machine("alice", "laptop-1");
     write(&laptop.folder("Report"), "plan.txt", "the plan\n");
     laptop.run(&["new", "Report"]).expect_code(0);
     let page = laptop.page();
@@ -1087,8 +1087,8 @@ fn the_page_answers_only_at_its_own_address() {
 
 #[test]
 fn slow_uploads_do_not_freeze_the_page() {
-    let server = Server::with_users();
-    let laptop = server.machine("alice", "laptop-1");
+    let server = Server::with_page_users();
+    let laptop = server.page_machine("alice", "laptop-1");
     let report = laptop.folder("Report");
     write(&report, "plan.txt", "the plan\n");
     laptop.run(&["new", "Report"]).expect_code(0);
