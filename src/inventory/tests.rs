@@ -1,4 +1,3 @@
-
 use super::*;
 
 const LEGACY: &str = " +girofle+ INSTANCE GITLAB no. [1] + [ADRESSE_IP_SRV_GITLAB=192.168.1.32] +[NO_PORT_IP_SRV_GITLAB=80] + [REP_GIROFLE_INSTANCE_GITLAB=/girofle/noeud-gitlab-1] + [NOM_DU_CONTENEUR_CREE=conteneur-kytes.io.gitlab.1]\n";

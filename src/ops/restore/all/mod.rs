@@ -32,133 +32,23 @@
 
 use fs_err as fs;
 use std::collections::HashSet;
-use std::net::IpAddr;
 
+mod conflicts;
+mod outcome;
 mod state;
 
 use super::fetch::fetch_folder;
 use super::{Args, usable_backups};
 use crate::conf::Conf;
 use crate::docker::Docker;
-use crate::error::{Error, Exit, Result};
+use crate::error::{Error, Result};
 use crate::home::{BackupId, Home, InstanceDir};
 use crate::inventory::{self, Row, RowState};
 use crate::remote::Remote;
-use crate::{container, cron, net, timefmt};
+use crate::{container, cron, timefmt};
+use conflicts::{check_conflicts, parse_ip, plain_host};
+pub use outcome::{AllOutcome, InstanceResult, Verdict, render_table};
 use state::{ConfPlan, CronEntry, State, Trust, plan_conf, plan_cron, read_state, relocate};
-
-/// What happened to one instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// Its container was made again and this backup restored into it.
-    Restored {
-        /// The backup restored.
-        backup: String,
-        /// Where the volumes found in its directory were kept (local mode:
-        /// a backup of their own, as every restore keeps what it replaces).
-        previous: Option<super::Previous>,
-    },
-    /// Its container exists: left alone.
-    LeftAlone,
-    /// It could not be brought back; why.
-    Failed(String),
-}
-
-/// One instance of the table.
-#[derive(Debug, Clone)]
-pub struct InstanceResult {
-    /// Its number.
-    pub number: u32,
-    /// Its name (empty when none).
-    pub name: String,
-    /// Its container.
-    pub container: String,
-    /// Its `external_url`.
-    pub url: String,
-    /// What happened to it.
-    pub verdict: Verdict,
-}
-
-/// What `--all` did.
-#[derive(Debug, Clone)]
-pub struct AllOutcome {
-    /// The state backup put back, when the state was put back.
-    pub state: Option<String>,
-    /// Every commissioned instance, by number.
-    pub instances: Vec<InstanceResult>,
-    /// Things the operator must know (a configuration kept aside, say).
-    pub warnings: Vec<String>,
-}
-
-impl AllOutcome {
-    /// Done; partly done (some instances failed); or failed (nothing was done).
-    pub fn exit(&self) -> Exit {
-        let failed = self
-            .instances
-            .iter()
-            .any(|i| matches!(i.verdict, Verdict::Failed(_)));
-        let restored = self
-            .instances
-            .iter()
-            .any(|i| matches!(i.verdict, Verdict::Restored { .. }));
-        match (failed, restored || self.state.is_some()) {
-            (false, _) => Exit::Done,
-            (true, true) => Exit::Partial,
-            (true, false) => Exit::Failed,
-        }
-    }
-}
-
-/// The table of every instance and its result, for stdout.
-pub fn render_table(outcome: &AllOutcome) -> String {
-    let header = ["NUMBER", "NAME", "CONTAINER", "URL", "RESULT"];
-    let rows: Vec<[String; 5]> = outcome
-        .instances
-        .iter()
-        .map(|i| {
-            let result = match &i.verdict {
-                Verdict::Restored { backup, .. } => format!("restored {backup}"),
-                Verdict::LeftAlone => "left alone: its container exists".to_string(),
-                Verdict::Failed(why) => {
-                    format!("FAILED: {}", why.lines().next().unwrap_or_default())
-                }
-            };
-            [
-                i.number.to_string(),
-                if i.name.is_empty() {
-                    "-".to_string()
-                } else {
-                    i.name.clone()
-                },
-                i.container.clone(),
-                i.url.clone(),
-                result,
-            ]
-        })
-        .collect();
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let line = |cells: [&str; 5]| {
-        let mut text = String::new();
-        for (index, cell) in cells.iter().enumerate() {
-            if index + 1 == cells.len() {
-                text.push_str(cell);
-            } else {
-                text.push_str(&format!("{cell:<width$}  ", width = widths[index]));
-            }
-        }
-        text.trim_end().to_string() + "\n"
-    };
-    let mut out = line(header);
-    for row in &rows {
-        out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
-    }
-    out
-}
 
 /// Brings back every instance (see the module's documentation).
 pub fn run_all(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<AllOutcome> {
@@ -393,110 +283,6 @@ fn result_of(row: &Row, verdict: Verdict) -> InstanceResult {
         container: row.container.clone(),
         url: row.url(),
         verdict,
-    }
-}
-
-fn parse_ip(text: &str) -> Result<IpAddr> {
-    let ip: IpAddr = text
-        .parse()
-        .map_err(|_| Error::usage(format!("--ip {text}: not an IP address")))?;
-    if !net::is_local_address(ip) {
-        return Err(Error::usage(format!(
-            "--ip {ip}: this address is not assigned to any interface of this host"
-        )));
-    }
-    Ok(ip)
-}
-
-/// `--source HOST` with `--all`: one plain path component.
-fn plain_host(host: &str) -> Result<String> {
-    if host.is_empty() || host.contains('/') || host == "." || host == ".." {
-        return Err(Error::usage(format!(
-            "--source `{host}`: with --all, give the host's folder on the target (HOST)"
-        )));
-    }
-    Ok(host.to_string())
-}
-
-/// What is here must not be overwritten: every clash is a usage error (exit
-/// 2) naming it, found before anything is changed.
-fn check_conflicts(
-    rows: &[Row],
-    containers: &HashSet<String>,
-    new_host: bool,
-    cron_plan: &[CronEntry],
-    cron_must_be_free: bool,
-) -> Result<()> {
-    let mut problems = Vec::new();
-    let mut publishing: Vec<(String, u16, u32)> = Vec::new();
-    for row in rows {
-        if containers.contains(&row.container) {
-            problems.push(format!(
-                "a container named `{}` (instance {}) already exists on this engine",
-                row.container, row.number
-            ));
-        }
-        if new_host && row.dir.exists() {
-            problems.push(format!(
-                "{} (instance {}) already exists",
-                row.dir.display(),
-                row.number
-            ));
-        }
-        let Ok(ip) = row.ip.parse::<IpAddr>() else {
-            problems.push(format!(
-                "instance {} is published on `{}`, which is not an address",
-                row.number, row.ip
-            ));
-            continue;
-        };
-        if !net::is_local_address(ip) {
-            problems.push(format!(
-                "instance {} is published on {ip}, which is no address of this host: give --ip ADDR",
-                row.number
-            ));
-            continue;
-        }
-        for (label, port) in [
-            ("HTTP", row.http_port),
-            ("HTTPS", row.https_port),
-            ("SSH", row.ssh_port),
-        ] {
-            let Some(port) = port else { continue };
-            if let Some((_, _, other)) = publishing
-                .iter()
-                .find(|(other_ip, p, _)| *p == port && net::addresses_overlap(other_ip, &row.ip))
-            {
-                problems.push(format!(
-                    "instances {other} and {} would both publish port {port} on {}",
-                    row.number, row.ip
-                ));
-            } else if !net::port_is_free(ip, port) {
-                problems.push(format!(
-                    "{label} port {port} on {} (instance {}) is already in use on this host",
-                    row.ip, row.number
-                ));
-            }
-            publishing.push((row.ip.clone(), port, row.number));
-        }
-    }
-    if cron_must_be_free {
-        for entry in cron_plan {
-            if entry.path.exists() {
-                problems.push(format!(
-                    "cron entry {} already exists",
-                    entry.path.display()
-                ));
-            }
-        }
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::usage(format!(
-            "{}; nothing was changed",
-            problems.join("; ")
-        )))
     }
 }
 

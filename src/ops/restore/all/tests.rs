@@ -1,5 +1,5 @@
-
 use super::*;
+use crate::error::Exit;
 
 fn args(words: &[&str]) -> std::result::Result<Args, clap::Error> {
     crate::ops::args::parse("girofle-restore", words)
