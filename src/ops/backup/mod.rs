@@ -11,6 +11,7 @@
 mod drill;
 mod instance;
 mod retention;
+mod second_pass;
 mod ship;
 mod state;
 mod verify;
