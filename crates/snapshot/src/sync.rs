@@ -811,7 +811,7 @@ impl Pass<'_> {
                     Outcome::Copied(bytes, sum) => {
                         self.stats.copied_files += 1;
                         self.stats.copied_bytes += bytes;
-                        crate::progress::count(1, *bytes);
+                        girofle_base::progress::count(1, *bytes);
                         // What was copied, should the file have grown or
                         // shrunk since it was `stat`ed.
                         entry.size = *bytes;
@@ -821,7 +821,7 @@ impl Pass<'_> {
                     Outcome::Linked(sum) => {
                         self.stats.linked_files += 1;
                         self.stats.linked_bytes += entry.size;
-                        crate::progress::count(1, entry.size);
+                        girofle_base::progress::count(1, entry.size);
                         entry.checksum = sum.clone();
                         self.record(&entry)?;
                     }
@@ -848,7 +848,7 @@ impl Pass<'_> {
                         Ok(()) => {
                             self.stats.linked_files += 1;
                             self.stats.linked_bytes += entry.size;
-                            crate::progress::count(1, entry.size);
+                            girofle_base::progress::count(1, entry.size);
                             entry.checksum = sum;
                         }
                         Err(error) if is_too_many_links(&error) => {
@@ -856,7 +856,7 @@ impl Pass<'_> {
                                 Outcome::Copied(bytes, sum) => {
                                     self.stats.copied_files += 1;
                                     self.stats.copied_bytes += bytes;
-                                    crate::progress::count(1, bytes);
+                                    girofle_base::progress::count(1, bytes);
                                     entry.size = bytes;
                                     entry.checksum = sum;
                                 }
@@ -1202,14 +1202,14 @@ impl Pass<'_> {
             Outcome::Copied(bytes, sum) => {
                 self.stats.copied_files += 1;
                 self.stats.copied_bytes += bytes;
-                crate::progress::count(1, bytes);
+                girofle_base::progress::count(1, bytes);
                 entry.size = bytes;
                 sum
             }
             Outcome::Linked(sum) => {
                 self.stats.linked_files += 1;
                 self.stats.linked_bytes += entry.size;
-                crate::progress::count(1, entry.size);
+                girofle_base::progress::count(1, entry.size);
                 sum
             }
             Outcome::Vanished => {
@@ -1499,7 +1499,7 @@ mod tests {
             "7000"
         );
     }
-    use crate::snapshot::{Manifest, describe, verify};
+    use crate::{Manifest, describe, verify};
     use std::os::unix::fs::FileTypeExt;
 
     fn inode(path: &Path) -> u64 {
