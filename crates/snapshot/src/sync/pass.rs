@@ -44,7 +44,7 @@ pub(super) struct Pass<'c> {
     pub(super) only: Option<BTreeSet<PathBuf>>,
     /// The first file met with several names (source path).
     pub(super) several_names: Option<PathBuf>,
-    /// See [`Copier::links_nearby`].
+    /// See [`Copier::links_nearby`](crate::Copier::links_nearby).
     pub(super) links_nearby: Option<usize>,
     /// With `links_nearby`: files with several names first met in this
     /// batch -> their job and copy.
@@ -332,7 +332,7 @@ impl Pass<'_> {
     /// Remembers the copy `destination` of the source file `key` and its
     /// checksum, for its other names. Nearly every file of a backup has
     /// several names, so tens of thousands are remembered at once (see
-    /// [`Copier::links_nearby`]): the path is kept relative to the root and
+    /// [`Copier::links_nearby`](crate::Copier::links_nearby)): the path is kept relative to the root and
     /// without spare capacity, the checksum as its 32 bytes, not as text.
     /// A checksum that is not one (never, for a file) is not remembered:
     /// the other names are then copied, not linked.

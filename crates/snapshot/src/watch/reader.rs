@@ -32,11 +32,11 @@ pub(super) struct Reader {
     /// and where the events named each of them.
     pub(super) files: HashMap<Vec<u8>, NamedIn>,
     pub(super) doubt: Option<String>,
-    /// The name of the file [`ChangeWatch::finish`] makes, and whether its
+    /// The name of the file [`ChangeWatch::finish`](crate::ChangeWatch::finish) makes, and whether its
     /// event was read.
     pub(super) sentinel_name: std::ffi::OsString,
     pub(super) sentinel_seen: bool,
-    /// What is left of [`OPEN_BY_HANDLE_PATIENCE`].
+    /// What is left of [`OPEN_BY_HANDLE_PATIENCE`](crate::watch::OPEN_BY_HANDLE_PATIENCE).
     pub(super) patience: std::cell::Cell<Duration>,
 }
 

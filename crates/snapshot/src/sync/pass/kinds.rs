@@ -201,7 +201,7 @@ impl Pass<'_> {
     }
 
     /// A file with several names, in a copy into an empty place that links
-    /// names met near each other ([`Copier::links_nearby`]): the first name
+    /// names met near each other ([`Copier::links_nearby`](crate::Copier::links_nearby)): the first name
     /// is queued like any file; the others are linked to it once its batch
     /// is done.
     pub(in crate::sync) fn nearby_linked_file(
