@@ -49,8 +49,6 @@ pub mod net;
 pub mod notify;
 /// One module per operation.
 pub mod ops;
-/// How far a long operation has gone: counted by the copy, shown by the binaries on a terminal.
-pub mod progress;
 /// What the next run undoes after a run was killed.
 pub mod recovery;
 /// Backup targets on other machines.
@@ -61,11 +59,12 @@ pub mod render;
 pub mod shell;
 /// SIGINT, SIGTERM, SIGHUP: containers put back before the process exits.
 pub mod signals;
-/// Exact tree copies with hard links, MANIFESTs, verification.
-pub mod snapshot;
 
 // The ground both the toolkit and the client stand on, under the paths the
 // toolkit has always used.
-pub use girofle_base::{atomic, error, redact, timefmt};
+pub use girofle_base::{atomic, error, progress, redact, timefmt};
+
+// The copy engine, its own crate, under the path the toolkit has always used.
+pub use girofle_snapshot as snapshot;
 
 pub use error::{Error, Result};

@@ -12,6 +12,8 @@ pub mod edge;
 pub mod error;
 /// What `--help` says after the options; completions and man pages.
 pub mod help;
+/// How far a long operation has gone: counted by the copy, shown by the binaries on a terminal.
+pub mod progress;
 /// Secrets (passwords, tokens) out of what is logged and printed.
 pub mod redact;
 /// Timestamps as Girofle writes them.

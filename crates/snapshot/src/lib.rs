@@ -4,6 +4,11 @@
 //!
 //! `sync` copies trees, `manifest` reads and writes the MANIFEST, `check`
 //! describes a tree (checksums included) and verifies a backup against it.
+//!
+//! Nothing here knows of GitLab, Docker or the command line: the server
+//! toolkit calls it, and reads its progress from `girofle_base::progress`.
+
+#![warn(missing_docs)]
 
 use std::fs::Metadata;
 use std::io;

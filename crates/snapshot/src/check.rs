@@ -103,7 +103,7 @@ impl<F: FnMut(Entry) -> anyhow::Result<()>> Describer<'_, F> {
         for (mut entry, slot) in std::mem::take(&mut self.waiting) {
             if let Some(slot) = slot {
                 entry.checksum = sums[slot].clone();
-                crate::progress::count(1, entry.size);
+                girofle_base::progress::count(1, entry.size);
             }
             (self.visit)(entry)?;
         }
@@ -396,7 +396,7 @@ pub fn copy_checked(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::write_manifest;
+    use crate::write_manifest;
     use std::fs::File;
 
     #[test]

@@ -440,7 +440,7 @@ fn write_durably(
         .open(&path)?;
     write(&mut file)?;
     file.sync_all()?;
-    crate::atomic::sync_directory(root)
+    girofle_base::atomic::sync_directory(root)
 }
 
 #[cfg(test)]
