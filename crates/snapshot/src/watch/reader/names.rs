@@ -42,16 +42,6 @@ impl Reader {
             };
             let relative = self.relative(&path);
             let shown = relative.as_deref().unwrap_or(&path).display().to_string();
-            // Whether that name, outside the volumes, truly is this file: a
-            // dentry the kernel detached under memory pressure resolves as
-            // `/name`, which is not, and then the file cannot be tied to
-            // its name.
-            let truly_named = || {
-                std::fs::symlink_metadata(&path).is_ok_and(|named| {
-                    use std::os::unix::fs::MetadataExt;
-                    named.dev() == stat.st_dev && named.ino() == stat.st_ino
-                })
-            };
             // Several names: those in a volume cannot all be told. A file
             // only ever named outside the volumes, one of whose names is
             // outside, is another program's (a build's hard links, an image
@@ -73,7 +63,7 @@ impl Reader {
                 // compiler writes into a temporary directory, renames the
                 // file out, removes the directory): nothing of the backup's
                 // either way, provided that name truly is this file.
-                if *named_in != NamedIn::Elsewhere && !truly_named() {
+                if *named_in != NamedIn::Elsewhere && !names_this_file(&path, &stat) {
                     return Some(format!(
                         "{shown} changed and its name inside the volumes cannot be found again"
                     ));
@@ -112,11 +102,7 @@ impl Reader {
         let Ok(path) = std::fs::read_link(format!("/proc/self/fd/{}", opened.as_raw_fd())) else {
             return false;
         };
-        self.relative(&path).is_none()
-            && std::fs::symlink_metadata(&path).is_ok_and(|named| {
-                use std::os::unix::fs::MetadataExt;
-                named.dev() == stat.st_dev && named.ino() == stat.st_ino
-            })
+        self.relative(&path).is_none() && names_this_file(&path, &stat)
     }
 
     /// `path` relative to the copy's root, when under a volume.
@@ -303,4 +289,14 @@ pub(in crate::watch) enum Place {
     Outside,
     /// Not told (a directory gone since, a record not read).
     Unknown,
+}
+
+/// Whether `path` (read back from `/proc/self/fd`) truly names the file
+/// `stat` describes: a dentry the kernel detached under memory pressure
+/// resolves as `/name`, which does not, and then the file cannot be tied to
+/// its name.
+fn names_this_file(path: &Path, stat: &nix::sys::stat::FileStat) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .is_ok_and(|named| named.dev() == stat.st_dev && named.ino() == stat.st_ino)
 }
