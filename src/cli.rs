@@ -11,17 +11,23 @@ use clap::{CommandFactory, FromArgMatches};
 use crate::error::{Error, Exit};
 use crate::home::Home;
 use crate::ops::args::Program;
+use crate::settings::Settings;
 
 /// One run of a binary, as its operation sees it.
 pub struct Invocation {
     /// The binary's name, as errors and the log name it.
     pub program: &'static str,
-    /// The home the options name.
-    pub home: Home,
+    /// The settings of this run: the home the options name, its `girofle.conf`.
+    pub settings: Settings,
     command: clap::Command,
 }
 
 impl Invocation {
+    /// The home the options name.
+    pub fn home(&self) -> &Home {
+        self.settings.home()
+    }
+
     /// The binary's `--help`, for a usage error that shows it.
     pub fn help(&self) -> String {
         self.command.clone().render_help().to_string()
@@ -45,8 +51,8 @@ impl Invocation {
 
 impl Invocation {
     fn require_root_s_home(&self) -> Result<(), Error> {
-        let root = self.home.root();
-        match self.home.owner_and_mode() {
+        let root = self.home().root();
+        match self.home().owner_and_mode() {
             Some((uid, mode)) if uid != 0 || mode & 0o022 != 0 => Err(Error::failed(format!(
                 "{} is owned by uid {} with mode {:o}: root runs and writes nothing in a directory \
                      another user can change; run install.sh again (it gives the home to root:girofle 0750)",
@@ -102,13 +108,13 @@ pub fn main<A: clap::Args>(
     };
     let invocation = Invocation {
         program,
-        home: parsed.common.home(),
+        settings: Settings::settle(parsed.common.home.as_deref()),
         command,
     };
-    crate::signals::install(program, &invocation.home);
+    crate::signals::install(program, invocation.home());
     let result = body(parsed.args, &invocation);
     crate::signals::settle();
-    finish(program, Some(&invocation.home), result)
+    finish(program, Some(invocation.home()), result)
 }
 
 /// Ends a binary: prints the error (its whole chain, once) on stderr, logs it,

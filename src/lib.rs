@@ -8,7 +8,7 @@
 //! [`timefmt`], [`redact`], [`shell`], [`net`], [`progress`]); the tree and
 //! the settings ([`home`], [`conf`]), which every adapter is handed; adapters
 //! ([`docker`], [`cron`], [`remote`], [`notify`], [`metrics`]); state
-//! ([`inventory`], [`lock`], [`container`]); lifecycle ([`drill_traces`],
+//! ([`inventory`], [`lock`], [`container`], [`settings`]); lifecycle ([`drill_traces`],
 //! [`recovery`], [`signals`], [`guardian`], [`events`]); [`ops`]; then
 //! [`render`], [`help`] and [`cli`], which the binaries call. A lower layer
 //! that needs a higher one is handed a value or a hook, never an import.
@@ -55,6 +55,8 @@ pub mod recovery;
 pub mod remote;
 /// `--format json`: the documents drawn from the operations' outcomes.
 pub mod render;
+/// What a run is told, settled once at its start: `--home`, the environment, `girofle.conf`.
+pub mod settings;
 /// Quoting for the remote shell and cron.
 pub mod shell;
 /// SIGINT, SIGTERM, SIGHUP: containers put back before the process exits.

@@ -16,7 +16,7 @@ fn run(args: commission::Args, invocation: &Invocation) -> Result<Exit, Error> {
     invocation.require_root()?;
     let mut progress = Progress::new();
     let started = std::time::Instant::now();
-    let result = commission::run(&invocation.home, &args, &mut |message| {
+    let result = commission::run(invocation.home(), &args, &mut |message| {
         progress.show(message)
     });
     progress.end();

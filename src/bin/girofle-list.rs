@@ -12,9 +12,9 @@ fn main() -> ExitCode {
 }
 
 fn run(args: list::Args, invocation: &Invocation) -> Result<Exit, Error> {
-    let outcome = list::run(&invocation.home, &args)?;
+    let outcome = list::run(invocation.home(), &args)?;
     if args.check {
-        let problems = list::check(&invocation.home, &outcome);
+        let problems = list::check(&invocation.settings, &outcome);
         let mut stdout = std::io::stdout();
         for problem in &problems {
             writeln!(stdout, "{problem}")?;

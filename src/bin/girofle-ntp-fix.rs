@@ -14,7 +14,7 @@ fn run(args: ntp_fix::Args, invocation: &Invocation) -> Result<Exit, Error> {
     if !args.check {
         invocation.require_root()?;
     }
-    let outcome = ntp_fix::run(&invocation.home, &args)?;
+    let outcome = ntp_fix::run(invocation.home(), &args)?;
     if let Some(offset) = outcome.offset {
         println!("{offset:+.6}");
     }

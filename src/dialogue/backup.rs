@@ -12,7 +12,8 @@ use crate::render;
 /// The binary's work once its arguments are parsed: see [`crate::cli::main`].
 pub fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
     invocation.require_root()?;
-    let home = &invocation.home;
+    let settings = &invocation.settings;
+    let home = settings.home();
     if let Some(instance) = &args.verify {
         let bar = progress::Bar::start();
         let verified = backup::verify(home, instance, args.backup.as_deref());
@@ -37,14 +38,14 @@ pub fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
         )));
     }
     if let Some(name) = &args.init_target {
-        backup::init_target(home, name)?;
+        backup::init_target(settings, name)?;
         eprintln!("target `{name}` is now Girofle's");
         return Ok(Exit::Done);
     }
     if let Some(instance) = &args.drill {
         let bar = progress::Bar::start();
         let drilled = backup::drill(
-            home,
+            settings,
             instance,
             args.backup.as_deref(),
             &args.drill_options(),
@@ -71,7 +72,7 @@ pub fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
         return Ok(Exit::Done);
     }
     let bar = progress::Bar::start();
-    let outcome = backup::run(home, &args);
+    let outcome = backup::run(settings, &args);
     bar.finish();
     let outcome = match outcome {
         Ok(outcome) => outcome,

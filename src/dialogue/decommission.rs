@@ -14,7 +14,7 @@ pub fn run(mut args: decommission::Args, invocation: &Invocation) -> Result<Exit
     if args.instance.is_none() {
         args.instance = Some(ask_for_instance(invocation)?);
     }
-    let outcome = match decommission::run(&invocation.home, &args) {
+    let outcome = match decommission::run(&invocation.settings, &args) {
         Ok(outcome) => outcome,
         Err(error) if args.output.json() => {
             render::print_json(&render::failure_json("decommission", &error))?;
@@ -52,7 +52,7 @@ fn ask_for_instance(invocation: &Invocation) -> Result<String, Error> {
             invocation.help()
         )));
     }
-    let rows = inventory::read(&invocation.home)?;
+    let rows = inventory::read(invocation.home())?;
     let commissioned: Vec<_> = rows
         .iter()
         .filter(|row| row.state == RowState::Commissioned)
@@ -60,7 +60,7 @@ fn ask_for_instance(invocation: &Invocation) -> Result<String, Error> {
     if commissioned.is_empty() {
         return Err(Error::usage(format!(
             "no instance is commissioned in {}",
-            invocation.home.root().display()
+            invocation.home().root().display()
         )));
     }
     eprintln!("Commissioned instances:");

@@ -46,7 +46,7 @@ pub fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Err
     };
     let started = std::time::Instant::now();
     let outcome = restore::run(
-        &invocation.home,
+        &invocation.settings,
         &args,
         &mut |message| progress::phase(message),
         if ask_first { Some(&mut confirm) } else { None },
@@ -88,7 +88,7 @@ pub fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Err
 /// `--all`: the table of every instance on stdout, what went wrong on stderr.
 fn run_all(args: &restore::Args, invocation: &Invocation) -> Result<Exit, Error> {
     let bar = progress::Bar::start();
-    let outcome = restore::run_all(&invocation.home, args, &mut |message| {
+    let outcome = restore::run_all(&invocation.settings, args, &mut |message| {
         progress::phase(message)
     });
     bar.finish();

@@ -9,21 +9,12 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::home::Home;
-
 /// The options every binary takes besides `--help` and `--version`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Common {
     /// The Girofle home [env: GIROFLE_HOME, legacy REPERTOIRE_GIROFLE; default /girofle]
     #[arg(long, value_name = "DIR", global = true)]
     pub home: Option<PathBuf>,
-}
-
-impl Common {
-    /// The home these options name.
-    pub fn home(&self) -> Home {
-        Home::resolve(self.home.as_deref())
-    }
 }
 
 /// A binary's command line: the options every binary takes, then its

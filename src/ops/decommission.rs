@@ -2,14 +2,13 @@
 //! stopped, a final backup of the stopped instance, the container removed,
 //! its cron entry removed, its row marked. Volumes and backups stay.
 
-use crate::conf::Conf;
 use crate::docker::{DEFAULT_STOP_TIMEOUT, Docker, Status};
 use crate::error::{Error, Result};
-use crate::home::Home;
 use crate::inventory::{self, RowState};
 use crate::lock::{Halt, OutOfService};
 use crate::ops::args::LockArgs;
 use crate::ops::backup;
+use crate::settings::Settings;
 use crate::{cron, lock, recovery, timefmt};
 
 /// Decommission a GitLab instance; its volumes and backups stay on disk
@@ -48,7 +47,8 @@ pub struct Outcome {
 }
 
 /// Decommissions an instance without losing its data.
-pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
+pub fn run(settings: &Settings, args: &Args) -> Result<Outcome> {
+    let home = settings.home();
     let rows = inventory::read(home)?;
     let spec = args
         .instance
@@ -57,7 +57,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     let row = inventory::select(&rows, &[spec], false)?.remove(0);
     let docker = Docker::new()?;
     docker.server_version()?;
-    let conf = Conf::load(home)?;
+    let conf = settings.conf()?;
     let instance = home.instance_of(&row);
 
     // One lock from start to end: no backup, restore or cron run slips in
@@ -87,14 +87,13 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
         None
     } else {
         // On failure, dropping `out_of_service` starts GitLab again.
-        let made = backup::final_backup(home, &docker, &conf, &row, args.lock, &lock).map_err(
-            |error| {
+        let made =
+            backup::final_backup(home, &docker, conf, &row, args.lock, &lock).map_err(|error| {
                 Error::failed(format!(
                     "the final backup of instance {} failed, so it was not decommissioned: {error}",
                     row.number
                 ))
-            },
-        )?;
+            })?;
         Some(made)
     };
     let backup_duration = made.as_ref().map(|_| started.elapsed());
@@ -132,7 +131,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
         ),
     );
     // Its series would otherwise say forever that its last backup grows old.
-    let warnings = crate::events::forget(home, &conf, row.number);
+    let warnings = crate::events::forget(home, conf, row.number);
     Ok(Outcome {
         number: row.number,
         final_backup,

@@ -21,6 +21,7 @@ use crate::drill_traces::{self as drill, Record};
 use crate::error::{Error, Result};
 use crate::home::{Home, InstanceDir};
 use crate::inventory::{self, Row};
+use crate::settings::Settings;
 use crate::snapshot::{self, Kind, MANIFEST, ManifestReader};
 use crate::{lock, recovery, timefmt};
 
@@ -57,11 +58,12 @@ pub struct Drilled {
 /// instance `spec` names. A drill that fails is recorded, then returned as
 /// an error (exit 1) that gives the reason.
 pub fn drill(
-    home: &Home,
+    settings: &Settings,
     spec: &str,
     backup: Option<&str>,
     options: &DrillOptions,
 ) -> Result<Drilled> {
+    let home = settings.home();
     let rows = inventory::read(home)?;
     let row = inventory::find(&rows, spec)
         .ok_or_else(|| Error::usage(format!("no instance `{spec}` in the inventory")))?
@@ -116,9 +118,9 @@ pub fn drill(
     };
     let record_path = record.save(&instance);
     // Told before the record's own failure can stop us: a drill that ran is news.
-    let warnings = match crate::conf::Conf::load(home) {
-        Ok(conf) => crate::events::drill(home, &conf, &row, &record),
-        Err(error) => vec![format!("girofle.conf: {error}: no notification sent")],
+    let warnings = match settings.conf_for_news() {
+        Ok(conf) => crate::events::drill(home, conf, &row, &record),
+        Err(warning) => vec![warning],
     };
     let record_path = record_path?;
     home.log(

@@ -27,6 +27,7 @@ use crate::home::{BackupId, Home, PARTIAL_PREFIX};
 use crate::inventory::{self, Row, select};
 use crate::ops::args::{LockArgs, Seconds};
 use crate::remote::Remote;
+use crate::settings::Settings;
 use crate::snapshot::SyncStats;
 
 pub use drill::{DrillOptions, Drilled, drill};
@@ -239,24 +240,25 @@ pub const SAME_SITE: &str = "same-site";
 
 /// Backs up the instances `args` names (and the state), then ships them; one
 /// item failing does not stop the others.
-pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
+pub fn run(settings: &Settings, args: &Args) -> Result<Outcome> {
+    let home = settings.home();
     let rows = inventory::read(home)?;
     let targets = if args.state && args.instances.is_empty() && !args.all {
         Vec::new()
     } else {
         select(&rows, &args.instances, args.all)?
     };
-    let conf = Conf::load(home)?;
+    let conf = settings.conf()?;
     // An unknown target or a bad URL is refused before anything is made; an
     // unreachable or unmarked target fails the shipping only: the local
     // backups are made all the same (exit 3).
-    let remote = target(&conf, args)?;
+    let remote = target(conf, args)?;
     let docker = Docker::new()?;
     let mut outcome = Outcome::default();
     for row in &targets {
         let started = Instant::now();
         crate::progress::phase(format!("instance {}: backing up", row.number));
-        let result = backup_instance(home, &docker, &conf, row, &args.options);
+        let result = backup_instance(home, &docker, conf, row, &args.options);
         let mut report = InstanceReport {
             number: row.number,
             name: row.name.clone(),
@@ -277,13 +279,13 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
                 };
                 outcome
                     .warnings
-                    .extend(events::backup(home, &conf, row, attempt, report.duration));
+                    .extend(events::backup(home, conf, row, attempt, report.duration));
             }
             Err(error) => {
                 report.error = Some(format!("{error:#}"));
                 outcome.warnings.extend(events::backup(
                     home,
-                    &conf,
+                    conf,
                     row,
                     events::Attempt::Failed(error),
                     report.duration,
@@ -319,7 +321,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
     if args.state {
         let started = Instant::now();
         crate::progress::phase("backing up Girofle's state");
-        match backup_state(home, &docker, &conf, &rows) {
+        match backup_state(home, &docker, conf, &rows) {
             Ok((id, retention_failure)) => {
                 if let Some(why) = retention_failure {
                     outcome.failures.push((
@@ -333,7 +335,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
                 home.log("backup", &format!("state FAILED: {error}"));
                 outcome.warnings.extend(events::state_backup_failed(
                     home,
-                    &conf,
+                    conf,
                     &error,
                     started.elapsed(),
                 ));
@@ -353,7 +355,7 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
         ship::ship_all(
             home,
             remote,
-            &conf,
+            conf,
             &shipping,
             args.state,
             &args.options,
@@ -388,9 +390,9 @@ pub fn final_backup(
 }
 
 /// `--init-target NAME`: marks the target as Girofle's, so that it is used.
-pub fn init_target(home: &Home, name: &str) -> Result<()> {
-    let conf = Conf::load(home)?;
-    let remote = Remote::from_conf(&conf, name)?;
+pub fn init_target(settings: &Settings, name: &str) -> Result<()> {
+    let home = settings.home();
+    let remote = Remote::from_conf(settings.conf()?, name)?;
     remote.init()?;
     home.log(
         "backup",

@@ -5,15 +5,15 @@ use std::path::Path;
 
 use super::Outcome;
 use super::render::age_text;
-use crate::conf::Conf;
-use crate::home::{Home, InstanceDir};
+use crate::home::InstanceDir;
 use crate::remote::Remote;
+use crate::settings::Settings;
 
 /// What is wrong: stale backups, failed last drills, missing containers, an
 /// engine that does not answer, targets unusable (a path target without its
 /// marker, an SSH target that does not answer within seconds). Empty when
 /// all is well.
-pub fn check(home: &Home, outcome: &Outcome) -> Vec<String> {
+pub fn check(settings: &Settings, outcome: &Outcome) -> Vec<String> {
     let mut problems = Vec::new();
     if let Some(error) = &outcome.engine_error {
         problems.push(format!("the Docker engine did not answer: {error}"));
@@ -51,10 +51,10 @@ pub fn check(home: &Home, outcome: &Outcome) -> Vec<String> {
             ));
         }
     }
-    match Conf::load(home) {
+    match settings.conf() {
         Ok(conf) => {
             for name in conf.targets.keys() {
-                let usable = Remote::from_conf(&conf, name).and_then(|remote| remote.check());
+                let usable = Remote::from_conf(conf, name).and_then(|remote| remote.check());
                 if let Err(error) = usable {
                     problems.push(format!("target `{name}` is not usable: {error}"));
                 }

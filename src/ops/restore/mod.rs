@@ -27,6 +27,7 @@ use crate::lock;
 use crate::ops::args::{LockArgs, Seconds};
 use crate::recovery;
 use crate::remote::Remote;
+use crate::settings::Settings;
 use crate::snapshot::{self, MANIFEST, Manifest};
 
 use fetch::fetch;
@@ -219,21 +220,26 @@ pub fn check_directory(dir: &Path, need_backup: bool) -> Result<InstanceDir> {
 /// on), stage, swap, start and wait, then finish or roll back. `[notify]`
 /// hears how it ended (bad arguments aside: nothing was attempted).
 pub fn run(
-    home: &Home,
+    settings: &Settings,
     args: &Args,
     progress: &mut dyn FnMut(&str),
     confirm: Option<&mut Confirm>,
 ) -> Result<Outcome> {
+    let home = settings.home();
     let started = std::time::Instant::now();
-    let mut result = restore_into(home, args, progress, confirm);
+    let mut result = restore_into(settings, args, progress, confirm);
     let usage = matches!(&result, Err(Error::Usage(_)));
     if let (false, Ok((container, _))) = (usage, args.target()) {
         let rows = inventory::read(home).unwrap_or_default();
         let row = rows.iter().find(|row| row.container == container);
-        let conf = Conf::load(home).unwrap_or_default();
-        let warnings = crate::events::restore(
+        let default = Conf::default();
+        let (conf, mut warnings) = match settings.conf_for_news() {
+            Ok(conf) => (conf, Vec::new()),
+            Err(warning) => (&default, vec![warning]),
+        };
+        warnings.extend(crate::events::restore(
             home,
-            &conf,
+            conf,
             row,
             container,
             match &result {
@@ -242,7 +248,7 @@ pub fn run(
             },
             args.from.as_deref(),
             started.elapsed(),
-        );
+        ));
         if let Ok(outcome) = &mut result {
             outcome.warnings = warnings;
         }
@@ -252,11 +258,12 @@ pub fn run(
 
 /// [`run`] without telling `[notify]` (`--all` tells it per instance).
 pub(crate) fn restore_into(
-    home: &Home,
+    settings: &Settings,
     args: &Args,
     progress: &mut dyn FnMut(&str),
     confirm: Option<&mut Confirm>,
 ) -> Result<Outcome> {
+    let home = settings.home();
     let docker = Docker::new()?;
     docker.server_version()?;
     let (container, dir) = args.target()?;
@@ -264,7 +271,7 @@ pub(crate) fn restore_into(
     checks::check_mounts(&docker, container, &instance)?;
     let row = owning_row(home, &instance, container)?;
     let remote = match &args.from {
-        Some(name) => Some(Remote::from_conf(&Conf::load(home)?, name)?),
+        Some(name) => Some(Remote::from_conf(settings.conf()?, name)?),
         None => None,
     };
     let _lock = lock::lock_instance(&instance, "girofle-restore", args.lock.timeout())?;

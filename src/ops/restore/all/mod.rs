@@ -39,19 +39,24 @@ mod state;
 
 use super::fetch::fetch_folder;
 use super::{Args, usable_backups};
-use crate::conf::Conf;
 use crate::docker::Docker;
 use crate::error::{Error, Result};
 use crate::home::{BackupId, Home, InstanceDir};
 use crate::inventory::{self, Row, RowState};
 use crate::remote::Remote;
+use crate::settings::Settings;
 use crate::{container, cron, timefmt};
 use conflicts::{check_conflicts, parse_ip, plain_host};
 pub use outcome::{AllOutcome, InstanceResult, Verdict, render_table};
 use state::{ConfPlan, CronEntry, State, Trust, plan_conf, plan_cron, read_state, relocate};
 
 /// Brings back every instance (see the module's documentation).
-pub fn run_all(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<AllOutcome> {
+pub fn run_all(
+    settings: &Settings,
+    args: &Args,
+    progress: &mut dyn FnMut(&str),
+) -> Result<AllOutcome> {
+    let home = settings.home();
     let docker = Docker::new()?;
     docker.server_version()?;
     let ip = match &args.ip {
@@ -65,9 +70,9 @@ pub fn run_all(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Resu
             "--image `{image}`: not an image reference"
         )));
     }
-    let conf = Conf::load(home)?;
+    let conf = settings.conf()?;
     let remote = match &args.from {
-        Some(name) => Some(Remote::from_conf(&conf, name)?),
+        Some(name) => Some(Remote::from_conf(conf, name)?),
         None => None,
     };
     let source_host = match (&remote, &args.source) {
@@ -157,7 +162,7 @@ pub fn run_all(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Resu
         None => Vec::new(),
     };
     let conf_plan = match &state {
-        Some(state) => plan_conf(state, &conf, args.yes)?,
+        Some(state) => plan_conf(state, conf, args.yes)?,
         None => None,
     };
     check_conflicts(
@@ -196,7 +201,7 @@ pub fn run_all(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Resu
         ));
         let started = std::time::Instant::now();
         let verdict = match restore_instance(
-            home,
+            settings,
             &docker,
             args,
             remote.as_ref(),
@@ -252,7 +257,7 @@ pub fn run_all(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Resu
         if let Some(result) = told {
             warnings.extend(crate::events::restore(
                 home,
-                &conf,
+                conf,
                 Some(row),
                 &row.container,
                 result,
@@ -439,7 +444,7 @@ fn set_note(home: &Home, number: u32, note: &str) -> Result<()> {
 /// backup, put it in place, start GitLab and wait until it is healthy.
 #[allow(clippy::too_many_arguments)]
 fn restore_instance(
-    home: &Home,
+    settings: &Settings,
     docker: &Docker,
     args: &Args,
     remote: Option<&Remote>,
@@ -448,6 +453,7 @@ fn restore_instance(
     local: bool,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(String, Option<super::Previous>)> {
+    let home = settings.home();
     let instance = InstanceDir::new(row.dir.clone());
     if !instance.root().exists() {
         instance.create_tree()?;
@@ -519,7 +525,7 @@ fn restore_instance(
         leave_running: true,
         output: args.output,
     };
-    match super::restore_into(home, &one, progress, None) {
+    match super::restore_into(settings, &one, progress, None) {
         Ok(outcome) => Ok((outcome.backup, found_data.then_some(outcome.previous))),
         Err(error) => {
             // The container was made for this restore: gone again, the
