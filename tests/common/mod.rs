@@ -728,3 +728,30 @@ pub fn default_ports(ip: &str, start: u16, count: usize) -> Vec<u16> {
         .take(count)
         .collect()
 }
+
+/// Lines a failing GitLab (or the programs around it) may print, in its
+/// container's logs or its alerts, each with
+/// a secret of a shape the redactor must know (issue 19 §5), and the secret.
+pub const LINES_WITH_SECRETS: [(&str, &str); 9] = [
+    (
+        "fetching http://deploy:Pa55-in-url@10.0.0.9/x",
+        "Pa55-in-url",
+    ),
+    ("\"db_key_base\": \"d1b2k3e4y5\",", "d1b2k3e4y5"),
+    ("otp_key_base: 0a7b1c2d3e4f", "0a7b1c2d3e4f"),
+    ("secret_key_base = 5ecre7ba5e99", "5ecre7ba5e99"),
+    (
+        "Authorization: Bearer glpat-B3arerT0kenValue",
+        "B3arerT0kenValue",
+    ),
+    (
+        "remote: https://oauth2:glpat-0auth2T0kenValue@gitlab.example.org/g/a.git",
+        "0auth2T0kenValue",
+    ),
+    ("access_key=AKIAEXAMPLEKEY123", "AKIAEXAMPLEKEY123"),
+    ("pg_dump --password hunter2-flag", "hunter2-flag"),
+    (
+        "runner registered with glrt-RunnerT0kenValue",
+        "RunnerT0kenValue",
+    ),
+];

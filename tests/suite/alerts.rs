@@ -13,7 +13,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{Scenario, fresh_ip, tear_database};
+use common::{LINES_WITH_SECRETS, Scenario, fresh_ip, tear_database};
 use serde_json::Value;
 
 /// A real HTTP server on loopback that keeps the JSON bodies it receives.
@@ -465,28 +465,6 @@ fn a_drill_is_told_and_counted() {
     assert_eq!(value(&families, "girofle_drill_last_result", 1), Some(1.0));
     assert!(value(&families, "girofle_drill_last_timestamp_seconds", 1).unwrap() > 0.0);
 }
-
-/// Lines a failing GitLab may print in its container's logs, each with a
-/// secret of a shape the redactor must know (issue 19 §5), and the secret.
-const LINES_WITH_SECRETS: [(&str, &str); 8] = [
-    (
-        "fetching http://deploy:Pa55-in-url@10.0.0.9/x",
-        "Pa55-in-url",
-    ),
-    ("\"db_key_base\": \"d1b2k3e4y5\",", "d1b2k3e4y5"),
-    ("otp_key_base: 0a7b1c2d3e4f", "0a7b1c2d3e4f"),
-    ("secret_key_base = 5ecre7ba5e99", "5ecre7ba5e99"),
-    (
-        "Authorization: Bearer glpat-B3arerT0kenValue",
-        "B3arerT0kenValue",
-    ),
-    (
-        "remote: https://oauth2:glpat-0auth2T0kenValue@gitlab.example.org/g/a.git",
-        "0auth2T0kenValue",
-    ),
-    ("access_key=AKIAEXAMPLEKEY123", "AKIAEXAMPLEKEY123"),
-    ("pg_dump --password hunter2-flag", "hunter2-flag"),
-];
 
 /// A drill fails on a torn backup while its container prints secrets in
 /// its logs: the alert quotes the logs, redacted, and neither girofle.log
