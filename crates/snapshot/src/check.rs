@@ -13,7 +13,7 @@ use fs_err as fs;
 use rayon::prelude::*;
 
 use super::manifest::{EntryWriter, ManifestReader};
-use super::sync::{Copier, SyncStats};
+use super::sync::{Copier, Lookahead, SyncStats};
 use super::{Entry, Kind, MANIFEST, Manifest, entry_of, hash_file, sorted_entries};
 
 /// Files hashed per batch, on every core.
@@ -30,6 +30,9 @@ struct Describer<'a, F> {
     to_hash: Vec<PathBuf>,
     /// (device, inode) of this batch's files with several names -> slot.
     linked: HashMap<(u64, u64), usize>,
+    /// A backup of an earlier state of the tree, whose checksums are taken
+    /// for the files that have not changed since (see [`describe_to_file`]).
+    reference: Option<Lookahead<ManifestReader>>,
 }
 
 impl<F: FnMut(Entry) -> anyhow::Result<()>> Describer<'_, F> {
@@ -44,6 +47,11 @@ impl<F: FnMut(Entry) -> anyhow::Result<()>> Describer<'_, F> {
             let kind = Kind::of(&metadata);
             match kind {
                 Kind::File => {
+                    if let Some(checksum) = self.known_checksum(&child_relative, &metadata) {
+                        self.waiting
+                            .push((entry_of(child_relative, kind, &metadata, checksum), None));
+                        continue;
+                    }
                     let key = (metadata.dev(), metadata.ino());
                     let known = (metadata.nlink() > 1)
                         .then(|| self.linked.get(&key).copied())
@@ -88,6 +96,25 @@ impl<F: FnMut(Entry) -> anyhow::Result<()>> Describer<'_, F> {
         Ok(())
     }
 
+    /// The reference's checksum of the file at `relative`, when the
+    /// reference lists it with this very metadata (kind, mode, owners, size,
+    /// mtime to the nanosecond): the trust a backup already puts in its
+    /// previous backup when it hard-links a file instead of copying it.
+    fn known_checksum(&mut self, relative: &Path, metadata: &std::fs::Metadata) -> Option<String> {
+        let reference = self.reference.as_mut()?;
+        match reference.find(relative) {
+            Ok(Some(entry)) if super::entry_matches(&entry, Kind::File, metadata) => {
+                Some(entry.checksum)
+            }
+            Ok(_) => None,
+            // A damaged MANIFEST: what follows is read and hashed.
+            Err(_) => {
+                self.reference = None;
+                None
+            }
+        }
+    }
+
     fn flush(&mut self) -> anyhow::Result<()> {
         let sums: Vec<String> = self
             .to_hash
@@ -123,6 +150,7 @@ pub fn describe_each(
         waiting: Vec::new(),
         to_hash: Vec::new(),
         linked: HashMap::new(),
+        reference: None,
     };
     describer.directory(Path::new(""))?;
     describer.flush()
@@ -134,11 +162,35 @@ pub fn describe_each(
 /// instance's data has a line per file, and memory must not grow with it.
 /// Returns the file and how many entries it holds, for
 /// [`super::write_manifest_streamed`].
-pub fn describe_to_file(root: &Path, temporary: &Path) -> anyhow::Result<(std::fs::File, u64)> {
+///
+/// `reference`, a backup of an earlier state of the same tree, spares
+/// reading what did not change: a file its MANIFEST lists with the very
+/// metadata found here takes the checksum listed there (a restore describes
+/// the data it replaces this way, and is done sooner by the time it takes
+/// to read that data). A reference without a readable MANIFEST is not used.
+pub fn describe_to_file(
+    root: &Path,
+    temporary: &Path,
+    reference: Option<&Path>,
+) -> anyhow::Result<(std::fs::File, u64)> {
     let file = tempfile::tempfile_in(temporary)
         .with_context(|| format!("cannot create a temporary file in {}", temporary.display()))?;
     let mut lines = EntryWriter::new(Box::new(file.try_clone()?));
-    describe_each(root, |entry| Ok(lines.push(&entry)?))?;
+    let mut describer = Describer {
+        root,
+        visit: |entry: Entry| Ok(lines.push(&entry)?),
+        waiting: Vec::new(),
+        to_hash: Vec::new(),
+        linked: HashMap::new(),
+        reference: reference.and_then(|backup| {
+            ManifestReader::open(&backup.join(MANIFEST))
+                .and_then(Lookahead::new)
+                .ok()
+        }),
+    };
+    describer.directory(Path::new(""))?;
+    describer.flush()?;
+    drop(describer);
     let count = lines.finish()?;
     Ok((file, count))
 }
@@ -437,6 +489,75 @@ mod tests {
             "{problems:?}"
         );
         assert!(problems.contains(&"extra: d/c".to_string()), "{problems:?}");
+    }
+
+    /// The entries `describe_to_file` wrote, by path.
+    fn described(root: &Path, reference: Option<&Path>) -> HashMap<PathBuf, Entry> {
+        let temporary = tempfile::tempdir().unwrap();
+        let (file, count) = describe_to_file(root, temporary.path(), reference).unwrap();
+        let mut lines = crate::manifest::EntryLines::new(file).unwrap();
+        let mut entries = HashMap::new();
+        while let Some(entry) = lines.next_entry().unwrap() {
+            entries.insert(entry.path.clone(), entry);
+        }
+        assert_eq!(entries.len() as u64, count);
+        entries
+    }
+
+    #[test]
+    fn a_description_takes_the_checksums_of_a_reference_where_nothing_changed() {
+        let work = tempfile::tempdir().unwrap();
+        let tree = work.path().join("tree");
+        fs::create_dir_all(tree.join("d")).unwrap();
+        for name in ["same", "rewritten", "touched"] {
+            fs::write(tree.join("d").join(name), name).unwrap();
+        }
+        // The reference: a backup of the tree whose checksum for `same` is
+        // not the content's, so that taking it shows it was not read again.
+        let reference = work.path().join("reference");
+        fs::create_dir_all(&reference).unwrap();
+        let mut entries = describe(&tree).unwrap();
+        let planted = "f".repeat(64);
+        for entry in &mut entries {
+            if entry.kind == Kind::File {
+                entry.checksum = planted.clone();
+            }
+        }
+        write_manifest(
+            &reference,
+            &Manifest {
+                header: vec![],
+                entries,
+            },
+        )
+        .unwrap();
+        // Changed since: new content with the same size and mtime would be
+        // trusted, as a backup's link to its previous copy trusts it; a new
+        // size or a new mtime is read again.
+        fs::write(tree.join("d/rewritten"), "rewritten, longer").unwrap();
+        let touched = File::options()
+            .write(true)
+            .open(tree.join("d/touched"))
+            .unwrap();
+        touched
+            .set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(7))
+            .unwrap();
+        fs::write(tree.join("d/new"), "new").unwrap();
+
+        let with = described(&tree, Some(&reference));
+        let hash = |text: &str| blake3::hash(text.as_bytes()).to_hex().to_string();
+        assert_eq!(with[Path::new("d/same")].checksum, planted);
+        assert_eq!(
+            with[Path::new("d/rewritten")].checksum,
+            hash("rewritten, longer")
+        );
+        assert_eq!(with[Path::new("d/touched")].checksum, hash("touched"));
+        assert_eq!(with[Path::new("d/new")].checksum, hash("new"));
+        // Without a reference (or with one whose MANIFEST is unreadable), every file is read.
+        fs::remove_file(reference.join(MANIFEST)).unwrap();
+        for entries in [described(&tree, None), described(&tree, Some(&reference))] {
+            assert_eq!(entries[Path::new("d/same")].checksum, hash("same"));
+        }
     }
 
     #[test]

@@ -23,7 +23,8 @@ use crate::watch::Changes;
 use crate::{Entry, lstat};
 use batch::Space;
 use pass::Pass;
-use previous::{Lookahead, Previous};
+pub(crate) use previous::Lookahead;
+use previous::Previous;
 
 /// What hears each entry a checked pass writes ([`Copier::pass_checked`]).
 type EntryCheck<'a> = dyn FnMut(&Entry) -> anyhow::Result<()> + 'a;

@@ -120,8 +120,15 @@ fn complete(
         fs::remove_file(&mark)?;
     }
     // The replaced data is an instance's whole tree: its entries go to a
-    // file beside it, never all into memory.
-    let (entries, count) = snapshot::describe_to_file(tree, &instance.backups())?;
+    // file beside it, never all into memory. It most often grew from the
+    // newest backup a backup made: what did not change since takes that
+    // backup's checksums instead of being read again.
+    let backups = instance.complete_backups();
+    let reference = instance
+        .default_backup(&backups)
+        .map(|id| instance.backups().join(id.as_str()));
+    let (entries, count) =
+        snapshot::describe_to_file(tree, &instance.backups(), reference.as_deref())?;
     let gitlab_version = fs::read_to_string(tree.join("data/gitlab-rails/VERSION"))
         .map(|v| v.trim().to_string())
         .unwrap_or_else(|_| "unknown".to_string());

@@ -73,7 +73,7 @@ impl Previous {
 }
 
 /// Something that yields entries in path order.
-pub(super) trait EntrySource {
+pub(crate) trait EntrySource {
     fn next_entry(&mut self) -> anyhow::Result<Option<Entry>>;
 }
 
@@ -90,13 +90,13 @@ impl EntrySource for EntryLines {
 }
 
 /// An entry stream with one entry of look-ahead, to merge against a walk.
-pub(super) struct Lookahead<S> {
+pub(crate) struct Lookahead<S> {
     source: S,
     pub(super) next: Option<Entry>,
 }
 
 impl<S: EntrySource> Lookahead<S> {
-    pub(super) fn new(mut source: S) -> anyhow::Result<Lookahead<S>> {
+    pub(crate) fn new(mut source: S) -> anyhow::Result<Lookahead<S>> {
         let next = source.next_entry()?;
         Ok(Lookahead { source, next })
     }
@@ -107,7 +107,7 @@ impl<S: EntrySource> Lookahead<S> {
     }
 
     /// The entry at `path`, skipping those before it.
-    pub(super) fn find(&mut self, path: &Path) -> anyhow::Result<Option<Entry>> {
+    pub(crate) fn find(&mut self, path: &Path) -> anyhow::Result<Option<Entry>> {
         while self.next.as_ref().is_some_and(|e| e.path.as_path() < path) {
             self.advance()?;
         }
