@@ -30,7 +30,7 @@ pub fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
             );
             return Ok(Exit::Done);
         }
-        let count = verified.problems.len();
+        let count = verified.problem_count;
         return Err(Error::failed(format!(
             "{}: {count} entr{} differ from its MANIFEST",
             verified.path.display(),

@@ -229,6 +229,11 @@ impl std::fmt::Display for Problem {
     }
 }
 
+/// The differences a check keeps, in path order: the first ones tell what
+/// went wrong, and a backup different in every one of its million files
+/// must not take memory for each.
+pub const PROBLEMS_KEPT: usize = 1000;
+
 /// What [`verify`] found.
 #[derive(Debug)]
 pub struct Verification {
@@ -236,8 +241,10 @@ pub struct Verification {
     pub manifest: Manifest,
     /// How many entries the MANIFEST lists.
     pub entries: usize,
-    /// The differences, in path order.
+    /// The first differences, in path order ([`PROBLEMS_KEPT`] at most).
     pub problems: Vec<Problem>,
+    /// How many differences there are in all.
+    pub problem_count: usize,
 }
 
 /// How `actual` differs from `expected`, in words; empty when it does not.
@@ -283,6 +290,7 @@ pub struct ManifestCheck {
     next: Option<Entry>,
     entries: usize,
     problems: Vec<Problem>,
+    problem_count: usize,
 }
 
 impl ManifestCheck {
@@ -295,6 +303,7 @@ impl ManifestCheck {
             next,
             entries: 0,
             problems: Vec::new(),
+            problem_count: 0,
         })
     }
 
@@ -313,7 +322,7 @@ impl ManifestCheck {
     /// Listed, not found: sockets were listed, not copied.
     fn missing(&mut self, entry: Entry) {
         if entry.kind != Kind::Socket {
-            self.problems.push(Problem::Missing(entry.path));
+            self.problem(Problem::Missing(entry.path));
         }
     }
 
@@ -327,11 +336,10 @@ impl ManifestCheck {
             let expected = self.take()?;
             let how = differences(actual, &expected);
             if !how.is_empty() {
-                self.problems
-                    .push(Problem::Changed(expected.path, how.join(", ")));
+                self.problem(Problem::Changed(expected.path, how.join(", ")));
             }
         } else {
-            self.problems.push(Problem::Extra(actual.path.clone()));
+            self.problem(Problem::Extra(actual.path.clone()));
         }
         Ok(())
     }
@@ -339,10 +347,13 @@ impl ManifestCheck {
     /// Records a problem found beside the entries (an entry that could not
     /// be handed in order, say).
     pub fn problem(&mut self, problem: Problem) {
-        self.problems.push(problem);
+        self.problem_count += 1;
+        if self.problems.len() < PROBLEMS_KEPT {
+            self.problems.push(problem);
+        }
     }
 
-    /// The problems so far.
+    /// The first problems so far ([`PROBLEMS_KEPT`] at most).
     pub fn problems(&self) -> &[Problem] {
         &self.problems
     }
@@ -361,6 +372,7 @@ impl ManifestCheck {
             },
             entries: self.entries,
             problems: self.problems,
+            problem_count: self.problem_count,
         })
     }
 }
@@ -489,6 +501,28 @@ mod tests {
             "{problems:?}"
         );
         assert!(problems.contains(&"extra: d/c".to_string()), "{problems:?}");
+    }
+
+    #[test]
+    fn a_backup_different_everywhere_keeps_the_first_differences_and_counts_them_all() {
+        let work = tempfile::tempdir().unwrap();
+        let root = work.path().join("backup");
+        fs::create_dir_all(&root).unwrap();
+        write_manifest(
+            &root,
+            &Manifest {
+                header: vec![],
+                entries: vec![],
+            },
+        )
+        .unwrap();
+        for n in 0..PROBLEMS_KEPT + 5 {
+            fs::write(root.join(format!("f{n:05}")), "x").unwrap();
+        }
+        let verification = verify(&root).unwrap();
+        assert_eq!(verification.problem_count, PROBLEMS_KEPT + 5);
+        assert_eq!(verification.problems.len(), PROBLEMS_KEPT);
+        assert_eq!(verification.problems[0], Problem::Extra("f00000".into()));
     }
 
     /// The entries `describe_to_file` wrote, by path.

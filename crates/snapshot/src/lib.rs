@@ -23,8 +23,8 @@ mod sync;
 mod watch;
 
 pub use check::{
-    CheckedCopy, CopyFailure, ManifestCheck, Problem, Verification, copy_checked, describe,
-    describe_to_file, verify,
+    CheckedCopy, CopyFailure, ManifestCheck, PROBLEMS_KEPT, Problem, Verification, copy_checked,
+    describe, describe_to_file, verify,
 };
 pub use manifest::{
     Entry, EntryLines, EntryWriter, MANIFEST, Manifest, ManifestReader, write_manifest,

@@ -238,7 +238,7 @@ impl Run<'_> {
             let shown: Vec<String> = problems.iter().take(5).map(ToString::to_string).collect();
             return Err(Error::failed(format!(
                 "the backup does not match its MANIFEST ({} problem(s): {})",
-                problems.len(),
+                copy.verification.problem_count,
                 shown.join("; ")
             )));
         }

@@ -14,8 +14,10 @@ pub struct Verified {
     pub path: PathBuf,
     /// Entries in its MANIFEST.
     pub entries: usize,
-    /// What differs.
+    /// What differs: the first differences, in path order.
     pub problems: Vec<snapshot::Problem>,
+    /// How many differences there are in all.
+    pub problem_count: usize,
 }
 
 /// Re-reads a backup (the newest complete one unless `backup` names one) and
@@ -34,6 +36,7 @@ pub fn verify(home: &Home, spec: &str, backup: Option<&str>) -> Result<Verified>
         path,
         entries: verification.entries,
         problems: verification.problems,
+        problem_count: verification.problem_count,
     })
 }
 

@@ -419,11 +419,13 @@ fn manifest_header(home: &Home, backup: &Path, backup_name: &str) -> Result<Opti
 }
 
 /// The refusal of a backup that does not match its MANIFEST.
-pub(super) fn mismatch(backup_name: &str, problems: &[snapshot::Problem]) -> Error {
-    let shown: Vec<String> = problems.iter().take(10).map(ToString::to_string).collect();
+pub(super) fn mismatch(backup_name: &str, verification: &snapshot::Verification) -> Error {
+    let shown: Vec<String> = (verification.problems.iter().take(10))
+        .map(ToString::to_string)
+        .collect();
     Error::usage(format!(
         "backup {backup_name} does not match its MANIFEST ({} problem(s): {}); nothing was changed",
-        problems.len(),
+        verification.problem_count,
         shown.join("; ")
     ))
 }

@@ -56,10 +56,7 @@ impl Restore<'_> {
                 match snapshot::copy_checked(backup, &VOLUMES, &staging, Some(SPACE_MARGIN)) {
                     Ok(copy) if copy.verification.problems.is_empty() => {}
                     Ok(copy) => {
-                        refused = Some(super::mismatch(
-                            &self.backup_name,
-                            &copy.verification.problems,
-                        ));
+                        refused = Some(super::mismatch(&self.backup_name, &copy.verification));
                         anyhow::bail!("the backup does not match its MANIFEST");
                     }
                     Err(CopyFailure::Manifest(error)) => {
