@@ -276,3 +276,6 @@ fn redact_strings(value: &mut Value) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests;
