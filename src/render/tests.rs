@@ -2,7 +2,7 @@
 //! built from outcomes with fixed data, compared with the snapshots in
 //! `snapshots/` (a change of key, type or null shows as a diff there).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -13,6 +13,11 @@ use crate::ops::backup::{self, Consistency, InstanceReport, Made, TargetReport};
 use crate::ops::restore::{self, AllOutcome, InstanceResult, Previous, Verdict};
 use crate::ops::{commission, decommission, list};
 use crate::snapshot::SyncStats;
+
+/// The document as it is printed: redacted, keys sorted.
+fn json(document: &impl serde::Serialize) -> Value {
+    super::printable(document).expect("every document serialises")
+}
 
 const ID: &str = "2026-11-25T14-30-00Z";
 const OLDER: &str = "2026-11-23T10-00-00Z";
@@ -86,7 +91,7 @@ fn backup_of_one_instance_shipped() {
         targets: vec![shipped_to("off-site", &[])],
         ..backup::Outcome::default()
     };
-    insta::assert_json_snapshot!(super::backup_json(&outcome));
+    insta::assert_json_snapshot!(json(&super::backup::document(&outcome)));
 }
 
 #[test]
@@ -99,7 +104,7 @@ fn backup_with_one_instance_failed() {
         warnings: vec!["notify: http://127.0.0.1:9000/hook did not answer".into()],
         ..backup::Outcome::default()
     };
-    insta::assert_json_snapshot!(super::backup_json(&outcome));
+    insta::assert_json_snapshot!(json(&super::backup::document(&outcome)));
 }
 
 #[test]
@@ -112,7 +117,7 @@ fn backup_whose_target_failed() {
         failures: vec![("target off-site".into(), Error::failed(why))],
         ..backup::Outcome::default()
     };
-    insta::assert_json_snapshot!(super::backup_json(&outcome));
+    insta::assert_json_snapshot!(json(&super::backup::document(&outcome)));
 }
 
 #[test]
@@ -121,7 +126,7 @@ fn backup_of_the_state_alone() {
         state: Some(id(ID)),
         ..backup::Outcome::default()
     };
-    insta::assert_json_snapshot!(super::backup_json(&outcome));
+    insta::assert_json_snapshot!(json(&super::backup::document(&outcome)));
 }
 
 #[test]
@@ -142,7 +147,7 @@ fn backup_that_fell_back_to_stop_and_whose_retention_failed() {
         )],
         ..backup::Outcome::default()
     };
-    insta::assert_json_snapshot!(super::backup_json(&outcome));
+    insta::assert_json_snapshot!(json(&super::backup::document(&outcome)));
 }
 
 #[test]
@@ -157,7 +162,7 @@ fn backup_live_of_an_instance_never_stopped() {
         instances: vec![report(3, "docs", None)],
         ..backup::Outcome::default()
     };
-    insta::assert_json_snapshot!(super::backup_json(&outcome));
+    insta::assert_json_snapshot!(json(&super::backup::document(&outcome)));
 }
 
 fn restored() -> restore::Outcome {
@@ -171,13 +176,13 @@ fn restored() -> restore::Outcome {
 #[test]
 fn restore_whose_replaced_data_is_a_backup() {
     let outcome = restored();
-    let document = super::restore_json(
+    let document = super::restore::document(
         "girofle-gitlab-3-docs",
-        Some(&PathBuf::from("/girofle/noeud-gitlab-3")),
+        Some(Path::new("/girofle/noeud-gitlab-3")),
         Ok(&outcome),
         Duration::from_millis(95_400),
     );
-    insta::assert_json_snapshot!(document);
+    insta::assert_json_snapshot!(json(&document));
 }
 
 #[test]
@@ -187,38 +192,38 @@ fn restore_whose_replaced_data_is_kept_beside() {
         "/girofle/noeud-gitlab-3/mapping-volumes.before-restore-2026-11-25T15-02-11Z",
     ));
     outcome.warnings = vec!["metrics: /var/lib/prometheus is not writable".into()];
-    let document = super::restore_json(
+    let document = super::restore::document(
         "girofle-gitlab-3-docs",
-        Some(&PathBuf::from("/girofle/noeud-gitlab-3")),
+        Some(Path::new("/girofle/noeud-gitlab-3")),
         Ok(&outcome),
         Duration::from_millis(95_400),
     );
-    insta::assert_json_snapshot!(document);
+    insta::assert_json_snapshot!(json(&document));
 }
 
 #[test]
 fn restore_that_failed() {
     let error = Error::failed("GitLab was not healthy within 600 s")
         .context("restore of backup 2026-11-25T14-30-00Z into girofle-gitlab-3-docs");
-    let document = super::restore_json(
+    let document = super::restore::document(
         "girofle-gitlab-3-docs",
-        Some(&PathBuf::from("/girofle/noeud-gitlab-3")),
+        Some(Path::new("/girofle/noeud-gitlab-3")),
         Err(&error),
         Duration::from_millis(601_002),
     );
-    insta::assert_json_snapshot!(document);
+    insta::assert_json_snapshot!(json(&document));
 }
 
 #[test]
 fn restore_into_a_directory_of_no_instance() {
     let error = Error::usage("/srv/elsewhere has no mapping-volumes/");
-    let document = super::restore_json(
+    let document = super::restore::document(
         "girofle-gitlab-3-docs",
-        Some(&PathBuf::from("/srv/elsewhere")),
+        Some(Path::new("/srv/elsewhere")),
         Err(&error),
         Duration::from_millis(3),
     );
-    insta::assert_json_snapshot!(document);
+    insta::assert_json_snapshot!(json(&document));
 }
 
 fn instance(number: u32, name: &str, verdict: Verdict) -> InstanceResult {
@@ -253,7 +258,7 @@ fn restore_all_with_every_result() {
         ],
         warnings: vec!["girofle.conf of the state backup kept as girofle.conf.restored".into()],
     };
-    insta::assert_json_snapshot!(super::restore_all_json(&outcome));
+    insta::assert_json_snapshot!(json(&super::restore::all_document(&outcome)));
 }
 
 #[test]
@@ -267,7 +272,7 @@ fn restore_all_that_restored_nothing() {
         )],
         warnings: Vec::new(),
     };
-    insta::assert_json_snapshot!(super::restore_all_json(&outcome));
+    insta::assert_json_snapshot!(json(&super::restore::all_document(&outcome)));
 }
 
 #[test]
@@ -295,10 +300,8 @@ fn commission_of_an_instance() {
         row,
         waited: true,
     };
-    insta::assert_json_snapshot!(super::commission_json(
-        &outcome,
-        Duration::from_millis(182_044)
-    ));
+    let document = super::commission::document(&outcome, Duration::from_millis(182_044));
+    insta::assert_json_snapshot!(json(&document));
 }
 
 fn decommissioned(made: Option<Made>) -> decommission::Outcome {
@@ -322,26 +325,26 @@ fn decommission_with_its_final_backup() {
     made.walked = None;
     made.removed = Vec::new();
     let outcome = decommissioned(Some(made));
-    insta::assert_json_snapshot!(super::decommission_json(&outcome));
+    insta::assert_json_snapshot!(json(&super::decommission::document(&outcome)));
 }
 
 #[test]
 fn decommission_without_a_final_backup() {
     let mut outcome = decommissioned(None);
     outcome.warnings = vec!["metrics: /var/lib/prometheus is not writable".into()];
-    insta::assert_json_snapshot!(super::decommission_json(&outcome));
+    insta::assert_json_snapshot!(json(&super::decommission::document(&outcome)));
 }
 
 #[test]
 fn an_operation_that_could_not_start() {
     let error = Error::usage("no instance 7 in /girofle/inventory.girofle");
-    insta::assert_json_snapshot!(super::failure_json("backup", &error));
+    insta::assert_json_snapshot!(json(&super::Failure::new("backup", &error)));
 }
 
 #[test]
 fn an_operation_that_failed_before_any_instance() {
     let error = Error::failed("the Docker engine did not answer").context("cannot list containers");
-    insta::assert_json_snapshot!(super::failure_json("decommission", &error));
+    insta::assert_json_snapshot!(json(&super::Failure::new("decommission", &error)));
 }
 
 fn entry(number: u32, last_backup: Option<&str>) -> list::Entry {
@@ -391,8 +394,65 @@ fn entry(number: u32, last_backup: Option<&str>) -> list::Entry {
 #[test]
 fn list_of_instances() {
     let entries = vec![entry(1, None), entry(3, Some(ID))];
-    let text = list::render(&entries, list::Format::Json).unwrap();
+    let text = super::list::render(&entries, list::Format::Json).unwrap();
     let document: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(document, serde_json::to_value(&entries).unwrap());
     insta::assert_json_snapshot!(entries);
+}
+
+#[test]
+fn a_failed_instance_has_every_key_of_a_made_one() {
+    let outcome = backup::Outcome {
+        made: vec![made(3)],
+        instances: vec![report(3, "docs", None), report(4, "", Some("no"))],
+        ..backup::Outcome::default()
+    };
+    let document = json(&super::backup::document(&outcome));
+    let keys = |instance: &Value| -> Vec<String> {
+        instance.as_object().unwrap().keys().cloned().collect()
+    };
+    let instances = document["instances"].as_array().unwrap();
+    assert_eq!(keys(&instances[0]), keys(&instances[1]));
+    assert_eq!(
+        instances[1]["removed_by_retention"],
+        Value::Array(Vec::new())
+    );
+}
+
+#[test]
+fn secrets_in_a_document_are_redacted_when_printed() {
+    let error = Error::failed(
+        "rsync to girofle:hunter2pw@10.0.0.5:/srv/girofle refused: token glpat-abcdefghij0123456789",
+    );
+    let outcome = backup::Outcome {
+        made: vec![made(3)],
+        instances: vec![report(3, "docs", None)],
+        targets: vec![shipped_to(
+            "same-site",
+            &["GIROFLE_PASSWORD=hunter2 was refused"],
+        )],
+        failures: vec![("target same-site".into(), error)],
+        ..backup::Outcome::default()
+    };
+    let document = json(&super::backup::document(&outcome));
+    assert!(!document.to_string().contains("hunter2"), "{document}");
+    assert!(!document.to_string().contains("glpat-abc"), "{document}");
+    insta::assert_json_snapshot!(document);
+}
+
+#[test]
+fn the_table_of_restore_all_says_each_result() {
+    let outcome = AllOutcome {
+        state: None,
+        instances: vec![
+            instance(1, "docs", Verdict::LeftAlone),
+            instance(12, "code", Verdict::Failed("no\nmore detail".into())),
+        ],
+        warnings: Vec::new(),
+    };
+    insta::assert_snapshot!(super::restore::table(&outcome), @r"
+    NUMBER  NAME  CONTAINER               URL                        RESULT
+    1       docs  girofle-gitlab-1-docs   http://gitlab-host-1:8081  left alone: its container exists
+    12      code  girofle-gitlab-12-code  http://gitlab-host-1:8092  FAILED: no
+    ");
 }
