@@ -56,7 +56,7 @@ pub mod ops;
 pub mod recovery;
 /// Backup targets on other machines.
 pub mod remote;
-/// `--format json`: the documents drawn from the operations' outcomes.
+/// What the binaries print of an outcome: `--format json` documents and text tables.
 pub mod render;
 /// Quoting for the remote shell and cron.
 pub mod shell;

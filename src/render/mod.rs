@@ -80,4 +80,6 @@ fn redact_strings(value: &mut Value) {
 }
 
 #[cfg(test)]
+mod readme;
+#[cfg(test)]
 mod tests;

@@ -15,11 +15,11 @@ use crate::ops::{commission, decommission, list};
 use crate::snapshot::SyncStats;
 
 /// The document as it is printed: redacted, keys sorted.
-fn json(document: &impl serde::Serialize) -> Value {
+pub(super) fn json(document: &impl serde::Serialize) -> Value {
     super::printable(document).expect("every document serialises")
 }
 
-const ID: &str = "2026-11-25T14-30-00Z";
+pub(super) const ID: &str = "2026-11-25T14-30-00Z";
 const OLDER: &str = "2026-11-23T10-00-00Z";
 
 fn id(text: &str) -> BackupId {
@@ -31,7 +31,7 @@ fn backup_path(number: u32, id: &str) -> PathBuf {
 }
 
 /// The README's example: instance 3, `docs`, frozen for its second pass.
-fn made(number: u32) -> Made {
+pub(super) fn made(number: u32) -> Made {
     Made {
         number,
         container: format!("girofle-gitlab-{number}-docs"),
@@ -54,7 +54,7 @@ fn made(number: u32) -> Made {
     }
 }
 
-fn report(number: u32, name: &str, error: Option<&str>) -> InstanceReport {
+pub(super) fn report(number: u32, name: &str, error: Option<&str>) -> InstanceReport {
     InstanceReport {
         number,
         name: name.into(),
@@ -69,7 +69,7 @@ fn report(number: u32, name: &str, error: Option<&str>) -> InstanceReport {
     }
 }
 
-fn shipped_to(name: &str, errors: &[&str]) -> TargetReport {
+pub(super) fn shipped_to(name: &str, errors: &[&str]) -> TargetReport {
     TargetReport {
         name: name.into(),
         shipped: if errors.is_empty() {
