@@ -275,12 +275,16 @@ fn restore_all_that_restored_nothing() {
     insta::assert_json_snapshot!(json(&super::restore::all_document(&outcome)));
 }
 
-#[test]
-fn commission_of_an_instance() {
+fn commissioned(name: &str, waited: bool) -> commission::Outcome {
+    let container = if name.is_empty() {
+        "girofle-gitlab-3".to_string()
+    } else {
+        format!("girofle-gitlab-3-{name}")
+    };
     let row = crate::inventory::Row {
         number: 3,
-        name: "docs".into(),
-        container: "girofle-gitlab-3-docs".into(),
+        name: name.into(),
+        container: container.clone(),
         state: crate::inventory::RowState::Commissioned,
         ip: "10.0.0.7".into(),
         http_port: Some(8080),
@@ -293,14 +297,26 @@ fn commission_of_an_instance() {
         created: "2026-11-25T14:00:00Z".into(),
         note: String::new(),
     };
-    let outcome = commission::Outcome {
+    commission::Outcome {
         number: 3,
-        container: row.container.clone(),
+        container,
         url: "http://gitlab-host-1.example.org:8080".into(),
         row,
-        waited: true,
-    };
+        waited,
+    }
+}
+
+#[test]
+fn commission_of_an_instance() {
+    let outcome = commissioned("docs", true);
     let document = super::commission::document(&outcome, Duration::from_millis(182_044));
+    insta::assert_json_snapshot!(json(&document));
+}
+
+#[test]
+fn commission_without_a_name_nor_waiting() {
+    let outcome = commissioned("", false);
+    let document = super::commission::document(&outcome, Duration::from_millis(4_210));
     insta::assert_json_snapshot!(json(&document));
 }
 
@@ -389,6 +405,15 @@ fn entry(number: u32, last_backup: Option<&str>) -> list::Entry {
         backup_interval_seconds: Some(14_400),
         stale: last_backup.is_none(),
     }
+}
+
+#[test]
+fn list_of_no_instance() {
+    let entries: Vec<list::Entry> = Vec::new();
+    assert_eq!(
+        super::list::render(&entries, list::Format::Json).unwrap(),
+        "[]\n"
+    );
 }
 
 #[test]

@@ -31,7 +31,7 @@ pub struct InstanceResult {
     /// Its `external_url`.
     pub url: String,
     /// What happened to it.
-    #[serde(flatten)]
+    #[serde(flatten)] // its keys are the documents' (`ok`, `result`, …): see `render::restore`
     pub verdict: Verdict,
 }
 
