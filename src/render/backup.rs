@@ -51,10 +51,12 @@ pub enum Figures<'a> {
     /// The backup made.
     Made(&'a Made),
     /// None was made.
-    None(NotMade),
+    Blank(NotMade),
 }
 
 /// The keys of [`Made`], blank: no ID, no path, nothing copied or removed.
+/// The one place a key is named twice; a test compares the two key sets, so
+/// that a key added to [`Made`] and forgotten here fails it.
 #[derive(Debug, Default, Serialize)]
 pub struct NotMade {
     backup: Option<()>,
@@ -103,7 +105,7 @@ pub fn document(outcome: &Outcome) -> Document<'_> {
             Instance {
                 report,
                 ok: made.is_some(),
-                figures: made.map_or_else(|| Figures::None(NotMade::default()), Figures::Made),
+                figures: made.map_or_else(|| Figures::Blank(NotMade::default()), Figures::Made),
             }
         })
         .collect();
