@@ -458,6 +458,14 @@ impl std::fmt::Display for BackupId {
     }
 }
 
+/// As data, a backup ID is its name: what `--format json` and the
+/// directories show.
+impl serde::Serialize for BackupId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name)
+    }
+}
+
 fn number<T: std::str::FromStr>(text: &str, digits: usize) -> Option<T> {
     if text.len() == digits && text.bytes().all(|b| b.is_ascii_digit()) {
         text.parse().ok()

@@ -5,8 +5,9 @@
 //!
 //! The modules stand in layers, each importing only those below it (the
 //! README's "Layout of the code" draws them): ground ([`error`], [`atomic`],
-//! [`timefmt`], [`redact`], [`shell`], [`net`], [`progress`]); the tree and
-//! the settings ([`home`], [`conf`]), which every adapter is handed; adapters
+//! [`timefmt`], [`redact`], [`shell`], [`net`], [`progress`],
+//! [`json_fields`]); the tree and the settings ([`home`], [`conf`]), which
+//! every adapter is handed; adapters
 //! ([`docker`], [`cron`], [`remote`], [`notify`], [`metrics`]); state
 //! ([`inventory`], [`lock`], [`container`], [`settings`]); lifecycle ([`drill_traces`],
 //! [`recovery`], [`signals`], [`guardian`], [`events`]); [`ops`]; then
@@ -39,6 +40,8 @@ pub mod help;
 pub mod home;
 /// Rows of `inventory.girofle`: read, lock, atomic replace.
 pub mod inventory;
+/// How the outcomes' fields are written as data: durations in milliseconds, errors as text.
+pub mod json_fields;
 /// The per-instance lock, the record of a container taken out of its state, the transition lock.
 pub mod lock;
 /// Prometheus textfile metrics: last backups, drills and shippings.
@@ -53,7 +56,7 @@ pub mod ops;
 pub mod recovery;
 /// Backup targets on other machines.
 pub mod remote;
-/// `--format json`: the documents drawn from the operations' outcomes.
+/// What the binaries print of an outcome: `--format json` documents and text tables.
 pub mod render;
 /// What a run is told, settled once at its start: `--home`, the environment, `girofle.conf`.
 pub mod settings;

@@ -22,11 +22,11 @@ fn run(args: commission::Args, invocation: &Invocation) -> Result<Exit, Error> {
     progress.end();
     match result {
         Ok(outcome) if args.output.json() => {
-            render::print_json(&render::commission_json(&outcome, started.elapsed()))?
+            render::print_json(&render::commission::document(&outcome, started.elapsed()))?
         }
         Ok(outcome) => writeln!(std::io::stdout(), "{}", outcome.url)?,
         Err(error) if args.output.json() => {
-            render::print_json(&render::failure_json("commission", &error))?;
+            render::print_json(&render::Failure::new("commission", &error))?;
             return Err(error);
         }
         Err(error) => return Err(error),

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use girofle::cli::{self, Invocation};
 use girofle::error::{Error, Exit};
 use girofle::ops::list;
+use girofle::render;
 
 fn main() -> ExitCode {
     cli::main(env!("CARGO_BIN_NAME"), run)
@@ -25,7 +26,7 @@ fn run(args: list::Args, invocation: &Invocation) -> Result<Exit, Error> {
             Exit::Failed
         });
     }
-    let text = list::render(&outcome.entries, args.format)?;
+    let text = render::list::render(&outcome.entries, args.format)?;
     std::io::stdout().write_all(text.as_bytes())?;
     let missing: Vec<String> = outcome
         .entries

@@ -77,13 +77,13 @@ pub fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) if args.output.json() => {
-            render::print_json(&render::failure_json("backup", &error))?;
+            render::print_json(&render::Failure::new("backup", &error))?;
             return Err(error);
         }
         Err(error) => return Err(error),
     };
     if args.output.json() {
-        render::print_json(&render::backup_json(&outcome))?;
+        render::print_json(&render::backup::document(&outcome))?;
     } else {
         let mut stdout = std::io::stdout();
         for made in &outcome.made {

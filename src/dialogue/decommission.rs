@@ -17,13 +17,13 @@ pub fn run(mut args: decommission::Args, invocation: &Invocation) -> Result<Exit
     let outcome = match decommission::run(&invocation.settings, &args) {
         Ok(outcome) => outcome,
         Err(error) if args.output.json() => {
-            render::print_json(&render::failure_json("decommission", &error))?;
+            render::print_json(&render::Failure::new("decommission", &error))?;
             return Err(error);
         }
         Err(error) => return Err(error),
     };
     if args.output.json() {
-        render::print_json(&render::decommission_json(&outcome))?;
+        render::print_json(&render::decommission::document(&outcome))?;
     } else if let Some(id) = &outcome.final_backup {
         println!("{id}");
     }

@@ -55,7 +55,7 @@ pub fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Err
         bar.finish();
     }
     if args.output.json() {
-        render::print_json(&render::restore_json(
+        render::print_json(&render::restore::document(
             args.container.as_deref().unwrap_or_default(),
             args.dir.as_deref(),
             outcome.as_ref(),
@@ -95,15 +95,15 @@ fn run_all(args: &restore::Args, invocation: &Invocation) -> Result<Exit, Error>
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) if args.output.json() => {
-            render::print_json(&render::failure_json("restore", &error))?;
+            render::print_json(&render::Failure::new("restore", &error))?;
             return Err(error);
         }
         Err(error) => return Err(error),
     };
     if args.output.json() {
-        render::print_json(&render::restore_all_json(&outcome))?;
+        render::print_json(&render::restore::all_document(&outcome))?;
     } else {
-        print!("{}", restore::render_table(&outcome));
+        print!("{}", render::restore::table(&outcome));
     }
     for instance in &outcome.instances {
         match &instance.verdict {

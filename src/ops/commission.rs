@@ -71,7 +71,7 @@ impl Args {
 }
 
 /// The commissioned instance.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Outcome {
     /// Its number.
     pub number: u32,
@@ -82,6 +82,7 @@ pub struct Outcome {
     /// Its inventory row as written.
     pub row: crate::inventory::Row,
     /// Whether it was waited for until healthy.
+    #[serde(rename = "waited_healthy")]
     pub waited: bool,
 }
 

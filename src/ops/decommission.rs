@@ -28,7 +28,7 @@ pub struct Args {
 }
 
 /// What was done.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Outcome {
     /// The instance number.
     pub number: u32,
@@ -41,6 +41,10 @@ pub struct Outcome {
     /// The final backup, with its figures, unless skipped.
     pub made: Option<backup::Made>,
     /// How long the final backup took.
+    #[serde(
+        rename = "backup_duration_ms",
+        serialize_with = "crate::json_fields::millis_or_null"
+    )]
     pub backup_duration: Option<std::time::Duration>,
     /// Metrics that could not be updated (never fatal).
     pub warnings: Vec<String>,

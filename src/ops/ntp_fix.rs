@@ -46,7 +46,7 @@ pub struct Args {
 }
 
 /// What was done.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Outcome {
     /// The measured offset in seconds (positive: the clock is ahead).
     pub offset: Option<f64>,

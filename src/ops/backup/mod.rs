@@ -36,7 +36,8 @@ pub use state::backup_state;
 pub use verify::{Verified, find_backup, verify};
 
 /// How the copy is made consistent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Consistency {
     /// Stop GitLab for the second pass and start it again (a clean shutdown; GitLab is down
     /// for its restart)
@@ -142,40 +143,55 @@ impl Args {
 }
 
 /// One backup made.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Made {
     /// The instance number.
+    #[serde(skip)] // the instance's report says which: a made backup is its figures
     pub number: u32,
     /// Its container.
+    #[serde(skip)]
     pub container: String,
     /// The backup's ID.
+    #[serde(rename = "backup")]
     pub id: BackupId,
     /// Where it is.
     pub path: PathBuf,
     /// How long GitLab was stopped or frozen, until it was healthy again.
+    #[serde(
+        rename = "stop_window_ms",
+        serialize_with = "crate::json_fields::millis_or_null"
+    )]
     pub stop_window: Option<Duration>,
     /// The consistency the backup was made with (`stop` when a `pause`
     /// fell back to it).
     pub consistency: Consistency,
     /// How long the container was frozen (`pause`), from `docker pause` to
     /// `docker unpause`.
+    #[serde(
+        rename = "frozen_ms",
+        serialize_with = "crate::json_fields::millis_or_null"
+    )]
     pub frozen: Option<Duration>,
     /// Why a `pause` backup fell back to `stop`, when it did.
     pub fallback: Option<String>,
     /// What the second pass walked (`changes only (N paths)` or `every
     /// entry (why)`), when GitLab was taken out of service for it.
+    #[serde(rename = "second_pass_walked")]
     pub walked: Option<String>,
     /// What the two passes did.
+    #[serde(flatten, serialize_with = "crate::json_fields::copied")]
     pub stats: SyncStats,
     /// Backups removed by retention.
+    #[serde(rename = "removed_by_retention")]
     pub removed: Vec<String>,
     /// Why retention failed after the backup was made, if it did.
+    #[serde(rename = "retention_error")]
     pub retention_failure: Option<String>,
 }
 
 /// How the backup of one instance went (made or not), with the figures
 /// that [`Made`] does not hold.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct InstanceReport {
     /// The instance number.
     pub number: u32,
@@ -184,6 +200,7 @@ pub struct InstanceReport {
     /// Its container.
     pub container: String,
     /// How long the attempt took.
+    #[serde(rename = "duration_ms", serialize_with = "crate::json_fields::millis")]
     pub duration: Duration,
     /// Complete backups kept after retention (when made).
     pub backups_kept: Option<u64>,
@@ -192,7 +209,7 @@ pub struct InstanceReport {
 }
 
 /// How the shipping to the target went.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct TargetReport {
     /// The target's name in `girofle.conf`.
     pub name: String,
@@ -201,11 +218,12 @@ pub struct TargetReport {
     /// What failed, one item each.
     pub errors: Vec<String>,
     /// How long the shipping took.
+    #[serde(rename = "duration_ms", serialize_with = "crate::json_fields::millis")]
     pub duration: Duration,
 }
 
 /// Every backup made, and every item that failed.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize)]
 pub struct Outcome {
     /// The backups made.
     pub made: Vec<Made>,
@@ -214,6 +232,7 @@ pub struct Outcome {
     /// What was shipped to the target: `<folder>/<ID>`.
     pub shipped: Vec<String>,
     /// Items that failed, with why.
+    #[serde(rename = "errors", serialize_with = "crate::json_fields::failures")]
     pub failures: Vec<(String, Error)>,
     /// Every instance attempted, in order.
     pub instances: Vec<InstanceReport>,

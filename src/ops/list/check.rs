@@ -4,10 +4,19 @@
 use std::path::Path;
 
 use super::Outcome;
-use super::render::age_text;
 use crate::home::InstanceDir;
 use crate::remote::Remote;
 use crate::settings::Settings;
+
+/// An age for people: `45s`, `12m`, `3h05m`, `2d04h`.
+pub fn age_text(seconds: u64) -> String {
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m", seconds / 60),
+        3600..86400 => format!("{}h{:02}m", seconds / 3600, seconds % 3600 / 60),
+        _ => format!("{}d{:02}h", seconds / 86400, seconds % 86400 / 3600),
+    }
+}
 
 /// What is wrong: stale backups, failed last drills, missing containers, an
 /// engine that does not answer, targets unusable (a path target without its

@@ -2,21 +2,31 @@
 //! for ONCE whatever the number of instances.
 
 mod check;
-mod render;
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-pub use check::check;
-pub use render::{Format, render};
+pub use check::{age_text, check};
 
 use crate::docker::{ContainerSummary, Docker, Health, Status};
 use crate::error::Result;
 use crate::home::{BackupId, Home, InstanceDir};
 use crate::inventory::{self, RowState};
 use crate::{lock, recovery};
+
+/// How the listing is printed: aligned columns for people, CSV with a
+/// header row, or a JSON array of objects with the contract's keys.
+// No doc comments on the variants: clap would show them as `--help` text.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Table,
+    Csv,
+    Json,
+}
 
 /// List GitLab instances with their live status and health
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -80,7 +90,7 @@ pub struct Entry {
 }
 
 /// The listing, and the engine's error when it did not answer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     /// The instances, by number.
     pub entries: Vec<Entry>,

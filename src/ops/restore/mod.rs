@@ -34,7 +34,7 @@ use fetch::fetch;
 use phases::Restore;
 use version::check_version;
 
-pub use all::{AllOutcome, InstanceResult, Verdict, render_table, run_all};
+pub use all::{AllOutcome, InstanceResult, Verdict, run_all};
 
 /// Restore a backup into a GitLab instance. Without arguments, asks for them (on a terminal)
 #[derive(Debug, Clone, clap::Args)]
@@ -106,7 +106,7 @@ impl Args {
 }
 
 /// The restore done.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Outcome {
     /// The backup restored.
     pub backup: String,

@@ -47,7 +47,7 @@ use crate::remote::Remote;
 use crate::settings::Settings;
 use crate::{container, cron, timefmt};
 use conflicts::{check_conflicts, parse_ip, plain_host};
-pub use outcome::{AllOutcome, InstanceResult, Verdict, render_table};
+pub use outcome::{AllOutcome, InstanceResult, Verdict};
 use state::{ConfPlan, CronEntry, State, Trust, plan_conf, plan_cron, read_state, relocate};
 
 /// Brings back every instance (see the module's documentation).

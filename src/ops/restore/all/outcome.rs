@@ -1,4 +1,4 @@
-//! What `--all` did to each instance, its exit, and the table it prints.
+//! What `--all` did to each instance, and its exit.
 
 use crate::error::Exit;
 
@@ -20,7 +20,7 @@ pub enum Verdict {
 }
 
 /// One instance of the table.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct InstanceResult {
     /// Its number.
     pub number: u32,
@@ -31,11 +31,12 @@ pub struct InstanceResult {
     /// Its `external_url`.
     pub url: String,
     /// What happened to it.
+    #[serde(flatten)] // its keys are the documents' (`ok`, `result`, …): see `render::restore`
     pub verdict: Verdict,
 }
 
 /// What `--all` did.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct AllOutcome {
     /// The state backup put back, when the state was put back.
     pub state: Option<String>,
@@ -62,55 +63,4 @@ impl AllOutcome {
             (true, false) => Exit::Failed,
         }
     }
-}
-
-/// The table of every instance and its result, for stdout.
-pub fn render_table(outcome: &AllOutcome) -> String {
-    let header = ["NUMBER", "NAME", "CONTAINER", "URL", "RESULT"];
-    let rows: Vec<[String; 5]> = outcome
-        .instances
-        .iter()
-        .map(|i| {
-            let result = match &i.verdict {
-                Verdict::Restored { backup, .. } => format!("restored {backup}"),
-                Verdict::LeftAlone => "left alone: its container exists".to_string(),
-                Verdict::Failed(why) => {
-                    format!("FAILED: {}", why.lines().next().unwrap_or_default())
-                }
-            };
-            [
-                i.number.to_string(),
-                if i.name.is_empty() {
-                    "-".to_string()
-                } else {
-                    i.name.clone()
-                },
-                i.container.clone(),
-                i.url.clone(),
-                result,
-            ]
-        })
-        .collect();
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let line = |cells: [&str; 5]| {
-        let mut text = String::new();
-        for (index, cell) in cells.iter().enumerate() {
-            if index + 1 == cells.len() {
-                text.push_str(cell);
-            } else {
-                text.push_str(&format!("{cell:<width$}  ", width = widths[index]));
-            }
-        }
-        text.trim_end().to_string() + "\n"
-    };
-    let mut out = line(header);
-    for row in &rows {
-        out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
-    }
-    out
 }

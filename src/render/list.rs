@@ -1,19 +1,8 @@
-//! The listing as text: an aligned table, CSV or JSON.
+//! `girofle-list`: the listing as an aligned table, CSV, or JSON (the
+//! entries' own serialisation: the contract's keys).
 
-use super::Entry;
 use crate::error::Result;
-
-/// How the listing is printed: aligned columns for people, CSV with a
-/// header row, or a JSON array of objects with the contract's keys.
-// No doc comments on the variants: clap would show them as `--help` text.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Format {
-    #[default]
-    Table,
-    Csv,
-    Json,
-}
+use crate::ops::list::{Entry, Format, age_text};
 
 /// The listing in `format`, ready for stdout.
 pub fn render(entries: &[Entry], format: Format) -> Result<String> {
@@ -102,16 +91,6 @@ fn last_backup(entry: &Entry) -> String {
         (Some(id), None) => id.clone(),
         (None, _) if entry.stale => "- (STALE)".into(),
         (None, _) => "-".into(),
-    }
-}
-
-/// An age for people: `45s`, `12m`, `3h05m`, `2d04h`.
-pub fn age_text(seconds: u64) -> String {
-    match seconds {
-        0..60 => format!("{seconds}s"),
-        60..3600 => format!("{}m", seconds / 60),
-        3600..86400 => format!("{}h{:02}m", seconds / 3600, seconds % 3600 / 60),
-        _ => format!("{}d{:02}h", seconds / 86400, seconds % 86400 / 3600),
     }
 }
 
