@@ -70,6 +70,9 @@ pub fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
         }
         return Ok(Exit::Done);
     }
+    if args.dry_run {
+        return dry_run(&args, home);
+    }
     let bar = progress::Bar::start();
     let outcome = backup::run(home, &args);
     bar.finish();
@@ -112,4 +115,27 @@ pub fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
         );
     }
     Ok(outcome.exit())
+}
+
+/// `--dry-run`: the plan on stdout, as text or JSON; refused as a run
+/// would refuse it.
+fn dry_run(args: &backup::Args, home: &crate::home::Home) -> Result<Exit, Error> {
+    let plan = match backup::dry_run(home, args) {
+        Ok(plan) => plan,
+        Err(error) if args.output.json() => {
+            render::print_json(&render::failure_json("backup", &error))?;
+            return Err(error);
+        }
+        Err(error) => return Err(error),
+    };
+    if args.output.json() {
+        render::print_json(&serde_json::json!({
+            "operation": "backup",
+            "dry_run": true,
+            "plan": plan,
+        }))?;
+    } else {
+        print!("{}", super::backup_plan::text(&plan));
+    }
+    Ok(Exit::Done)
 }
