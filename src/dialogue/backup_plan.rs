@@ -1,7 +1,9 @@
 //! A backup plan in an operator's words: the numbered steps `--dry-run`
 //! prints, one line each, in the order a run takes them.
 
-use crate::ops::backup::plan::{Hold, InstancePlan, Plan};
+use std::path::PathBuf;
+
+use crate::ops::backup::plan::{InstancePlan, Plan};
 
 /// The plan's steps, numbered from 1; a plan with nothing to do says so.
 pub fn steps(plan: &Plan) -> Vec<String> {
@@ -61,26 +63,15 @@ fn backup_step(instance: &InstancePlan) -> String {
             instance.number, instance.name, instance.container
         )
     };
-    let copies: Vec<String> = instance
-        .copies
-        .iter()
-        .map(|path| path.display().to_string())
-        .collect();
-    let linked = match &instance.linked_to {
-        Some(previous) => format!(", unchanged files hard-linked into {previous}"),
-        None => ", a full copy (no earlier backup)".to_string(),
-    };
-    let hold = match instance.hold {
-        Hold::Freeze => "pause",
-        Hold::Stop => "stop",
-        Hold::None => "no hold",
-        Hold::Undecided => "hold undecided",
-    };
     let mut step = format!(
-        "back up {who}, {}: copy {} into {}{linked}; {} ({hold}): {}",
+        "back up {who}, {}: copy {} into {}{}; {}: {}",
         instance.status,
-        copies.join(", "),
+        copies(&instance.copies),
         instance.into.display(),
+        match &instance.linked_to {
+            Some(previous) => format!(", unchanged files hard-linked into {previous}"),
+            None => ", a full copy (no earlier backup)".to_string(),
+        },
         instance.consistency.as_str(),
         instance.why
     );
@@ -106,5 +97,138 @@ fn retention_step(instance: &InstancePlan) -> String {
             instance.keep_last,
             instance.removed_by_retention.join(", ")
         )
+    }
+}
+
+/// The folders copied, shortly: their names, then the folder they share.
+pub fn copies(copies: &[PathBuf]) -> String {
+    let names: Vec<String> = copies
+        .iter()
+        .map(|path| {
+            path.file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string())
+        })
+        .collect();
+    match copies.first().and_then(|path| path.parent()) {
+        Some(parent) if copies.iter().all(|path| path.parent() == Some(parent)) => {
+            format!("{} of {}", names.join(", "), parent.display())
+        }
+        _ => copies
+            .iter()
+            .map(|path| path.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::backup::Consistency;
+    use crate::ops::backup::plan::{Hold, Shipping, StatePlan};
+
+    fn instance() -> InstancePlan {
+        let volumes = PathBuf::from("/g/noeud-gitlab-3/mapping-volumes");
+        InstancePlan {
+            number: 3,
+            name: "docs".into(),
+            container: "girofle-gitlab-3-docs".into(),
+            status: "running",
+            consistency: Consistency::Pause,
+            hold: Hold::Freeze,
+            why: "frozen for the second pass, never restarted".into(),
+            fallback: Some("stop, if GitLab cannot be frozen".into()),
+            consistent: true,
+            copies: ["config", "data", "log"]
+                .iter()
+                .map(|v| volumes.join(v))
+                .collect(),
+            into: PathBuf::from("/g/noeud-gitlab-3/bckups"),
+            linked_to: Some("2026-01-02T00-00-00Z".into()),
+            keep_last: 2,
+            removed_by_retention: vec!["2026-01-01T00-00-00Z".into()],
+            problem: None,
+        }
+    }
+
+    #[test]
+    fn each_instance_is_a_backup_step_then_a_retention_step() {
+        let plan = Plan {
+            instances: vec![instance()],
+            state: None,
+            shipping: None,
+        };
+        let steps = steps(&plan);
+        assert_eq!(steps.len(), 2);
+        assert!(
+            steps[0].starts_with("1. back up instance 3 `docs` (girofle-gitlab-3-docs), running"),
+            "{}",
+            steps[0]
+        );
+        assert!(
+            steps[0].contains("config, data, log of /g/noeud-gitlab-3/mapping-volumes"),
+            "{}",
+            steps[0]
+        );
+        assert!(steps[0].contains("hard-linked into 2026-01-02T00-00-00Z"));
+        assert!(steps[0].contains("falls back to stop"));
+        assert_eq!(
+            steps[1],
+            "2. retention of instance 3: keep the 2 newest, remove 2026-01-01T00-00-00Z"
+        );
+    }
+
+    #[test]
+    fn the_state_and_the_shipping_come_last() {
+        let plan = Plan {
+            instances: vec![instance()],
+            state: Some(StatePlan {
+                into: PathBuf::from("/g/sauvegardes"),
+                keep_last: 12,
+            }),
+            shipping: Some(Shipping {
+                target: "off-site".into(),
+                host: "host-1".into(),
+                instances: vec![3],
+                state: true,
+                keep_last: 42,
+            }),
+        };
+        let steps = steps(&plan);
+        assert!(steps[2].starts_with("3. back up Girofle's state into /g/sauvegardes"));
+        assert!(
+            steps[3].starts_with(
+                "4. ship the complete backups of instance 3 and the state to target `off-site`"
+            ),
+            "{}",
+            steps[3]
+        );
+    }
+
+    #[test]
+    fn an_empty_plan_says_there_is_nothing_to_do() {
+        let plan = Plan {
+            instances: Vec::new(),
+            state: None,
+            shipping: None,
+        };
+        assert_eq!(steps(&plan), ["1. nothing to do"]);
+        assert!(text(&plan).contains("dry run: nothing was changed"));
+    }
+
+    #[test]
+    fn a_problem_is_said_in_the_step() {
+        let mut failing = instance();
+        failing.problem = Some("/g/noeud-gitlab-3/mapping-volumes does not exist".into());
+        failing.linked_to = None;
+        let plan = Plan {
+            instances: vec![failing],
+            state: None,
+            shipping: None,
+        };
+        let step = &steps(&plan)[0];
+        assert!(step.contains("WILL FAIL"), "{step}");
+        assert!(step.contains("a full copy"), "{step}");
     }
 }

@@ -266,7 +266,7 @@ pub fn hold(consistency: Consistency, status: Status) -> (Hold, String, bool) {
         ),
         (Consistency::Live, _) => (
             Hold::None,
-            "live: copied while GitLab runs (not consistent)".into(),
+            "copied while GitLab runs (not consistent)".into(),
             false,
         ),
         (Consistency::Pause, Status::Running | Status::Restarting) => (
