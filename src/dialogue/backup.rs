@@ -71,6 +71,9 @@ pub fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
         }
         return Ok(Exit::Done);
     }
+    if args.dry_run {
+        return dry_run(&args, settings);
+    }
     let bar = progress::Bar::start();
     let outcome = backup::run(settings, &args);
     bar.finish();
@@ -113,4 +116,23 @@ pub fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
         );
     }
     Ok(outcome.exit())
+}
+
+/// `--dry-run`: the plan on stdout, as text or JSON; refused as a run
+/// would refuse it.
+fn dry_run(args: &backup::Args, settings: &crate::settings::Settings) -> Result<Exit, Error> {
+    let plan = match backup::dry_run(settings, args) {
+        Ok(plan) => plan,
+        Err(error) if args.output.json() => {
+            render::print_json(&render::Failure::new("backup", &error))?;
+            return Err(error);
+        }
+        Err(error) => return Err(error),
+    };
+    if args.output.json() {
+        render::print_json(&render::DryRun::new("backup", &plan))?;
+    } else {
+        print!("{}", super::backup_plan::text(&plan));
+    }
+    Ok(Exit::Done)
 }

@@ -11,8 +11,21 @@ use crate::render;
 /// The binary's work once its arguments are parsed: see [`crate::cli::main`].
 pub fn run(mut args: decommission::Args, invocation: &Invocation) -> Result<Exit, Error> {
     invocation.require_root()?;
-    if args.instance.is_none() {
+    let asked = args.instance.is_none();
+    if asked {
         args.instance = Some(ask_for_instance(invocation)?);
+    }
+    if args.dry_run {
+        return dry_run(&args, invocation);
+    }
+    if asked {
+        // The instance was chosen on the terminal: what happens to it is
+        // shown there before it happens.
+        let plan = decommission::dry_run(&invocation.settings, &args)?;
+        eprint!(
+            "{}",
+            super::decommission_plan::text(&plan, "Decommissioning")
+        );
     }
     let outcome = match decommission::run(&invocation.settings, &args) {
         Ok(outcome) => outcome,
@@ -39,6 +52,31 @@ pub fn run(mut args: decommission::Args, invocation: &Invocation) -> Result<Exit
         outcome.number,
         outcome.dir.display()
     );
+    Ok(Exit::Done)
+}
+
+/// `--dry-run`: the plan on stdout, as text or JSON; refused as a run
+/// would refuse it.
+fn dry_run(args: &decommission::Args, invocation: &Invocation) -> Result<Exit, Error> {
+    let plan = match decommission::dry_run(&invocation.settings, args) {
+        Ok(plan) => plan,
+        Err(error) if args.output.json() => {
+            render::print_json(&render::Failure::new("decommission", &error))?;
+            return Err(error);
+        }
+        Err(error) => return Err(error),
+    };
+    if args.output.json() {
+        render::print_json(&render::DryRun::new("decommission", &plan))?;
+    } else {
+        print!(
+            "{}",
+            super::decommission_plan::text(
+                &plan,
+                "girofle-decommission plan (dry run: nothing was changed) for"
+            )
+        );
+    }
     Ok(Exit::Done)
 }
 

@@ -4,5 +4,7 @@
 //! chooses the exit.
 
 pub mod backup;
+pub mod backup_plan;
 pub mod decommission;
+pub mod decommission_plan;
 pub mod restore;

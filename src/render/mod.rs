@@ -51,6 +51,29 @@ impl Failure {
     }
 }
 
+/// The document of a `--dry-run`: the plan the operation would carry out,
+/// and the mark that nothing was done.
+#[derive(Debug, Serialize)]
+pub struct DryRun<'a, P: Serialize> {
+    /// The operation's word: `backup`, `restore`, `commission`, `decommission`.
+    pub operation: &'static str,
+    /// Always true: nothing was changed.
+    pub dry_run: bool,
+    /// The plan, as the operation computed it.
+    pub plan: &'a P,
+}
+
+impl<'a, P: Serialize> DryRun<'a, P> {
+    /// The dry run of `operation`, whose plan is `plan`.
+    pub fn new(operation: &'static str, plan: &'a P) -> DryRun<'a, P> {
+        DryRun {
+            operation,
+            dry_run: true,
+            plan,
+        }
+    }
+}
+
 /// A document as it is printed: every string redacted
 /// ([`crate::redact::secrets`]), since errors quote logs and command lines.
 pub fn printable(document: &impl Serialize) -> serde_json::Result<Value> {

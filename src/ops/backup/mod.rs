@@ -10,6 +10,8 @@
 
 mod drill;
 mod instance;
+mod observe;
+pub mod plan;
 mod retention;
 mod second_pass;
 mod ship;
@@ -24,7 +26,7 @@ use crate::docker::{DEFAULT_HEALTHY_TIMEOUT, DEFAULT_STOP_TIMEOUT, Docker};
 use crate::error::{Error, Exit, Result};
 use crate::events;
 use crate::home::{BackupId, Home, PARTIAL_PREFIX};
-use crate::inventory::{self, Row, select};
+use crate::inventory::{self, Row};
 use crate::ops::args::{LockArgs, Seconds};
 use crate::remote::Remote;
 use crate::settings::Settings;
@@ -32,6 +34,8 @@ use crate::snapshot::SyncStats;
 
 pub use drill::{DrillOptions, Drilled, drill};
 pub use instance::backup_instance;
+pub use observe::dry_run;
+pub use plan::Plan;
 pub use state::backup_state;
 pub use verify::{Verified, find_backup, verify};
 
@@ -127,6 +131,10 @@ pub struct Args {
     /// its mark is refused
     #[arg(long, value_name = "TARGET", conflicts_with_all = ["all", "instances", "state", "to", "verify", "drill"])]
     pub init_target: Option<String>,
+    /// Print what would be done (instances, order, how GitLab is held, what retention removes,
+    /// where it ships) and change nothing
+    #[arg(long, conflicts_with_all = ["verify", "drill", "init_target"])]
+    pub dry_run: bool,
     /// How the result is printed.
     #[command(flatten)]
     pub output: crate::ops::args::FormatArgs,
@@ -258,26 +266,49 @@ impl Outcome {
 pub const SAME_SITE: &str = "same-site";
 
 /// Backs up the instances `args` names (and the state), then ships them; one
-/// item failing does not stop the others.
+/// item failing does not stop the others. Observes, plans, then carries the
+/// plan out.
 pub fn run(settings: &Settings, args: &Args) -> Result<Outcome> {
     let home = settings.home();
     let rows = inventory::read(home)?;
-    let targets = if args.state && args.instances.is_empty() && !args.all {
-        Vec::new()
-    } else {
-        select(&rows, &args.instances, args.all)?
-    };
+    let selected = plan::selection(&rows, args)?;
     let conf = settings.conf()?;
     // An unknown target or a bad URL is refused before anything is made; an
     // unreachable or unmarked target fails the shipping only: the local
     // backups are made all the same (exit 3).
     let remote = target(conf, args)?;
     let docker = Docker::new()?;
+    let observed = observe::observe(home, &docker, conf, rows, &selected);
+    let plan = plan::plan(&observed, args)?;
+    act(home, &docker, conf, &observed.rows, remote, &plan, args)
+}
+
+/// Carries `plan` out: each instance in its order, the state, the shipping.
+fn act(
+    home: &Home,
+    docker: &Docker,
+    conf: &Conf,
+    rows: &[Row],
+    remote: Option<Remote>,
+    plan: &Plan,
+    args: &Args,
+) -> Result<Outcome> {
+    let row_of = |number: u32| {
+        rows.iter()
+            .find(|row| row.number == number)
+            .cloned()
+            .ok_or_else(|| Error::failed(format!("instance {number} left the inventory")))
+    };
+    let targets = plan
+        .instances
+        .iter()
+        .map(|planned| row_of(planned.number))
+        .collect::<Result<Vec<Row>>>()?;
     let mut outcome = Outcome::default();
     for row in &targets {
         let started = Instant::now();
         crate::progress::phase(format!("instance {}: backing up", row.number));
-        let result = backup_instance(home, &docker, conf, row, &args.options);
+        let result = backup_instance(home, docker, conf, row, &args.options);
         let mut report = InstanceReport {
             number: row.number,
             name: row.name.clone(),
@@ -340,7 +371,7 @@ pub fn run(settings: &Settings, args: &Args) -> Result<Outcome> {
     if args.state {
         let started = Instant::now();
         crate::progress::phase("backing up Girofle's state");
-        match backup_state(home, &docker, conf, &rows) {
+        match backup_state(home, docker, conf, rows) {
             Ok((id, retention_failure)) => {
                 if let Some(why) = retention_failure {
                     outcome.failures.push((
@@ -364,19 +395,19 @@ pub fn run(settings: &Settings, args: &Args) -> Result<Outcome> {
             }
         }
     }
-    if let Some(remote) = &remote {
-        // With --state alone, every instance's new backups travel with the state.
-        let shipping: Vec<&Row> = if targets.is_empty() {
-            inventory::commissioned(&rows).collect()
-        } else {
-            targets.iter().collect()
-        };
+    if let (Some(remote), Some(shipping)) = (&remote, &plan.shipping) {
+        let shipped = shipping
+            .instances
+            .iter()
+            .map(|number| row_of(*number))
+            .collect::<Result<Vec<Row>>>()?;
+        let shipped: Vec<&Row> = shipped.iter().collect();
         ship::ship_all(
             home,
             remote,
             conf,
-            &shipping,
-            args.state,
+            &shipped,
+            shipping.state,
             &args.options,
             &mut outcome,
         );
@@ -420,15 +451,11 @@ pub fn init_target(settings: &Settings, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// The target named by `--to`, or `same-site` for `--state` when it is configured.
+/// The target named by `--to`, or `same-site` for `--state` when it is
+/// configured: the plan's choice, its URL checked.
 fn target(conf: &Conf, args: &Args) -> Result<Option<Remote>> {
-    let name = match (&args.to, args.state) {
-        (Some(name), _) => Some(name.clone()),
-        (None, true) if conf.targets.contains_key(SAME_SITE) => Some(SAME_SITE.to_string()),
-        _ => None,
-    };
-    name.as_deref()
-        .map(|name| Remote::from_conf(conf, name))
+    plan::target_name(&observe::targets(conf), args)?
+        .map(|name| Remote::from_conf(conf, &name))
         .transpose()
 }
 

@@ -1,10 +1,18 @@
 //! `girofle-decommission INSTANCE`: under one instance lock, the container
 //! stopped, a final backup of the stopped instance, the container removed,
 //! its cron entry removed, its row marked. Volumes and backups stay.
+//!
+//! Observed, planned (a value, [`plan::Plan`]), then carried out: the plan
+//! is what `--dry-run` prints and what the terminal shows.
 
+pub mod plan;
+
+use crate::conf::Conf;
 use crate::docker::{DEFAULT_STOP_TIMEOUT, Docker, Status};
 use crate::error::{Error, Result};
-use crate::inventory::{self, RowState};
+use crate::home::Home;
+use crate::home::InstanceDir;
+use crate::inventory::{self, Row, RowState};
 use crate::lock::{Halt, OutOfService};
 use crate::ops::args::LockArgs;
 use crate::ops::backup;
@@ -19,6 +27,10 @@ pub struct Args {
     /// Do not take a final backup first
     #[arg(long)]
     pub no_backup: bool,
+    /// Print what would be done (stop, final backup, removal, cron entries, inventory) and
+    /// change nothing
+    #[arg(long)]
+    pub dry_run: bool,
     /// How long to wait for another operation on the same instance.
     #[command(flatten)]
     pub lock: LockArgs,
@@ -50,15 +62,55 @@ pub struct Outcome {
     pub warnings: Vec<String>,
 }
 
+/// `girofle-decommission --dry-run`: observes and plans, as a run would,
+/// refusing what it would refuse; locks, writes and stops nothing.
+pub fn dry_run(settings: &Settings, args: &Args) -> Result<plan::Plan> {
+    let home = settings.home();
+    let rows = inventory::read(home)?;
+    let row = plan::selection(&rows, args)?;
+    let docker = Docker::new()?;
+    docker.server_version()?;
+    settings.conf()?;
+    let observed = observe(home, &docker, rows, &row)?;
+    plan::plan(&observed, args)
+}
+
+/// What the plan is computed from: the row's container and directory.
+fn observe(home: &Home, docker: &Docker, rows: Vec<Row>, row: &Row) -> Result<plan::Observed> {
+    let instance = home.instance_of(row);
+    let status = docker
+        .inspect_state(&row.container)?
+        .map(|state| state.status())
+        .unwrap_or(Status::Missing);
+    let backups = instance.complete_backups();
+    let previous = instance
+        .default_backup(&backups)
+        .map(|id| id.as_str().to_string());
+    let cron_entries = [
+        cron::entry_path(home, row.number),
+        cron::drill_entry_path(home, row.number),
+    ]
+    .into_iter()
+    .filter(|path| path.exists())
+    .collect();
+    Ok(plan::Observed {
+        rows,
+        status,
+        dir: instance.root().to_path_buf(),
+        volumes: instance.volumes(),
+        volumes_present: instance.volumes().is_dir(),
+        backups_dir: instance.backups(),
+        backups: backups.iter().map(|id| id.as_str().to_string()).collect(),
+        previous,
+        cron_entries,
+    })
+}
+
 /// Decommissions an instance without losing its data.
 pub fn run(settings: &Settings, args: &Args) -> Result<Outcome> {
     let home = settings.home();
     let rows = inventory::read(home)?;
-    let spec = args
-        .instance
-        .clone()
-        .ok_or_else(|| Error::usage("name the instance to decommission"))?;
-    let row = inventory::select(&rows, &[spec], false)?.remove(0);
+    let row = plan::selection(&rows, args)?;
     let docker = Docker::new()?;
     docker.server_version()?;
     let conf = settings.conf()?;
@@ -69,30 +121,46 @@ pub fn run(settings: &Settings, args: &Args) -> Result<Outcome> {
     let lock = lock::lock_instance(&instance, "girofle-decommission", args.lock.timeout())?;
     let _watch = crate::guardian::watch(home, &instance, "girofle-decommission");
     recovery::recover(home, &docker, &instance)?;
-    let status = docker
-        .inspect_state(&row.container)?
-        .map(|state| state.status())
-        .unwrap_or(Status::Missing);
+    // Observed once recovered and locked: the plan is of the instance as
+    // it stands, and nothing changes it before it is carried out.
+    let observed = observe(home, &docker, rows, &row)?;
+    let plan = plan::plan(&observed, args)?;
+    act(home, &docker, conf, &row, &instance, &plan, args, &lock)
+}
+
+/// Carries `plan` out, under the instance's lock (`lock`).
+#[allow(clippy::too_many_arguments)]
+fn act(
+    home: &Home,
+    docker: &Docker,
+    conf: &Conf,
+    row: &Row,
+    instance: &InstanceDir,
+    plan: &plan::Plan,
+    args: &Args,
+    lock: &lock::InstanceLock,
+) -> Result<Outcome> {
     // Stopped first (recorded, so that a signal or a death puts it back):
     // the final backup is of the stopped instance, and GitLab is never
     // started again for nothing.
-    let out_of_service = match status {
-        Status::Running | Status::Restarting | Status::Paused => Some(OutOfService::take(
-            &docker,
-            &instance,
+    let out_of_service = if plan.stop {
+        Some(OutOfService::take(
+            docker,
+            instance,
             "girofle-decommission",
             &row.container,
             Halt::Stop(DEFAULT_STOP_TIMEOUT),
-        )?),
-        _ => None,
+        )?)
+    } else {
+        None
     };
     let started = std::time::Instant::now();
-    let made = if args.no_backup {
+    let made = if plan.final_backup.is_none() {
         None
     } else {
         // On failure, dropping `out_of_service` starts GitLab again.
         let made =
-            backup::final_backup(home, &docker, conf, &row, args.lock, &lock).map_err(|error| {
+            backup::final_backup(home, docker, conf, row, args.lock, lock).map_err(|error| {
                 Error::failed(format!(
                     "the final backup of instance {} failed, so it was not decommissioned: {error}",
                     row.number
@@ -106,7 +174,7 @@ pub fn run(settings: &Settings, args: &Args) -> Result<Outcome> {
     // From the removal on, a signal waits for the end: a removed container
     // cannot be put back, so the decommission completes.
     let held = crate::lock::transition();
-    if status != Status::Missing {
+    if plan.remove_container {
         docker.remove(&row.container)?;
     }
     if let Some(out_of_service) = out_of_service {
