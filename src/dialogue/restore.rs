@@ -27,6 +27,10 @@ pub fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Err
         }
         (None, _) => ask_for_arguments(&mut args)?,
     }
+    if args.dry_run {
+        let plan = restore::dry_run(&invocation.home, &args)?;
+        return print_plan(&plan, plan.text(), args.output.json());
+    }
     // On a terminal, say what is replaced with what and ask; without one,
     // act, as the legacy `restore.sh CONTAINER DIR` did.
     let ask_first = !args.yes && std::io::stdin().is_terminal();
@@ -36,7 +40,7 @@ pub fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Err
     ));
     let started_bar = bar.clone();
     let mut confirm = move |plan: &restore::Plan| -> Result<bool, Error> {
-        eprintln!("{}", plan.text);
+        eprint!("{}", plan.text());
         let answer = cli::ask("Restore? (yes/no)", Some("no"))?;
         let yes = matches!(answer.to_lowercase().as_str(), "y" | "yes");
         if yes {
@@ -81,6 +85,21 @@ pub fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Err
     }
     if !args.output.json() {
         println!("{}", outcome.backup);
+    }
+    Ok(Exit::Done)
+}
+
+/// `--dry-run`: the plan on stdout, as text (numbered steps) or as JSON.
+fn print_plan(plan: &impl serde::Serialize, text: String, json: bool) -> Result<Exit, Error> {
+    if json {
+        let plan = serde_json::to_value(plan).map_err(anyhow::Error::from)?;
+        render::print_json(&serde_json::json!({
+            "operation": "restore",
+            "dry_run": true,
+            "plan": plan,
+        }))?;
+    } else {
+        print!("{text}");
     }
     Ok(Exit::Done)
 }

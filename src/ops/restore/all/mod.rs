@@ -516,6 +516,7 @@ fn restore_instance(
         state_key: None,
         accept_unauthenticated_state: false,
         ip: None,
+        dry_run: false,
         leave_running: true,
         output: args.output,
     };
