@@ -14,6 +14,18 @@ fn main() -> ExitCode {
 
 fn run(args: commission::Args, invocation: &Invocation) -> Result<Exit, Error> {
     invocation.require_root()?;
+    if args.dry_run {
+        let plan = commission::dry_run(&invocation.home, &args)?;
+        if args.output.json() {
+            let plan = serde_json::to_value(&plan).map_err(anyhow::Error::from)?;
+            let document =
+                serde_json::json!({"operation": "commission", "dry_run": true, "plan": plan});
+            render::print_json(&document)?;
+        } else {
+            print!("{}", plan.text());
+        }
+        return Ok(Exit::Done);
+    }
     let mut progress = Progress::new();
     let started = std::time::Instant::now();
     let result = commission::run(&invocation.home, &args, &mut |message| {
