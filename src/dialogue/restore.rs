@@ -106,6 +106,10 @@ fn print_plan(plan: &impl serde::Serialize, text: String, json: bool) -> Result<
 
 /// `--all`: the table of every instance on stdout, what went wrong on stderr.
 fn run_all(args: &restore::Args, invocation: &Invocation) -> Result<Exit, Error> {
+    if args.dry_run {
+        let plan = restore::dry_run_all(&invocation.home, args)?;
+        return print_plan(&plan, plan.text(), args.output.json());
+    }
     let bar = progress::Bar::start();
     let outcome = restore::run_all(&invocation.home, args, &mut |message| {
         progress::phase(message)

@@ -32,7 +32,7 @@ use crate::snapshot;
 use phases::Restore;
 pub use plan::Plan;
 
-pub use all::{AllOutcome, InstanceResult, Verdict, render_table, run_all};
+pub use all::{AllOutcome, AllPlan, InstanceResult, Verdict, dry_run_all, render_table, run_all};
 
 /// Restore a backup into a GitLab instance. Without arguments, asks for them (on a terminal)
 #[derive(Debug, Clone, clap::Args)]
