@@ -58,7 +58,7 @@ pub struct Args {
     /// Do not wait for the instance to be healthy
     #[arg(long)]
     pub no_wait: bool,
-    /// Check and plan, print the plan, change nothing
+    /// Check and plan: print the plan, change nothing (no number, directory, row, container or cron entry)
     #[arg(long)]
     pub dry_run: bool,
     /// How the result is printed.

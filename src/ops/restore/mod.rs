@@ -82,7 +82,7 @@ pub struct Args {
     /// With --all: publish every instance on this address (when the recorded one does not exist here)
     #[arg(long, value_name = "ADDR", requires = "all")]
     pub ip: Option<String>,
-    /// Observe and plan, print the plan, change nothing
+    /// Check and plan: print the plan, change nothing (no lock, fetch, copy, container or row)
     #[arg(long)]
     pub dry_run: bool,
     /// Leave the container running after the restore, whatever its state before
