@@ -1,6 +1,7 @@
 //! `girofle-commission`: a new GitLab instance, validated before anything is
 //! touched, recorded in the inventory, scheduled for backups, waited for.
 
+/// The plan of a commission, made by pure functions.
 pub mod plan;
 
 use std::time::Duration;

@@ -34,9 +34,10 @@ pub(super) fn list(remote: &Remote, folder: &str) -> Result<Vec<String>> {
 /// Fetches backup `id` (the newest without one) of `folder` on a target into
 /// the local directory `local` (an instance's `bckups/`, or `sauvegardes/`):
 /// into `.partial-<ID>`, checked against its MANIFEST, then renamed. A copy
-/// that does not match is removed and refused. Returns the ID.
+/// that does not match is removed and refused. Returns the ID. The fetch is
+/// logged in `log`'s girofle.log (a dry run's, into a temporary directory, is not).
 pub(super) fn fetch_folder(
-    home: &Home,
+    log: Option<&Home>,
     remote: &Remote,
     folder: &str,
     local: &Path,
@@ -74,10 +75,12 @@ pub(super) fn fetch_folder(
     }
     fs::rename(&partial, &destination)?;
     crate::atomic::sync_directory(local)?;
-    home.log(
-        "restore",
-        &format!("fetched {folder}/{id} from target `{}`", remote.name),
-    );
+    if let Some(home) = log {
+        home.log(
+            "restore",
+            &format!("fetched {folder}/{id} from target `{}`", remote.name),
+        );
+    }
     Ok(id)
 }
 

@@ -8,6 +8,7 @@ mod fetch;
 mod kept;
 mod observe;
 mod phases;
+/// The plan of a restore, made by pure functions.
 pub mod plan;
 mod version;
 

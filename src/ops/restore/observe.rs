@@ -68,7 +68,7 @@ pub(super) fn resolve(home: &Home, args: &Args, found: &Found) -> Result<(String
         Some(remote) => {
             let folder = fetch::folder(remote, instance, args.source.as_deref())?;
             let id = fetch::fetch_folder(
-                home,
+                Some(home),
                 remote,
                 &folder,
                 &instance.backups(),

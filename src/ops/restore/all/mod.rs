@@ -34,6 +34,7 @@ use fs_err as fs;
 
 mod conflicts;
 mod outcome;
+/// The plan of `--all`, made by pure functions.
 pub mod plan;
 mod prepare;
 mod state;
@@ -386,7 +387,7 @@ fn restore_instance(
                 "girofle-restore --all (fetch)",
                 args.lock.timeout(),
             )?;
-            fetch_folder(home, remote, &folder, &instance.backups(), None)?
+            fetch_folder(Some(home), remote, &folder, &instance.backups(), None)?
         }
         None => instance
             .default_backup(&usable_backups(&instance))

@@ -94,6 +94,7 @@ pub(super) fn prepare(home: &Home, args: &Args, dry_run: bool) -> Result<Prepare
                 key_file: args.state_key.as_deref(),
                 accept_unauthenticated: args.accept_unauthenticated_state,
             },
+            dry_run,
         )?)
     } else {
         None
