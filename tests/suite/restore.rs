@@ -652,6 +652,17 @@ fn a_dry_run_prints_the_plan_and_changes_nothing() {
             .stderr
             .contains("no complete backup `2001-01-01T00-00-00Z`")
     );
+    // --all: the instance's container is here, so it is left alone.
+    let all = it
+        .world
+        .run(
+            "girofle-restore",
+            &["--all", "--dry-run", "--format", "json"],
+        )
+        .expect_code(0);
+    let document: serde_json::Value = serde_json::from_str(&all.stdout).unwrap();
+    assert_eq!(document["plan"]["instances"][0]["action"], "left_alone");
+    assert_eq!(document["plan"]["state"], serde_json::Value::Null);
     let ip = fresh_ip();
     let planned = it
         .world
