@@ -14,6 +14,15 @@ fn main() -> ExitCode {
 
 fn run(args: commission::Args, invocation: &Invocation) -> Result<Exit, Error> {
     invocation.require_root()?;
+    if args.dry_run {
+        let plan = commission::dry_run(invocation.home(), &args)?;
+        if args.output.json() {
+            render::print_json(&render::DryRun::new("commission", &plan))?;
+        } else {
+            print!("{}", plan.text());
+        }
+        return Ok(Exit::Done);
+    }
     let mut progress = Progress::new();
     let started = std::time::Instant::now();
     let result = commission::run(invocation.home(), &args, &mut |message| {

@@ -27,6 +27,10 @@ pub fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Err
         }
         (None, _) => ask_for_arguments(&mut args)?,
     }
+    if args.dry_run {
+        let plan = restore::dry_run(&invocation.settings, &args)?;
+        return print_plan(&plan, plan.text(), args.output.json());
+    }
     // On a terminal, say what is replaced with what and ask; without one,
     // act, as the legacy `restore.sh CONTAINER DIR` did.
     let ask_first = !args.yes && std::io::stdin().is_terminal();
@@ -36,7 +40,7 @@ pub fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Err
     ));
     let started_bar = bar.clone();
     let mut confirm = move |plan: &restore::Plan| -> Result<bool, Error> {
-        eprintln!("{}", plan.text);
+        eprint!("{}", plan.text());
         let answer = cli::ask("Restore? (yes/no)", Some("no"))?;
         let yes = matches!(answer.to_lowercase().as_str(), "y" | "yes");
         if yes {
@@ -85,8 +89,22 @@ pub fn run(mut args: restore::Args, invocation: &Invocation) -> Result<Exit, Err
     Ok(Exit::Done)
 }
 
+/// `--dry-run`: the plan on stdout, as text (numbered steps) or as JSON.
+fn print_plan(plan: &impl serde::Serialize, text: String, json: bool) -> Result<Exit, Error> {
+    if json {
+        render::print_json(&render::DryRun::new("restore", plan))?;
+    } else {
+        print!("{text}");
+    }
+    Ok(Exit::Done)
+}
+
 /// `--all`: the table of every instance on stdout, what went wrong on stderr.
 fn run_all(args: &restore::Args, invocation: &Invocation) -> Result<Exit, Error> {
+    if args.dry_run {
+        let plan = restore::dry_run_all(&invocation.settings, args)?;
+        return print_plan(&plan, plan.text(), args.output.json());
+    }
     let bar = progress::Bar::start();
     let outcome = restore::run_all(&invocation.settings, args, &mut |message| {
         progress::phase(message)

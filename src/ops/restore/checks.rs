@@ -192,21 +192,6 @@ pub(super) fn last_change(instance: &InstanceDir) -> Option<OffsetDateTime> {
     newest.and_then(|seconds| OffsetDateTime::from_unix_timestamp(seconds).ok())
 }
 
-/// `2026-11-25T14:30:00Z (3 hours ago)`.
-pub(super) fn when(at: Option<OffsetDateTime>) -> String {
-    let Some(at) = at else {
-        return "at an unknown time".to_string();
-    };
-    let seconds = (OffsetDateTime::now_utc() - at).whole_seconds().max(0);
-    let age = match seconds {
-        0..120 => format!("{seconds} seconds"),
-        120..7200 => format!("{} minutes", seconds / 60),
-        7200..172_800 => format!("{} hours", seconds / 3600),
-        _ => format!("{} days", seconds / 86_400),
-    };
-    format!("{} ({age} ago)", crate::timefmt::rfc3339(at))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,57 +3,48 @@
 use fs_err as fs;
 use std::path::Path;
 
+use super::plan::choose_remote;
 use crate::error::{Error, Result};
 use crate::home::{Home, InstanceDir};
 use crate::remote::Remote;
 use crate::snapshot;
 
-/// Fetches a backup from a target into `bckups/` (under the instance lock):
-/// into `.partial-<ID>`, checked against its MANIFEST, then renamed. A copy
-/// that does not match is removed and refused.
-pub(super) fn fetch(
-    home: &Home,
+/// The folder on the target that holds the backups of `instance`: this
+/// host's own, or the one `--source HOST/noeud-gitlab-<N>` names.
+pub(super) fn folder(
     remote: &Remote,
     instance: &InstanceDir,
     source: Option<&str>,
-    id: Option<&str>,
 ) -> Result<String> {
-    let folder = match source {
-        Some(source) => source_folder(source)?,
-        None => remote.instance_backups(&remote.host, &instance.dir_name()),
-    };
-    fetch_folder(home, remote, &folder, &instance.backups(), id)
+    match source {
+        Some(source) => source_folder(source),
+        None => Ok(remote.instance_backups(&remote.host, &instance.dir_name())),
+    }
+}
+
+/// The IDs of the complete backups in a target's `folder`, oldest first.
+pub(super) fn list(remote: &Remote, folder: &str) -> Result<Vec<String>> {
+    Ok(remote
+        .list(folder)?
+        .iter()
+        .map(ToString::to_string)
+        .collect())
 }
 
 /// Fetches backup `id` (the newest without one) of `folder` on a target into
 /// the local directory `local` (an instance's `bckups/`, or `sauvegardes/`):
 /// into `.partial-<ID>`, checked against its MANIFEST, then renamed. A copy
-/// that does not match is removed and refused. Returns the ID.
+/// that does not match is removed and refused. Returns the ID. The fetch is
+/// logged in `log`'s girofle.log (a dry run's, into a temporary directory, is not).
 pub(super) fn fetch_folder(
-    home: &Home,
+    log: Option<&Home>,
     remote: &Remote,
     folder: &str,
     local: &Path,
     id: Option<&str>,
 ) -> Result<String> {
-    let there = remote.list(folder)?;
-    let id = match id {
-        Some(id) => {
-            if !there.iter().any(|b| b.as_str() == id) {
-                return Err(Error::usage(format!(
-                    "target `{}` has no complete backup `{id}` in {folder}",
-                    remote.name
-                )));
-            }
-            id.to_string()
-        }
-        None => there.last().map(ToString::to_string).ok_or_else(|| {
-            Error::usage(format!(
-                "target `{}` has no complete backup in {folder}",
-                remote.name
-            ))
-        })?,
-    };
+    let there = list(remote, folder)?;
+    let id = choose_remote(&there, id, &remote.name, folder)?;
     let destination = local.join(&id);
     if destination.is_dir() {
         return Ok(id);
@@ -84,10 +75,12 @@ pub(super) fn fetch_folder(
     }
     fs::rename(&partial, &destination)?;
     crate::atomic::sync_directory(local)?;
-    home.log(
-        "restore",
-        &format!("fetched {folder}/{id} from target `{}`", remote.name),
-    );
+    if let Some(home) = log {
+        home.log(
+            "restore",
+            &format!("fetched {folder}/{id} from target `{}`", remote.name),
+        );
+    }
     Ok(id)
 }
 

@@ -6,7 +6,10 @@ mod all;
 mod checks;
 mod fetch;
 mod kept;
+mod observe;
 mod phases;
+/// The plan of a restore, made by pure functions.
+pub mod plan;
 mod version;
 
 pub use kept::{
@@ -14,27 +17,24 @@ pub use kept::{
     finish_interrupted,
 };
 
-use fs_err as fs;
 use std::path::{Path, PathBuf};
 
 use crate::conf::Conf;
 use crate::container::VOLUMES;
 use crate::docker::{DEFAULT_HEALTHY_TIMEOUT, Docker};
 use crate::error::{Error, Result};
-use crate::home::{BackupId, Home, InstanceDir};
-use crate::inventory::{self, Row};
+use crate::home::{BackupId, InstanceDir};
+use crate::inventory;
 use crate::lock;
 use crate::ops::args::{LockArgs, Seconds};
 use crate::recovery;
-use crate::remote::Remote;
 use crate::settings::Settings;
-use crate::snapshot::{self, MANIFEST, Manifest};
+use crate::snapshot;
 
-use fetch::fetch;
 use phases::Restore;
-use version::check_version;
+pub use plan::Plan;
 
-pub use all::{AllOutcome, InstanceResult, Verdict, run_all};
+pub use all::{AllOutcome, AllPlan, InstanceResult, Verdict, dry_run_all, run_all};
 
 /// Restore a backup into a GitLab instance. Without arguments, asks for them (on a terminal)
 #[derive(Debug, Clone, clap::Args)]
@@ -84,6 +84,9 @@ pub struct Args {
     /// With --all: publish every instance on this address (when the recorded one does not exist here)
     #[arg(long, value_name = "ADDR", requires = "all")]
     pub ip: Option<String>,
+    /// Check and plan: print the plan, change nothing (no lock, fetch, copy, container or row)
+    #[arg(long)]
+    pub dry_run: bool,
     /// Leave the container running after the restore, whatever its state before
     /// (--all: a container created for the restore was never started).
     #[arg(skip)]
@@ -137,13 +140,6 @@ impl std::fmt::Display for Previous {
 
 /// Asked before anything is changed, with what the restore will do: go on?
 pub type Confirm = dyn FnMut(&Plan) -> Result<bool>;
-
-/// What a restore is about to do, told before it is done.
-#[derive(Debug, Clone)]
-pub struct Plan {
-    /// The whole text: what is replaced with what.
-    pub text: String,
-}
 
 /// The complete backups of an instance directory, oldest first, that hold
 /// the three volumes.
@@ -264,56 +260,54 @@ pub(crate) fn restore_into(
     confirm: Option<&mut Confirm>,
 ) -> Result<Outcome> {
     let home = settings.home();
-    let docker = Docker::new()?;
-    docker.server_version()?;
-    let (container, dir) = args.target()?;
-    let instance = check_arguments(&docker, container, dir, args.from.is_none())?;
-    checks::check_mounts(&docker, container, &instance)?;
-    let row = owning_row(home, &instance, container)?;
-    let remote = match &args.from {
-        Some(name) => Some(Remote::from_conf(settings.conf()?, name)?),
-        None => None,
-    };
-    let _lock = lock::lock_instance(&instance, "girofle-restore", args.lock.timeout())?;
-    let _watch = crate::guardian::watch(home, &instance, "girofle-restore");
-    recovery::recover(home, &docker, &instance)?;
-    let backup = resolve(home, args, &instance, remote.as_ref())?;
-    let backup_name = backup
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
+    let found = observe::check(settings, args)?;
+    let (docker, container, instance) = (&found.docker, found.container.as_str(), &found.instance);
+    let _lock = lock::lock_instance(instance, "girofle-restore", args.lock.timeout())?;
+    let _watch = crate::guardian::watch(home, instance, "girofle-restore");
+    recovery::recover(home, docker, instance)?;
+    let (backup_name, source) = observe::resolve(home, args, &found)?;
+    let backup = instance.backups().join(&backup_name);
     // Only the MANIFEST's header now: its entries are checked as the staged
     // copy is made, so that the backup is read once.
-    let manifest = manifest_header(home, &backup, &backup_name)?;
-    let recreate_with = check_version(
-        &docker,
-        container,
-        manifest.as_ref(),
-        args.image.as_deref(),
-        row.as_ref(),
-    )?;
-    checks::check_space(&instance, checks::needed_for(&backup)?)?;
+    let header = observe::manifest_header(Some(home), &backup, &backup_name)?;
+    let checked = header.is_some();
+    let observed = plan::Observed {
+        container: container.to_string(),
+        instance: instance.root().to_path_buf(),
+        status: observe::status(&found)?,
+        row: found.row.clone(),
+        backup: backup_name.clone(),
+        source,
+        version: Some(observe::version_facts(
+            &found,
+            header,
+            args.image.as_deref(),
+        )?),
+        // A walk of the volumes: only for the operator's eyes.
+        last_change: confirm.as_ref().and_then(|_| checks::last_change(instance)),
+        now: time::OffsetDateTime::now_utc(),
+    };
+    let plan = plan::plan(&observed, &request(args))?;
+    checks::check_space(instance, checks::needed_for(&backup)?)?;
     let (original_image, original_id) = docker.container_image(container)?;
     // The reference, if it still names the image the container runs; else that image's ID.
     let original_image = match docker.image_id(&original_image) {
         Ok(id) if id == original_id => original_image,
         _ => original_id.clone(),
     };
-    if let Some(confirm) = confirm {
-        let plan = plan(container, &instance, &backup_name);
-        if !confirm(&plan)? {
-            return Err(Error::failed("restore cancelled: nothing was changed"));
-        }
+    if let Some(confirm) = confirm
+        && !confirm(&plan)?
+    {
+        return Err(Error::failed("restore cancelled: nothing was changed"));
     }
     let restore = Restore {
         home,
-        docker: &docker,
+        docker,
         args,
         container,
-        instance: &instance,
-        row: row.as_ref(),
-        recreate_with,
+        instance,
+        row: found.row.as_ref(),
+        recreate_with: plan.recreate_with.clone(),
         original_image,
         original_image_id: original_id,
         backup_name,
@@ -327,7 +321,7 @@ pub(crate) fn restore_into(
             instance.root().display()
         ),
     );
-    restore.stage(&backup, manifest.is_some())?;
+    restore.stage(&backup, checked)?;
     // A signal acts before or after these steps, never in the middle.
     let prior = {
         let _held = crate::lock::transition();
@@ -341,81 +335,49 @@ pub(crate) fn restore_into(
     restore.finish(prior)
 }
 
-/// What the restore will replace with what, for the question asked first.
-fn plan(container: &str, instance: &InstanceDir, backup_name: &str) -> Plan {
-    Plan {
-        text: format!(
-            "This restore replaces the current data of `{container}` ({}, last changed {})\n\
-             with backup {backup_name} (taken {}).\n\
-             GitLab stops for the swap. The current data is not deleted: it is kept as a backup\n\
-             of its own in {}, which a restore of it brings back.",
-            instance.volumes().display(),
-            checks::when(checks::last_change(instance)),
-            checks::when(checks::backup_time(backup_name)),
-            instance.backups().display()
-        ),
+/// What the arguments ask of the plan, beyond the container and directory.
+fn request(args: &Args) -> plan::Request {
+    plan::Request {
+        image: args.image.clone(),
+        leave_running: args.leave_running,
     }
 }
 
-/// The backup to restore (fetched from the target first with `--from`): the
-/// one `--backup` names, or the newest usable one.
-fn resolve(
-    home: &Home,
-    args: &Args,
-    instance: &InstanceDir,
-    remote: Option<&Remote>,
-) -> Result<PathBuf> {
-    let backup_id = match remote {
-        Some(remote) => Some(fetch(
-            home,
-            remote,
-            instance,
-            args.source.as_deref(),
-            args.backup.as_deref(),
-        )?),
-        None => args.backup.clone(),
-    };
-    let usable = usable_backups(instance);
-    let Some(newest) = instance.default_backup(&usable) else {
-        return Err(Error::usage(format!(
-            "{} holds no complete backup (one with data, config and log)",
-            instance.backups().display()
-        )));
-    };
-    match &backup_id {
-        Some(id) => {
-            if BackupId::parse(id).is_none() || !usable.iter().any(|b| b.as_str() == id) {
-                return Err(Error::usage(format!(
-                    "no complete backup `{id}` in {}",
-                    instance.backups().display()
-                )));
-            }
-            Ok(instance.backups().join(id))
+/// `--dry-run`: the restore's checks and its plan, with nothing changed: no
+/// lock, no recovery, no fetch (the target is only listed), no staging, no
+/// log line. Refuses what a restore refuses, with the same exit.
+pub fn dry_run(settings: &Settings, args: &Args) -> Result<Plan> {
+    let found = observe::check(settings, args)?;
+    let instance = &found.instance;
+    let (backup_name, source, here) = observe::resolve_dry(args, &found)?;
+    let backup = instance.backups().join(&backup_name);
+    let version = match here {
+        true => {
+            let header = observe::manifest_header(None, &backup, &backup_name)?;
+            Some(observe::version_facts(
+                &found,
+                header,
+                args.image.as_deref(),
+            )?)
         }
-        None => Ok(instance.backups().join(newest.as_str())),
+        false => None,
+    };
+    let observed = plan::Observed {
+        container: found.container.clone(),
+        instance: instance.root().to_path_buf(),
+        status: observe::status(&found)?,
+        row: found.row.clone(),
+        backup: backup_name,
+        source,
+        version,
+        last_change: checks::last_change(instance),
+        now: time::OffsetDateTime::now_utc(),
+    };
+    let plan = plan::plan(&observed, &request(args))?;
+    if here {
+        checks::check_space(instance, checks::needed_for(&backup)?)?;
     }
-}
-
-/// The header of the backup's MANIFEST (read and checked whole later, as the
-/// staged copy is made: [`Restore::stage`]). Backups made by the legacy
-/// scripts have no MANIFEST: `None`.
-fn manifest_header(home: &Home, backup: &Path, backup_name: &str) -> Result<Option<Manifest>> {
-    if !backup.join(MANIFEST).exists() {
-        home.log(
-            "restore",
-            &format!(
-                "{}: legacy backup without MANIFEST, not verified",
-                backup.display()
-            ),
-        );
-        return Ok(None);
-    }
-    let reader = snapshot::ManifestReader::open(&backup.join(MANIFEST))
-        .map_err(|error| Error::usage(format!("backup {backup_name} cannot be read: {error:#}")))?;
-    Ok(Some(Manifest {
-        header: reader.header().to_vec(),
-        entries: Vec::new(),
-    }))
+    Ok(plan)
 }
 
 /// The refusal of a backup that does not match its MANIFEST.
@@ -430,28 +392,10 @@ pub(super) fn mismatch(backup_name: &str, verification: &snapshot::Verification)
     ))
 }
 
-/// The inventory row of the instance in `dir`, if any; it must be the row of `container`.
-fn owning_row(home: &Home, instance: &InstanceDir, container: &str) -> Result<Option<Row>> {
-    let rows = inventory::read(home)?;
-    let same_dir = |row: &Row| {
-        let canonical = |p: &Path| fs::canonicalize(p).ok();
-        !row.dir.as_os_str().is_empty() && canonical(&row.dir) == canonical(instance.root())
-    };
-    match rows.iter().rev().find(|row| same_dir(row)) {
-        Some(row) if row.container != container => Err(Error::usage(format!(
-            "{} belongs to instance {}, whose container is `{}`, not `{container}`",
-            instance.root().display(),
-            row.number,
-            row.container
-        ))),
-        Some(row) => Ok(Some(row.clone())),
-        None => Ok(rows.iter().find(|row| row.container == container).cloned()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fs_err as fs;
 
     fn args(words: &[&str]) -> std::result::Result<Args, clap::Error> {
         crate::ops::args::parse("girofle-restore", words)

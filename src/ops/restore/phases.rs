@@ -110,11 +110,8 @@ impl Restore<'_> {
             .inspect_state(self.container)?
             .map(|s| s.status())
             .unwrap_or(Status::Missing);
-        // A paused container is running as far as its users are concerned.
-        let prior = match status {
-            Status::Running | Status::Restarting | Status::Paused => PriorState::Running,
-            _ => PriorState::Stopped,
-        };
+        // Looked at again: it may have changed since the plan was made.
+        let prior = super::plan::prior_state(status);
         lock::write_record(self.instance, "girofle-restore", self.container, prior)?;
         recovery::write_journal(self.instance, self.container, &self.details(Some(prior)))?;
         if status == Status::Paused {

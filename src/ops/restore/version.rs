@@ -1,56 +1,47 @@
-//! GitLab's rule: a backup goes back into the same GitLab version.
+//! What GitLab's version rule needs to know, read from the engine: the
+//! version a container runs, the version an offered image runs. The rule
+//! itself is [`super::plan::check_version`], a pure function.
 
 use anyhow::Context;
 
+use super::plan::{VersionFacts, needs_running_version};
 use crate::container::IMAGE_VERSION_FILE;
 use crate::docker::Docker;
 use crate::error::{Error, Result};
-use crate::inventory::Row;
-use crate::snapshot::Manifest;
 
-/// GitLab's rule: a backup goes back into the same GitLab version. Returns
-/// the image to recreate the container with, when `--image` is needed and given.
-pub(super) fn check_version(
+/// The version facts of a restore of a backup whose MANIFEST header is
+/// `header` into `container`. The offered image is probed only when the rule
+/// will look at it (a MANIFEST, `--image`, an inventory row), and the
+/// running version read only when the image IDs differ, as before the rule
+/// became a value.
+pub(super) fn observe(
     docker: &Docker,
     container: &str,
-    manifest: Option<&Manifest>,
+    header: Option<Vec<(String, String)>>,
     image: Option<&str>,
-    row: Option<&Row>,
-) -> Result<Option<String>> {
-    let Some(manifest) = manifest else {
-        return Ok(image.map(str::to_string));
-    };
-    let wanted = manifest.get("gitlab_version").unwrap_or("unknown");
+    has_row: bool,
+) -> Result<VersionFacts> {
+    let mut facts = VersionFacts::default();
+    if header.is_none() {
+        return Ok(facts);
+    }
     if let Some(image) = image {
-        if row.is_none() {
-            return Err(Error::usage(format!(
-                "--image needs the instance's inventory row to recreate `{container}`"
-            )));
+        if has_row {
+            facts.offered_version = Some(image_version(docker, image)?);
         }
-        let offered = image_version(docker, image)?;
-        if offered != wanted {
-            return Err(Error::usage(format!(
-                "--image {image} runs GitLab {offered}, the backup was made with GitLab {wanted}"
-            )));
-        }
-        return Ok(Some(image.to_string()));
+        facts.header = header;
+        return Ok(facts);
     }
     let (_, running_id) = docker.container_image(container)?;
-    if manifest.get("image_id") == Some(running_id.as_str()) {
-        return Ok(None);
+    if needs_running_version(header.as_deref(), &running_id) {
+        facts.running_version = docker
+            .read_file(container, IMAGE_VERSION_FILE)
+            .map(|v| String::from_utf8_lossy(&v).trim().to_string())
+            .ok();
     }
-    let running = docker
-        .read_file(container, IMAGE_VERSION_FILE)
-        .map(|v| String::from_utf8_lossy(&v).trim().to_string())
-        .unwrap_or_else(|_| "unknown".into());
-    if running == wanted && wanted != "unknown" {
-        return Ok(None);
-    }
-    Err(Error::usage(format!(
-        "the backup was made with GitLab {wanted} (image {}), `{container}` runs GitLab {running}; \
-         restore with --image REF naming a GitLab {wanted} image to recreate the container with",
-        manifest.get("image").unwrap_or("unknown")
-    )))
+    facts.running_image_id = running_id;
+    facts.header = header;
+    Ok(facts)
 }
 
 /// The GitLab version an image runs, read from a container created (never started) from it.

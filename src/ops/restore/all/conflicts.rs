@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::net::IpAddr;
+use std::path::Path;
 
 use super::state::CronEntry;
 use crate::error::{Error, Result};
@@ -31,15 +32,30 @@ pub(super) fn plain_host(host: &str) -> Result<String> {
     Ok(host.to_string())
 }
 
+/// What is asked of this host while checking for clashes: the containers
+/// the engine has, and whether a path exists, an address is one of this
+/// host's, a port is free.
+pub(super) struct Here<'a> {
+    /// The names of the engine's containers.
+    pub(super) containers: &'a HashSet<String>,
+    /// Whether a path exists.
+    pub(super) exists: &'a dyn Fn(&Path) -> bool,
+    /// Whether an address is assigned to an interface here.
+    pub(super) is_local: &'a dyn Fn(IpAddr) -> bool,
+    /// Whether nothing listens on a port of an address.
+    pub(super) port_free: &'a dyn Fn(IpAddr, u16) -> bool,
+}
+
 /// What is here must not be overwritten: every clash is a usage error (exit
-/// 2) naming it, found before anything is changed.
+/// 2) naming it, found before anything is changed. `new_host` (with
+/// `--from`): instance directories and cron entries must not exist yet.
 pub(super) fn check_conflicts(
     rows: &[Row],
-    containers: &HashSet<String>,
+    here: &Here,
     new_host: bool,
     cron_plan: &[CronEntry],
-    cron_must_be_free: bool,
 ) -> Result<()> {
+    let containers = here.containers;
     let mut problems = Vec::new();
     let mut publishing: Vec<(String, u16, u32)> = Vec::new();
     for row in rows {
@@ -49,7 +65,7 @@ pub(super) fn check_conflicts(
                 row.container, row.number
             ));
         }
-        if new_host && row.dir.exists() {
+        if new_host && (here.exists)(&row.dir) {
             problems.push(format!(
                 "{} (instance {}) already exists",
                 row.dir.display(),
@@ -63,7 +79,7 @@ pub(super) fn check_conflicts(
             ));
             continue;
         };
-        if !net::is_local_address(ip) {
+        if !(here.is_local)(ip) {
             problems.push(format!(
                 "instance {} is published on {ip}, which is no address of this host: give --ip ADDR",
                 row.number
@@ -84,7 +100,7 @@ pub(super) fn check_conflicts(
                     "instances {other} and {} would both publish port {port} on {}",
                     row.number, row.ip
                 ));
-            } else if !net::port_is_free(ip, port) {
+            } else if !(here.port_free)(ip, port) {
                 problems.push(format!(
                     "{label} port {port} on {} (instance {}) is already in use on this host",
                     row.ip, row.number
@@ -93,9 +109,9 @@ pub(super) fn check_conflicts(
             publishing.push((row.ip.clone(), port, row.number));
         }
     }
-    if cron_must_be_free {
+    if new_host {
         for entry in cron_plan {
-            if entry.path.exists() {
+            if (here.exists)(&entry.path) {
                 problems.push(format!(
                     "cron entry {} already exists",
                     entry.path.display()

@@ -31,10 +31,12 @@
 //! instances, drills).
 
 use fs_err as fs;
-use std::collections::HashSet;
 
 mod conflicts;
 mod outcome;
+/// The plan of `--all`, made by pure functions.
+pub mod plan;
+mod prepare;
 mod state;
 
 use super::fetch::fetch_folder;
@@ -42,13 +44,14 @@ use super::{Args, usable_backups};
 use crate::docker::Docker;
 use crate::error::{Error, Result};
 use crate::home::{BackupId, Home, InstanceDir};
-use crate::inventory::{self, Row, RowState};
+use crate::inventory::{self, Row};
 use crate::remote::Remote;
 use crate::settings::Settings;
 use crate::{container, cron, timefmt};
-use conflicts::{check_conflicts, parse_ip, plain_host};
 pub use outcome::{AllOutcome, InstanceResult, Verdict};
-use state::{ConfPlan, CronEntry, State, Trust, plan_conf, plan_cron, read_state, relocate};
+pub use plan::AllPlan;
+use prepare::Prepared;
+use state::{ConfPlan, CronEntry, State};
 
 /// Brings back every instance (see the module's documentation).
 pub fn run_all(
@@ -57,121 +60,26 @@ pub fn run_all(
     progress: &mut dyn FnMut(&str),
 ) -> Result<AllOutcome> {
     let home = settings.home();
-    let docker = Docker::new()?;
-    docker.server_version()?;
-    let ip = match &args.ip {
-        Some(text) => Some(parse_ip(text)?),
-        None => None,
-    };
-    if let Some(image) = &args.image
-        && !inventory::is_image_reference(image)
-    {
-        return Err(Error::usage(format!(
-            "--image `{image}`: not an image reference"
-        )));
-    }
-    let conf = settings.conf()?;
-    let remote = match &args.from {
-        Some(name) => Some(Remote::from_conf(conf, name)?),
-        None => None,
-    };
-    let source_host = match (&remote, &args.source) {
-        (Some(_), Some(host)) => plain_host(host)?,
-        (Some(remote), None) => remote.host.clone(),
-        (None, _) => String::new(),
-    };
-    let present = inventory::read(home)?;
-    let containers: HashSet<String> = docker
-        .list_containers()?
-        .into_iter()
-        .map(|c| c.name)
+    let Prepared {
+        docker,
+        conf,
+        remote,
+        source_host,
+        state,
+        rows,
+        selection,
+        remap,
+        cron_plan,
+        conf_plan,
+        staging,
+        plan: _,
+    } = prepare::prepare(settings, args, false)?;
+    let mut results: Vec<InstanceResult> = selection
+        .left_alone
+        .iter()
+        .map(|row| result_of(row, Verdict::LeftAlone))
         .collect();
-    let put_back_state = remote.is_some() || args.backup_state.is_some() || present.is_empty();
-    if put_back_state && !present.is_empty() {
-        return Err(Error::usage(format!(
-            "{} already holds {} row(s): --all {} puts back a whole inventory and never overwrites one; nothing was changed",
-            home.inventory().display(),
-            present.len(),
-            if remote.is_some() {
-                "--from"
-            } else {
-                "--backup-state"
-            }
-        )));
-    }
-
-    // Read (and fetch) what is to be put back, and check it against what is
-    // here, before anything is changed.
-    home.create()?;
-    let staging = tempfile::Builder::new()
-        .prefix(".restore-all-")
-        .tempdir_in(home.root())?;
-    let state = if put_back_state {
-        Some(read_state(
-            home,
-            remote.as_ref(),
-            &source_host,
-            args.backup_state.as_deref(),
-            staging.path(),
-            &Trust {
-                key_file: args.state_key.as_deref(),
-                accept_unauthenticated: args.accept_unauthenticated_state,
-            },
-        )?)
-    } else {
-        None
-    };
-    // `--ip` and `--image` apply to every instance brought back.
-    let remap = |row: &mut Row| {
-        if let Some(ip) = ip {
-            row.ip = ip.to_string();
-        }
-        if let Some(image) = &args.image {
-            row.image = image.clone();
-        }
-    };
-    let rows: Vec<Row> = match &state {
-        Some(state) => state
-            .rows
-            .iter()
-            .map(|row| {
-                let mut row = relocate(home, row);
-                // An instance whose container is here (local mode) stays as it is.
-                let left_alone = remote.is_none() && containers.contains(&row.container);
-                if row.state == RowState::Commissioned && !left_alone {
-                    remap(&mut row);
-                }
-                row
-            })
-            .collect(),
-        None => present.clone(),
-    };
-    let mut results = Vec::new();
-    let mut to_restore = Vec::new();
-    for row in rows.iter().filter(|r| r.state == RowState::Commissioned) {
-        let mut row = row.clone();
-        remap(&mut row);
-        if remote.is_none() && containers.contains(&row.container) {
-            results.push(result_of(&row, Verdict::LeftAlone));
-        } else {
-            to_restore.push(row);
-        }
-    }
-    let cron_plan = match &state {
-        Some(state) => plan_cron(home, state),
-        None => Vec::new(),
-    };
-    let conf_plan = match &state {
-        Some(state) => plan_conf(state, conf, args.yes)?,
-        None => None,
-    };
-    check_conflicts(
-        &to_restore,
-        &containers,
-        remote.is_some(),
-        &cron_plan,
-        remote.is_some(),
-    )?;
+    let to_restore = selection.to_restore;
 
     // Put back the state.
     let mut warnings = Vec::new();
@@ -182,7 +90,7 @@ pub fn run_all(
             Some(state.id.clone())
         }
         None => {
-            if ip.is_some() || args.image.is_some() {
+            if remap.ip.is_some() || remap.image.is_some() {
                 update_rows(home, &to_restore, |row, wanted| {
                     row.ip = wanted.ip.clone();
                     row.image = wanted.image.clone();
@@ -257,7 +165,7 @@ pub fn run_all(
         if let Some(result) = told {
             warnings.extend(crate::events::restore(
                 home,
-                conf,
+                &conf,
                 Some(row),
                 &row.container,
                 result,
@@ -279,6 +187,12 @@ pub fn run_all(
         instances: results,
         warnings,
     })
+}
+
+/// `--dry-run --all`: the checks and the plan, with nothing changed in the
+/// home (a fetched state backup waits in a temporary directory elsewhere).
+pub fn dry_run_all(settings: &Settings, args: &Args) -> Result<AllPlan> {
+    Ok(prepare::prepare(settings, args, true)?.plan)
 }
 
 fn result_of(row: &Row, verdict: Verdict) -> InstanceResult {
@@ -480,7 +394,7 @@ fn restore_instance(
                 "girofle-restore --all (fetch)",
                 args.lock.timeout(),
             )?;
-            fetch_folder(home, remote, &folder, &instance.backups(), None)?
+            fetch_folder(Some(home), remote, &folder, &instance.backups(), None)?
         }
         None => instance
             .default_backup(&usable_backups(&instance))
@@ -522,6 +436,7 @@ fn restore_instance(
         state_key: None,
         accept_unauthenticated_state: false,
         ip: None,
+        dry_run: false,
         leave_running: true,
         output: args.output,
     };

@@ -57,7 +57,7 @@ pub(super) struct Trust<'a> {
 
 /// The state backup to put back: fetched from the target into `staging`, or
 /// the local one; verified against its MANIFEST, authenticated, read.
-/// Anything wrong is refused before anything is written.
+/// Anything wrong is refused before anything is written; a dry run logs no fetch.
 pub(super) fn read_state(
     home: &Home,
     remote: Option<&Remote>,
@@ -65,11 +65,12 @@ pub(super) fn read_state(
     wanted: Option<&str>,
     staging: &Path,
     trust: &Trust,
+    dry_run: bool,
 ) -> Result<State> {
     let (id, dir) = match remote {
         Some(remote) => {
             let folder = format!("{source_host}/sauvegardes");
-            let id = fetch_folder(home, remote, &folder, staging, wanted)?;
+            let id = fetch_folder((!dry_run).then_some(home), remote, &folder, staging, wanted)?;
             let dir = staging.join(&id);
             (id, dir)
         }

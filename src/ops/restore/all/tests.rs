@@ -1,3 +1,4 @@
+use super::conflicts::plain_host;
 use super::*;
 use crate::error::Exit;
 

@@ -1,0 +1,313 @@
+//! `girofle-commission`: a new GitLab instance, validated before anything is
+//! touched, recorded in the inventory, scheduled for backups, waited for.
+
+/// The plan of a commission, made by pure functions.
+pub mod plan;
+
+use std::time::Duration;
+
+use crate::container;
+use crate::docker::{DEFAULT_HEALTHY_TIMEOUT, Docker};
+use crate::error::{Error, Result};
+use crate::home::{Home, InstanceDir};
+use crate::inventory::{self, Row};
+use crate::ops::args::Seconds;
+use crate::{cron, timefmt};
+pub use plan::{Host, Plan, Request, validate_name};
+
+/// The ports searched upwards from when none is given.
+pub const DEFAULT_HTTP_PORT: u16 = 8080;
+/// See [`DEFAULT_HTTP_PORT`].
+pub const DEFAULT_HTTPS_PORT: u16 = 8443;
+/// See [`DEFAULT_HTTP_PORT`].
+pub const DEFAULT_SSH_PORT: u16 = 2222;
+/// The longest instance name.
+pub const MAX_NAME_LENGTH: usize = crate::inventory::MAX_NAME_LENGTH;
+
+/// Commission a new GitLab CE instance; prints its URL alone on stdout
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Instance name: [a-z0-9][a-z0-9_-]*, at most 40 characters
+    pub name: Option<String>,
+    /// Address to publish the ports on [default: 0.0.0.0]
+    #[arg(long, value_name = "ADDR")]
+    pub ip: Option<String>,
+    /// HTTP port, also the port of external_url [default: next free from 8080]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub http_port: Option<u16>,
+    /// HTTPS port [default: next free from 8443]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub https_port: Option<u16>,
+    /// SSH port [default: next free from 2222]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub ssh_port: Option<u16>,
+    /// Host name of external_url [default: this host's name]
+    #[arg(long, value_name = "FQDN")]
+    pub hostname: Option<String>,
+    /// Image [env: GIROFLE_IMAGE; default: gitlab/gitlab-ce:latest]
+    #[arg(long, value_name = "REF")]
+    pub image: Option<String>,
+    /// Backup schedule, as a cron expression [default: "0 */4 * * *"]
+    #[arg(long, value_name = "CRON")]
+    pub backup_schedule: Option<String>,
+    /// Weekly drill schedule, as a cron expression, or `never` [default: staggered by instance number]
+    #[arg(long, value_name = "CRON|never")]
+    pub drill_schedule: Option<String>,
+    /// Seconds to wait for the instance to be healthy
+    #[arg(long, value_name = "SECS", default_value_t = Seconds(DEFAULT_HEALTHY_TIMEOUT))]
+    pub wait_timeout: Seconds,
+    /// Do not wait for the instance to be healthy
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Check and plan: print the plan, change nothing (no number, directory, row, container or cron entry)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How the result is printed.
+    #[command(flatten)]
+    pub output: crate::ops::args::FormatArgs,
+}
+
+impl Args {
+    /// How long to wait for `healthy`; `None` does not wait.
+    pub fn wait(&self) -> Option<Duration> {
+        (!self.no_wait).then_some(self.wait_timeout.0)
+    }
+}
+
+/// The commissioned instance.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Outcome {
+    /// Its number.
+    pub number: u32,
+    /// Its container.
+    pub container: String,
+    /// Its `external_url`.
+    pub url: String,
+    /// Its inventory row as written.
+    pub row: crate::inventory::Row,
+    /// Whether it was waited for until healthy.
+    #[serde(rename = "waited_healthy")]
+    pub waited: bool,
+}
+
+/// Commissions an instance. `progress` receives one-line status updates
+/// while waiting (the binary shows them on a terminal only).
+pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<Outcome> {
+    let request = plan::validate(args, home.default_image(), &host_name(), &Host::here())?;
+    let docker = Docker::new()?;
+    docker.server_version()?;
+    ensure_image(&docker, &request.image)?;
+
+    let row = reserve(home, args, &request)?;
+    let instance = InstanceDir::new(row.dir.clone());
+    home.log(
+        "commission",
+        &format!(
+            "instance {} reserved: {} on {}, image {}",
+            row.number,
+            row.container,
+            row.url(),
+            row.image
+        ),
+    );
+
+    if let Err(error) = docker.run(&container::run_spec(home, &row, &instance)) {
+        undo_reservation(home, &docker, &row);
+        return Err(Error::Failed(error.context(format!(
+            "cannot start the container of instance {}; its row and directory were removed",
+            row.number
+        ))));
+    }
+
+    let command = cron::backup_command(home, &row.number.to_string());
+    if let Err(error) = cron::write_entry(home, row.number, &request.schedule, &command) {
+        set_note(home, row.number, &format!("no backup schedule: {error:#}"))?;
+        return Err(Error::Failed(error.context(format!(
+            "instance {} runs, but its backup schedule could not be written",
+            row.number
+        ))));
+    }
+
+    if request.drills {
+        let schedule = request
+            .drill_schedule
+            .clone()
+            .unwrap_or_else(|| cron::default_drill_schedule(row.number));
+        let mut command = cron::backup_command(home, "--drill");
+        command.push(row.number.to_string());
+        let written = cron::write_drill_entry(home, row.number, &schedule, &command);
+        if let Err(error) = written {
+            set_note(home, row.number, &format!("no drill schedule: {error:#}"))?;
+            return Err(Error::Failed(error.context(format!(
+                "instance {} runs, but its drill schedule could not be written",
+                row.number
+            ))));
+        }
+    }
+
+    if let Err(error) = cron::ensure_state_entry(home, &cron::backup_command(home, "--state")) {
+        home.log(
+            "commission",
+            &format!("the state cron entry could not be written: {error:#}"),
+        );
+    }
+
+    let outcome = Outcome {
+        number: row.number,
+        container: row.container.clone(),
+        url: row.url(),
+        row: row.clone(),
+        waited: args.wait().is_some(),
+    };
+    if let Some(timeout) = args.wait() {
+        wait_healthy(home, &docker, &row, timeout, progress)?;
+    }
+    set_note(home, row.number, "")?;
+    home.log(
+        "commission",
+        &format!(
+            "instance {} ({}) commissioned at {}",
+            row.number, row.container, outcome.url
+        ),
+    );
+    Ok(outcome)
+}
+
+fn ensure_image(docker: &Docker, image: &str) -> Result<()> {
+    if docker.image_present(image)? {
+        return Ok(());
+    }
+    docker.pull(image).map_err(|error| {
+        Error::usage(format!(
+            "image `{image}` is not present locally and cannot be pulled ({error:#})"
+        ))
+    })
+}
+
+/// Under the inventory lock: checks what depends on other instances, hands
+/// out the number and ports, makes the directories and writes the row.
+fn reserve(home: &Home, args: &Args, request: &Request) -> Result<Row> {
+    let mut locked = inventory::lock(home)?;
+    let active = plan::active(locked.rows());
+    plan::check_name_free(&active, &request.name)?;
+    let ports = plan::choose_ports(&active, args, request.ip, &Host::here())?;
+
+    let number = locked.next_number()?;
+    let instance = home.instance_dir(number);
+    if instance.root().exists() {
+        return Err(Error::failed(format!(
+            "{} already exists although number {number} was never handed out; left untouched",
+            instance.root().display()
+        )));
+    }
+    instance.create_tree()?;
+    let row = plan::row(home, number, request, ports, &timefmt::now_rfc3339());
+    locked.push(row.clone());
+    if let Err(error) = locked.commit() {
+        let _ = fs_err::remove_dir_all(instance.root());
+        return Err(error);
+    }
+    Ok(row)
+}
+
+/// `--dry-run`: the commission's checks and its plan, with nothing changed:
+/// no number handed out, no directory, row, container or cron entry, no
+/// image pulled. Refuses what a commission refuses, with the same exit.
+pub fn dry_run(home: &Home, args: &Args) -> Result<Plan> {
+    let host = Host::here();
+    let request = plan::validate(args, home.default_image(), &host_name(), &host)?;
+    let docker = Docker::new()?;
+    docker.server_version()?;
+    let rows = inventory::read(home)?;
+    let counter = match fs_err::read_to_string(home.counter()) {
+        Ok(text) => text.trim().parse().map_err(|_| {
+            Error::failed(format!(
+                "{} holds `{}`, not a number",
+                home.counter().display(),
+                text.trim()
+            ))
+        })?,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(error) => return Err(anyhow::Error::new(error).into()),
+    };
+    let number = plan::next_number(counter, &rows);
+    let observed = plan::Observed {
+        dir_exists: home.instance_dir(number).root().exists(),
+        rows,
+        counter,
+        image_present: docker.image_present(&request.image)?,
+        now: timefmt::now_rfc3339(),
+    };
+    plan::plan(home, args, &request, &observed, &host)
+}
+
+/// This host's name: the host name of `external_url` without `--hostname`.
+fn host_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|name| name.into_string().ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// After `docker run` failed: nothing of this commission is left behind. A
+/// container is removed only if this commission created it (its labels say so):
+/// a name clash must not cost someone else's container.
+fn undo_reservation(home: &Home, docker: &Docker, row: &Row) {
+    if let Ok(Some(labels)) = docker.labels(&row.container) {
+        let ours = labels.get("girofle.home").map(String::as_str)
+            == Some(&home.root().display().to_string())
+            && labels.get("girofle.instance") == Some(&row.number.to_string());
+        if ours {
+            let _ = docker.remove(&row.container);
+        }
+    }
+    let _ = fs_err::remove_dir_all(&row.dir);
+    if let Ok(mut locked) = inventory::lock(home) {
+        locked.remove(row.number);
+        let _ = locked.commit();
+    }
+    home.log(
+        "commission",
+        &format!("instance {} abandoned: docker run failed", row.number),
+    );
+}
+
+fn set_note(home: &Home, number: u32, note: &str) -> Result<()> {
+    let mut locked = inventory::lock(home)?;
+    if let Some(row) = locked.row_mut(number) {
+        row.note = note.to_string();
+        locked.commit()?;
+    }
+    Ok(())
+}
+
+fn wait_healthy(
+    home: &Home,
+    docker: &Docker,
+    row: &Row,
+    timeout: Duration,
+    progress: &mut dyn FnMut(&str),
+) -> Result<()> {
+    let Err(not_healthy) = docker.wait_healthy(&row.container, timeout, progress)? else {
+        return Ok(());
+    };
+    let note = format!(
+        "not healthy {}s after commission ({}); last health check: {}",
+        not_healthy.waited.as_secs(),
+        not_healthy.seen,
+        not_healthy.last_output
+    );
+    set_note(home, row.number, &note)?;
+    Err(Error::failed(format!(
+        "instance {} ({}) is not healthy after {}s ({}).\n\
+         Last health check: {}\n\
+         Last lines of docker logs:\n{}\n\
+         The container and its row are kept; `girofle-list` shows the problem.",
+        row.number,
+        row.container,
+        not_healthy.waited.as_secs(),
+        not_healthy.seen,
+        not_healthy.last_output,
+        not_healthy.logs
+    )))
+}
