@@ -146,6 +146,22 @@ impl Restic {
     /// stdout; a failure names the target and says what restic said, the
     /// password removed.
     fn run(&self, args: &[&str], cwd: Option<&Path>, stdin: Option<&[u8]>) -> Result<String> {
+        let (failure, stdout) = self.run_output(args, cwd, stdin)?;
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(stdout),
+        }
+    }
+
+    /// As [`Restic::run`], but a failure comes with what restic printed on
+    /// stdout all the same (a backup that could not read every file still
+    /// writes its snapshot and says so there).
+    fn run_output(
+        &self,
+        args: &[&str],
+        cwd: Option<&Path>,
+        stdin: Option<&[u8]>,
+    ) -> Result<(Option<Error>, String)> {
         self.version()?;
         let mut command = dying_with_parent("restic");
         command
@@ -182,15 +198,16 @@ impl Restic {
                 .map(str::trim)
                 .filter(|line| !line.is_empty())
                 .collect();
-            return Err(Error::failed(format!(
+            let error = Error::failed(format!(
                 "target `{}`: restic {} failed ({}): {}",
                 self.name,
                 args.first().unwrap_or(&""),
                 output.status,
                 said.join(" ")
-            )));
+            ));
+            return Ok((Some(error), stdout));
         }
-        Ok(stdout)
+        Ok((None, stdout))
     }
 
     /// `text` without the password: restic never prints it, but a
@@ -330,20 +347,45 @@ impl Restic {
             args.extend(["--parent", parent]);
         }
         args.push(".");
-        let out = self.run(&args, Some(source), None).map_err(|error| {
-            error.context(format!("shipping {id} to target `{}` failed", self.name))
-        })?;
-        let summary: Summary = out
+        let (failure, out) = self.run_output(&args, Some(source), None)?;
+        let summary: Option<Summary> = out
             .lines()
             .rev()
             .find(|line| line.contains("\"message_type\":\"summary\""))
-            .and_then(|line| serde_json::from_str(line).ok())
-            .ok_or_else(|| {
-                Error::failed(format!(
-                    "target `{}`: restic backup of {id} gave no summary",
-                    self.name
-                ))
-            })?;
+            .and_then(|line| serde_json::from_str(line).ok());
+        if let Some(error) = failure {
+            // restic writes a snapshot even when it could not read every
+            // file: left there, it would pass for the complete backup.
+            let mut error =
+                error.context(format!("shipping {id} to target `{}` failed", self.name));
+            if let Some(incomplete) = &summary {
+                error = if self.append_only {
+                    error.context(format!(
+                        "the incomplete snapshot {} stays (the target is append-only); a \
+                         restore from it would be refused by its MANIFEST",
+                        short(&incomplete.snapshot_id)
+                    ))
+                } else {
+                    match self.run(&["forget", &incomplete.snapshot_id], None, None) {
+                        Ok(_) => error.context(format!(
+                            "the incomplete snapshot {} was forgotten",
+                            short(&incomplete.snapshot_id)
+                        )),
+                        Err(also) => error.context(format!(
+                            "the incomplete snapshot {} could not be forgotten: {also}",
+                            short(&incomplete.snapshot_id)
+                        )),
+                    }
+                };
+            }
+            return Err(error);
+        }
+        let summary = summary.ok_or_else(|| {
+            Error::failed(format!(
+                "target `{}`: restic backup of {id} gave no summary",
+                self.name
+            ))
+        })?;
         Ok(format!(
             "restic snapshot {} ({} new, {} changed files; {} bytes added)",
             short(&summary.snapshot_id),
@@ -500,65 +542,4 @@ fn check_password_file(name: &str, path: &Path) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn folders_become_tags() {
-        assert_eq!(
-            folder_tags("h1/noeud-gitlab-3/bckups").unwrap(),
-            ["girofle", "host=h1", "instance=noeud-gitlab-3"]
-        );
-        assert_eq!(
-            folder_tags("h1/sauvegardes").unwrap(),
-            ["girofle", "host=h1", "state"]
-        );
-        for bad in [
-            "h1",
-            "h1/x/y",
-            "a,b/sauvegardes",
-            "../sauvegardes",
-            "h/n,1/bckups",
-        ] {
-            assert!(folder_tags(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn versions_and_backup_tags_are_read() {
-        assert_eq!(
-            parse_version("restic 0.14.0 compiled with go1.19.8 on linux/amd64\n"),
-            Some((0, 14, 0))
-        );
-        assert_eq!(parse_version("restic 0.17.3-dev (x)"), Some((0, 17, 3)));
-        assert_eq!(parse_version("nonsense"), None);
-        let snapshot = Snapshot {
-            id: "6e6d09ad0f99".into(),
-            tags: Some(vec!["girofle".into(), "backup=2026-01-02T03-04-05Z".into()]),
-        };
-        assert_eq!(
-            snapshot.backup().map(|id| id.to_string()),
-            Some("2026-01-02T03-04-05Z".to_string())
-        );
-        assert_eq!(short(&snapshot.id), "6e6d09ad");
-    }
-
-    #[test]
-    fn password_files_others_can_read_are_refused_by_name() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("vault-password");
-        std::fs::write(&path, "correct horse battery staple\n").unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
-        let error = check_password_file("vault", &path).unwrap_err();
-        let message = error.to_string();
-        assert!(matches!(error, Error::Usage(_)));
-        assert!(message.contains(&path.display().to_string()), "{message}");
-        assert!(!message.contains("horse"), "{message}");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let owner_ok = nix::unistd::geteuid().is_root();
-        assert_eq!(check_password_file("vault", &path).is_ok(), owner_ok);
-        let missing = check_password_file("vault", &dir.path().join("none")).unwrap_err();
-        assert!(missing.to_string().contains("none"), "{missing}");
-    }
-}
+mod tests;

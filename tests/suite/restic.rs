@@ -377,6 +377,24 @@ fn a_wrong_password_fails_the_shipping_only_and_retention_spares_append_only_tar
         "{}",
         world.log_text()
     );
+    // The state backup: the same target, its own tag.
+    let state = world
+        .run("girofle-backup", &["--state", "--to", "vault"])
+        .expect_code(0)
+        .stdout
+        .trim()
+        .to_string();
+    assert_eq!(vault.backups(&url, "state"), vec![state.clone()]);
+    assert!(
+        vault.tags(&url, "state")[0].contains(&"host=host-a".to_string()),
+        "{:?}",
+        vault.tags(&url, "state")
+    );
+    assert!(
+        !vault
+            .backups(&url, "instance=noeud-gitlab-1")
+            .contains(&state)
+    );
     vault.never_in("the log", &world.log_text());
 }
 
