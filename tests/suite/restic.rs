@@ -506,3 +506,65 @@ fn an_append_only_rest_server_refuses_forget_and_girofle_still_ships() {
     vault.never_in("stderr", &run.stderr);
     assert_eq!(vault.backups(&url, "girofle").len(), 3);
 }
+
+#[test]
+fn a_burnt_host_comes_back_on_a_new_one_from_a_restic_target() {
+    let vault = Vault::new();
+    let url = vault.repository().display().to_string();
+    let conf = |host: &str| {
+        format!(
+            "[girofle]\nhost = \"{host}\"\n\n{}",
+            vault.target("vault", &url, "")
+        )
+    };
+    let host_a = Scenario::new();
+    configure(&host_a, &conf("host-a"));
+    let ip = fresh_ip();
+    let url_a = host_a.commission(&["--ip", &ip, "--hostname", &ip]);
+    let work = tempfile::tempdir().unwrap();
+    common::make_repository(&work.path().join("app"), 2);
+    let head = common::push_commit(
+        &work.path().join("app"),
+        &format!("{url_a}/grp/app.git"),
+        "on host A",
+    );
+    host_a
+        .run("girofle-backup", &["--init-target", "vault"])
+        .expect_code(0);
+    host_a.backup(1, &["--to", "vault"]);
+    host_a
+        .run("girofle-backup", &["--state", "--to", "vault"])
+        .expect_code(0);
+    let key = work.path().join("host-a.key");
+    fs::copy(host_a.home.join("state.key"), &key).unwrap();
+    let container = format!("{}-gitlab-1", host_a.prefix);
+    // The fire.
+    docker(&["rm", "--force", "--volumes", &container]);
+    fs::remove_dir_all(&host_a.home).unwrap();
+    let _ = fs::remove_dir_all(&host_a.cron_dir);
+
+    let host_b = Scenario::new();
+    configure(&host_b, &conf("host-b"));
+    let run = host_b
+        .run(
+            "girofle-restore",
+            &[
+                "--all",
+                "--wait-timeout",
+                "120",
+                "--from",
+                "vault",
+                "--source",
+                "host-a",
+                "--state-key",
+                key.to_str().unwrap(),
+            ],
+        )
+        .expect_code(0);
+    assert!(run.stdout.contains("restored"), "{}", run.stdout);
+    assert_eq!(common::remote_head(&format!("{url_a}/grp/app.git")), head);
+    assert_eq!(host_b.entry(1)["health"], "healthy");
+    vault.never_in("stdout", &run.stdout);
+    vault.never_in("stderr", &run.stderr);
+    vault.never_in("host B's log", &host_b.log_text());
+}
