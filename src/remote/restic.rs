@@ -163,6 +163,50 @@ impl Restic {
         stdin: Option<&[u8]>,
     ) -> Result<(Option<Error>, String)> {
         self.version()?;
+        let mut output = self.spawn(args, cwd, stdin)?;
+        let locked = |output: &std::process::Output| {
+            String::from_utf8_lossy(&output.stderr).contains("already locked")
+        };
+        if !output.status.success() && locked(&output) {
+            // restic's own judgement: `unlock` (without --remove-all) removes
+            // only the locks of processes that are dead or long silent.
+            let unlock = self.spawn(&["unlock"], None, None)?;
+            if unlock.status.success() {
+                output = self.spawn(args, cwd, stdin)?;
+            }
+        }
+        let stdout = self.redact(&String::from_utf8_lossy(&output.stdout));
+        if !output.status.success() {
+            let stderr = self.redact(&String::from_utf8_lossy(&output.stderr));
+            let said: Vec<&str> = stderr
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .collect();
+            let still = if locked(&output) {
+                " (a lock restic does not judge stale: another restic is at work there; it was left alone)"
+            } else {
+                ""
+            };
+            let error = Error::failed(format!(
+                "target `{}`: restic {} failed ({}): {}{still}",
+                self.name,
+                args.first().unwrap_or(&""),
+                output.status,
+                said.join(" ")
+            ));
+            return Ok((Some(error), stdout));
+        }
+        Ok((None, stdout))
+    }
+
+    /// One run of `restic ARGS` with this target's repository and password file.
+    fn spawn(
+        &self,
+        args: &[&str],
+        cwd: Option<&Path>,
+        stdin: Option<&[u8]>,
+    ) -> Result<std::process::Output> {
         let mut command = dying_with_parent("restic");
         command
             .args(args)
@@ -189,25 +233,7 @@ impl Restic {
         if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
             pipe.write_all(bytes).context("cannot write to restic")?;
         }
-        let output = child.wait_with_output().context("restic vanished")?;
-        let stdout = self.redact(&String::from_utf8_lossy(&output.stdout));
-        if !output.status.success() {
-            let stderr = self.redact(&String::from_utf8_lossy(&output.stderr));
-            let said: Vec<&str> = stderr
-                .lines()
-                .map(str::trim)
-                .filter(|line| !line.is_empty())
-                .collect();
-            let error = Error::failed(format!(
-                "target `{}`: restic {} failed ({}): {}",
-                self.name,
-                args.first().unwrap_or(&""),
-                output.status,
-                said.join(" ")
-            ));
-            return Ok((Some(error), stdout));
-        }
-        Ok((None, stdout))
+        Ok(child.wait_with_output().context("restic vanished")?)
     }
 
     /// `text` without the password: restic never prints it, but a

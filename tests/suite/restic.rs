@@ -6,6 +6,8 @@
 
 use crate::common;
 
+mod locks;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
