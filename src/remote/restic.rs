@@ -353,7 +353,8 @@ impl Restic {
         let tags = folder_tags(folder)?;
         let mut parent = None;
         let mut snapshots = self.snapshots(&tags)?;
-        snapshots.retain(|s| s.backup().is_some_and(|b| b.as_str() < id));
+        let this = BackupId::parse(id);
+        snapshots.retain(|s| s.backup().is_some_and(|b| Some(&b) < this.as_ref()));
         snapshots.sort_by_key(Snapshot::backup);
         if let Some(newest) = snapshots.last() {
             parent = Some(newest.id.clone());
@@ -543,7 +544,8 @@ fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
 /// The password file must be a file of root's that no one else may read or
 /// replace; the message names the file, never what it holds.
 fn check_password_file(name: &str, path: &Path) -> Result<()> {
-    let metadata = std::fs::metadata(path).map_err(|error| {
+    // Not followed: a link is something else to trust, refused like a directory.
+    let metadata = std::fs::symlink_metadata(path).map_err(|error| {
         Error::usage(format!(
             "target `{name}`: cannot read its password_file {}: {error}",
             path.display()
@@ -551,7 +553,7 @@ fn check_password_file(name: &str, path: &Path) -> Result<()> {
     })?;
     if !metadata.is_file() {
         return Err(Error::usage(format!(
-            "target `{name}`: its password_file {} is not a file",
+            "target `{name}`: its password_file {} is not a plain file (a directory or a symbolic link?)",
             path.display()
         )));
     }

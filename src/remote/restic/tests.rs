@@ -57,6 +57,10 @@ fn password_files_others_can_read_are_refused_by_name() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     let owner_ok = nix::unistd::geteuid().is_root();
     assert_eq!(check_password_file("vault", &path).is_ok(), owner_ok);
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let refused = check_password_file("vault", &link).unwrap_err().to_string();
+    assert!(refused.contains("not a plain file"), "{refused}");
     let missing = check_password_file("vault", &dir.path().join("none")).unwrap_err();
     assert!(missing.to_string().contains("none"), "{missing}");
 }
