@@ -52,13 +52,41 @@ pub struct Retention {
     pub keep_last: Option<NonZeroU32>,
 }
 
-/// `[targets.<name>]`: rsync over SSH (`user@host:/path`) or a mounted path.
+/// What a target is: a tree written by rsync (the default), or a restic repository.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    /// rsync over SSH (`user@host:/path`) or a mounted path.
+    #[default]
+    Rsync,
+    /// A restic repository: encrypted, deduplicated, possibly append-only.
+    Restic,
+}
+
+/// `[targets.<name>]`: rsync over SSH (`user@host:/path`), a mounted path,
+/// or (`kind = "restic"`) a restic repository.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
-    /// `user@host:/path` or `/mounted/path`.
+    /// `rsync` (the default) or `restic`.
+    #[serde(default)]
+    pub kind: TargetKind,
+    /// `user@host:/path` or `/mounted/path`; for restic, its repository
+    /// (`/path`, `sftp:…`, `rest:http://…`).
     #[serde(deserialize_with = "target_url")]
     pub url: String,
+    /// restic: the file holding the repository's password (root's, 0600),
+    /// never the password itself.
+    pub password_file: Option<PathBuf>,
+    /// restic: the repository refuses deletion, so Girofle never prunes it.
+    #[serde(default)]
+    pub append_only: bool,
+    /// restic: the newest snapshot of each of that many days is kept.
+    pub keep_daily: Option<NonZeroU32>,
+    /// restic: the newest snapshot of each of that many weeks is kept.
+    pub keep_weekly: Option<NonZeroU32>,
+    /// restic: the newest snapshot of each of that many months is kept.
+    pub keep_monthly: Option<NonZeroU32>,
     /// SSH port.
     pub port: Option<u16>,
     /// SSH private key.
@@ -72,6 +100,84 @@ pub struct Target {
     /// Seconds without an answer after which a transfer is given up (SSH
     /// connection and keepalives, rsync `--timeout`) [default: 60].
     pub timeout: Option<NonZeroU32>,
+}
+
+impl Target {
+    /// The keys that belong to one kind and not the other, and what a
+    /// restic target needs: a password file named by an absolute path.
+    fn check(&self) -> std::result::Result<(), String> {
+        match self.kind {
+            TargetKind::Rsync => {
+                let restic_only = [
+                    ("password_file", self.password_file.is_some()),
+                    ("append_only", self.append_only),
+                    ("keep_daily", self.keep_daily.is_some()),
+                    ("keep_weekly", self.keep_weekly.is_some()),
+                    ("keep_monthly", self.keep_monthly.is_some()),
+                ];
+                if let Some((key, _)) = restic_only.iter().find(|(_, set)| *set) {
+                    return Err(format!(
+                        "`{key}` is for restic targets only (add `kind = \"restic\"` if this is one)"
+                    ));
+                }
+            }
+            TargetKind::Restic => {
+                let rsync_only = [
+                    ("port", self.port.is_some()),
+                    ("identity", self.identity.is_some()),
+                    ("known_hosts", self.known_hosts.is_some()),
+                    ("bwlimit_kib", self.bwlimit_kib.is_some()),
+                    ("timeout", self.timeout.is_some()),
+                ];
+                if let Some((key, _)) = rsync_only.iter().find(|(_, set)| *set) {
+                    return Err(format!(
+                        "`{key}` is for rsync targets only, not for `kind = \"restic\"`"
+                    ));
+                }
+                match &self.password_file {
+                    None => {
+                        return Err("a restic target needs `password_file` (the file holding \
+                                    the repository's password, root's, mode 0600)"
+                            .into());
+                    }
+                    Some(path) if !path.is_absolute() => {
+                        return Err(format!(
+                            "password_file = {:?} is not an absolute path",
+                            path.display().to_string()
+                        ));
+                    }
+                    Some(_) => {}
+                }
+                check_restic_url(&self.url)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The repository kinds restic knows, as its `-r` reads them: a path, or a
+/// backend prefix. Anything else (a relative path would depend on the
+/// working directory) is refused.
+fn check_restic_url(url: &str) -> std::result::Result<(), String> {
+    const BACKENDS: [&str; 10] = [
+        "local:/",
+        "sftp:",
+        "rest:http://",
+        "rest:https://",
+        "rclone:",
+        "s3:",
+        "b2:",
+        "azure:",
+        "gs:",
+        "swift:",
+    ];
+    if url.starts_with('/') || BACKENDS.iter().any(|prefix| url.starts_with(prefix)) {
+        return Ok(());
+    }
+    Err(format!(
+        "url = {url:?} is not a restic repository (an absolute path, `sftp:user@host:/path`, \
+         `rest:http://host:port/`, or another restic backend)"
+    ))
 }
 
 /// How long a notification may take when `girofle.conf` says nothing.
@@ -338,7 +444,7 @@ impl Conf {
 
     /// Parses the text of a `girofle.conf`; the error names the line.
     pub fn parse(text: &str) -> std::result::Result<Conf, String> {
-        toml::from_str(text).map_err(|error: toml::de::Error| {
+        let conf: Conf = toml::from_str(text).map_err(|error: toml::de::Error| {
             let line = error
                 .span()
                 .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
@@ -347,7 +453,18 @@ impl Conf {
                 Some(line) => format!("line {line}: {message}"),
                 None => message,
             }
-        })
+        })?;
+        for (name, target) in &conf.targets {
+            target.check().map_err(|problem| {
+                // The section's own line: the problem is between its keys.
+                let header = format!("[targets.{name}]");
+                match text.lines().position(|line| line.trim() == header) {
+                    Some(index) => format!("line {}: {header}: {problem}", index + 1),
+                    None => format!("{header}: {problem}"),
+                }
+            })?;
+        }
+        Ok(conf)
     }
 
     /// The retention on this host.
@@ -360,186 +477,4 @@ impl Conf {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::EventOutcome as Outcome;
-    use super::*;
-
-    #[test]
-    fn the_documented_example_parses() {
-        let conf = Conf::parse(
-            "[girofle]\nhost = \"gitlab-host-1\"\n\n[retention]\nkeep_last = 12\n\n[targets.same-site]\n\
-             url = \"girofle@10.0.0.5:/srv/girofle\"\nport = 22\nidentity = \"/root/.ssh/girofle_ed25519\"\n\
-             known_hosts = \"/girofle/known_hosts\"\nkeep_last = 42\n\n[targets.off-site]\nurl = \"/mnt/offsite/girofle\"\n",
-        )
-        .unwrap();
-        assert_eq!(conf.keep_last(), 12);
-        assert_eq!(conf.targets.len(), 2);
-        assert!(conf.notify.is_none());
-        assert!(conf.metrics.is_none());
-    }
-
-    #[test]
-    fn the_documented_notify_and_metrics_sections_parse() {
-        let conf = Conf::parse(
-            "[notify]                              # optional: alerts\n\
-             url = \"http://127.0.0.1:9000/hook\"    # POST of a JSON event\n\
-             command = [\"/usr/local/bin/page-me\"]  # or run, the JSON event on stdin\n\
-             on = [\"failure\"]                      # \"success\" too, if wanted\n\n\
-             [metrics]                             # optional: Prometheus textfile collector\n\
-             textfile = \"/var/lib/prometheus/node-exporter/girofle.prom\"\n",
-        )
-        .unwrap();
-        let notify = conf.notify.unwrap();
-        assert_eq!(notify.url.unwrap().as_str(), "http://127.0.0.1:9000/hook");
-        let command = notify.command.unwrap();
-        assert_eq!(command.program(), "/usr/local/bin/page-me");
-        assert!(command.args().is_empty());
-        assert_eq!(notify.on, vec![Outcome::Failure]);
-        assert_eq!(notify.timeout, DEFAULT_NOTIFY_TIMEOUT);
-        assert_eq!(
-            conf.metrics.unwrap().textfile,
-            PathBuf::from("/var/lib/prometheus/node-exporter/girofle.prom")
-        );
-    }
-
-    #[test]
-    fn notify_defaults_to_failures_only_and_takes_success_and_a_timeout() {
-        let conf = Conf::parse("[notify]\ncommand = [\"sh\", \"-c\", \"cat\"]\n").unwrap();
-        let notify = conf.notify.unwrap();
-        assert_eq!(notify.on, vec![Outcome::Failure]);
-        assert!(notify.url.is_none());
-        assert_eq!(notify.command.unwrap().args(), ["-c", "cat"]);
-
-        let conf = Conf::parse(
-            "[notify]\nurl = \"http://hooks.example.org:8080/girofle?x=1\"\n\
-             on = [\"success\", \"failure\"]\ntimeout_secs = 2\n",
-        )
-        .unwrap();
-        let notify = conf.notify.unwrap();
-        assert_eq!(notify.on, vec![Outcome::Success, Outcome::Failure]);
-        assert_eq!(notify.timeout, Duration::from_secs(2));
-        assert!(notify.command.is_none());
-
-        // An empty list is a way to silence notifications without deleting them.
-        let conf = Conf::parse("[notify]\nurl = \"http://h/\"\non = []\n").unwrap();
-        assert!(conf.notify.unwrap().on.is_empty());
-    }
-
-    /// Parses `text`, expects a refusal on `line` that mentions `words`.
-    fn refused(text: &str, line: usize, words: &str) {
-        let error = Conf::parse(text).unwrap_err();
-        assert!(
-            error.starts_with(&format!("line {line}:")),
-            "{text:?} gave {error:?}, not on line {line}"
-        );
-        assert!(
-            error.contains(words),
-            "{text:?} gave {error:?}, without {words:?}"
-        );
-    }
-
-    #[test]
-    fn bad_notify_sections_are_refused_with_their_line() {
-        refused(
-            "[notify]\nurl = \"http://h/\"\nurll = \"http://h/\"\n",
-            3,
-            "unknown field `urll`",
-        );
-        refused(
-            "[notify]\n\nurl = \"ftp://h/\"\n",
-            3,
-            "must start with http://",
-        );
-        refused(
-            "[notify]\nurl = \"h:9000/hook\"\n",
-            2,
-            "must start with http://",
-        );
-        refused("[notify]\nurl = \"http://bad host/\"\n", 2, "not a URL");
-        refused(
-            "[notify]\nurl = \"https://h/\"\n",
-            2,
-            "https is not built in",
-        );
-        refused("[notify]\nurl = \"http:///hook\"\n", 2, "url");
-        refused("[notify]\nurl = 9000\n", 2, "string");
-        refused("[notify]\ncommand = []\n", 2, "needs at least the program");
-        refused("[notify]\ncommand = [\"\", \"x\"]\n", 2, "empty");
-        refused("[notify]\ncommand = \"page-me --now\"\n", 2, "sequence");
-        refused(
-            "[notify]\nurl = \"http://h/\"\non = [\"failure\", \"sucess\"]\n",
-            3,
-            "unknown variant `sucess`",
-        );
-        refused(
-            "[notify]\nurl = \"http://h/\"\ntimeout_secs = 0\n",
-            1,
-            "timeout_secs = 0",
-        );
-        refused(
-            "[notify]\nurl = \"http://h/\"\ntimeout_secs = 3600\n",
-            1,
-            "between 1 and 60",
-        );
-        refused(
-            "[retention]\nkeep_last = 3\n[notify]\non = [\"failure\"]\n",
-            3,
-            "`url` or `command`",
-        );
-    }
-
-    #[test]
-    fn bad_metrics_sections_are_refused_with_their_line() {
-        refused(
-            "[metrics]\ntextfile = \"/var/lib/node-exporter/girofle.prom\"\ninterval = 5\n",
-            3,
-            "unknown field `interval`",
-        );
-        refused("[metrics]\ntextfile = \"girofle.prom\"\n", 2, "absolute");
-        refused(
-            "[metrics]\ntextfile = \"/var/lib/node-exporter/girofle.txt\"\n",
-            2,
-            ".prom",
-        );
-        refused(
-            "[metrics]\ntextfile = \"/var/lib/node-exporter/\"\n",
-            2,
-            ".prom",
-        );
-        refused(
-            "[metrics]\ntextfile = \"/var/lib/node-exporter/.prom\"\n",
-            2,
-            ".prom",
-        );
-        refused("[metrics]\n", 1, "missing field `textfile`");
-    }
-
-    #[test]
-    fn target_hosts_that_ssh_would_read_as_options_are_refused() {
-        refused(
-            "[targets.x]\nurl = \"-oProxyCommand=sh -c id:/srv\"\n",
-            2,
-            "starts with `-`",
-        );
-        refused(
-            "[targets.x]\nurl = \"girofle@-oProxyCommand=id:/srv\"\n",
-            2,
-            "starts with `-`",
-        );
-        refused(
-            "[targets.x]\nurl = \"girofle@host name:/srv\"\n",
-            2,
-            "white space",
-        );
-        refused("[targets.x]\nurl = \"/mnt/a\\nb\"\n", 2, "control");
-        assert!(Conf::parse("[targets.x]\nurl = \"girofle@10.0.0.5:/srv/a b\"\n").is_ok());
-    }
-
-    #[test]
-    fn unknown_keys_and_bad_values_name_their_line() {
-        let error = Conf::parse("[retention]\nkeep_last = 3\nkeep_lats = 4\n").unwrap_err();
-        assert!(error.starts_with("line 3:"), "{error}");
-        let error = Conf::parse("[retention]\n\nkeep_last = 0\n").unwrap_err();
-        assert!(error.starts_with("line 3:"), "{error}");
-    }
-}
+mod tests;

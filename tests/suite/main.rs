@@ -18,6 +18,7 @@ mod notify_metrics;
 mod ntp;
 mod progress;
 mod remote;
+mod restic;
 mod restore;
 mod scale;
 mod staleness;

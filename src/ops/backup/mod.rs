@@ -443,11 +443,8 @@ pub fn final_backup(
 pub fn init_target(settings: &Settings, name: &str) -> Result<()> {
     let home = settings.home();
     let remote = Remote::from_conf(settings.conf()?, name)?;
-    remote.init()?;
-    home.log(
-        "backup",
-        &format!("target `{name}` initialised ({})", crate::remote::MARKER),
-    );
+    let done = remote.init()?;
+    home.log("backup", &format!("target `{name}` initialised {done}"));
     Ok(())
 }
 

@@ -99,12 +99,23 @@ fn ship(
     let there = remote.list(folder)?;
     let mut sent = Vec::new();
     for id in to_send(ids, there.last()) {
-        remote.send(&local.join(id.as_str()), folder, id.as_str())?;
+        let record = remote.send(&local.join(id.as_str()), folder, id.as_str())?;
+        let record = record.map(|r| format!(": {r}")).unwrap_or_default();
         home.log(
             "backup",
-            &format!("{folder}/{id} shipped to target `{}`", remote.name),
+            &format!("{folder}/{id} shipped to target `{}`{record}", remote.name),
         );
         sent.push(format!("{folder}/{id}"));
+    }
+    if remote.append_only() {
+        home.log(
+            "backup",
+            &format!(
+                "target `{}` is append-only: Girofle never prunes it, {folder} keeps every backup",
+                remote.name
+            ),
+        );
+        return Ok(sent);
     }
     let keep = remote.keep_last.unwrap_or_else(|| conf.keep_last());
     let removed = remote.apply_retention(folder, keep)?;
