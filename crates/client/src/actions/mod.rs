@@ -8,6 +8,7 @@
 //! works; the server learns of the changes when the machine is back online.
 
 mod projects;
+mod review;
 mod setup;
 mod together;
 mod versions;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use crate::api::Project;
 
+pub use review::{Listed, Shown};
 pub use setup::{SetupArgs, setup};
 
 /// What `status` shows.
