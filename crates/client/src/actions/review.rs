@@ -171,8 +171,8 @@ impl Client {
                 .collect();
             return Err(Error::failed(format!(
                 "nothing was saved and your folder is unchanged: {} no longer {} to the files \
-                 as they are now: {}. Remove {} with `girofle-client prepared --remove NAME` \
-                 and prepare {} again",
+                 as they are now: {}. Remove {} with `girofle-client prepared --remove NAME`, \
+                 then put {} in a version again",
                 if stale.len() == 1 {
                     "a prepared change"
                 } else {

@@ -353,6 +353,15 @@ pub(super) fn page_words(text: &str) -> String {
         }
         text = text.replace(&format!("`girofle-client {action}`"), button);
     }
+    let text = text
+        .replace(
+            "until you run `girofle-client prepared --save`",
+            "until you press Save these versions",
+        )
+        .replace(
+            "with `girofle-client prepared --remove NAME`,",
+            "with its Remove button,",
+        );
     text.replace("press girofle-client setup", "run girofle-client setup")
         .replace(". press", ". Press")
         .replace(
