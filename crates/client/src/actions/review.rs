@@ -34,6 +34,10 @@ pub struct Listed {
     /// For a part of a text file: its lines, each marked `' '` (unchanged,
     /// around it), `'-'` (taken out) or `'+'` (put in).
     pub lines: Vec<(char, String)>,
+    /// For a whole file: whether it was in the last version (to open as it was).
+    pub before: bool,
+    /// For a whole file: whether it is there now (to open as it is).
+    pub after: bool,
 }
 
 /// One prepared version as `prepared` shows it.
@@ -54,6 +58,39 @@ impl Client {
         let seen = work.changes()?;
         let prepared = work.load_prepared()?;
         Ok(listed(&seen, &prepared))
+    }
+
+    /// The change numbered `number` of a whole file, as it was in the last
+    /// version (`now` false) or as it is now: its name and its bytes, read
+    /// from the history (never through the folder, so never through a link).
+    pub fn review_file(
+        &self,
+        folder: Option<&Path>,
+        number: usize,
+        now: bool,
+    ) -> Result<(String, Vec<u8>)> {
+        let work = self.work(folder)?;
+        let seen = work.changes()?;
+        let change = &seen
+            .get(number.wrapping_sub(1))
+            .ok_or_else(|| Error::usage(format!("there is no change {number} any more")))?
+            .change;
+        let id = match (&change.what, now) {
+            (What::Whole(Some(whole)), true) => Some(whole.id.clone()),
+            (What::Whole(_), false) => change.base.clone(),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "{} has nothing to open {}",
+                change.path,
+                if now { "as it is now" } else { "as it was" }
+            ))
+        })?;
+        Ok((
+            change.path.clone(),
+            work.git.bytes(&["cat-file", "blob", &id], None)?,
+        ))
     }
 
     /// `prepare NAME N...`: puts the changes numbered `numbers` (as `review`
@@ -254,6 +291,8 @@ fn listed(seen: &[Seen], prepared: &Prepared) -> Vec<Listed> {
                     .collect(),
                 _ => vec![],
             },
+            before: matches!(seen.change.what, What::Whole(_)) && seen.change.base.is_some(),
+            after: matches!(seen.change.what, What::Whole(Some(_))),
         })
         .collect()
 }

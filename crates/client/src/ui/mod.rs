@@ -210,6 +210,7 @@ impl App {
             ("GET", "/api/discard") => self.reply(self.discard_preview(query)),
             ("GET", "/api/review") => self.reply(self.review_screen(query)),
             ("GET", "/file") => self.file(query),
+            ("GET", "/review-file") => self.review_file(query),
             ("POST", action) => {
                 let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
                 let text = |key: &str| body.get(key).and_then(Value::as_str).unwrap_or("");

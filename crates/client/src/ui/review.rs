@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::http::Query;
+use super::http::{Answer, Query};
 use super::{App, views};
 use crate::session::Notes;
 use girofle_base::error::{Error, Result};
@@ -92,5 +92,23 @@ impl App {
             _ => return Err(Error::usage("remove, rename or save?")),
         };
         self.review_state(&dir, said(notes))
+    }
+
+    /// A whole file of a change, as it was or as it is now (the page opens
+    /// it in a tab, as Resolve's files are).
+    pub(super) fn review_file(&self, query: &Query) -> Answer {
+        let found = (|| -> Result<(String, Vec<u8>)> {
+            let dir = self.bound_dir(query.get("folder").unwrap_or(""))?;
+            let number = query
+                .get("number")
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| Error::usage("which change?"))?;
+            self.client
+                .review_file(Some(&dir), number, query.get("side") == Some("now"))
+        })();
+        match found {
+            Ok((name, bytes)) => Answer::file(&name, bytes),
+            Err(error) => Answer::text(404, &views::page_words(&error.to_string())),
+        }
     }
 }

@@ -53,9 +53,13 @@ async function act(path, body) {
 // One version of a file waiting for a choice, in a new tab (fetched with the
 // key, then shown from memory: its address carries nothing).
 const SHOWN = ['image/png', 'image/jpeg', 'image/gif', 'application/pdf', 'text/plain'];
-async function openFile(folder, file, side) {
+function openFile(folder, file, side) {
+  return openAt(address('/file', { folder: folder.dir, file, side }));
+}
+
+async function openAt(path) {
   const view = window.open('', '_blank');
-  const { refused: no, answer } = await request(address('/file', { folder: folder.dir, file, side }));
+  const { refused: no, answer } = await request(path);
   if (no || !answer.ok) {
     if (view) view.close();
     say({ ok: false, lines: [no ? REFUSED : (await answer.text()).trim()] });
@@ -281,7 +285,14 @@ function showReview(folder, answer) {
     el('strong', {}, change.label),
     change.prepared ? el('span', { class: 'in' }, ` in "${change.prepared}"`) : null),
   change.lines.length ? el('pre', {}, change.lines.map(([mark, line]) =>
-    el('span', { class: mark === '-' ? 'out' : mark === '+' ? 'put' : 'around' }, `${mark} ${line}\n`))) : null));
+    el('span', { class: mark === '-' ? 'out' : mark === '+' ? 'put' : 'around' }, `${mark} ${line}\n`))) : null,
+  change.before || change.after ? el('p', { class: 'open' },
+    change.before ? el('button', { type: 'button', class: 'open', 'data-side': 'before',
+      onclick: () => openAt(address('/review-file', { folder: folder.dir, number: change.number, side: 'before' })) },
+    'Open it as it was') : null, ' ',
+    change.after ? el('button', { type: 'button', class: 'open', 'data-side': 'now',
+      onclick: () => openAt(address('/review-file', { folder: folder.dir, number: change.number, side: 'now' })) },
+    'Open it as it is now') : null) : null));
   const name = el('input', { type: 'text', id: 'version-name', list: 'version-names', placeholder: 'a name, e.g. the budget figures', autocomplete: 'off' });
   const names = el('datalist', { id: 'version-names' }, answer.prepared.map((v) => el('option', { value: v.name })));
   const put = el('button', {

@@ -35,6 +35,7 @@ fn the_page_sorts_changes_into_prepared_versions_kept_across_a_closed_page() {
     let budget = lines(20).replace("line 10\n", "line 10: 4,200 euros\n");
     write(&report, "intro.txt", &intro);
     write(&report, "budget.txt", &budget);
+    write(&report, "notes.txt", "new notes\n");
 
     let page = laptop1.page();
     let browser = Browser::start();
@@ -55,6 +56,22 @@ fn the_page_sorts_changes_into_prepared_versions_kept_across_a_closed_page() {
             && shown.contains("+ line 10: 4,200 euros"),
         "{shown}"
     );
+    // A whole file opens as it is now (and, new, has nothing before).
+    browser.wait_text(
+        "#dialog li.change[data-number=\"4\"]",
+        "notes.txt, new file",
+    );
+    browser.click("#dialog li.change[data-number=\"4\"] button[data-side=now]");
+    browser.in_new_tab(|| browser.wait_text("body", "new notes"));
+    let opened = |number: u32, side: &str| {
+        page.get(&format!(
+            "/review-file?folder={}&number={number}&side={side}",
+            report.display().to_string().replace('/', "%2F")
+        ))
+    };
+    assert_eq!(opened(4, "now"), (200, "new notes\n".to_string()));
+    assert_eq!(opened(4, "before").0, 404);
+    assert_eq!(opened(9, "now").0, 404);
     put(&browser, &[1], "the budget figures");
     put(&browser, &[3], "typos");
     browser.wait_text("#dialog", "is in the prepared version \"typos\"");
