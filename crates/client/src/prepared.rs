@@ -57,6 +57,10 @@ pub struct Prepared {
     /// The versions, first saved first.
     #[serde(default)]
     pub versions: Vec<Version>,
+    /// While they are being saved: the newest version they make, so that
+    /// a save stopped right after it happened is not offered again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved_as: Option<String>,
 }
 
 /// Why a request on the prepared versions was refused, in plain words.

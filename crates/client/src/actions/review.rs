@@ -227,6 +227,9 @@ impl Client {
         }
         let head = work.git.resolve("HEAD")?.unwrap_or_default();
         let newest = work.save_prepared(&prepared)?;
+        let mut saving = prepared.clone();
+        saving.saved_as = Some(newest.clone());
+        work.store_prepared(&saving)?;
         work.git.run(&["update-ref", "HEAD", &newest, &head])?;
         // Saved: from here the versions hold the prepared changes.
         work.store_prepared(&Prepared::default())?;

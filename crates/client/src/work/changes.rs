@@ -26,7 +26,11 @@ pub(crate) struct Seen {
     pub(crate) old: Option<String>,
 }
 
+/// The start of the name of a temporary index's folder in the history.
+const INDEX_PREFIX: &str = "girofle-index-";
+
 /// One entry of a tree listing: mode and content id.
+#[derive(Debug, PartialEq, Eq)]
 struct Entry {
     mode: String,
     id: String,
@@ -49,18 +53,31 @@ impl Work<'_> {
     /// The prepared versions of this folder (none when never made).
     pub(crate) fn load_prepared(&self) -> Result<Prepared> {
         let file = self.prepared_dir().join("versions.json");
-        match std::fs::read(&file) {
+        let mut prepared: Prepared = match std::fs::read(&file) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|error| {
                 Error::failed(format!(
                     "the prepared versions in {} cannot be read ({error}); nothing was changed",
                     file.display()
                 ))
-            }),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Prepared::default()),
-            Err(error) => Err(anyhow::Error::from(error)
-                .context(format!("cannot read {}", file.display()))
-                .into()),
+            })?,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Prepared::default(),
+            Err(error) => {
+                return Err(anyhow::Error::from(error)
+                    .context(format!("cannot read {}", file.display()))
+                    .into());
+            }
+        };
+        // A save stopped midway: once its versions are the folder's, they
+        // are no longer prepared; before that, they still are.
+        if let Some(saved) = prepared.saved_as.take()
+            && self
+                .git
+                .output(&["merge-base", "--is-ancestor", &saved, "HEAD"])?
+                .ok
+        {
+            prepared = Prepared::default();
         }
+        Ok(prepared)
     }
 
     /// Keeps the prepared versions, atomically; the copies of whole files
@@ -113,8 +130,21 @@ impl Work<'_> {
     /// A history handle on an index of its own in a temporary directory
     /// (removed when the directory is dropped).
     fn own_index(&self) -> Result<(tempfile::TempDir, Git)> {
+        // The folder is held by this client (the registry's lock): an index
+        // folder already there was left by one that stopped midway.
+        if let Ok(entries) = std::fs::read_dir(&self.git.git_dir) {
+            for entry in entries.flatten() {
+                if entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(INDEX_PREFIX)
+                {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
         let dir = tempfile::Builder::new()
-            .prefix("girofle-index-")
+            .prefix(INDEX_PREFIX)
             .tempdir_in(&self.git.git_dir)
             .context("cannot make a temporary folder in the history")?;
         let index = dir.path().join("index");
@@ -302,4 +332,36 @@ fn raw_entries(raw: &[u8]) -> Vec<(Option<Entry>, Option<Entry>, String)> {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_of_a_comparison_are_read_with_any_name() {
+        let zero = "0".repeat(40);
+        let (a, b) = ("a".repeat(40), "b".repeat(40));
+        let raw = format!(
+            ":100644 100644 {a} {b} M\0intro.txt\0\
+             :000000 100755 {zero} {b} A\0new, with\ta tab.sh\0\
+             :120000 000000 {a} {zero} D\0link\0"
+        );
+        let entries = raw_entries(raw.as_bytes());
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[0].2, "intro.txt");
+        assert_eq!(
+            entries[0].0,
+            Some(Entry {
+                mode: "100644".into(),
+                id: a.clone()
+            })
+        );
+        assert_eq!(entries[1].0, None);
+        assert_eq!(entries[1].1.as_ref().unwrap().mode, "100755");
+        assert_eq!(entries[1].2, "new, with\ta tab.sh");
+        assert_eq!(entries[2].1, None);
+        assert_eq!(entries[2].0.as_ref().unwrap().mode, "120000");
+        assert!(raw_entries(b"").is_empty());
+    }
 }

@@ -277,6 +277,7 @@ function showReview(folder, answer) {
       showReview(folder, Object.assign({}, answer, { lines: [] }));
       document.getElementById('review-said').replaceChildren(lines(next));
     }
+    return next;
   };
   const changes = answer.changes.map((change) => el('li', {
     class: 'change', 'data-number': change.number, 'data-label': change.label,
@@ -342,8 +343,8 @@ function showReview(folder, answer) {
       boxes.length ? el('button', {
         type: 'button', class: 'main confirm', 'data-action': 'save-prepared',
         onclick: async () => {
-          await again('/api/prepared', { do: 'save' });
-          say({ ok: true, lines: [`${folder.name}: the prepared versions are saved.`] });
+          const saved = await again('/api/prepared', { do: 'save' });
+          if (saved.ok) say({ ok: true, lines: [`${folder.name}: the prepared versions are saved.`] });
         },
       }, 'Save these versions') : null));
 }

@@ -334,4 +334,35 @@ fn a_stop_before_saving_leaves_the_folder_unchanged_and_the_prepared_versions_ke
         std::fs::read(asides[0].join("logo.png")).unwrap(),
         b"\x89PNG\0 third"
     );
+
+    // A save stopped right after its versions were made leaves them marked
+    // with the newest: they are not offered again. Stopped before, they are.
+    let data = laptop1.home.join(".local/share/girofle");
+    let kept = std::fs::read_dir(data.join("prepared"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let history = data
+        .join("histories")
+        .join(format!("{}.git", kept.file_name().to_string_lossy()));
+    let head = Command::new("git")
+        .arg("--git-dir")
+        .arg(&history)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    for (saved_as, listed) in [
+        (head.as_str(), "No prepared version.\n"),
+        ("0123456789012345678901234567890123456789", "1. budget\n"),
+    ] {
+        std::fs::write(
+            kept.path().join("versions.json"),
+            format!(r#"{{"versions":[{{"name":"budget","changes":[]}}],"saved_as":"{saved_as}"}}"#),
+        )
+        .unwrap();
+        let run = laptop1.run_in(&report, &["prepared"]).expect_code(0);
+        assert_eq!(run.stdout, listed);
+    }
 }
