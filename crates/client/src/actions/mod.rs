@@ -43,6 +43,8 @@ pub struct Status {
     pub others: Vec<String>,
     /// The newest versions: number, when, what was said.
     pub versions: Vec<(usize, String, String)>,
+    /// The names of the versions prepared ahead, not saved yet.
+    pub prepared: Vec<String>,
 }
 
 /// Which copy of a differing file to keep.

@@ -170,6 +170,15 @@ fn three_prepared_versions_one_removed_the_others_saved_in_order_the_rest_kept_a
         "{}",
         review.stdout
     );
+    let status = laptop1.run_in(&report, &["status"]).expect_code(0);
+    assert!(
+        status.stdout.contains(
+            "Prepared ahead, not saved yet (girofle-client prepared): \"the budget figures\", \
+             \"the new introduction\", \"small typos\".\n"
+        ),
+        "{}",
+        status.stdout
+    );
     // Nothing of the folder changed so far.
     assert_eq!(read(&report, "intro.txt"), intro);
     assert_eq!(read(&report, "budget.txt"), budget);

@@ -83,6 +83,10 @@ fn the_page_sorts_changes_into_prepared_versions_kept_across_a_closed_page() {
     drop(page);
     let page = laptop1.page();
     browser.go(&page.url);
+    browser.wait_text(
+        &report_card,
+        "2 versions prepared ahead, not saved yet: press Review to see them.",
+    );
     browser.click(&format!("{report_card} button[data-action=review]"));
     browser.wait_text(
         "#dialog .box[data-version=\"typos\"]",
