@@ -44,6 +44,9 @@ pub struct Git {
     /// The token's file and the server, for the client as `GIT_ASKPASS`.
     askpass: Option<(PathBuf, String)>,
     ca_file: Option<PathBuf>,
+    /// Another index than the history's own (`GIT_INDEX_FILE`): versions
+    /// are then built without touching the folder or the usual index.
+    index: Option<PathBuf>,
     name: String,
     email: String,
 }
@@ -57,6 +60,7 @@ impl Git {
             auth: None,
             askpass: None,
             ca_file: None,
+            index: None,
             name: name.to_string(),
             email: email.to_string(),
         }
@@ -84,8 +88,39 @@ impl Git {
         self
     }
 
+    /// The same, with its own index file at `index` (made by git if missing).
+    pub fn with_index(mut self, index: &Path) -> Git {
+        self.index = Some(index.to_path_buf());
+        self
+    }
+
     /// Runs git with `args`; never fails for a non-zero exit (see [`Output::ok`]).
     pub fn output(&self, args: &[&str]) -> Result<Output> {
+        let (ok, stdout, stderr) = self.raw(args, None)?;
+        Ok(Output {
+            ok,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr,
+        })
+    }
+
+    /// Runs git with `args` and `input` on its stdin; its output's bytes as
+    /// they are (a file's content is not text). A non-zero exit is an error.
+    pub fn bytes(&self, args: &[&str], input: Option<&[u8]>) -> Result<Vec<u8>> {
+        let (ok, stdout, stderr) = self.raw(args, input)?;
+        if ok {
+            Ok(stdout)
+        } else {
+            Err(anyhow::anyhow!(
+                "git {} failed: {}",
+                args.first().copied().unwrap_or(""),
+                stderr.trim()
+            )
+            .into())
+        }
+    }
+
+    fn raw(&self, args: &[&str], input: Option<&[u8]>) -> Result<(bool, Vec<u8>, String)> {
         let mut all: Vec<String> = vec![
             "-c".into(),
             format!("user.name={}", self.name),
@@ -121,7 +156,6 @@ impl Git {
             .env_remove("GIT_DIR")
             .env_remove("GIT_WORK_TREE")
             .env_remove("GIT_INDEX_FILE")
-            .stdin_null()
             .stdout_capture()
             .stderr_capture()
             .unchecked();
@@ -135,6 +169,13 @@ impl Git {
                 .env_remove(ASKPASS_TOKEN_FILE)
                 .env_remove(ASKPASS_SERVER),
         };
+        command = match input {
+            Some(bytes) => command.stdin_bytes(bytes.to_vec()),
+            None => command.stdin_null(),
+        };
+        if let Some(index) = &self.index {
+            command = command.env("GIT_INDEX_FILE", index);
+        }
         if let Some(ca_file) = &self.ca_file {
             // The variable, not `http.sslCAInfo`, which it would override.
             command = command.env("GIT_SSL_CAINFO", ca_file);
@@ -149,11 +190,11 @@ impl Git {
         let output = command
             .run()
             .with_context(|| "cannot run git: is it installed?".to_string())?;
-        Ok(Output {
-            ok: output.status.success(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        })
+        Ok((
+            output.status.success(),
+            output.stdout,
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ))
     }
 
     /// Runs git; a non-zero exit is an error carrying its message.

@@ -36,8 +36,12 @@ pub mod folders;
 pub mod git;
 /// Project names and paths GitLab takes, made from any folder name.
 pub mod names;
+/// A text file's changes cut into parts, and parts put back.
+pub mod parts;
 /// Percent-encoding for addresses, refs and headers.
 pub mod percent;
+/// Versions prepared ahead from the folder's changes.
+pub mod prepared;
 /// A configured client, and what its actions report.
 pub mod session;
 /// A machine's state for a folder, as recorded on the server.

@@ -8,6 +8,7 @@
 //! works; the server learns of the changes when the machine is back online.
 
 mod projects;
+mod review;
 mod setup;
 mod together;
 mod versions;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use crate::api::Project;
 
+pub use review::{Listed, Shown};
 pub use setup::{SetupArgs, setup};
 
 /// What `status` shows.
@@ -41,6 +43,8 @@ pub struct Status {
     pub others: Vec<String>,
     /// The newest versions: number, when, what was said.
     pub versions: Vec<(usize, String, String)>,
+    /// The names of the versions prepared ahead, not saved yet.
+    pub prepared: Vec<String>,
 }
 
 /// Which copy of a differing file to keep.

@@ -181,6 +181,12 @@ impl Client {
                 aside: work.folder.aside.clone(),
                 others,
                 versions,
+                prepared: work
+                    .load_prepared()?
+                    .versions
+                    .into_iter()
+                    .map(|v| v.name)
+                    .collect(),
             },
             notes,
         ))

@@ -4,6 +4,7 @@
 
 mod help;
 mod machine;
+mod review;
 mod status;
 
 use std::io::{IsTerminal, Write};
@@ -100,6 +101,28 @@ enum Action {
         /// Remove the set-aside copy of the folder without asking
         #[arg(long)]
         yes: bool,
+    },
+    /// List each change since the last version, numbered, to sort them into prepared versions
+    Review,
+    /// Put changes (numbered as `review` lists them) into a prepared version, made if new
+    Prepare {
+        /// The prepared version's name (it becomes the saved version's name)
+        name: String,
+        /// The changes' numbers
+        #[arg(required = true, value_name = "N")]
+        numbers: Vec<usize>,
+    },
+    /// List the prepared versions in order; remove, rename or save them
+    Prepared {
+        /// Remove this prepared version (its changes stay in your folder)
+        #[arg(long, value_name = "NAME", conflicts_with_all = ["rename", "save"])]
+        remove: Option<String>,
+        /// Rename a prepared version
+        #[arg(long, num_args = 2, value_names = ["OLD", "NEW"], conflicts_with = "save")]
+        rename: Option<Vec<String>>,
+        /// Save them, in order, as versions; then discard what was left out (kept aside first)
+        #[arg(long)]
+        save: bool,
     },
     /// Let another person get one of your folders
     Share {
@@ -216,6 +239,13 @@ fn act(client: &Client, folder: Option<&Path>, action: &Action) -> Result<Exit> 
             Ok(Exit::Done)
         }
         Action::Share { name, person } => say(client.share(name, person)?),
+        Action::Review => review::review(client, folder),
+        Action::Prepare { name, numbers } => say(client.prepare(folder, name, numbers)?),
+        Action::Prepared {
+            remove,
+            rename,
+            save,
+        } => review::prepared(client, folder, remove.as_deref(), rename.as_deref(), *save),
         Action::Setup { .. } | Action::Ui { .. } => unreachable!("handled before"),
     }
 }

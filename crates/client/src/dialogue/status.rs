@@ -63,6 +63,17 @@ pub(super) fn status(client: &Client, folder: Option<&Path>) -> Result<Exit> {
             out.push_str(&format!("  {number:>4}  {when:<17} {message}\n"));
         }
     }
+    if !status.prepared.is_empty() {
+        out.push_str(&format!(
+            "Prepared ahead, not saved yet (girofle-client prepared): {}.\n",
+            status
+                .prepared
+                .iter()
+                .map(|name| format!("\"{name}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     for other in &status.others {
         out.push_str(&format!("Not sent yet: {other}.\n"));
     }

@@ -22,6 +22,7 @@
 //! rebinding), and an action must be JSON from the page's own origin.
 
 mod http;
+mod review;
 mod views;
 
 use std::io::Read;
@@ -207,7 +208,9 @@ impl App {
             ("GET", "/api/state") => Answer::json(&self.state()),
             ("GET", "/api/available") => self.reply(self.available()),
             ("GET", "/api/discard") => self.reply(self.discard_preview(query)),
+            ("GET", "/api/review") => self.reply(self.review_screen(query)),
             ("GET", "/file") => self.file(query),
+            ("GET", "/review-file") => self.review_file(query),
             ("POST", action) => {
                 let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
                 let text = |key: &str| body.get(key).and_then(Value::as_str).unwrap_or("");
@@ -229,6 +232,8 @@ impl App {
                         Ok(notes)
                     }),
                     "/api/share" => self.share(text("folder"), text("person")),
+                    "/api/prepare" => self.prepare(&body),
+                    "/api/prepared" => self.prepared_action(&body),
                     _ => return Answer::not_found(),
                 };
                 self.reply(result)

@@ -288,6 +288,17 @@ fn describe(status: &Status) -> (&'static str, String, Vec<String>) {
     for other in &status.others {
         detail.push(format!("Not sent yet: {other}."));
     }
+    if !status.prepared.is_empty() {
+        detail.push(format!(
+            "{} prepared ahead, not saved yet: press Review to see {}.",
+            words::count(status.prepared.len(), "version", "versions"),
+            if status.prepared.len() == 1 {
+                "it"
+            } else {
+                "them"
+            }
+        ));
+    }
     let ahead = status.server_ahead.unwrap_or(0);
     let (state, words) = if !status.pending.is_empty() {
         detail.push(format!(
@@ -353,6 +364,15 @@ pub(super) fn page_words(text: &str) -> String {
         }
         text = text.replace(&format!("`girofle-client {action}`"), button);
     }
+    let text = text
+        .replace(
+            "until you run `girofle-client prepared --save`",
+            "until you press Save these versions",
+        )
+        .replace(
+            "with `girofle-client prepared --remove NAME`,",
+            "with its Remove button,",
+        );
     text.replace("press girofle-client setup", "run girofle-client setup")
         .replace(". press", ". Press")
         .replace(

@@ -3,6 +3,7 @@
 //! compare-and-swap, and bringing two sides together without losing anything.
 
 mod catch_up;
+mod changes;
 mod states;
 
 use std::path::Path;
@@ -14,6 +15,7 @@ use crate::git::{self, Git};
 use crate::session::{Client, Found};
 use crate::state::{self, MachineState};
 use crate::words;
+pub(crate) use changes::Seen;
 use girofle_base::error::{Error, Result};
 
 /// Where the server's branch is kept locally.

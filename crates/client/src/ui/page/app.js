@@ -53,9 +53,13 @@ async function act(path, body) {
 // One version of a file waiting for a choice, in a new tab (fetched with the
 // key, then shown from memory: its address carries nothing).
 const SHOWN = ['image/png', 'image/jpeg', 'image/gif', 'application/pdf', 'text/plain'];
-async function openFile(folder, file, side) {
+function openFile(folder, file, side) {
+  return openAt(address('/file', { folder: folder.dir, file, side }));
+}
+
+async function openAt(path) {
   const view = window.open('', '_blank');
-  const { refused: no, answer } = await request(address('/file', { folder: folder.dir, file, side }));
+  const { refused: no, answer } = await request(path);
   if (no || !answer.ok) {
     if (view) view.close();
     say({ ok: false, lines: [no ? REFUSED : (await answer.text()).trim()] });
@@ -159,6 +163,7 @@ function card(folder) {
     button('save', 'Save', () => simple('/api/save', folder, 'Saving…'), main === 'save'),
     button('sync', 'Sync', () => simple('/api/sync', folder, 'Sending and bringing in…'), main === 'sync'),
     button('resolve', 'Resolve', () => resolve(folder), main === 'resolve'),
+    button('review', 'Review', () => review(folder)),
     button('discard', 'Discard', () => discard(folder)),
     button('share', 'Share', () => share(folder))));
 }
@@ -248,6 +253,100 @@ function showChoices(folder, answer, said) {
     el('table', {}, el('tbody', {}, rows)),
     said.length ? lines({ ok: true, lines: said }) : null,
     el('div', { class: 'actions' }, closeButton('Later')));
+}
+
+// Review: each change since the last version, to tick and put into a
+// version prepared ahead; the prepared versions as a line of boxes, in their
+// order. Nothing in the folder changes until "Save these versions".
+async function review(folder) {
+  openDialog('review', el('h2', {}, `Review: ${folder.name}`), el('p', { class: 'quiet' }, 'Looking…'));
+  showReview(folder, await ask('/api/review', { folder: folder.dir }));
+}
+
+function showReview(folder, answer) {
+  const heading = el('h2', {}, `Review: ${folder.name}`);
+  if (!answer.ok || answer.saved) {
+    openDialog('review', heading, lines(answer), el('div', { class: 'actions' }, closeButton()));
+    return;
+  }
+  const again = async (path, body) => {
+    for (const node of document.querySelectorAll('#dialog button')) node.disabled = true;
+    const next = await act(path, Object.assign({ folder: folder.dir }, body));
+    if (next.ok) showReview(folder, next);
+    else {
+      showReview(folder, Object.assign({}, answer, { lines: [] }));
+      document.getElementById('review-said').replaceChildren(lines(next));
+    }
+    return next;
+  };
+  const changes = answer.changes.map((change) => el('li', {
+    class: 'change', 'data-number': change.number, 'data-label': change.label,
+  },
+  el('label', {}, el('input', { type: 'checkbox', 'data-number': change.number }), ' ',
+    el('strong', {}, change.label),
+    change.prepared ? el('span', { class: 'in' }, ` in "${change.prepared}"`) : null),
+  change.lines.length ? el('pre', {}, change.lines.map(([mark, line]) =>
+    el('span', { class: mark === '-' ? 'out' : mark === '+' ? 'put' : 'around' }, `${mark} ${line}\n`))) : null,
+  change.before || change.after ? el('p', { class: 'open' },
+    change.before ? el('button', { type: 'button', class: 'open', 'data-side': 'before',
+      onclick: () => openAt(address('/review-file', { folder: folder.dir, number: change.number, side: 'before' })) },
+    'Open it as it was') : null, ' ',
+    change.after ? el('button', { type: 'button', class: 'open', 'data-side': 'now',
+      onclick: () => openAt(address('/review-file', { folder: folder.dir, number: change.number, side: 'now' })) },
+    'Open it as it is now') : null) : null));
+  const name = el('input', { type: 'text', id: 'version-name', list: 'version-names', placeholder: 'a name, e.g. the budget figures', autocomplete: 'off' });
+  const names = el('datalist', { id: 'version-names' }, answer.prepared.map((v) => el('option', { value: v.name })));
+  const put = el('button', {
+    type: 'button', class: 'main', 'data-action': 'prepare',
+    onclick: () => {
+      const ticked = [...document.querySelectorAll('#dialog li.change input:checked')].map((box) => {
+        const item = box.closest('li.change');
+        return { number: Number(item.dataset.number), label: item.dataset.label };
+      });
+      again('/api/prepare', { name: name.value, changes: ticked });
+    },
+  }, 'Put the ticked changes in this version');
+  const boxes = answer.prepared.map((version, index) => {
+    const box = el('div', { class: 'box', 'data-version': version.name },
+      el('div', { class: 'name' }, `${index + 1}. ${version.name}`),
+      el('ul', {}, version.holds.map(([label, applies]) => el('li', { class: applies ? '' : 'stale' },
+        applies ? label : `${label}: no longer applies, the file changed since`))));
+    const rename = el('button', {
+      type: 'button', 'data-action': 'rename',
+      onclick: () => {
+        const field = el('input', { type: 'text', class: 'rename', value: version.name });
+        rename.replaceWith(field, el('button', {
+          type: 'button', 'data-action': 'rename-ok',
+          onclick: () => again('/api/prepared', { do: 'rename', name: version.name, to: field.value }),
+        }, 'OK'));
+        field.focus();
+      },
+    }, 'Rename');
+    box.append(el('div', { class: 'box-buttons' }, rename, el('button', {
+      type: 'button', 'data-action': 'remove',
+      onclick: () => again('/api/prepared', { do: 'remove', name: version.name }),
+    }, 'Remove')));
+    return box;
+  });
+  openDialog('review', heading,
+    answer.changes.length
+      ? el('p', {}, 'Tick changes, name a version (a new one, or one of those below), and put them in it. ' +
+        'Changes you leave out are thrown away when you save, kept first in a copy beside the folder.')
+      : el('p', {}, 'No change since the last version.'),
+    el('ul', { class: 'review' }, changes),
+    answer.changes.length ? el('p', {}, name, names, ' ', put) : null,
+    el('div', { id: 'review-said' }, (answer.lines || []).length ? lines(answer) : null),
+    el('h3', {}, 'Versions prepared'),
+    boxes.length ? el('div', { class: 'prepared' }, boxes) : el('p', { class: 'quiet' }, 'None yet.'),
+    el('div', { class: 'actions' },
+      closeButton(),
+      boxes.length ? el('button', {
+        type: 'button', class: 'main confirm', 'data-action': 'save-prepared',
+        onclick: async () => {
+          const saved = await again('/api/prepared', { do: 'save' });
+          if (saved.ok) say({ ok: true, lines: [`${folder.name}: the prepared versions are saved.`] });
+        },
+      }, 'Save these versions') : null));
 }
 
 // Discard: what will be thrown away, then a confirmation.

@@ -527,6 +527,7 @@ fn install_client_puts_the_binary_in_place_and_sets_the_machine_up() {
     let help = Run::from(Command::new(&installed).arg("--help").output().unwrap()).expect_code(0);
     for action in [
         "setup", "new", "save", "sync", "status", "get", "resolve", "discard", "share", "ui",
+        "review", "prepare", "prepared",
     ] {
         assert!(
             help.stdout.contains(&format!("  {action} ")),

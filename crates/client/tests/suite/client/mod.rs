@@ -103,4 +103,5 @@ fn plain(run: &Run) {
 mod folders;
 mod gitlab_rules;
 mod links;
+mod prepared;
 mod servers;

@@ -387,3 +387,4 @@ fn card(path: &str) -> String {
 
 mod hostile;
 mod page;
+mod review;
