@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::home::{Home, InstanceDir};
 use crate::inventory::{self, Row};
 use crate::ops::args::Seconds;
-use crate::{cron, timefmt};
+use crate::{cron, timefmt, tls};
 pub use plan::{Host, Plan, Request, validate_name};
 
 /// The ports searched upwards from when none is given.
@@ -53,6 +53,15 @@ pub struct Args {
     /// Weekly drill schedule, as a cron expression, or `never` [default: staggered by instance number]
     #[arg(long, value_name = "CRON|never")]
     pub drill_schedule: Option<String>,
+    /// Serve HTTPS: `girofle-ca` (a certificate from the home's own authority, <home>/tls/ca.crt) or `own` (with --cert and --key)
+    #[arg(long, value_name = "MODE")]
+    pub tls: Option<crate::tls::Mode>,
+    /// With `--tls own`: the certificate (PEM, full chain), naming the host name
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<std::path::PathBuf>,
+    /// With `--tls own`: the certificate's private key (PEM)
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<std::path::PathBuf>,
     /// Seconds to wait for the instance to be healthy
     #[arg(long, value_name = "SECS", default_value_t = Seconds(DEFAULT_HEALTHY_TIMEOUT))]
     pub wait_timeout: Seconds,
@@ -94,6 +103,7 @@ pub struct Outcome {
 /// while waiting (the binary shows them on a terminal only).
 pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<Outcome> {
     let request = plan::validate(args, home.default_image(), &host_name(), &Host::here())?;
+    check_own_certificate(&request)?;
     let docker = Docker::new()?;
     docker.server_version()?;
     ensure_image(&docker, &request.image)?;
@@ -110,6 +120,14 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
             row.image
         ),
     );
+
+    if let Err(error) = install_certificate(home, &request, &row, &instance) {
+        undo_reservation(home, &docker, &row);
+        return Err(Error::Failed(error.context(format!(
+            "cannot install the certificate of instance {}; its row and directory were removed",
+            row.number
+        ))));
+    }
 
     if let Err(error) = docker.run(&container::run_spec(home, &row, &instance)) {
         undo_reservation(home, &docker, &row);
@@ -216,6 +234,7 @@ fn reserve(home: &Home, args: &Args, request: &Request) -> Result<Row> {
 pub fn dry_run(home: &Home, args: &Args) -> Result<Plan> {
     let host = Host::here();
     let request = plan::validate(args, home.default_image(), &host_name(), &host)?;
+    check_own_certificate(&request)?;
     let docker = Docker::new()?;
     docker.server_version()?;
     let rows = inventory::read(home)?;
@@ -236,9 +255,54 @@ pub fn dry_run(home: &Home, args: &Args) -> Result<Plan> {
         rows,
         counter,
         image_present: docker.image_present(&request.image)?,
+        ca_exists: tls::ca_cert(home).exists(),
         now: timefmt::now_rfc3339(),
     };
     plan::plan(home, args, &request, &observed, &host)
+}
+
+/// `--tls own`: the files brought are read and checked before anything is
+/// made, so that a wrong pair is a usage error that changes nothing.
+fn check_own_certificate(request: &Request) -> Result<()> {
+    if let Some((cert, key)) = &request.own_files
+        && let Some(problem) = tls::check_own(cert, key, &request.hostname)
+    {
+        return Err(Error::usage(format!("--tls own: {problem}")));
+    }
+    Ok(())
+}
+
+/// The instance's certificate in `config/ssl/`: the one brought, or one
+/// signed by the home's authority (made on first use).
+fn install_certificate(
+    home: &Home,
+    request: &Request,
+    row: &Row,
+    instance: &InstanceDir,
+) -> anyhow::Result<()> {
+    let host = container::tls_host(row);
+    match request.tls {
+        None => Ok(()),
+        Some(tls::Mode::Own) => {
+            let (cert, key) = request
+                .own_files
+                .as_ref()
+                .expect("validate gives --tls own its files");
+            tls::install_own(&instance.config(), host, cert, key)
+        }
+        Some(tls::Mode::GirofleCa) => {
+            if tls::ensure_ca(home, &host_name())? {
+                home.log(
+                    "commission",
+                    &format!(
+                        "made Girofle's certificate authority {}",
+                        tls::ca_cert(home).display()
+                    ),
+                );
+            }
+            tls::issue(home, &instance.config(), host, Some(request.ip))
+        }
+    }
 }
 
 /// This host's name: the host name of `external_url` without `--hostname`.
