@@ -15,6 +15,8 @@ use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 
@@ -242,6 +244,49 @@ pub fn install_own(config: &Path, host: &str, cert: &Path, key: &Path) -> anyhow
     make_ssl_dir(target_cert.parent().expect("a file in ssl/"))?;
     atomic::write(&target_key, &fs_err::read(key)?, 0o600)?;
     atomic::write(&target_cert, &fs_err::read(cert)?, 0o644)?;
+    Ok(())
+}
+
+/// GETs `https://<address>:<port>/-/health` trusting Girofle's authority
+/// alone (`ca`), as a client told to trust it would: the chain, the name
+/// (`address`, which the certificate names) and the dates are checked, and
+/// the answer must be GitLab's `GitLab OK`. `address` is an IP address or a
+/// host name.
+pub fn probe_health(ca: &Path, address: &str, port: u16, timeout: Duration) -> anyhow::Result<()> {
+    use ureq::tls::{PemItem, RootCerts, TlsConfig, parse_pem};
+    let pem = fs_err::read(ca)?;
+    let roots: Vec<_> = parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(PemItem::Certificate(cert)) => Some(cert),
+            _ => None,
+        })
+        .collect();
+    if roots.is_empty() {
+        bail!("{} holds no certificate", ca.display());
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .max_redirects(0)
+        .tls_config(
+            TlsConfig::builder()
+                .root_certs(RootCerts::Specific(Arc::new(roots)))
+                .build(),
+        )
+        .build()
+        .into();
+    let host = match address.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => format!("[{v6}]"),
+        _ => address.to_string(),
+    };
+    let url = format!("https://{host}:{port}/-/health");
+    let mut response = agent
+        .get(&url)
+        .call()
+        .with_context(|| format!("GET {url} trusting {}", ca.display()))?;
+    let body = response.body_mut().read_to_string()?;
+    if body.trim() != "GitLab OK" {
+        bail!("GET {url}: `{}` instead of `GitLab OK`", body.trim());
+    }
     Ok(())
 }
 

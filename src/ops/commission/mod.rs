@@ -305,6 +305,40 @@ fn install_certificate(
     }
 }
 
+/// Healthy inside is not yet reachable over TLS: with Girofle's authority,
+/// the instance is asked for its health from here as a client trusting that
+/// authority alone would ask, so that a certificate that does not verify
+/// (wrong name, wrong authority) fails the commission.
+fn verify_certificate(home: &Home, row: &Row) -> Result<()> {
+    if row.tls != tls::Mode::GirofleCa.as_str() {
+        return Ok(());
+    }
+    // The certificate names the published address; on 0.0.0.0 only the host name.
+    let address = match row.ip.parse::<std::net::IpAddr>() {
+        Ok(ip) if !ip.is_unspecified() => row.ip.clone(),
+        _ => container::tls_host(row).to_string(),
+    };
+    let port = row.https_port.unwrap_or(443);
+    let mut last = None;
+    // A few tries: the engine's port proxy may lag the container's own check.
+    for _ in 0..5 {
+        match tls::probe_health(&tls::ca_cert(home), &address, port, Duration::from_secs(10)) {
+            Ok(()) => return Ok(()),
+            Err(error) => last = Some(error),
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let error = last.expect("five tries made");
+    set_note(home, row.number, &format!("TLS does not verify: {error:#}"))?;
+    Err(Error::Failed(error.context(format!(
+        "instance {} ({}) is healthy inside, but its HTTPS does not verify against {}; \
+         the container and its row are kept",
+        row.number,
+        row.container,
+        tls::ca_cert(home).display()
+    ))))
+}
+
 /// This host's name: the host name of `external_url` without `--hostname`.
 fn host_name() -> String {
     nix::unistd::gethostname()
@@ -353,7 +387,7 @@ fn wait_healthy(
     progress: &mut dyn FnMut(&str),
 ) -> Result<()> {
     let Err(not_healthy) = docker.wait_healthy(&row.container, timeout, progress)? else {
-        return Ok(());
+        return verify_certificate(home, row);
     };
     let note = format!(
         "not healthy {}s after commission ({}); last health check: {}",
