@@ -397,4 +397,55 @@ mod tests {
         let problem = check_own(&key, &key, "git.example.org").unwrap();
         assert!(problem.contains("not a PEM certificate"), "{problem}");
     }
+
+    #[test]
+    fn the_health_probe_trusts_the_home_authority_alone() {
+        let temp = tempfile::tempdir().unwrap();
+        let home = Home::resolve(Some(&temp.path().join("home")));
+        fs_err::create_dir_all(home.root()).unwrap();
+        ensure_ca(&home, "box").unwrap();
+        let config = temp.path().join("config");
+        fs_err::create_dir(&config).unwrap();
+        issue(&home, &config, "127.0.0.1", None).unwrap();
+        let (cert, key) = instance_files(&config, "127.0.0.1");
+        // s_server -WWW serves files under its directory: /-/health is ./-/health.
+        let www = temp.path().join("www");
+        fs_err::create_dir_all(www.join("-")).unwrap();
+        fs_err::write(www.join("-/health"), "GitLab OK\n").unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = Command::new("openssl")
+            .current_dir(&www)
+            .args(["s_server", "-quiet", "-WWW", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let timeout = Duration::from_secs(10);
+        let trusted = probe_health(&ca_cert(&home), "127.0.0.1", port, timeout);
+        let other = Home::resolve(Some(&temp.path().join("other")));
+        fs_err::create_dir_all(other.root()).unwrap();
+        ensure_ca(&other, "elsewhere").unwrap();
+        let untrusted = probe_health(&ca_cert(&other), "127.0.0.1", port, timeout);
+        let _ = server.kill();
+        let _ = server.wait();
+        trusted.unwrap();
+        let error = format!("{:#}", untrusted.unwrap_err());
+        assert!(error.contains("trusting"), "{error}");
+    }
 }
