@@ -304,6 +304,7 @@ fn commissioned(name: &str, waited: bool) -> commission::Outcome {
         url: "http://gitlab-host-1.example.org:8080".into(),
         row,
         waited,
+        ca_made: None,
     }
 }
 

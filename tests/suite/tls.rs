@@ -118,20 +118,26 @@ fn test_certificate(dir: &Path, name: &str, san: &str) {
     );
 }
 
-fn commission_tls(world: &Scenario, args: &[&str]) -> String {
+fn commission_tls(world: &Scenario, args: &[&str]) -> common::Run {
     let mut all = vec!["--wait-timeout", "120"];
     all.extend_from_slice(args);
-    let run = world.run("girofle-commission", &all).expect_code(0);
-    run.stdout.trim().to_string()
+    world.run("girofle-commission", &all).expect_code(0)
 }
 
 #[test]
 fn girofle_ca_serves_verified_https_redirects_http_and_survives_backup_and_restore() {
     let world = Scenario::new();
     let ip = fresh_ip();
-    let url = commission_tls(
+    let run = commission_tls(
         &world,
         &["--ip", &ip, "--hostname", &ip, "--tls", "girofle-ca"],
+    );
+    let url = run.stdout.trim().to_string();
+    assert_eq!(run.stdout.lines().count(), 1, "stdout holds the URL alone");
+    assert!(
+        run.stderr.contains("update-ca-certificates"),
+        "{}",
+        run.stderr
     );
     let entry = world.entry(1);
     let https_port = entry["https_port"].as_u64().unwrap();
@@ -257,7 +263,7 @@ fn own_certificates_are_checked_before_anything_is_made_then_served() {
         assert!(!String::from_utf8_lossy(&world.inventory_bytes()).contains("own"));
     }
 
-    let url = commission_tls(
+    let run = commission_tls(
         &world,
         &[
             "--ip",
@@ -272,7 +278,13 @@ fn own_certificates_are_checked_before_anything_is_made_then_served() {
             &path("right.key"),
         ],
     );
+    let url = run.stdout.trim().to_string();
     assert!(url.starts_with(&format!("https://{ip}:")), "{url}");
+    assert!(
+        !run.stderr.contains("certificate authority"),
+        "{}",
+        run.stderr
+    );
     let ssl = world.instance_dir(1).join("mapping-volumes/config/ssl");
     assert_eq!(mode(&ssl.join(format!("{ip}.key"))), 0o600);
     assert_eq!(

@@ -97,6 +97,9 @@ pub struct Outcome {
     /// Whether it was waited for until healthy.
     #[serde(rename = "waited_healthy")]
     pub waited: bool,
+    /// The certificate of Girofle's authority when this commission made it:
+    /// clients must be told to trust it once.
+    pub ca_made: Option<std::path::PathBuf>,
 }
 
 /// Commissions an instance. `progress` receives one-line status updates
@@ -121,13 +124,16 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         ),
     );
 
-    if let Err(error) = install_certificate(home, &request, &row, &instance) {
-        undo_reservation(home, &docker, &row);
-        return Err(Error::Failed(error.context(format!(
-            "cannot install the certificate of instance {}; its row and directory were removed",
-            row.number
-        ))));
-    }
+    let ca_made = match install_certificate(home, &request, &row, &instance) {
+        Ok(made) => made.then(|| tls::ca_cert(home)),
+        Err(error) => {
+            undo_reservation(home, &docker, &row);
+            return Err(Error::Failed(error.context(format!(
+                "cannot install the certificate of instance {}; its row and directory were removed",
+                row.number
+            ))));
+        }
+    };
 
     if let Err(error) = docker.run(&container::run_spec(home, &row, &instance)) {
         undo_reservation(home, &docker, &row);
@@ -176,6 +182,7 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         url: row.url(),
         row: row.clone(),
         waited: args.wait().is_some(),
+        ca_made,
     };
     if let Some(timeout) = args.wait() {
         wait_healthy(home, &docker, &row, timeout, progress)?;
@@ -273,25 +280,26 @@ fn check_own_certificate(request: &Request) -> Result<()> {
 }
 
 /// The instance's certificate in `config/ssl/`: the one brought, or one
-/// signed by the home's authority (made on first use).
+/// signed by the home's authority (made on first use: then true).
 fn install_certificate(
     home: &Home,
     request: &Request,
     row: &Row,
     instance: &InstanceDir,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let host = container::tls_host(row);
     match request.tls {
-        None => Ok(()),
+        None => Ok(false),
         Some(tls::Mode::Own) => {
             let (cert, key) = request
                 .own_files
                 .as_ref()
                 .expect("validate gives --tls own its files");
-            tls::install_own(&instance.config(), host, cert, key)
+            tls::install_own(&instance.config(), host, cert, key).map(|()| false)
         }
         Some(tls::Mode::GirofleCa) => {
-            if tls::ensure_ca(home, &host_name())? {
+            let made = tls::ensure_ca(home, &host_name())?;
+            if made {
                 home.log(
                     "commission",
                     &format!(
@@ -300,7 +308,8 @@ fn install_certificate(
                     ),
                 );
             }
-            tls::issue(home, &instance.config(), host, Some(request.ip))
+            tls::issue(home, &instance.config(), host, Some(request.ip))?;
+            Ok(made)
         }
     }
 }
