@@ -118,6 +118,41 @@ fn test_certificate(dir: &Path, name: &str, san: &str) {
     );
 }
 
+/// Signs `<name>.csr` again as it would have been signed 40 days ago for
+/// 30 days: `<name>.crt` has expired.
+fn expire(dir: &Path, name: &str) {
+    let output = Command::new("faketime")
+        .current_dir(dir)
+        .args(["-f", "-40d", "openssl", "x509", "-req", "-in"])
+        .arg(format!("{name}.csr"))
+        .args(["-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", "0x2b"])
+        .args(["-days", "30", "-copy_extensions", "copyall", "-out"])
+        .arg(format!("{name}.crt"))
+        .output()
+        .expect("faketime runs (apt-get install faketime)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// git trusting `ca` alone (the variable, since it outranks `http.sslCAInfo`).
+fn git_trusting(dir: &Path, ca: &Path, args: &[&str]) {
+    let output = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_SSL_CAINFO", ca)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn commission_tls(world: &Scenario, args: &[&str]) -> common::Run {
     let mut all = vec!["--wait-timeout", "120"];
     all.extend_from_slice(args);
@@ -154,6 +189,19 @@ fn girofle_ca_serves_verified_https_redirects_http_and_survives_backup_and_resto
         curl(&["--cacert", &ca_text, &health]),
         (0, "GitLab OK\n".to_string())
     );
+    // Git's smart HTTP, push then clone, through the TLS of the instance.
+    let work = tempfile::tempdir().unwrap();
+    let head = common::make_repository(&work.path().join("app"), 2);
+    let project = format!("{url}/grp/app.git");
+    git_trusting(
+        &work.path().join("app"),
+        &ca,
+        &["push", "--quiet", &project, "main"],
+    );
+    git_trusting(work.path(), &ca, &["clone", "--quiet", &project, "clone"]);
+    let cloned = common::git(&work.path().join("clone"), &["rev-parse", "HEAD"]);
+    assert_eq!(cloned.trim(), head);
+
     let (code, _) = curl(&[&health]);
     assert_eq!(
         code, 60,
@@ -221,6 +269,8 @@ fn own_certificates_are_checked_before_anything_is_made_then_served() {
     let files = tempfile::tempdir().unwrap();
     test_certificate(files.path(), "right", &format!("IP:{ip}"));
     test_certificate(files.path(), "other", "DNS:elsewhere.girofle.test");
+    test_certificate(files.path(), "old", &format!("IP:{ip}"));
+    expire(files.path(), "old");
     let path = |name: &str| files.path().join(name).display().to_string();
 
     for (cert, key, problem) in [
@@ -231,6 +281,7 @@ fn own_certificates_are_checked_before_anything_is_made_then_served() {
         ),
         ("other.crt", "other.key", "does not name the host"),
         ("right.key", "right.key", "not a PEM certificate"),
+        ("old.crt", "old.key", "has expired"),
     ] {
         let run = world
             .run(
