@@ -163,6 +163,32 @@ fn commission_tls(world: &Scenario, args: &[&str]) -> common::Run {
 fn girofle_ca_serves_verified_https_redirects_http_and_survives_backup_and_restore() {
     let world = Scenario::new();
     let ip = fresh_ip();
+    let dry = world
+        .run(
+            "girofle-commission",
+            &[
+                "--ip",
+                &ip,
+                "--hostname",
+                &ip,
+                "--tls",
+                "girofle-ca",
+                "--dry-run",
+            ],
+        )
+        .expect_code(0);
+    assert!(
+        dry.stdout
+            .contains("TLS (girofle-ca): make Girofle's certificate authority"),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stdout.contains("external_url 'https://"),
+        "{}",
+        dry.stdout
+    );
+    assert!(!world.home.join("tls").exists(), "a dry run makes nothing");
     let run = commission_tls(
         &world,
         &["--ip", &ip, "--hostname", &ip, "--tls", "girofle-ca"],
