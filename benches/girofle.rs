@@ -684,6 +684,7 @@ fn inventory_worker(home: &Path, worker: u32, changes: u32) {
             backup_schedule: "0 */4 * * *".into(),
             created: String::new(),
             note: String::new(),
+            tls: String::new(),
         });
         locked.commit().unwrap();
     }

@@ -23,9 +23,18 @@ pub fn labels(home: &Home, row: &Row) -> Vec<(String, String)> {
 pub fn run_spec(home: &Home, row: &Row, instance: &InstanceDir) -> RunSpec {
     let http = row.http_port.unwrap_or(80);
     let ssh = row.ssh_port.unwrap_or(22);
-    let mut publish = vec![(row.ip.clone(), http, http)];
-    if let Some(https) = row.https_port {
-        publish.push((row.ip.clone(), https, 443));
+    let mut publish = Vec::new();
+    if row.tls.is_empty() {
+        publish.push((row.ip.clone(), http, http));
+        if let Some(https) = row.https_port {
+            publish.push((row.ip.clone(), https, 443));
+        }
+    } else {
+        // nginx listens on the port of an https external_url, as on the port
+        // of an http one; its redirect from plain HTTP listens on 80.
+        let https = row.https_port.unwrap_or(443);
+        publish.push((row.ip.clone(), https, https));
+        publish.push((row.ip.clone(), http, 80));
     }
     publish.push((row.ip.clone(), ssh, 22));
     RunSpec {
@@ -43,13 +52,34 @@ pub fn run_spec(home: &Home, row: &Row, instance: &InstanceDir) -> RunSpec {
     }
 }
 
-/// The `GITLAB_OMNIBUS_CONFIG` of an instance: its URL and SSH port.
+/// The `GITLAB_OMNIBUS_CONFIG` of an instance: its URL and SSH port, and
+/// with TLS the keys GitLab's omnibus documentation gives for certificates
+/// of one's own (paths only: the key itself never enters the environment).
 pub fn omnibus_config(row: &Row) -> String {
-    format!(
+    let mut config = format!(
         "external_url '{}'; gitlab_rails['gitlab_shell_ssh_port'] = {}",
         row.url(),
         row.ssh_port.unwrap_or(22)
-    )
+    );
+    if !row.tls.is_empty() {
+        let host = tls_host(row);
+        config.push_str(&format!(
+            "; letsencrypt['enable'] = false; nginx['redirect_http_to_https'] = true; \
+             nginx['ssl_certificate'] = '/etc/gitlab/ssl/{host}.crt'; \
+             nginx['ssl_certificate_key'] = '/etc/gitlab/ssl/{host}.key'"
+        ));
+    }
+    config
+}
+
+/// The host an instance's certificate is made for and named after
+/// (`config/ssl/<host>.crt`): the host name of its `external_url`.
+pub fn tls_host(row: &Row) -> &str {
+    if row.hostname.is_empty() {
+        &row.ip
+    } else {
+        &row.hostname
+    }
 }
 
 #[cfg(test)]
@@ -80,5 +110,33 @@ mod tests {
             assert!(args.contains(expected), "{expected} not in {args}");
         }
         assert!(args.ends_with(" gitlab/gitlab-ce:latest"), "{args}");
+    }
+
+    #[test]
+    fn with_tls_the_url_is_https_and_nginx_is_given_the_certificate() {
+        let home = Home::resolve(Some(Path::new("/girofle")));
+        let mut row = Row::example(3, "docs", RowState::Commissioned);
+        row.tls = "girofle-ca".into();
+        assert_eq!(row.url(), "https://git.example.org:8446");
+        assert_eq!(
+            omnibus_config(&row),
+            "external_url 'https://git.example.org:8446'; gitlab_rails['gitlab_shell_ssh_port'] = 2225; \
+             letsencrypt['enable'] = false; nginx['redirect_http_to_https'] = true; \
+             nginx['ssl_certificate'] = '/etc/gitlab/ssl/git.example.org.crt'; \
+             nginx['ssl_certificate_key'] = '/etc/gitlab/ssl/git.example.org.key'"
+        );
+        let args = run_spec(&home, &row, &home.instance_of(&row))
+            .arguments()
+            .join(" ");
+        for expected in [
+            "--publish 127.0.0.2:8446:8446",
+            "--publish 127.0.0.2:8083:80",
+            "--publish 127.0.0.2:2225:22",
+        ] {
+            assert!(args.contains(expected), "{expected} not in {args}");
+        }
+        assert!(!args.contains(":443"), "{args}");
+        row.https_port = Some(443);
+        assert_eq!(row.url(), "https://git.example.org");
     }
 }

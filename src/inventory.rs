@@ -1,8 +1,10 @@
 //! Rows of `inventory.girofle`: read (CSV, or the legacy scripts' lines),
 //! locked through the `inventory.girofle.lock` sidecar, replaced atomically.
 
+mod names;
 mod select;
 
+pub use names::{MAX_NAME_LENGTH, check_name, is_container_name, is_host_name, is_image_reference};
 pub use select::{commissioned, select};
 
 use std::fs::{File, OpenOptions};
@@ -66,16 +68,27 @@ pub struct Row {
     pub created: String,
     /// What went wrong last, shown by `girofle-list`; empty when all is well.
     pub note: String,
+    /// How it serves HTTPS: empty for plain HTTP, else `girofle-ca` or `own`
+    /// (a column added last, so that inventories written before it still read).
+    #[serde(default)]
+    pub tls: String,
 }
 
 impl Row {
-    /// `http://<hostname>:<http-port>`, the instance's `external_url`.
+    /// `http://<hostname>:<http-port>`, the instance's `external_url`; with
+    /// TLS `https://<hostname>:<https-port>` (no port when it is 443).
     pub fn url(&self) -> String {
         let host = if self.hostname.is_empty() {
             self.ip.as_str()
         } else {
             self.hostname.as_str()
         };
+        if !self.tls.is_empty() {
+            return match self.https_port {
+                Some(443) | None => format!("https://{host}"),
+                Some(port) => format!("https://{host}:{port}"),
+            };
+        }
         match self.http_port {
             Some(port) => format!("http://{host}:{port}"),
             None => format!("http://{host}"),
@@ -114,6 +127,7 @@ impl Row {
             backup_schedule: "0 */4 * * *".into(),
             created: "2026-11-25T14:30:00Z".into(),
             note: String::new(),
+            tls: String::new(),
         }
     }
 }
@@ -275,6 +289,7 @@ fn parse_legacy(line: &str) -> Result<Row, String> {
         backup_schedule: String::new(),
         created: String::new(),
         note: String::new(),
+        tls: String::new(),
     };
     for field in fields {
         let Some((key, value)) = field.split_once('=') else {
@@ -308,65 +323,6 @@ fn parse_legacy(line: &str) -> Result<Row, String> {
     Ok(row)
 }
 
-/// The longest instance name.
-pub const MAX_NAME_LENGTH: usize = 40;
-
-/// An instance name: `[a-z0-9][a-z0-9_-]*`, at most [`MAX_NAME_LENGTH`]
-/// characters. The error says what is wrong.
-pub fn check_name(name: &str) -> Result<(), String> {
-    let valid_start = name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
-    let valid_rest = name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-    if name.is_empty() {
-        Err("the instance name is empty".into())
-    } else if name.len() > MAX_NAME_LENGTH {
-        Err(format!(
-            "the instance name `{name}` has {} characters; at most {MAX_NAME_LENGTH} are allowed",
-            name.len()
-        ))
-    } else if !valid_start || !valid_rest {
-        Err(format!(
-            "the instance name `{name}` is invalid: use lower-case letters, digits, `_` and `-`, starting with a letter or digit"
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-/// A host name (RFC 1123 labels, or an IPv4 address written as one).
-pub fn is_host_name(hostname: &str) -> bool {
-    !hostname.is_empty()
-        && hostname.len() <= 253
-        && hostname.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
-}
-
-/// A container name as Docker accepts it: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
-fn is_container_name(name: &str) -> bool {
-    name.len() <= 128
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-}
-
-/// An image reference: `[registry[:port]/]repository[:tag][@digest]`, in
-/// the characters Docker's grammar allows, never an option.
-pub fn is_image_reference(image: &str) -> bool {
-    !image.is_empty()
-        && image.len() <= 255
-        && image.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && image
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c))
-}
-
 /// Checks every field of a row, whatever its source (this home's CSV, the
 /// legacy lines, a state backup fetched from a target): the values go into
 /// `docker run` arguments, GitLab's Ruby configuration and cron lines, so
@@ -383,6 +339,7 @@ pub fn check_row(row: &Row) -> Result<(), String> {
         ("backup_schedule", row.backup_schedule.as_str()),
         ("created", row.created.as_str()),
         ("note", row.note.as_str()),
+        ("tls", row.tls.as_str()),
     ] {
         if value.chars().any(char::is_control) {
             return Err(format!(
@@ -392,6 +349,13 @@ pub fn check_row(row: &Row) -> Result<(), String> {
     }
     if row.number == 0 {
         return Err("the instance number is 0; numbers start at 1".into());
+    }
+    // It decides the container's configuration: only the modes Girofle makes.
+    if !["", "girofle-ca", "own"].contains(&row.tls.as_str()) {
+        return Err(format!(
+            "field tls: `{}` is none of ``, `girofle-ca`, `own`",
+            row.tls
+        ));
     }
     if !row.dir.as_os_str().is_empty()
         && (!row.dir.is_absolute()
@@ -459,7 +423,7 @@ pub fn render(rows: &[Row]) -> anyhow::Result<Vec<u8>> {
     writer.into_inner().context("cannot render the inventory")
 }
 
-const CSV_COLUMNS: [&str; 14] = [
+const CSV_COLUMNS: [&str; 15] = [
     "number",
     "name",
     "container",
@@ -474,6 +438,7 @@ const CSV_COLUMNS: [&str; 14] = [
     "backup_schedule",
     "created",
     "note",
+    "tls",
 ];
 
 /// The inventory held under its exclusive lock: read, change, [`commit`](Locked::commit).

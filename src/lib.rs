@@ -8,7 +8,7 @@
 //! [`timefmt`], [`redact`], [`shell`], [`net`], [`progress`],
 //! [`json_fields`]); the tree and the settings ([`home`], [`conf`]), which
 //! every adapter is handed; adapters
-//! ([`docker`], [`cron`], [`remote`], [`notify`], [`metrics`]); state
+//! ([`docker`], [`cron`], [`remote`], [`notify`], [`metrics`], [`tls`]); state
 //! ([`inventory`], [`lock`], [`container`], [`settings`]); lifecycle ([`drill_traces`],
 //! [`recovery`], [`signals`], [`guardian`], [`events`]); [`ops`]; then
 //! [`render`], [`help`] and [`cli`], which the binaries call. A lower layer
@@ -64,6 +64,8 @@ pub mod settings;
 pub mod shell;
 /// SIGINT, SIGTERM, SIGHUP: containers put back before the process exits.
 pub mod signals;
+/// Certificates for `--tls`: Girofle's own authority, its signed certificates, checks of one brought.
+pub mod tls;
 
 // The ground both the toolkit and the client stand on, under the paths the
 // toolkit has always used.

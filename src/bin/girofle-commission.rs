@@ -29,6 +29,12 @@ fn run(args: commission::Args, invocation: &Invocation) -> Result<Exit, Error> {
         progress.show(message)
     });
     progress.end();
+    if let Ok(commission::Outcome {
+        ca_made: Some(ca), ..
+    }) = &result
+    {
+        eprintln!("{}", render::commission::trust_hint(ca));
+    }
     match result {
         Ok(outcome) if args.output.json() => {
             render::print_json(&render::commission::document(&outcome, started.elapsed()))?

@@ -91,3 +91,15 @@ pub fn document(outcome: &Outcome, duration: Duration) -> Document<'_> {
         warnings: [],
     }
 }
+
+/// What stderr says when a commission made Girofle's certificate authority:
+/// where its certificate is and how clients come to trust it.
+pub fn trust_hint(ca: &Path) -> String {
+    let ca = ca.display();
+    format!(
+        "Girofle's certificate authority was made: {ca}\n\
+         Trust it once on each client, for example on Debian:\n  \
+         cp {ca} /usr/local/share/ca-certificates/girofle.crt && update-ca-certificates\n\
+         or: girofle-client setup --ca-file {ca}; curl --cacert {ca}; git -c http.sslCAInfo={ca}"
+    )
+}

@@ -296,6 +296,7 @@ fn commissioned(name: &str, waited: bool) -> commission::Outcome {
         backup_schedule: "0 */4 * * *".into(),
         created: "2026-11-25T14:00:00Z".into(),
         note: String::new(),
+        tls: String::new(),
     };
     commission::Outcome {
         number: 3,
@@ -303,6 +304,7 @@ fn commissioned(name: &str, waited: bool) -> commission::Outcome {
         url: "http://gitlab-host-1.example.org:8080".into(),
         row,
         waited,
+        ca_made: None,
     }
 }
 

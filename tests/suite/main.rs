@@ -24,6 +24,7 @@ mod scale;
 mod staleness;
 mod standin;
 mod stop_window;
+mod tls;
 mod trust_cron;
 mod trust_restore;
 mod trust_root;

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::home::{Home, InstanceDir};
 use crate::inventory::{self, Row};
 use crate::ops::args::Seconds;
-use crate::{cron, timefmt};
+use crate::{cron, timefmt, tls};
 pub use plan::{Host, Plan, Request, validate_name};
 
 /// The ports searched upwards from when none is given.
@@ -53,6 +53,15 @@ pub struct Args {
     /// Weekly drill schedule, as a cron expression, or `never` [default: staggered by instance number]
     #[arg(long, value_name = "CRON|never")]
     pub drill_schedule: Option<String>,
+    /// Serve HTTPS: `girofle-ca` (a certificate from the home's own authority, <home>/tls/ca.crt) or `own` (with --cert and --key)
+    #[arg(long, value_name = "MODE")]
+    pub tls: Option<crate::tls::Mode>,
+    /// With `--tls own`: the certificate (PEM, full chain), naming the host name
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<std::path::PathBuf>,
+    /// With `--tls own`: the certificate's private key (PEM)
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<std::path::PathBuf>,
     /// Seconds to wait for the instance to be healthy
     #[arg(long, value_name = "SECS", default_value_t = Seconds(DEFAULT_HEALTHY_TIMEOUT))]
     pub wait_timeout: Seconds,
@@ -88,12 +97,16 @@ pub struct Outcome {
     /// Whether it was waited for until healthy.
     #[serde(rename = "waited_healthy")]
     pub waited: bool,
+    /// The certificate of Girofle's authority when this commission made it:
+    /// clients must be told to trust it once.
+    pub ca_made: Option<std::path::PathBuf>,
 }
 
 /// Commissions an instance. `progress` receives one-line status updates
 /// while waiting (the binary shows them on a terminal only).
 pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<Outcome> {
     let request = plan::validate(args, home.default_image(), &host_name(), &Host::here())?;
+    check_own_certificate(&request)?;
     let docker = Docker::new()?;
     docker.server_version()?;
     ensure_image(&docker, &request.image)?;
@@ -110,6 +123,17 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
             row.image
         ),
     );
+
+    let ca_made = match install_certificate(home, &request, &row, &instance) {
+        Ok(made) => made.then(|| tls::ca_cert(home)),
+        Err(error) => {
+            undo_reservation(home, &docker, &row);
+            return Err(Error::Failed(error.context(format!(
+                "cannot install the certificate of instance {}; its row and directory were removed",
+                row.number
+            ))));
+        }
+    };
 
     if let Err(error) = docker.run(&container::run_spec(home, &row, &instance)) {
         undo_reservation(home, &docker, &row);
@@ -158,6 +182,7 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         url: row.url(),
         row: row.clone(),
         waited: args.wait().is_some(),
+        ca_made,
     };
     if let Some(timeout) = args.wait() {
         wait_healthy(home, &docker, &row, timeout, progress)?;
@@ -216,6 +241,7 @@ fn reserve(home: &Home, args: &Args, request: &Request) -> Result<Row> {
 pub fn dry_run(home: &Home, args: &Args) -> Result<Plan> {
     let host = Host::here();
     let request = plan::validate(args, home.default_image(), &host_name(), &host)?;
+    check_own_certificate(&request)?;
     let docker = Docker::new()?;
     docker.server_version()?;
     let rows = inventory::read(home)?;
@@ -236,9 +262,90 @@ pub fn dry_run(home: &Home, args: &Args) -> Result<Plan> {
         rows,
         counter,
         image_present: docker.image_present(&request.image)?,
+        ca_exists: tls::ca_cert(home).exists(),
         now: timefmt::now_rfc3339(),
     };
     plan::plan(home, args, &request, &observed, &host)
+}
+
+/// `--tls own`: the files brought are read and checked before anything is
+/// made, so that a wrong pair is a usage error that changes nothing.
+fn check_own_certificate(request: &Request) -> Result<()> {
+    if let Some((cert, key)) = &request.own_files
+        && let Some(problem) = tls::check_own(cert, key, &request.hostname)
+    {
+        return Err(Error::usage(format!("--tls own: {problem}")));
+    }
+    Ok(())
+}
+
+/// The instance's certificate in `config/ssl/`: the one brought, or one
+/// signed by the home's authority (made on first use: then true).
+fn install_certificate(
+    home: &Home,
+    request: &Request,
+    row: &Row,
+    instance: &InstanceDir,
+) -> anyhow::Result<bool> {
+    let host = container::tls_host(row);
+    match request.tls {
+        None => Ok(false),
+        Some(tls::Mode::Own) => {
+            let (cert, key) = request
+                .own_files
+                .as_ref()
+                .expect("validate gives --tls own its files");
+            tls::install_own(&instance.config(), host, cert, key).map(|()| false)
+        }
+        Some(tls::Mode::GirofleCa) => {
+            let made = tls::ensure_ca(home, &host_name())?;
+            if made {
+                home.log(
+                    "commission",
+                    &format!(
+                        "made Girofle's certificate authority {}",
+                        tls::ca_cert(home).display()
+                    ),
+                );
+            }
+            tls::issue(home, &instance.config(), host, Some(request.ip))?;
+            Ok(made)
+        }
+    }
+}
+
+/// Healthy inside is not yet reachable over TLS: with Girofle's authority,
+/// the instance is asked for its health from here as a client trusting that
+/// authority alone would ask, so that a certificate that does not verify
+/// (wrong name, wrong authority) fails the commission.
+fn verify_certificate(home: &Home, row: &Row) -> Result<()> {
+    if row.tls != tls::Mode::GirofleCa.as_str() {
+        return Ok(());
+    }
+    // The certificate names the published address; on 0.0.0.0 only the host name.
+    let address = match row.ip.parse::<std::net::IpAddr>() {
+        Ok(ip) if !ip.is_unspecified() => row.ip.clone(),
+        _ => container::tls_host(row).to_string(),
+    };
+    let port = row.https_port.unwrap_or(443);
+    let mut last = None;
+    // A few tries: the engine's port proxy may lag the container's own check.
+    for _ in 0..5 {
+        match tls::probe_health(&tls::ca_cert(home), &address, port, Duration::from_secs(10)) {
+            Ok(()) => return Ok(()),
+            Err(error) => last = Some(error),
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let error = last.expect("five tries made");
+    set_note(home, row.number, &format!("TLS does not verify: {error:#}"))?;
+    Err(Error::Failed(error.context(format!(
+        "instance {} ({}) is healthy inside, but its HTTPS does not verify against {}; \
+         the container and its row are kept",
+        row.number,
+        row.container,
+        tls::ca_cert(home).display()
+    ))))
 }
 
 /// This host's name: the host name of `external_url` without `--hostname`.
@@ -289,7 +396,7 @@ fn wait_healthy(
     progress: &mut dyn FnMut(&str),
 ) -> Result<()> {
     let Err(not_healthy) = docker.wait_healthy(&row.container, timeout, progress)? else {
-        return Ok(());
+        return verify_certificate(home, row);
     };
     let note = format!(
         "not healthy {}s after commission ({}); last health check: {}",

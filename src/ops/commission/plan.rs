@@ -17,7 +17,7 @@ use crate::cron;
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::inventory::{Row, RowState};
-use crate::net;
+use crate::{net, tls};
 
 /// What the host is asked about while planning: whether an address is one
 /// of its own, whether a port is free on an address.
@@ -55,6 +55,10 @@ pub struct Request {
     pub drill_schedule: Option<String>,
     /// Whether it gets a weekly drill (`--drill-schedule never` says no).
     pub drills: bool,
+    /// How it serves HTTPS, if it does.
+    pub tls: Option<tls::Mode>,
+    /// With `--tls own`: the certificate and key brought.
+    pub own_files: Option<(PathBuf, PathBuf)>,
 }
 
 /// Checks the arguments (exit 2 naming the first problem) and settles the
@@ -110,6 +114,14 @@ pub fn validate(args: &Args, default_image: &str, host_name: &str, host: &Host) 
             "--image `{image}`: not an image reference"
         )));
     }
+    let own_files = match (args.tls, &args.cert, &args.key) {
+        (Some(tls::Mode::Own), Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+        (Some(tls::Mode::Own), _, _) => {
+            return Err(Error::usage("--tls own needs --cert FILE and --key FILE"));
+        }
+        (_, None, None) => None,
+        _ => return Err(Error::usage("--cert and --key go with --tls own only")),
+    };
     Ok(Request {
         name,
         ip,
@@ -118,6 +130,8 @@ pub fn validate(args: &Args, default_image: &str, host_name: &str, host: &Host) 
         schedule,
         drill_schedule,
         drills,
+        tls: args.tls,
+        own_files,
     })
 }
 
@@ -249,6 +263,10 @@ pub fn row(home: &Home, number: u32, request: &Request, ports: [u16; 3], now: &s
         backup_schedule: request.schedule.clone(),
         created: now.to_string(),
         note: format!("commissioning since {now}"),
+        tls: request
+            .tls
+            .map(|mode| mode.as_str().to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -275,10 +293,27 @@ pub struct Plan {
     pub drill_entry: Option<(PathBuf, String)>,
     /// The state's cron entry, written if it is missing.
     pub state_entry: PathBuf,
+    /// How it will serve HTTPS; `None` for plain HTTP.
+    pub tls: Option<TlsPlan>,
     /// Seconds waited for `healthy`; `None` with `--no-wait`.
     pub wait_seconds: Option<u64>,
     /// The inventory row written.
     pub row: Row,
+}
+
+/// Where an instance's certificate comes from and where it goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TlsPlan {
+    /// `girofle-ca` or `own`.
+    pub mode: tls::Mode,
+    /// The certificate in the config volume, `config/ssl/<host>.crt`.
+    pub certificate: PathBuf,
+    /// Its key beside it, 0600.
+    pub key: PathBuf,
+    /// With `own`: the files copied. With `girofle-ca`: the authority's certificate.
+    pub source: PathBuf,
+    /// With `girofle-ca`: whether the authority is made first (first use).
+    pub make_ca: bool,
 }
 
 /// What was observed before a commission, besides the arguments.
@@ -293,6 +328,8 @@ pub struct Observed {
     /// Whether the directory of the next number exists already (left
     /// untouched, the commission refused).
     pub dir_exists: bool,
+    /// Whether the home's certificate authority exists already.
+    pub ca_exists: bool,
     /// The time, RFC 3339.
     pub now: String,
 }
@@ -328,8 +365,23 @@ pub fn plan(
             .unwrap_or_else(|| cron::default_drill_schedule(number));
         (cron::drill_entry_path(home, number), schedule)
     });
+    let tls = request.tls.map(|mode| {
+        let (certificate, key) = tls::instance_files(&instance.config(), container::tls_host(&row));
+        let source = match &request.own_files {
+            Some((cert, _)) => cert.clone(),
+            None => tls::ca_cert(home),
+        };
+        TlsPlan {
+            mode,
+            certificate,
+            key,
+            source,
+            make_ca: mode == tls::Mode::GirofleCa && !observed.ca_exists,
+        }
+    });
     Ok(Plan {
         number,
+        tls,
         container: row.container.clone(),
         url: row.url(),
         pull_image: !observed.image_present,
@@ -369,6 +421,9 @@ impl Plan {
             port(self.row.https_port),
             port(self.row.ssh_port)
         ));
+        if let Some(tls) = &self.tls {
+            steps.extend(tls.steps());
+        }
         steps.push(format!(
             "run container `{}` from {} with GITLAB_OMNIBUS_CONFIG {:?}",
             self.container, self.row.image, self.omnibus_config
@@ -402,6 +457,36 @@ impl Plan {
             .enumerate()
             .map(|(index, step)| format!("{:>2}. {step}\n", index + 1))
             .collect()
+    }
+}
+
+impl TlsPlan {
+    /// The steps of `--tls`, one sentence each.
+    pub fn steps(&self) -> Vec<String> {
+        let mut steps = Vec::new();
+        match self.mode {
+            tls::Mode::Own => steps.push(format!(
+                "TLS (own): copy the certificate {} to {}, its key to {} (0600)",
+                self.source.display(),
+                self.certificate.display(),
+                self.key.display()
+            )),
+            tls::Mode::GirofleCa => {
+                if self.make_ca {
+                    steps.push(format!(
+                        "TLS (girofle-ca): make Girofle's certificate authority {} (its key 0600 beside it)",
+                        self.source.display()
+                    ));
+                }
+                steps.push(format!(
+                    "TLS (girofle-ca): sign a certificate with {} into {}, its key {} (0600)",
+                    self.source.display(),
+                    self.certificate.display(),
+                    self.key.display()
+                ));
+            }
+        }
+        steps
     }
 }
 

@@ -139,6 +139,7 @@ fn observed(rows: Vec<Row>, counter: u32) -> Observed {
         counter,
         image_present: true,
         dir_exists: false,
+        ca_exists: false,
         now: "2026-12-03T20:00:00Z".into(),
     }
 }
@@ -444,4 +445,79 @@ fn the_plan_serializes_its_row_and_entries() {
 fn dry_run_is_a_flag_of_its_own() {
     assert!(parse(&["--dry-run"]).unwrap().dry_run);
     assert!(!parse(&[]).unwrap().dry_run);
+}
+
+#[test]
+fn tls_with_girofle_ca_plans_an_https_url_the_authority_and_the_certificate() {
+    let words = ["--tls", "girofle-ca", "--hostname", "git.example.org"];
+    let plan = planned(&words, &observed(vec![], 0), &[]).unwrap();
+    assert_eq!(plan.url, "https://git.example.org:8443");
+    assert_eq!(plan.row.tls, "girofle-ca");
+    assert!(
+        plan.omnibus_config
+            .starts_with("external_url 'https://git.example.org:8443';"),
+        "{}",
+        plan.omnibus_config
+    );
+    assert!(
+        plan.omnibus_config
+            .contains("nginx['redirect_http_to_https'] = true")
+    );
+    let tls = plan.tls.clone().unwrap();
+    assert!(tls.make_ca);
+    assert_eq!(tls.source, Path::new("/girofle/tls/ca.crt"));
+    assert_eq!(
+        tls.key,
+        Path::new("/girofle/noeud-gitlab-1/mapping-volumes/config/ssl/git.example.org.key")
+    );
+    let text = plan.text();
+    assert!(
+        text.contains("TLS (girofle-ca): make Girofle's certificate authority"),
+        "{text}"
+    );
+    assert!(
+        text.contains("TLS (girofle-ca): sign a certificate"),
+        "{text}"
+    );
+    let mut known = observed(vec![], 0);
+    known.ca_exists = true;
+    let again = planned(&words, &known, &[]).unwrap();
+    assert!(
+        !again
+            .text()
+            .contains("make Girofle's certificate authority")
+    );
+    assert!(
+        planned(&[], &observed(vec![], 0), &[])
+            .unwrap()
+            .tls
+            .is_none()
+    );
+}
+
+#[test]
+fn tls_own_needs_its_two_files_and_they_go_with_it_only() {
+    for words in [
+        &["--tls", "own"][..],
+        &["--tls", "own", "--cert", "/c.pem"],
+        &["--tls", "own", "--key", "/k.pem"],
+    ] {
+        assert!(usage_error(words).contains("--tls own needs"), "{words:?}");
+    }
+    for words in [
+        &["--cert", "/c.pem", "--key", "/k.pem"][..],
+        &["--tls", "girofle-ca", "--key", "/k.pem"],
+    ] {
+        assert!(
+            usage_error(words).contains("with --tls own only"),
+            "{words:?}"
+        );
+    }
+    let words = ["--tls", "own", "--cert", "/c.pem", "--key", "/k.pem"];
+    let plan = planned(&words, &observed(vec![], 0), &[]).unwrap();
+    assert!(
+        plan.text()
+            .contains("TLS (own): copy the certificate /c.pem")
+    );
+    assert!(parse(&["--tls", "acme-please"]).is_err());
 }

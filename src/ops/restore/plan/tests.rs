@@ -249,6 +249,7 @@ fn row() -> Row {
         backup_schedule: "0 */4 * * *".into(),
         created: "2026-01-01T00:00:00Z".into(),
         note: String::new(),
+        tls: String::new(),
     }
 }
 
