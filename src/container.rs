@@ -23,18 +23,12 @@ pub fn labels(home: &Home, row: &Row) -> Vec<(String, String)> {
 pub fn run_spec(home: &Home, row: &Row, instance: &InstanceDir) -> RunSpec {
     let http = row.http_port.unwrap_or(80);
     let ssh = row.ssh_port.unwrap_or(22);
-    let mut publish = Vec::new();
-    if row.tls.is_empty() {
-        publish.push((row.ip.clone(), http, http));
-        if let Some(https) = row.https_port {
-            publish.push((row.ip.clone(), https, 443));
-        }
-    } else {
-        // nginx listens on the port of an https external_url, as on the port
-        // of an http one; its redirect from plain HTTP listens on 80.
-        let https = row.https_port.unwrap_or(443);
-        publish.push((row.ip.clone(), https, https));
-        publish.push((row.ip.clone(), http, 80));
+    // With TLS, nginx is told to listen on 443 whatever the port of
+    // external_url, and to redirect plain HTTP on the HTTP port: the same
+    // three publications with TLS or without (CONTRACT.md).
+    let mut publish = vec![(row.ip.clone(), http, http)];
+    if let Some(https) = row.https_port {
+        publish.push((row.ip.clone(), https, 443));
     }
     publish.push((row.ip.clone(), ssh, 22));
     RunSpec {
@@ -64,9 +58,11 @@ pub fn omnibus_config(row: &Row) -> String {
     if !row.tls.is_empty() {
         let host = tls_host(row);
         config.push_str(&format!(
-            "; letsencrypt['enable'] = false; nginx['redirect_http_to_https'] = true; \
+            "; letsencrypt['enable'] = false; nginx['listen_port'] = 443; \
+             nginx['redirect_http_to_https'] = true; nginx['redirect_http_to_https_port'] = {}; \
              nginx['ssl_certificate'] = '/etc/gitlab/ssl/{host}.crt'; \
-             nginx['ssl_certificate_key'] = '/etc/gitlab/ssl/{host}.key'"
+             nginx['ssl_certificate_key'] = '/etc/gitlab/ssl/{host}.key'",
+            row.http_port.unwrap_or(80)
         ));
     }
     config
@@ -121,7 +117,8 @@ mod tests {
         assert_eq!(
             omnibus_config(&row),
             "external_url 'https://git.example.org:8446'; gitlab_rails['gitlab_shell_ssh_port'] = 2225; \
-             letsencrypt['enable'] = false; nginx['redirect_http_to_https'] = true; \
+             letsencrypt['enable'] = false; nginx['listen_port'] = 443; \
+             nginx['redirect_http_to_https'] = true; nginx['redirect_http_to_https_port'] = 8083; \
              nginx['ssl_certificate'] = '/etc/gitlab/ssl/git.example.org.crt'; \
              nginx['ssl_certificate_key'] = '/etc/gitlab/ssl/git.example.org.key'"
         );
@@ -129,13 +126,12 @@ mod tests {
             .arguments()
             .join(" ");
         for expected in [
-            "--publish 127.0.0.2:8446:8446",
-            "--publish 127.0.0.2:8083:80",
+            "--publish 127.0.0.2:8446:443",
+            "--publish 127.0.0.2:8083:8083",
             "--publish 127.0.0.2:2225:22",
         ] {
             assert!(args.contains(expected), "{expected} not in {args}");
         }
-        assert!(!args.contains(":443"), "{args}");
         row.https_port = Some(443);
         assert_eq!(row.url(), "https://git.example.org");
     }
