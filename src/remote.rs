@@ -36,6 +36,18 @@ enum Engine {
     Restic(restic::Restic),
 }
 
+/// What a target recorded of a backup sent there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sent {
+    /// The restic snapshot holding it (its full ID): what an operator
+    /// names to `restic restore` by hand. None on an rsync target, whose
+    /// copy is found by its path.
+    pub snapshot: Option<String>,
+    /// What the target said of it (a restic snapshot's new and changed
+    /// files, the bytes it added), for the log.
+    pub note: Option<String>,
+}
+
 /// This host's name on targets: `[girofle] host`, else the machine's host name.
 pub fn host_name(conf: &Conf) -> String {
     conf.girofle.host.clone().unwrap_or_else(|| {
@@ -77,6 +89,11 @@ impl Remote {
     /// The folder of this host's instance directory `dir_name` (`noeud-gitlab-<N>`).
     pub fn instance_backups(&self, host: &str, dir_name: &str) -> String {
         format!("{host}/{dir_name}/bckups")
+    }
+
+    /// Whether the target is a restic repository.
+    pub fn is_restic(&self) -> bool {
+        matches!(&self.engine, Engine::Restic(_))
     }
 
     /// Whether the target refuses deletion (a restic `append_only` target):
@@ -122,12 +139,11 @@ impl Remote {
     }
 
     /// Sends the complete local backup `source` (named `id`) into `folder`
-    /// on the target; returns what the target recorded of it (a restic
-    /// snapshot's ID and the bytes it added), for the log.
-    pub fn send(&self, source: &Path, folder: &str, id: &str) -> Result<Option<String>> {
+    /// on the target; returns what the target recorded of it.
+    pub fn send(&self, source: &Path, folder: &str, id: &str) -> Result<Sent> {
         match &self.engine {
-            Engine::Rsync(rsync) => rsync.send(source, folder, id).map(|()| None),
-            Engine::Restic(restic) => restic.send(source, folder, id).map(Some),
+            Engine::Rsync(rsync) => rsync.send(source, folder, id).map(|()| Sent::default()),
+            Engine::Restic(restic) => restic.send(source, folder, id),
         }
     }
 

@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 use anyhow::Context;
 use serde::Deserialize;
 
-use super::dying_with_parent;
+use super::{Sent, dying_with_parent};
 use crate::conf::Target;
 use crate::error::{Error, Result};
 use crate::home::BackupId;
@@ -345,10 +345,16 @@ impl Restic {
     /// earlier snapshot of `folder` is its parent, so that files unchanged
     /// (the same inode: Girofle's increments are hard links) are not re-read.
     /// Returns the snapshot's ID and what it added.
-    pub fn send(&self, source: &Path, folder: &str, id: &str) -> Result<String> {
+    pub fn send(&self, source: &Path, folder: &str, id: &str) -> Result<Sent> {
         self.check()?;
         if let Some(there) = self.snapshot_of(folder, id)? {
-            return Ok(format!("snapshot {} (already there)", short(&there.id)));
+            return Ok(Sent {
+                note: Some(format!(
+                    "restic snapshot {} (already there)",
+                    short(&there.id)
+                )),
+                snapshot: Some(there.id),
+            });
         }
         let tags = folder_tags(folder)?;
         let mut parent = None;
@@ -413,13 +419,22 @@ impl Restic {
                 self.name
             ))
         })?;
-        Ok(format!(
-            "restic snapshot {} ({} new, {} changed files; {} bytes added)",
-            short(&summary.snapshot_id),
-            summary.files_new,
-            summary.files_changed,
-            summary.data_added
-        ))
+        // restic 0.14's summary gives the short ID: the full one is what
+        // stays unambiguous in a repository that grows for years.
+        let snapshot = match self.snapshot_of(folder, id) {
+            Ok(Some(there)) if there.id.starts_with(&summary.snapshot_id) => there.id,
+            _ => summary.snapshot_id.clone(),
+        };
+        Ok(Sent {
+            note: Some(format!(
+                "restic snapshot {} ({} new, {} changed files; {} bytes added)",
+                short(&summary.snapshot_id),
+                summary.files_new,
+                summary.files_changed,
+                summary.data_added
+            )),
+            snapshot: Some(snapshot),
+        })
     }
 
     /// Restores backup `id` of `folder` into `destination` (made afresh:

@@ -6,6 +6,7 @@
 
 use crate::common;
 
+mod fresh;
 mod locks;
 
 use std::collections::BTreeMap;

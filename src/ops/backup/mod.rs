@@ -223,6 +223,9 @@ pub struct TargetReport {
     pub name: String,
     /// What was sent: `<folder>/<ID>`.
     pub shipped: Vec<String>,
+    /// The restic snapshot holding each backup sent, by `<folder>/<ID>`
+    /// (empty on an rsync target, whose copies are found by path).
+    pub snapshots: std::collections::BTreeMap<String, String>,
     /// What failed, one item each.
     pub errors: Vec<String>,
     /// How long the shipping took.
