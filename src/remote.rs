@@ -130,6 +130,18 @@ impl Remote {
         }
     }
 
+    /// Re-reads the target's own integrity data where it keeps any: a
+    /// restic repository is checked (`restic check --read-data-subset`, the
+    /// target's `check_read_data_subset`, 5% by default); an rsync target
+    /// has none, its copies are checked by their MANIFEST once fetched.
+    /// Returns what was checked, for the log.
+    pub fn verify_data(&self) -> Result<Option<String>> {
+        match &self.engine {
+            Engine::Rsync(rsync) => rsync.check().map(|()| None),
+            Engine::Restic(restic) => restic.verify_data().map(Some),
+        }
+    }
+
     /// The complete backup IDs in `folder` on the target, oldest first.
     pub fn list(&self, folder: &str) -> Result<Vec<BackupId>> {
         match &self.engine {

@@ -8,6 +8,7 @@ use crate::common;
 
 mod fresh;
 mod locks;
+mod verify;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -9,6 +9,7 @@
 //! the very last step. A backup is whole or invisible.
 
 mod drill;
+mod from_target;
 mod instance;
 mod observe;
 pub mod plan;
@@ -33,6 +34,7 @@ use crate::settings::Settings;
 use crate::snapshot::SyncStats;
 
 pub use drill::{DrillOptions, Drilled, drill};
+pub use from_target::{drill_from, verify_from};
 pub use instance::backup_instance;
 pub use observe::dry_run;
 pub use plan::Plan;
@@ -127,6 +129,10 @@ pub struct Args {
     /// With --verify or --drill: the backup [default: the newest]
     #[arg(long, value_name = "ID", requires = "reread")]
     pub backup: Option<String>,
+    /// With --verify or --drill: fetch the backup from this target of girofle.conf into a scratch
+    /// directory first (a restic target is also checked: `restic check --read-data-subset`)
+    #[arg(long, value_name = "TARGET", requires = "reread")]
+    pub from: Option<String>,
     /// Mark this target of girofle.conf as Girofle's (once, before it is used): a target without
     /// its mark is refused
     #[arg(long, value_name = "TARGET", conflicts_with_all = ["all", "instances", "state", "to", "verify", "drill"])]
