@@ -7,6 +7,7 @@
 use crate::common;
 
 mod fresh;
+mod full;
 mod locks;
 mod verify;
 
