@@ -526,6 +526,8 @@ mod tests {
             &["--drill", "1", "--all"][..],
             &["--init-target", "off-site", "--to", "off-site"][..],
             &["--init-target", "off-site", "1"][..],
+            &["--from", "vault"][..],
+            &["1", "--from", "vault"][..],
         ] {
             assert!(args(refused).is_err(), "{refused:?}");
         }
@@ -547,6 +549,10 @@ mod tests {
         assert_eq!(drill.drill_options().wait_timeout, Duration::from_secs(60));
         let plain = args(&["--drill", "1"]).unwrap();
         assert_eq!(plain.drill_options().wait_timeout, DEFAULT_HEALTHY_TIMEOUT);
+        for reread in ["--drill", "--verify"] {
+            let from = args(&[reread, "1", "--from", "vault"]).unwrap();
+            assert_eq!(from.from.as_deref(), Some("vault"));
+        }
     }
 
     #[test]
