@@ -150,6 +150,19 @@ impl Remote {
         }
     }
 
+    /// The newest backup of each instance directory of `host` on a restic
+    /// target, from one listing; None on an rsync target, whose folders
+    /// are listed one by one.
+    pub fn newest_by_instance(
+        &self,
+        host: &str,
+    ) -> Result<Option<std::collections::BTreeMap<String, BackupId>>> {
+        match &self.engine {
+            Engine::Rsync(_) => Ok(None),
+            Engine::Restic(restic) => restic.newest_by_instance(host).map(Some),
+        }
+    }
+
     /// Sends the complete local backup `source` (named `id`) into `folder`
     /// on the target; returns what the target recorded of it.
     pub fn send(&self, source: &Path, folder: &str, id: &str) -> Result<Sent> {

@@ -13,6 +13,7 @@
 //! the address (which may hold credentials) nor the password is ever on a
 //! command line, and the password is removed from anything restic prints.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -366,6 +367,28 @@ impl Restic {
         ids.sort();
         ids.dedup();
         Ok(ids)
+    }
+
+    /// The newest backup ID of each instance directory (`noeud-gitlab-<N>`)
+    /// of `host`, from one listing of the repository: a check of many
+    /// instances opens it once, not once per instance.
+    pub fn newest_by_instance(&self, host: &str) -> Result<BTreeMap<String, BackupId>> {
+        let mut newest: BTreeMap<String, BackupId> = BTreeMap::new();
+        let tags = ["girofle".to_string(), format!("host={host}")];
+        for snapshot in self.snapshots(&tags)? {
+            let dir = snapshot
+                .tags
+                .iter()
+                .flatten()
+                .find_map(|tag| tag.strip_prefix("instance="));
+            if let (Some(dir), Some(id)) = (dir, snapshot.backup()) {
+                let slot = newest.entry(dir.to_string()).or_insert_with(|| id.clone());
+                if id > *slot {
+                    *slot = id;
+                }
+            }
+        }
+        Ok(newest)
     }
 
     /// The snapshot holding backup `id` of `folder`, if any.

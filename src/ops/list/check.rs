@@ -92,6 +92,16 @@ pub fn check(settings: &Settings, outcome: &Outcome) -> Vec<String> {
 /// is not this target's: not every instance is shipped everywhere.
 fn stale_snapshots(remote: &Remote, outcome: &Outcome) -> Vec<String> {
     let now = SystemTime::now();
+    let newest = match remote.newest_by_instance(&remote.host) {
+        Ok(Some(newest)) => newest,
+        Ok(None) => return Vec::new(),
+        Err(error) => {
+            return vec![format!(
+                "target `{}`: cannot list its snapshots: {error}",
+                remote.name
+            )];
+        }
+    };
     let mut problems = Vec::new();
     for entry in outcome
         .entries
@@ -102,28 +112,20 @@ fn stale_snapshots(remote: &Remote, outcome: &Outcome) -> Vec<String> {
             continue;
         };
         let dir_name = InstanceDir::new(Path::new(&entry.dir).into()).dir_name();
-        let folder = remote.instance_backups(&remote.host, &dir_name);
-        let who = format!("instance {} ({})", entry.number, entry.container);
-        let newest = match remote.list(&folder) {
-            Ok(ids) => ids.last().cloned(),
-            Err(error) => {
-                problems.push(format!(
-                    "target `{}`: cannot list the snapshots of {who}: {error}",
-                    remote.name
-                ));
-                continue;
-            }
+        let Some(newest) = newest.get(&dir_name) else {
+            continue;
         };
-        let Some(newest) = newest else { continue };
         let age = newest
             .started()
             .and_then(|at| now.duration_since(at).ok())
             .map_or(0, |age| age.as_secs());
         if age > interval * 2 {
             problems.push(format!(
-                "target `{}`: the newest snapshot of {who}, backup {newest}, is {} old, more than \
-                 twice its schedule's interval ({})",
+                "target `{}`: the newest snapshot of instance {} ({}), backup {newest}, is {} old, \
+                 more than twice its schedule's interval ({})",
                 remote.name,
+                entry.number,
+                entry.container,
                 age_text(age),
                 age_text(interval * 2)
             ));
