@@ -87,6 +87,10 @@ pub struct Target {
     pub keep_weekly: Option<NonZeroU32>,
     /// restic: the newest snapshot of each of that many months is kept.
     pub keep_monthly: Option<NonZeroU32>,
+    /// restic: how much of the repository's data `girofle-backup --verify
+    /// --from` re-reads (`restic check --read-data-subset`): `N%` or `n/t`
+    /// [default: `5%`].
+    pub check_read_data_subset: Option<String>,
     /// SSH port.
     pub port: Option<u16>,
     /// SSH private key.
@@ -102,6 +106,23 @@ pub struct Target {
     pub timeout: Option<NonZeroU32>,
 }
 
+/// restic's `--read-data-subset` forms Girofle accepts: `N%` (0 < N ≤ 100)
+/// and `n/t` (1 ≤ n ≤ t).
+fn valid_subset(text: &str) -> bool {
+    if let Some(percent) = text.strip_suffix('%') {
+        return percent
+            .parse::<f64>()
+            .is_ok_and(|p| p > 0.0 && p <= 100.0 && !percent.starts_with('+'));
+    }
+    match text.split_once('/') {
+        Some((n, t)) => match (n.parse::<u32>(), t.parse::<u32>()) {
+            (Ok(n), Ok(t)) => n >= 1 && n <= t,
+            _ => false,
+        },
+        None => false,
+    }
+}
+
 impl Target {
     /// The keys that belong to one kind and not the other, and what a
     /// restic target needs: a password file named by an absolute path.
@@ -114,6 +135,10 @@ impl Target {
                     ("keep_daily", self.keep_daily.is_some()),
                     ("keep_weekly", self.keep_weekly.is_some()),
                     ("keep_monthly", self.keep_monthly.is_some()),
+                    (
+                        "check_read_data_subset",
+                        self.check_read_data_subset.is_some(),
+                    ),
                 ];
                 if let Some((key, _)) = restic_only.iter().find(|(_, set)| *set) {
                     return Err(format!(
@@ -147,6 +172,14 @@ impl Target {
                         ));
                     }
                     Some(_) => {}
+                }
+                if let Some(subset) = &self.check_read_data_subset
+                    && !valid_subset(subset)
+                {
+                    return Err(format!(
+                        "check_read_data_subset = {subset:?} is neither a percentage (`5%`, \
+                         more than 0 and at most 100) nor a part `n/t` (`1/7`)"
+                    ));
                 }
                 check_restic_url(&self.url)?;
             }

@@ -36,6 +36,18 @@ enum Engine {
     Restic(restic::Restic),
 }
 
+/// What a target recorded of a backup sent there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sent {
+    /// The restic snapshot holding it (its full ID): what an operator
+    /// names to `restic restore` by hand. None on an rsync target, whose
+    /// copy is found by its path.
+    pub snapshot: Option<String>,
+    /// What the target said of it (a restic snapshot's new and changed
+    /// files, the bytes it added), for the log.
+    pub note: Option<String>,
+}
+
 /// This host's name on targets: `[girofle] host`, else the machine's host name.
 pub fn host_name(conf: &Conf) -> String {
     conf.girofle.host.clone().unwrap_or_else(|| {
@@ -79,6 +91,11 @@ impl Remote {
         format!("{host}/{dir_name}/bckups")
     }
 
+    /// Whether the target is a restic repository.
+    pub fn is_restic(&self) -> bool {
+        matches!(&self.engine, Engine::Restic(_))
+    }
+
     /// Whether the target refuses deletion (a restic `append_only` target):
     /// Girofle never prunes there.
     pub fn append_only(&self) -> bool {
@@ -113,6 +130,18 @@ impl Remote {
         }
     }
 
+    /// Re-reads the target's own integrity data where it keeps any: a
+    /// restic repository is checked (`restic check --read-data-subset`, the
+    /// target's `check_read_data_subset`, 5% by default); an rsync target
+    /// has none, its copies are checked by their MANIFEST once fetched.
+    /// Returns what was checked, for the log.
+    pub fn verify_data(&self) -> Result<Option<String>> {
+        match &self.engine {
+            Engine::Rsync(rsync) => rsync.check().map(|()| None),
+            Engine::Restic(restic) => restic.verify_data().map(Some),
+        }
+    }
+
     /// The complete backup IDs in `folder` on the target, oldest first.
     pub fn list(&self, folder: &str) -> Result<Vec<BackupId>> {
         match &self.engine {
@@ -121,13 +150,25 @@ impl Remote {
         }
     }
 
-    /// Sends the complete local backup `source` (named `id`) into `folder`
-    /// on the target; returns what the target recorded of it (a restic
-    /// snapshot's ID and the bytes it added), for the log.
-    pub fn send(&self, source: &Path, folder: &str, id: &str) -> Result<Option<String>> {
+    /// The newest backup of each instance directory of `host` on a restic
+    /// target, from one listing; None on an rsync target, whose folders
+    /// are listed one by one.
+    pub fn newest_by_instance(
+        &self,
+        host: &str,
+    ) -> Result<Option<std::collections::BTreeMap<String, BackupId>>> {
         match &self.engine {
-            Engine::Rsync(rsync) => rsync.send(source, folder, id).map(|()| None),
-            Engine::Restic(restic) => restic.send(source, folder, id).map(Some),
+            Engine::Rsync(_) => Ok(None),
+            Engine::Restic(restic) => restic.newest_by_instance(host).map(Some),
+        }
+    }
+
+    /// Sends the complete local backup `source` (named `id`) into `folder`
+    /// on the target; returns what the target recorded of it.
+    pub fn send(&self, source: &Path, folder: &str, id: &str) -> Result<Sent> {
+        match &self.engine {
+            Engine::Rsync(rsync) => rsync.send(source, folder, id).map(|()| Sent::default()),
+            Engine::Restic(restic) => restic.send(source, folder, id),
         }
     }
 

@@ -259,6 +259,32 @@ fn bad_restic_targets_are_refused_with_their_section() {
         1,
         "`append_only` is for restic targets only",
     );
+    for bad in ["0%", "101%", "five", "2/1", "0/3", "5"] {
+        refused(
+            &format!(
+                "{restic}url = \"/srv/restic\"\npassword_file = \"/root/p\"\n\
+                 check_read_data_subset = \"{bad}\"\n"
+            ),
+            3,
+            "check_read_data_subset",
+        );
+    }
+    for good in ["5%", "0.5%", "100%", "1/7", "7/7"] {
+        let text = format!(
+            "{restic}url = \"/srv/restic\"\npassword_file = \"/root/p\"\n\
+             check_read_data_subset = \"{good}\"\n"
+        );
+        let conf = Conf::parse(&text).unwrap_or_else(|e| panic!("{good}: {e}"));
+        assert_eq!(
+            conf.targets["vault"].check_read_data_subset.as_deref(),
+            Some(good)
+        );
+    }
+    refused(
+        "[targets.off-site]\nurl = \"/mnt/offsite\"\ncheck_read_data_subset = \"5%\"\n",
+        1,
+        "`check_read_data_subset` is for restic targets only",
+    );
     refused(
         "[targets.off-site]\nurl = \"/mnt/offsite\"\nkeep_daily = 0\n",
         3,

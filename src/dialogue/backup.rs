@@ -16,7 +16,10 @@ pub fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
     let home = settings.home();
     if let Some(instance) = &args.verify {
         let bar = progress::Bar::start();
-        let verified = backup::verify(home, instance, args.backup.as_deref());
+        let verified = match &args.from {
+            Some(target) => backup::verify_from(settings, instance, target, args.backup.as_deref()),
+            None => backup::verify(home, instance, args.backup.as_deref()),
+        };
         bar.finish();
         let verified = verified?;
         for problem in &verified.problems {
@@ -25,15 +28,14 @@ pub fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
         if verified.problems.is_empty() {
             eprintln!(
                 "{}: {} entries, all as in its MANIFEST",
-                verified.path.display(),
-                verified.entries
+                verified.what, verified.entries
             );
             return Ok(Exit::Done);
         }
         let count = verified.problem_count;
         return Err(Error::failed(format!(
             "{}: {count} entr{} differ from its MANIFEST",
-            verified.path.display(),
+            verified.what,
             if count == 1 { "y" } else { "ies" }
         )));
     }
@@ -44,12 +46,21 @@ pub fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
     }
     if let Some(instance) = &args.drill {
         let bar = progress::Bar::start();
-        let drilled = backup::drill(
-            settings,
-            instance,
-            args.backup.as_deref(),
-            &args.drill_options(),
-        );
+        let drilled = match &args.from {
+            Some(target) => backup::drill_from(
+                settings,
+                instance,
+                target,
+                args.backup.as_deref(),
+                &args.drill_options(),
+            ),
+            None => backup::drill(
+                settings,
+                instance,
+                args.backup.as_deref(),
+                &args.drill_options(),
+            ),
+        };
         bar.finish();
         let drilled = drilled?;
         for warning in &drilled.warnings {

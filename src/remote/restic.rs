@@ -13,8 +13,8 @@
 //! the address (which may hold credentials) nor the password is ever on a
 //! command line, and the password is removed from anything restic prints.
 
+use std::collections::BTreeMap;
 use std::io::Write;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::OnceLock;
@@ -22,13 +22,20 @@ use std::sync::OnceLock;
 use anyhow::Context;
 use serde::Deserialize;
 
-use super::dying_with_parent;
+mod parse;
+
+use parse::{check_password_file, folder_tags, parse_version, short};
+
+use super::{Sent, dying_with_parent};
 use crate::conf::Target;
 use crate::error::{Error, Result};
 use crate::home::BackupId;
 
 /// The tag of Girofle's marker snapshot.
 const MARKER_TAG: &str = "girofle-marker";
+
+/// How much of the data `restic check` re-reads unless the target says.
+pub const DEFAULT_CHECK_SUBSET: &str = "5%";
 
 /// The oldest restic whose flags and JSON Girofle relies on (Debian 12's).
 const OLDEST_VERSION: (u32, u32) = (0, 14);
@@ -45,6 +52,8 @@ pub struct Restic {
     keep_daily: Option<u32>,
     keep_weekly: Option<u32>,
     keep_monthly: Option<u32>,
+    /// How much data `verify_data` re-reads (`--read-data-subset`).
+    check_subset: String,
     /// `restic version`, asked once, before the first command.
     version: OnceLock<(u32, u32, u32)>,
 }
@@ -112,6 +121,10 @@ impl Restic {
             keep_daily: target.keep_daily.map(|n| n.get()),
             keep_weekly: target.keep_weekly.map(|n| n.get()),
             keep_monthly: target.keep_monthly.map(|n| n.get()),
+            check_subset: target
+                .check_read_data_subset
+                .clone()
+                .unwrap_or_else(|| DEFAULT_CHECK_SUBSET.to_string()),
             version: OnceLock::new(),
         })
     }
@@ -322,6 +335,28 @@ impl Restic {
         Ok(())
     }
 
+    /// `restic check --read-data-subset`: the repository's structure, and
+    /// that part of its data re-read and compared with its hashes. Returns
+    /// what was checked, for the log.
+    pub fn verify_data(&self) -> Result<String> {
+        self.check()?;
+        self.run(
+            &["check", "--read-data-subset", &self.check_subset],
+            None,
+            None,
+        )
+        .map_err(|error| {
+            error.context(format!(
+                "target `{}`: the repository does not pass restic check",
+                self.name
+            ))
+        })?;
+        Ok(format!(
+            "restic check passed, {} of the data re-read",
+            self.check_subset
+        ))
+    }
+
     /// The complete backup IDs of `folder`, oldest first.
     pub fn list(&self, folder: &str) -> Result<Vec<BackupId>> {
         let mut ids: Vec<BackupId> = self
@@ -332,6 +367,28 @@ impl Restic {
         ids.sort();
         ids.dedup();
         Ok(ids)
+    }
+
+    /// The newest backup ID of each instance directory (`noeud-gitlab-<N>`)
+    /// of `host`, from one listing of the repository: a check of many
+    /// instances opens it once, not once per instance.
+    pub fn newest_by_instance(&self, host: &str) -> Result<BTreeMap<String, BackupId>> {
+        let mut newest: BTreeMap<String, BackupId> = BTreeMap::new();
+        let tags = ["girofle".to_string(), format!("host={host}")];
+        for snapshot in self.snapshots(&tags)? {
+            let dir = snapshot
+                .tags
+                .iter()
+                .flatten()
+                .find_map(|tag| tag.strip_prefix("instance="));
+            if let (Some(dir), Some(id)) = (dir, snapshot.backup()) {
+                let slot = newest.entry(dir.to_string()).or_insert_with(|| id.clone());
+                if id > *slot {
+                    *slot = id;
+                }
+            }
+        }
+        Ok(newest)
     }
 
     /// The snapshot holding backup `id` of `folder`, if any.
@@ -345,10 +402,16 @@ impl Restic {
     /// earlier snapshot of `folder` is its parent, so that files unchanged
     /// (the same inode: Girofle's increments are hard links) are not re-read.
     /// Returns the snapshot's ID and what it added.
-    pub fn send(&self, source: &Path, folder: &str, id: &str) -> Result<String> {
+    pub fn send(&self, source: &Path, folder: &str, id: &str) -> Result<Sent> {
         self.check()?;
         if let Some(there) = self.snapshot_of(folder, id)? {
-            return Ok(format!("snapshot {} (already there)", short(&there.id)));
+            return Ok(Sent {
+                note: Some(format!(
+                    "restic snapshot {} (already there)",
+                    short(&there.id)
+                )),
+                snapshot: Some(there.id),
+            });
         }
         let tags = folder_tags(folder)?;
         let mut parent = None;
@@ -413,13 +476,22 @@ impl Restic {
                 self.name
             ))
         })?;
-        Ok(format!(
-            "restic snapshot {} ({} new, {} changed files; {} bytes added)",
-            short(&summary.snapshot_id),
-            summary.files_new,
-            summary.files_changed,
-            summary.data_added
-        ))
+        // restic 0.14's summary gives the short ID: the full one is what
+        // stays unambiguous in a repository that grows for years.
+        let snapshot = match self.snapshot_of(folder, id) {
+            Ok(Some(there)) if there.id.starts_with(&summary.snapshot_id) => there.id,
+            _ => summary.snapshot_id.clone(),
+        };
+        Ok(Sent {
+            note: Some(format!(
+                "restic snapshot {} ({} new, {} changed files; {} bytes added)",
+                short(&summary.snapshot_id),
+                summary.files_new,
+                summary.files_changed,
+                summary.data_added
+            )),
+            snapshot: Some(snapshot),
+        })
     }
 
     /// Restores backup `id` of `folder` into `destination` (made afresh:
@@ -495,78 +567,6 @@ impl Restic {
         }
         Ok(removed)
     }
-}
-
-/// The tags of the snapshots of a folder of the target's layout:
-/// `HOST/noeud-gitlab-<N>/bckups` or `HOST/sauvegardes`.
-fn folder_tags(folder: &str) -> Result<Vec<String>> {
-    let parts: Vec<&str> = folder.split('/').collect();
-    let plain = |part: &str| !part.is_empty() && !part.contains(',') && part != "." && part != "..";
-    match parts.as_slice() {
-        [host, dir, "bckups"] if plain(host) && plain(dir) => Ok(vec![
-            "girofle".into(),
-            format!("host={host}"),
-            format!("instance={dir}"),
-        ]),
-        [host, "sauvegardes"] if plain(host) => Ok(vec![
-            "girofle".into(),
-            format!("host={host}"),
-            "state".into(),
-        ]),
-        _ => Err(Error::usage(format!(
-            "`{folder}` is not a folder of a restic target (HOST/noeud-gitlab-<N>/bckups or HOST/sauvegardes)"
-        ))),
-    }
-}
-
-/// A snapshot ID as restic shows it.
-fn short(id: &str) -> &str {
-    id.get(..8).unwrap_or(id)
-}
-
-/// `restic 0.14.0 compiled with go1.19.8 on linux/amd64` → `(0, 14, 0)`.
-fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
-    let word = text.split_whitespace().nth(1)?;
-    let mut numbers = word.split('.').map(|n| {
-        n.chars()
-            .take_while(char::is_ascii_digit)
-            .collect::<String>()
-            .parse()
-            .ok()
-    });
-    Some((
-        numbers.next()??,
-        numbers.next()??,
-        numbers.next().flatten().unwrap_or(0),
-    ))
-}
-
-/// The password file must be a file of root's that no one else may read or
-/// replace; the message names the file, never what it holds.
-fn check_password_file(name: &str, path: &Path) -> Result<()> {
-    // Not followed: a link is something else to trust, refused like a directory.
-    let metadata = std::fs::symlink_metadata(path).map_err(|error| {
-        Error::usage(format!(
-            "target `{name}`: cannot read its password_file {}: {error}",
-            path.display()
-        ))
-    })?;
-    if !metadata.is_file() {
-        return Err(Error::usage(format!(
-            "target `{name}`: its password_file {} is not a plain file (a directory or a symbolic link?)",
-            path.display()
-        )));
-    }
-    if metadata.uid() != 0 || metadata.mode() & 0o077 != 0 {
-        return Err(Error::usage(format!(
-            "target `{name}`: its password_file {} (owner uid {}, mode {:o}) must be root's and \
-             readable by no one else: `chown root:root {1}` and `chmod 600 {1}`",
-            path.display(),
-            metadata.uid(),
-            metadata.mode() & 0o7777
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

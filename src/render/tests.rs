@@ -77,6 +77,15 @@ pub(super) fn shipped_to(name: &str, errors: &[&str]) -> TargetReport {
         } else {
             Vec::new()
         },
+        snapshots: if errors.is_empty() && name == "vault" {
+            [(
+                format!("gitlab-host-1/noeud-gitlab-3/bckups/{ID}"),
+                "4f9c2b1e0d8a7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b".to_string(),
+            )]
+            .into()
+        } else {
+            Default::default()
+        },
         errors: errors.iter().map(|e| e.to_string()).collect(),
         duration: Duration::from_millis(8113),
     }
@@ -92,6 +101,19 @@ fn backup_of_one_instance_shipped() {
         ..backup::Outcome::default()
     };
     insta::assert_json_snapshot!(json(&super::backup::document(&outcome)));
+}
+
+#[test]
+fn backup_of_one_instance_shipped_to_a_restic_target() {
+    let outcome = backup::Outcome {
+        made: vec![made(3)],
+        shipped: vec![format!("gitlab-host-1/noeud-gitlab-3/bckups/{ID}")],
+        instances: vec![report(3, "docs", None)],
+        targets: vec![shipped_to("vault", &[])],
+        ..backup::Outcome::default()
+    };
+    let document = json(&super::backup::document(&outcome));
+    insta::assert_json_snapshot!(document["targets"]);
 }
 
 #[test]

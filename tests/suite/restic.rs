@@ -6,7 +6,10 @@
 
 use crate::common;
 
+mod fresh;
+mod full;
 mod locks;
+mod verify;
 
 use std::collections::BTreeMap;
 use std::fs;

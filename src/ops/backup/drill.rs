@@ -68,8 +68,22 @@ pub fn drill(
     let row = inventory::find(&rows, spec)
         .ok_or_else(|| Error::usage(format!("no instance `{spec}` in the inventory")))?
         .clone();
+    let path = find_backup(&home.instance_of(&row), backup)?;
+    drill_at(settings, &row, &path, options)
+}
+
+/// Drills the backup at `path` (a local one, or a copy fetched from a
+/// target) of the instance of `row`.
+pub(super) fn drill_at(
+    settings: &Settings,
+    row: &Row,
+    path: &Path,
+    options: &DrillOptions,
+) -> Result<Drilled> {
+    let home = settings.home();
+    let row = row.clone();
     let instance = home.instance_of(&row);
-    let path = find_backup(&instance, backup)?;
+    let path = path.to_path_buf();
     let id = path
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())

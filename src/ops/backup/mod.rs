@@ -9,6 +9,7 @@
 //! the very last step. A backup is whole or invisible.
 
 mod drill;
+mod from_target;
 mod instance;
 mod observe;
 pub mod plan;
@@ -33,6 +34,7 @@ use crate::settings::Settings;
 use crate::snapshot::SyncStats;
 
 pub use drill::{DrillOptions, Drilled, drill};
+pub use from_target::{drill_from, verify_from};
 pub use instance::backup_instance;
 pub use observe::dry_run;
 pub use plan::Plan;
@@ -127,6 +129,10 @@ pub struct Args {
     /// With --verify or --drill: the backup [default: the newest]
     #[arg(long, value_name = "ID", requires = "reread")]
     pub backup: Option<String>,
+    /// With --verify or --drill: fetch the backup from this target of girofle.conf into a scratch
+    /// directory first (a restic target is also checked: `restic check --read-data-subset`)
+    #[arg(long, value_name = "TARGET", requires = "reread")]
+    pub from: Option<String>,
     /// Mark this target of girofle.conf as Girofle's (once, before it is used): a target without
     /// its mark is refused
     #[arg(long, value_name = "TARGET", conflicts_with_all = ["all", "instances", "state", "to", "verify", "drill"])]
@@ -223,6 +229,9 @@ pub struct TargetReport {
     pub name: String,
     /// What was sent: `<folder>/<ID>`.
     pub shipped: Vec<String>,
+    /// The restic snapshot holding each backup sent, by `<folder>/<ID>`
+    /// (empty on an rsync target, whose copies are found by path).
+    pub snapshots: std::collections::BTreeMap<String, String>,
     /// What failed, one item each.
     pub errors: Vec<String>,
     /// How long the shipping took.
@@ -517,6 +526,8 @@ mod tests {
             &["--drill", "1", "--all"][..],
             &["--init-target", "off-site", "--to", "off-site"][..],
             &["--init-target", "off-site", "1"][..],
+            &["--from", "vault"][..],
+            &["1", "--from", "vault"][..],
         ] {
             assert!(args(refused).is_err(), "{refused:?}");
         }
@@ -538,6 +549,10 @@ mod tests {
         assert_eq!(drill.drill_options().wait_timeout, Duration::from_secs(60));
         let plain = args(&["--drill", "1"]).unwrap();
         assert_eq!(plain.drill_options().wait_timeout, DEFAULT_HEALTHY_TIMEOUT);
+        for reread in ["--drill", "--verify"] {
+            let from = args(&[reread, "1", "--from", "vault"]).unwrap();
+            assert_eq!(from.from.as_deref(), Some("vault"));
+        }
     }
 
     #[test]

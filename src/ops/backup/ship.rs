@@ -31,6 +31,15 @@ pub(super) fn ship_all(
         outcome.failures.push((what, error));
     };
     let mut shipped = Vec::new();
+    let mut snapshots = std::collections::BTreeMap::new();
+    let mut keep = |sent: Vec<(String, Option<String>)>, shipped: &mut Vec<String>| {
+        for (what, snapshot) in sent {
+            if let Some(snapshot) = snapshot {
+                snapshots.insert(what.clone(), snapshot);
+            }
+            shipped.push(what);
+        }
+    };
     for row in rows {
         let instance = home.instance_of(row);
         let what = format!("shipping instance {} to `{}`", row.number, remote.name);
@@ -52,7 +61,7 @@ pub(super) fn ship_all(
             ship(home, remote, conf, &instance.backups(), &folder, &made)
         });
         match result {
-            Ok(sent) => shipped.extend(sent),
+            Ok(sent) => keep(sent, &mut shipped),
             Err(error) => fail(what, error),
         }
     }
@@ -61,7 +70,7 @@ pub(super) fn ship_all(
         let folder = format!("{}/sauvegardes", remote.host);
         let ids = crate::home::backup_ids_in(&home.state_backups());
         match ship(home, remote, conf, &home.state_backups(), &folder, &ids) {
-            Ok(sent) => shipped.extend(sent),
+            Ok(sent) => keep(sent, &mut shipped),
             Err(error) => fail(format!("shipping the state to `{}`", remote.name), error),
         }
     }
@@ -78,6 +87,7 @@ pub(super) fn ship_all(
     outcome.targets.push(super::TargetReport {
         name: remote.name.clone(),
         shipped: shipped.clone(),
+        snapshots,
         errors,
         duration,
     });
@@ -87,6 +97,7 @@ pub(super) fn ship_all(
 /// Sends the local complete backups newer than the newest one on the target
 /// (only the newest when the target has none yet; a partial left there by
 /// an interrupted run is completed), then applies the target's retention.
+/// Returns each `<folder>/<ID>` sent with its restic snapshot, if any.
 fn ship(
     home: &Home,
     remote: &Remote,
@@ -94,18 +105,27 @@ fn ship(
     local: &Path,
     folder: &str,
     ids: &[BackupId],
-) -> Result<Vec<String>> {
+) -> Result<Vec<(String, Option<String>)>> {
     remote.prepare(folder)?;
     let there = remote.list(folder)?;
     let mut sent = Vec::new();
     for id in to_send(ids, there.last()) {
         let record = remote.send(&local.join(id.as_str()), folder, id.as_str())?;
-        let record = record.map(|r| format!(": {r}")).unwrap_or_default();
+        let note = record.note.map(|r| format!(": {r}")).unwrap_or_default();
+        // The full ID, so that the log alone lets an operator find the copy.
+        let snapshot = record
+            .snapshot
+            .as_ref()
+            .map(|s| format!(" [snapshot {s}]"))
+            .unwrap_or_default();
         home.log(
             "backup",
-            &format!("{folder}/{id} shipped to target `{}`{record}", remote.name),
+            &format!(
+                "{folder}/{id} shipped to target `{}`{note}{snapshot}",
+                remote.name
+            ),
         );
-        sent.push(format!("{folder}/{id}"));
+        sent.push((format!("{folder}/{id}"), record.snapshot));
     }
     if remote.append_only() {
         home.log(

@@ -10,8 +10,12 @@ use crate::snapshot;
 /// The result of re-reading a backup.
 #[derive(Debug)]
 pub struct Verified {
-    /// The backup's path.
+    /// The backup's path (a scratch copy's, gone once verified, for one
+    /// fetched from a target).
     pub path: PathBuf,
+    /// The backup as messages name it: its path, or its folder and ID on
+    /// the target it was fetched from.
+    pub what: String,
     /// Entries in its MANIFEST.
     pub entries: usize,
     /// What differs: the first differences, in path order.
@@ -33,6 +37,7 @@ pub fn verify(home: &Home, spec: &str, backup: Option<&str>) -> Result<Verified>
         Error::Failed(error.context(format!("{} cannot be verified", path.display())))
     })?;
     Ok(Verified {
+        what: path.display().to_string(),
         path,
         entries: verification.entries,
         problems: verification.problems,

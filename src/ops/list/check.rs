@@ -2,6 +2,7 @@
 //! monitoring system or a daily cron mail.
 
 use std::path::Path;
+use std::time::SystemTime;
 
 use super::Outcome;
 use crate::home::InstanceDir;
@@ -63,13 +64,72 @@ pub fn check(settings: &Settings, outcome: &Outcome) -> Vec<String> {
     match settings.conf() {
         Ok(conf) => {
             for name in conf.targets.keys() {
-                let usable = Remote::from_conf(conf, name).and_then(|remote| remote.check());
-                if let Err(error) = usable {
-                    problems.push(format!("target `{name}` is not usable: {error}"));
+                let remote = Remote::from_conf(conf, name);
+                match remote
+                    .as_ref()
+                    .map_err(|e| e.to_string())
+                    .and_then(|remote| {
+                        remote.check().map_err(|e| e.to_string())?;
+                        Ok(remote)
+                    }) {
+                    Err(error) => problems.push(format!("target `{name}` is not usable: {error}")),
+                    Ok(remote) if remote.is_restic() => {
+                        problems.extend(stale_snapshots(remote, outcome));
+                    }
+                    Ok(_) => {}
                 }
             }
         }
         Err(error) => problems.push(format!("girofle.conf: {error}")),
+    }
+    problems
+}
+
+/// The instances whose newest snapshot on the restic target `remote` is
+/// older than twice their schedule's interval: the rule of the local
+/// backups, so that an off-site copy that stopped arriving is seen as
+/// soon as a local one would be. An instance with no snapshot there at all
+/// is not this target's: not every instance is shipped everywhere.
+fn stale_snapshots(remote: &Remote, outcome: &Outcome) -> Vec<String> {
+    let now = SystemTime::now();
+    let newest = match remote.newest_by_instance(&remote.host) {
+        Ok(Some(newest)) => newest,
+        Ok(None) => return Vec::new(),
+        Err(error) => {
+            return vec![format!(
+                "target `{}`: cannot list its snapshots: {error}",
+                remote.name
+            )];
+        }
+    };
+    let mut problems = Vec::new();
+    for entry in outcome
+        .entries
+        .iter()
+        .filter(|entry| entry.state == "commissioned")
+    {
+        let Some(interval) = entry.backup_interval_seconds else {
+            continue;
+        };
+        let dir_name = InstanceDir::new(Path::new(&entry.dir).into()).dir_name();
+        let Some(newest) = newest.get(&dir_name) else {
+            continue;
+        };
+        let age = newest
+            .started()
+            .and_then(|at| now.duration_since(at).ok())
+            .map_or(0, |age| age.as_secs());
+        if age > interval * 2 {
+            problems.push(format!(
+                "target `{}`: the newest snapshot of instance {} ({}), backup {newest}, is {} old, \
+                 more than twice its schedule's interval ({})",
+                remote.name,
+                entry.number,
+                entry.container,
+                age_text(age),
+                age_text(interval * 2)
+            ));
+        }
     }
     problems
 }
