@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 use girofle_base::{edge, help};
 use girofle_client::dialogue::{self, Cli};
-use girofle_client::{git, words};
+use girofle_client::{git, lang, words};
 
 fn main() -> ExitCode {
     // Run by git as its GIT_ASKPASS (older git, which ignores the token's
@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         }
     }
     words::init_local_offset();
+    lang::init_from_env();
     // The same parse as `Cli::parse()`, with the help's page and `--generate` of every binary.
     let command = dialogue::PAGE.decorate(Cli::command());
     if let Some(exit) = help::generate_if_asked(&command) {

@@ -209,10 +209,7 @@ fn act(client: &Client, folder: Option<&Path>, action: &Action) -> Result<Exit> 
             yes,
         } => {
             if *take_over && !*yes {
-                confirm(
-                    "Take the folder over? Changes never sent from the other machine will be kept \
-                     aside there, not brought here.",
-                )?;
+                confirm(&crate::tr!("confirm-take-over"))?;
             }
             say(client.get(name, dir.as_deref(), *take_over)?)
         }
@@ -222,18 +219,21 @@ fn act(client: &Client, folder: Option<&Path>, action: &Action) -> Result<Exit> 
             say(notes)?;
             let remove = *yes
                 || (interactive()
-                    && read_answer(&format!(
-                        "Your folder as it was is in {}. Remove it? [y/N] ",
-                        aside.display()
-                    ))?
-                    .eq_ignore_ascii_case("y"));
+                    && said_yes(&read_answer(&format!(
+                        "{} {} ",
+                        crate::tr!("ask-remove-aside", dir = aside.display().to_string()),
+                        crate::tr!("yes-no")
+                    ))?));
             if remove {
                 std::fs::remove_dir_all(&aside)?;
-                eprintln!("Removed {}.", aside.display());
+                eprintln!(
+                    "{}",
+                    crate::tr!("removed-aside", dir = aside.display().to_string())
+                );
             } else {
                 eprintln!(
-                    "Your folder as it was is kept in {}; remove it when you no longer need it.",
-                    aside.display()
+                    "{}",
+                    crate::tr!("kept-aside", dir = aside.display().to_string())
                 );
             }
             Ok(Exit::Done)
@@ -268,13 +268,21 @@ fn interactive() -> bool {
 
 fn confirm(question: &str) -> Result<()> {
     if !interactive() {
-        return Err(Error::usage(
-            "this needs your confirmation: run it on a terminal, or add --yes",
-        ));
+        return Err(Error::usage(crate::tr!("needs-confirmation")));
     }
-    if read_answer(&format!("{question} [y/N] "))?.eq_ignore_ascii_case("y") {
+    if said_yes(&read_answer(&format!(
+        "{question} {} ",
+        crate::tr!("yes-no")
+    ))?) {
         Ok(())
     } else {
-        Err(Error::usage("nothing was done"))
+        Err(Error::usage(crate::tr!("nothing-done")))
     }
+}
+
+/// "y" in English, "o" (oui) in French, and "y" whatever the language: a
+/// person used to either is understood.
+fn said_yes(answer: &str) -> bool {
+    let answer = answer.trim().to_lowercase();
+    answer == "y" || answer == crate::tr!("yes-letter") || answer == crate::tr!("yes-word")
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use crate::beneath::{Problem, Root};
 use crate::session::Notes;
 use crate::state::Kind;
+use crate::tr;
 use crate::tree;
 use crate::words;
 use girofle_base::error::Result;
@@ -34,19 +35,15 @@ impl Work<'_> {
                         .state
                         .by
                         .clone()
-                        .unwrap_or_else(|| "another machine".into());
+                        .unwrap_or_else(|| tr!("another-machine"));
                     let by = by
                         .strip_prefix(&format!("{}/", self.client.config.person))
                         .map(str::to_string)
                         .unwrap_or(by);
-                    let at = found
-                        .state
-                        .at
-                        .map(|at| format!(" at {}", words::when(at)))
-                        .unwrap_or_default();
-                    notes.say(format!(
-                        "{by} took this folder over{at}, without the changes made here."
-                    ));
+                    notes.say(match found.state.at {
+                        Some(at) => tr!("taken-over-at", by = by, at = words::when(at)),
+                        None => tr!("taken-over", by = by),
+                    });
                     self.folder.written = Some(found.commit.clone());
                     self.bring_together(notes)?;
                     return Ok(true);

@@ -1,0 +1,82 @@
+not-a-folder = { $dir } is not a folder
+too-wide = { $dir } is too wide to be one saved folder: choose a folder inside it
+already-saved-folder = { $dir } is already a saved folder
+inside-saved-folder = { $dir } is inside the saved folder { $other }: it is saved with it already
+holds-saved-folder = { $dir } holds the saved folder { $other }: a saved folder cannot hold another
+already-here-at = { $folder } is already on this machine at { $dir }
+name-clash = You already have a folder named { $name } on the server: this one is { $folder } there.
+new-sent = { $dir } is now a saved folder ({ $folder } on the server); its first version is sent.
+new-offline = { $dir } is now a saved folder, but the server could not be reached to send its first version: run `girofle-client sync` later.
+new-refused = the server did not take the first version ({ $why })
+exists-elsewhere = you already have a folder named { $name } on the server ({ $folder }), not on this computer: bring it here with `girofle-client get { $path }`, or rename this folder
+name-refused = the server would not make { $name } a saved folder: { $why }. Give the folder a simpler name and try again.
+name-refused-why = it refused the name
+too-many-named = you have many folders named { $name } on the server already: give this one another name
+one-per-machine = { $folder } is already on this machine, at { $dir }: one folder per machine
+not-empty = { $dir } exists already and is not empty: name another place
+around-saved-folder = { $dir } would be inside or around the saved folder { $other }
+unreachable-at = { $url }: the server cannot be reached
+never-sent-yours = { $what } were never sent; sync there first
+never-sent-theirs = { $what } were never sent; they must sync there first
+or-take-over = (or take the folder over with --take-over: that work is then kept aside on that machine, never lost)
+took-over = Took the folder over: { $what } will be kept aside there the next time the client runs on { $machine }.
+unreachable = the server cannot be reached
+take-over-raced = the other machine's state changed meanwhile: nothing was taken over; try again
+got-here = { $folder } is here, in { $dir }.
+remade = { $folder } was no longer at { $old }: it is remade in { $dir } with every version kept on this machine.
+no-such-person = the server knows no person named { $person }
+shared = { $who } may now get { $folder } and send versions to it.
+shared-already = { $who } could already get { $folder }.
+shared-now-sends = { $who } could already get { $folder } but not send versions to it; { $who } is now a Maintainer of it and may.
+saved-on = Saved on { $machine }
+saved-first = Saved the unsaved changes first ({ $files ->
+    [one] { $files } file
+   *[other] { $files } files
+    }).
+nothing-changed = Nothing changed since the last version.
+saved-version = Saved a new version ({ $files ->
+    [one] { $files } file
+   *[other] { $files } files
+    } changed).
+saved-offline = The server cannot be reached: it will know of this version when this machine is back online.
+unreachable-nothing-sent = the server cannot be reached: nothing was sent; your versions are safe here
+brought-in = Brought in { $versions ->
+    [one] { $versions } new version
+   *[other] { $versions } new versions
+    } from the server.
+both-ahead = the server has { $versions ->
+    [one] { $versions } version
+   *[other] { $versions } versions
+    } this machine lacks, and this machine has changes the server lacks: run `girofle-client resolve` to bring them together (nothing will be lost)
+all-on-server = Everything is already on the server.
+sent = Sent: the server has every version of this folder.
+server-moved = the server received other versions meanwhile: run `girofle-client resolve`
+sent-none-taken-over = nothing was sent: another machine took this folder over
+sent-none-raced = nothing was sent: the server's record of this machine changed meanwhile; run `girofle-client sync` again
+your-changes-since = your changes on { $machine } since { $since }
+your-changes = your changes on { $machine }
+their-changes-since = { $person }'s changes on { $machine } since { $since }
+their-changes = { $person }'s changes on { $machine }
+not-a-saved-folder = { $name } is on the server but is not a saved folder
+no-access = the server refused: { $name } does not exist or you have no access to it
+no-folder-named = you have no saved folder named { $name } (`girofle-client get` without a name lists them)
+several-named = several folders are named { $name }: { $folders }; name one of them in full
+another-machine = another machine
+taken-over-at = { $by } took this folder over at { $at }, without the changes made here.
+taken-over = { $by } took this folder over, without the changes made here.
+still-pending = { $files ->
+    [one] { $files } file still waits
+   *[other] { $files } files still wait
+    } for your choice: run `girofle-client resolve`
+unwritable = the server's version of { $folder } holds { $files ->
+    [one] { $files } file
+   *[other] { $files } files
+    } that cannot be put in a folder, so nothing of it was written and your folder is as it was: { $names }. Ask whoever sent it to remove { $files ->
+    [one] it
+   *[other] them
+    }
+token-refused = the server refused your access token (it may have expired): make a new one and run `girofle-client setup`
+read-only = the server refused: you may read { $folder } but not send versions to it
+access-refused = the server refused access to { $folder }: it does not exist any more, or it is not shared with you any more
+not-in-saved-folder = { $dir } is not a saved folder: go into one (or name it with --folder), or make it one with `girofle-client new`
+folder-missing = the saved folder { $dir } is missing: was it moved or renamed? Put it back where it was
