@@ -80,3 +80,62 @@ read-only = the server refused: you may read { $folder } but not send versions t
 access-refused = the server refused access to { $folder }: it does not exist any more, or it is not shared with you any more
 not-in-saved-folder = { $dir } is not a saved folder: go into one (or name it with --folder), or make it one with `girofle-client new`
 folder-missing = the saved folder { $dir } is missing: was it moved or renamed? Put it back where it was
+kept-as-it-was = Your folder as it was is kept in { $dir }.
+unplaced = { $files ->
+    [one] { $files } file of yours could not be put back in the folder and is
+   *[other] { $files } files of yours could not be put back in the folder and are
+    } in the copy kept aside ({ $dir }): { $names }.
+blocked-by-link = { $files ->
+    [one] { $files } file of yours was
+   *[other] { $files } files of yours were
+    } not put back: in the server's version, { $link } is a link to { $to } instead of a folder, and nothing is ever written through a link. { $files ->
+    [one] It is
+   *[other] They are
+    } in the copy kept aside: { $names }.
+neither-files-nor-links = { $files ->
+    [one] This is
+   *[other] These are
+    } neither files nor links (left in the copy kept aside): { $names }.
+added-back = Added back { $files ->
+    [one] { $files } file
+   *[other] { $files } files
+    } the server did not have: { $names }.
+files-differ = { $files ->
+    [one] { $files } file differs
+   *[other] { $files } files differ
+    } from the server's: choose for each with `girofle-client resolve` (yours, the server's, or both): { $names }
+together-on = Brought together on { $machine }
+all-chosen-saved = Every file is chosen; the result is saved. Run `girofle-client sync` to send it.
+all-chosen-server = Every file is chosen; the folder is the server's version.
+copy-stays = The copy { $dir } stays; remove it when you no longer need it.
+unreachable-try-later = the server cannot be reached: try again when this machine is online
+nothing-to-bring-together = Nothing to bring together: the server has no version this machine lacks.
+no-choice-waiting = no file is waiting for a choice: nothing differs from the server's version
+yours-not-put-back = { $file }: yours was not put back
+kept-yours = { $file }: kept yours
+kept-servers = { $file }: kept the server's
+kept-both = { $file }: kept both (yours is { $other })
+no-version-yet = this folder has no version yet
+no-such-version = there is no version { $version }: versions go from 1 to { $last }
+back-to-on = Back to version { $version }, on { $machine }
+back-newest = The folder is back at version { $version }, its newest.
+back-saved = The folder is back at version { $version }; that is saved as a new version.
+first-version = First version
+ask-server = Server address (e.g. https://gitlab.example.org):
+server-needed = --server is needed
+token-needed = --token-file or --token-stdin is needed
+ask-token = Your access token (it is not shown):
+ask-machine = This machine's name [{ $default }]:
+set-up = Set up: { $person } on { $server }, this machine is { $machine } ({ $file }).
+page-running = Your page is at the address above. Keep this running while you use it; Ctrl-C closes it.
+browser-failed = The browser could not be opened: open the address above in it.
+open-browser = Open the address above in your browser.
+no-change = No change since the last version.
+in-prepared = in "{ $name }"
+how-to-prepare = Put changes into a prepared version with `girofle-client prepare "NAME" N...`.
+no-prepared = No prepared version.
+no-longer-applies = { $label }: no longer applies, the file changed since (kept here until you remove it)
+cannot-read = cannot read { $file }: { $error }
+token-is-needed = the access token is needed
+token-empty = the access token is empty
+with-git = , with git { $version }

@@ -80,3 +80,62 @@ read-only = le serveur a refusé : vous pouvez lire { $folder } mais pas lui env
 access-refused = le serveur a refusé l'accès à { $folder } : il n'existe plus, ou il n'est plus partagé avec vous
 not-in-saved-folder = { $dir } n'est pas un dossier enregistré : placez-vous dans l'un d'eux (ou indiquez-le avec --folder), ou faites-en un avec `girofle-client new`
 folder-missing = le dossier enregistré { $dir } est introuvable : a-t-il été déplacé ou renommé ? Remettez-le où il était
+kept-as-it-was = Votre dossier tel qu'il était est gardé dans { $dir }.
+unplaced = { $files ->
+    [one] { $files } de vos fichiers n'a pas pu être remis dans le dossier et se trouve
+   *[other] { $files } de vos fichiers n'ont pas pu être remis dans le dossier et se trouvent
+    } dans la copie mise de côté ({ $dir }) : { $names }.
+blocked-by-link = { $files ->
+    [one] { $files } de vos fichiers n'a pas été remis
+   *[other] { $files } de vos fichiers n'ont pas été remis
+    } : dans la version du serveur, { $link } est un lien vers { $to } au lieu d'un dossier, et rien n'est jamais écrit à travers un lien. { $files ->
+    [one] Il se trouve
+   *[other] Ils se trouvent
+    } dans la copie mise de côté : { $names }.
+neither-files-nor-links = { $files ->
+    [one] Ceci n'est
+   *[other] Ce ne sont
+    } ni des fichiers ni des liens (laissés dans la copie mise de côté) : { $names }.
+added-back = { $files ->
+    [one] { $files } fichier remis, que le serveur n'avait pas
+   *[other] { $files } fichiers remis, que le serveur n'avait pas
+    } : { $names }.
+files-differ = { $files ->
+    [one] { $files } fichier diffère
+   *[other] { $files } fichiers diffèrent
+    } de ceux du serveur : choisissez pour chacun avec `girofle-client resolve` (le vôtre, celui du serveur, ou les deux) : { $names }
+together-on = Réunies sur { $machine }
+all-chosen-saved = Chaque fichier est choisi ; le résultat est enregistré. Lancez `girofle-client sync` pour l'envoyer.
+all-chosen-server = Chaque fichier est choisi ; le dossier est la version du serveur.
+copy-stays = La copie { $dir } reste ; supprimez-la quand vous n'en aurez plus besoin.
+unreachable-try-later = le serveur est injoignable : réessayez quand cette machine sera en ligne
+nothing-to-bring-together = Rien à réunir : le serveur n'a aucune version que cette machine n'a pas.
+no-choice-waiting = aucun fichier n'attend de choix : rien ne diffère de la version du serveur
+yours-not-put-back = { $file } : le vôtre n'a pas été remis
+kept-yours = { $file } : le vôtre est gardé
+kept-servers = { $file } : celui du serveur est gardé
+kept-both = { $file } : les deux sont gardés (le vôtre est { $other })
+no-version-yet = ce dossier n'a encore aucune version
+no-such-version = il n'y a pas de version { $version } : les versions vont de 1 à { $last }
+back-to-on = Retour à la version { $version }, sur { $machine }
+back-newest = Le dossier est revenu à la version { $version }, la plus récente.
+back-saved = Le dossier est revenu à la version { $version } ; cela est enregistré comme une nouvelle version.
+first-version = Première version
+ask-server = Adresse du serveur (par exemple https://gitlab.example.org) :
+server-needed = il faut --server
+token-needed = il faut --token-file ou --token-stdin
+ask-token = Votre jeton d'accès (il ne s'affiche pas) :
+ask-machine = Nom de cette machine [{ $default }] :
+set-up = Prêt : { $person } sur { $server }, cette machine est { $machine } ({ $file }).
+page-running = Votre page est à l'adresse ci-dessus. Laissez ceci tourner pendant que vous l'utilisez ; Ctrl-C la ferme.
+browser-failed = Le navigateur n'a pas pu être ouvert : ouvrez-y l'adresse ci-dessus.
+open-browser = Ouvrez l'adresse ci-dessus dans votre navigateur.
+no-change = Aucune modification depuis la dernière version.
+in-prepared = dans « { $name } »
+how-to-prepare = Mettez des modifications dans une version préparée avec `girofle-client prepare "NOM" N...`.
+no-prepared = Aucune version préparée.
+no-longer-applies = { $label } : ne s'applique plus, le fichier a changé depuis (gardé ici jusqu'à ce que vous le retiriez)
+cannot-read = impossible de lire { $file } : { $error }
+token-is-needed = il faut le jeton d'accès
+token-empty = le jeton d'accès est vide
+with-git = , avec git { $version }

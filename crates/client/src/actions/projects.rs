@@ -73,7 +73,13 @@ impl Client {
         git.run(&["config", "core.bare", "false"])?;
         git.run(&["symbolic-ref", "HEAD", "refs/heads/main"])?;
         git.run(&["add", "--all", "--force", "--", ":/"])?;
-        git.run(&["commit", "--quiet", "--allow-empty", "-m", "First version"])?;
+        git.run(&[
+            "commit",
+            "--quiet",
+            "--allow-empty",
+            "-m",
+            &tr!("first-version"),
+        ])?;
         let folder = Folder {
             id: project.id,
             path: project.path_with_namespace.clone(),
