@@ -139,3 +139,57 @@ cannot-read = cannot read { $file }: { $error }
 token-is-needed = the access token is needed
 token-empty = the access token is empty
 with-git = , with git { $version }
+no-change-any-more = there is no change { $number } any more
+nothing-to-open-now = { $file } has nothing to open as it is now
+nothing-to-open-was = { $file } has nothing to open as it was
+no-change-since = there is no change since the last version
+no-change-number = there is no change { $number }: `girofle-client review` lists them, from 1 to { $last }
+put-in = { $changes ->
+    [one] { $changes } change is
+   *[other] { $changes } changes are
+    } in the prepared version "{ $name }".
+put-in-new = { $changes ->
+    [one] { $changes } change is
+   *[other] { $changes } changes are
+    } in the prepared version "{ $name }" (new, placed last).
+prepared-gone = The prepared version "{ $name }" held nothing else: it is gone.
+folder-unchanged-until-save = Your folder is unchanged until you run `girofle-client prepared --save`.
+prepared-removed = The prepared version "{ $name }" is removed; its { $changes ->
+    [one] change is
+   *[other] { $changes } changes are
+    } left out again, still in your folder.
+prepared-renamed = The prepared version "{ $old }" is now "{ $new }".
+nothing-prepared = there is no prepared version to save: make one with `girofle-client prepare NAME N...`
+stale-one = "{ $name }" ({ $file } changed since)
+stale = nothing was saved and your folder is unchanged: { $changes ->
+    [one] a prepared change no longer applies
+   *[other] some prepared changes no longer apply
+    } to the files as they are now: { $which }. Remove { $changes ->
+    [one] its version
+   *[other] their versions
+    } with `girofle-client prepared --remove NAME`, then put { $changes ->
+    [one] it
+   *[other] them
+    } in a version again
+saved-prepared = Saved the version "{ $name }" ({ $changes ->
+    [one] { $changes } change
+   *[other] { $changes } changes
+    }).
+left-out-discarded = What was left out is discarded from your folder; your folder as it was is kept in { $dir }.
+nothing-left-out = Nothing was left out.
+label-part-at = { $file }, a part of the file (line { $line }: { $lines ->
+    [one] { $lines } line
+   *[other] { $lines } lines
+    })
+label-removed = { $file }, removed
+label-whole = { $file }, the whole file
+label-new = { $file }, new file
+label-part = { $file }, part { $nth } of { $of }
+prepared-needs-name = a prepared version needs a name
+prepared-one-line = a prepared version's name fits on one line
+prepared-needs-change = name at least one change to put in it
+prepared-exists = there is already a prepared version named { $name }
+no-prepared-named-none = there is no prepared version named { $name }; there is none
+no-prepared-named = there is no prepared version named { $name }; there are: { $names }
+no-longer-as-last = { $file } is no longer as in the last version
+parts-overlap = two prepared parts of { $file } change the same lines

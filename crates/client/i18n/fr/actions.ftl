@@ -139,3 +139,57 @@ cannot-read = impossible de lire { $file } : { $error }
 token-is-needed = il faut le jeton d'accès
 token-empty = le jeton d'accès est vide
 with-git = , avec git { $version }
+no-change-any-more = il n'y a plus de modification { $number }
+nothing-to-open-now = { $file } n'a rien à ouvrir tel qu'il est maintenant
+nothing-to-open-was = { $file } n'a rien à ouvrir tel qu'il était
+no-change-since = il n'y a aucune modification depuis la dernière version
+no-change-number = il n'y a pas de modification { $number } : `girofle-client review` les énumère, de 1 à { $last }
+put-in = { $changes ->
+    [one] { $changes } modification est
+   *[other] { $changes } modifications sont
+    } dans la version préparée « { $name } ».
+put-in-new = { $changes ->
+    [one] { $changes } modification est
+   *[other] { $changes } modifications sont
+    } dans la version préparée « { $name } » (nouvelle, placée en dernier).
+prepared-gone = La version préparée « { $name } » ne contenait rien d'autre : elle disparaît.
+folder-unchanged-until-save = Votre dossier ne change pas tant que vous n'avez pas lancé `girofle-client prepared --save`.
+prepared-removed = La version préparée « { $name } » est retirée ; { $changes ->
+    [one] sa modification est de nouveau laissée de côté
+   *[other] ses { $changes } modifications sont de nouveau laissées de côté
+    }, toujours dans votre dossier.
+prepared-renamed = La version préparée « { $old } » s'appelle maintenant « { $new } ».
+nothing-prepared = il n'y a aucune version préparée à enregistrer : créez-en une avec `girofle-client prepare NOM N...`
+stale-one = « { $name } » ({ $file } a changé depuis)
+stale = rien n'a été enregistré et votre dossier n'a pas changé : { $changes ->
+    [one] une modification préparée ne s'applique plus
+   *[other] des modifications préparées ne s'appliquent plus
+    } aux fichiers tels qu'ils sont maintenant : { $which }. Retirez { $changes ->
+    [one] sa version
+   *[other] leurs versions
+    } avec `girofle-client prepared --remove NOM`, puis remettez-{ $changes ->
+    [one] la
+   *[other] les
+    } dans une version
+saved-prepared = Version « { $name } » enregistrée ({ $changes ->
+    [one] { $changes } modification
+   *[other] { $changes } modifications
+    }).
+left-out-discarded = Ce qui a été laissé de côté est retiré de votre dossier ; votre dossier tel qu'il était est gardé dans { $dir }.
+nothing-left-out = Rien n'a été laissé de côté.
+label-part-at = { $file }, une partie du fichier (ligne { $line } : { $lines ->
+    [one] { $lines } ligne
+   *[other] { $lines } lignes
+    })
+label-removed = { $file }, supprimé
+label-whole = { $file }, le fichier entier
+label-new = { $file }, nouveau fichier
+label-part = { $file }, partie { $nth } sur { $of }
+prepared-needs-name = une version préparée a besoin d'un nom
+prepared-one-line = le nom d'une version préparée tient sur une ligne
+prepared-needs-change = indiquez au moins une modification à y mettre
+prepared-exists = il existe déjà une version préparée nommée { $name }
+no-prepared-named-none = il n'y a pas de version préparée nommée { $name } ; il n'y en a aucune
+no-prepared-named = il n'y a pas de version préparée nommée { $name } ; il y a : { $names }
+no-longer-as-last = { $file } n'est plus comme dans la dernière version
+parts-overlap = deux parties préparées de { $file } changent les mêmes lignes
