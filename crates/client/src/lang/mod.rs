@@ -6,6 +6,7 @@
 //! `LC_MESSAGES`, then `LANG`: the order the C library itself follows); the
 //! page's, at each request, from the browser's `Accept-Language`.
 
+use std::cell::Cell;
 use std::sync::OnceLock;
 
 use fluent_bundle::concurrent::FluentBundle;
@@ -30,6 +31,7 @@ const CATALOGUES: [(Lang, &[&str]); 2] = [
         &[
             include_str!("../../i18n/en/terminal.ftl"),
             include_str!("../../i18n/en/actions.ftl"),
+            include_str!("../../i18n/en/page.ftl"),
         ],
     ),
     (
@@ -37,11 +39,17 @@ const CATALOGUES: [(Lang, &[&str]); 2] = [
         &[
             include_str!("../../i18n/fr/terminal.ftl"),
             include_str!("../../i18n/fr/actions.ftl"),
+            include_str!("../../i18n/fr/page.ftl"),
         ],
     ),
 ];
 
 static CHOSEN: OnceLock<Lang> = OnceLock::new();
+
+thread_local! {
+    // The page's request being answered on this thread, in its browser's language.
+    static HERE: Cell<Option<Lang>> = const { Cell::new(None) };
+}
 static BUNDLES: OnceLock<Vec<(Lang, FluentBundle<FluentResource>)>> = OnceLock::new();
 
 impl Lang {
@@ -105,9 +113,20 @@ pub fn init_from_env() {
     let _ = CHOSEN.set(Lang::from_env(|name| std::env::var(name).ok()));
 }
 
-/// The language chosen for this process.
+/// The language chosen for this thread's work: the page's request's, or the process's.
 pub fn current() -> Lang {
-    CHOSEN.get().copied().unwrap_or(Lang::En)
+    HERE.with(Cell::get)
+        .or_else(|| CHOSEN.get().copied())
+        .unwrap_or(Lang::En)
+}
+
+/// Runs `work` speaking `lang` on this thread (a page's request, answered
+/// in its browser's language while the terminal keeps its own).
+pub fn scoped<T>(lang: Lang, work: impl FnOnce() -> T) -> T {
+    let before = HERE.with(|here| here.replace(Some(lang)));
+    let out = work();
+    HERE.with(|here| here.set(before));
+    out
 }
 
 fn bundles() -> &'static [(Lang, FluentBundle<FluentResource>)] {
@@ -165,33 +184,46 @@ pub fn value<'a>(v: impl Into<FluentValue<'a>>) -> FluentValue<'a> {
     v.into()
 }
 
-/// Every key of a language's catalogues, for the page's script.
-pub fn keys(lang: Lang) -> Vec<String> {
-    let mut keys = vec![];
+/// The page's sentences (the keys starting with `page-`) in `lang`, each
+/// with its variables left as `{name}` for the page's script to fill in.
+pub fn page_catalogue(lang: Lang) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = serde_json::Map::new();
     for (l, files) in CATALOGUES.iter() {
         if *l != lang {
             continue;
         }
         for text in *files {
-            let resource = FluentResource::try_new(text.to_string()).expect("parses");
-            for entry in resource.entries() {
-                if let fluent_syntax::ast::Entry::Message(message) = entry {
-                    keys.push(message.id.name.to_string());
+            let resource = fluent_syntax::parser::parse(*text).expect("the catalogues parse");
+            for entry in &resource.body {
+                let fluent_syntax::ast::Entry::Message(message) = entry else {
+                    continue;
+                };
+                let key = message.id.name;
+                if !key.starts_with("page-") {
+                    continue;
                 }
+                let mut args = FluentArgs::new();
+                if let Some(value) = &message.value {
+                    for name in vars::of_pattern(value) {
+                        let slot = format!("{{{name}}}");
+                        args.set(name, slot);
+                    }
+                }
+                out.insert(key.to_string(), text_in(lang, key, Some(&args)).into());
             }
         }
     }
-    keys
+    out
 }
 
 /// A sentence of the catalogues in the process's language:
 /// `tr!("saved-version", files = n)`.
 #[macro_export]
 macro_rules! tr {
-    ($key:literal) => {
+    ($key:expr) => {
         $crate::lang::text($key, None)
     };
-    ($key:literal, $($name:ident = $value:expr),+ $(,)?) => {{
+    ($key:expr, $($name:ident = $value:expr),+ $(,)?) => {{
         let mut args = $crate::lang::FluentArgs::new();
         $( args.set(stringify!($name), $crate::lang::value($value)); )+
         $crate::lang::text($key, Some(&args))
@@ -200,3 +232,4 @@ macro_rules! tr {
 
 #[cfg(test)]
 mod tests;
+mod vars;

@@ -2,39 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use fluent_syntax::ast::{Entry, Expression, InlineExpression, Pattern, PatternElement};
+use fluent_syntax::ast::Entry;
 
 use super::*;
-
-fn inline_variables(expression: &InlineExpression<&str>, into: &mut BTreeSet<String>) {
-    match expression {
-        InlineExpression::VariableReference { id } => {
-            into.insert(id.name.to_string());
-        }
-        InlineExpression::Placeable { expression } => variables(expression, into),
-        _ => {}
-    }
-}
-
-fn variables(expression: &Expression<&str>, into: &mut BTreeSet<String>) {
-    match expression {
-        Expression::Inline(inline) => inline_variables(inline, into),
-        Expression::Select { selector, variants } => {
-            inline_variables(selector, into);
-            for variant in variants {
-                pattern_variables(&variant.value, into);
-            }
-        }
-    }
-}
-
-fn pattern_variables(pattern: &Pattern<&str>, into: &mut BTreeSet<String>) {
-    for element in &pattern.elements {
-        if let PatternElement::Placeable { expression } = element {
-            variables(expression, into);
-        }
-    }
-}
 
 /// Each message of a language: its key and the variables it uses.
 fn messages(lang: Lang) -> Vec<(String, BTreeSet<String>)> {
@@ -45,10 +15,11 @@ fn messages(lang: Lang) -> Vec<(String, BTreeSet<String>)> {
         for entry in resource.body {
             match entry {
                 Entry::Message(message) => {
-                    let mut used = BTreeSet::new();
-                    if let Some(value) = &message.value {
-                        pattern_variables(value, &mut used);
-                    }
+                    let used = message
+                        .value
+                        .as_ref()
+                        .map(super::vars::of_pattern)
+                        .unwrap_or_default();
                     all.push((message.id.name.to_string(), used));
                 }
                 Entry::Junk { content } => panic!("{lang:?}: unreadable: {content}"),
@@ -176,4 +147,28 @@ fn numbers_choose_the_plural_and_variables_are_filled_in() {
     assert!(text_in(Lang::En, "your-changes-since", Some(&args)).is_ascii());
     // A key no catalogue has shows as itself rather than as nothing.
     assert_eq!(text_in(Lang::Fr, "no-such-key", None), "no-such-key");
+}
+
+#[test]
+fn the_page_gets_its_sentences_with_their_variables_left_to_fill() {
+    for lang in [Lang::En, Lang::Fr] {
+        let words = page_catalogue(lang);
+        assert!(words.len() > 40, "{lang:?}");
+        assert!(words.keys().all(|k| k.starts_with("page-")));
+    }
+    let fr = page_catalogue(Lang::Fr);
+    assert_eq!(fr["page-title"], "Vos dossiers");
+    assert_eq!(fr["page-resolve-title"], "Réunir : {name}");
+    assert_eq!(page_catalogue(Lang::En)["page-more"], "and {count} more");
+}
+
+#[test]
+fn a_page_request_speaks_its_own_language_on_its_thread() {
+    assert_eq!(text("sent", None), text_in(Lang::En, "sent", None));
+    let french = scoped(Lang::Fr, || text("sent", None));
+    assert_eq!(
+        french,
+        "Envoyé : le serveur a toutes les versions de ce dossier."
+    );
+    assert_eq!(current(), Lang::En);
 }

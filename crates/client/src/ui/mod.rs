@@ -36,6 +36,7 @@ use serde_json::{Value, json};
 use super::config::Location;
 use super::folders::Locked;
 use crate::actions::Keep;
+use crate::lang::{self, Lang};
 use crate::session::{Client, Notes};
 use girofle_base::error::{Error, Result};
 use http::{Answer, Head, Query};
@@ -139,9 +140,10 @@ const ICON: &[u8] = include_bytes!("page/icon.svg");
 
 /// The page's own assets, the only answers given without the key: they
 /// hold nothing of the person's.
-fn asset(path: &str) -> Option<Answer> {
+fn asset(path: &str, lang: Lang) -> Option<Answer> {
     Some(match path {
         "/" => Answer::asset("text/html; charset=utf-8", INDEX.as_bytes()),
+        "/words.js" => Answer::asset("text/javascript; charset=utf-8", &words_script(lang)),
         "/app.js" => Answer::asset("text/javascript; charset=utf-8", SCRIPT.as_bytes()),
         "/style.css" => Answer::asset("text/css; charset=utf-8", STYLE.as_bytes()),
         "/icon.svg" => Answer::asset("image/svg+xml", ICON),
@@ -162,7 +164,7 @@ impl http::Handler for App {
                 &format!("This page answers only at {}.\n", self.host),
             ));
         }
-        if head.method == "GET" && asset(&head.path).is_some() {
+        if head.method == "GET" && asset(&head.path, Lang::En).is_some() {
             return Ok(());
         }
         // The key keeps other local users (and other sites in the
@@ -192,12 +194,17 @@ impl http::Handler for App {
     }
 
     fn answer(&self, head: &Head, body: &[u8]) -> Answer {
+        // Each request in its browser's language: the person at the page may
+        // read another language than the terminal that started it.
+        let lang = Lang::from_accept_language(head.header("accept-language").unwrap_or(""));
         if head.method == "GET"
-            && let Some(answer) = asset(&head.path)
+            && let Some(answer) = asset(&head.path, lang)
         {
             return answer;
         }
-        self.route(&head.method, &head.path, &head.query, body)
+        lang::scoped(lang, || {
+            self.route(&head.method, &head.path, &head.query, body)
+        })
     }
 }
 
@@ -256,7 +263,8 @@ impl App {
                 if let Some(first) = lines.first_mut() {
                     *first = capitalized(first);
                 }
-                let never_sent = text.contains("were never sent");
+                // Only the refusal of a machine's changes never sent offers to take over.
+                let never_sent = text.contains("--take-over");
                 Answer::json(&json!({"ok": false, "lines": lines, "take_over": never_sent}))
             }
         }
@@ -272,7 +280,8 @@ impl App {
     }
 
     fn state(&self) -> Value {
-        self.views.to_json(&self.client, &self.place)
+        self.views
+            .to_json(&self.client, &self.place, lang::current())
     }
 
     /// Runs an action on the folder bound at `dir`, then updates its state.
@@ -414,6 +423,16 @@ impl App {
 
 /// The first word with a capital, unless it is a name: `alice's`,
 /// `alice/report`, a path.
+/// The page's words in `lang`, as a script the page loads before its own.
+fn words_script(lang: Lang) -> Vec<u8> {
+    let words = serde_json::Value::Object(lang::page_catalogue(lang));
+    format!(
+        "'use strict';\nwindow.GIROFLE_WORDS = {words};\ndocument.documentElement.lang = {};\n",
+        json!(lang.tag())
+    )
+    .into_bytes()
+}
+
 fn capitalized(text: &str) -> String {
     let first = text.split_whitespace().next().unwrap_or("");
     if !first.chars().all(|c| c.is_ascii_lowercase()) {
