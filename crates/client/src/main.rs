@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 use girofle_base::{edge, help};
 use girofle_client::dialogue::{self, Cli};
 use girofle_client::{git, lang, words};
@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     words::init_local_offset();
     lang::init_from_env();
     // The same parse as `Cli::parse()`, with the help's page and `--generate` of every binary.
-    let command = dialogue::PAGE.decorate(Cli::command());
+    let command = dialogue::command();
     if let Some(exit) = help::generate_if_asked(&command) {
         return exit;
     }

@@ -102,3 +102,4 @@ page-remove-with = with its Remove button,
 page-cli-get-lists = `girofle-client get` without a name lists them
 page-get-lists = Get a folder lists them
 cannot-watch = cannot watch the folders: { $error }
+page-change = { $what }: { $file }

@@ -102,3 +102,4 @@ page-remove-with = avec son bouton Retirer,
 page-cli-get-lists = `girofle-client get` sans nom les énumère
 page-get-lists = Récupérer un dossier les énumère
 cannot-watch = impossible de surveiller les dossiers : { $error }
+page-change = { $what } : { $file }

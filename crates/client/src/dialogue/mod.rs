@@ -20,6 +20,13 @@ use crate::session::{Client, Notes};
 
 pub use help::PAGE;
 
+/// The command line as `main` parses it: the help's page after the options,
+/// every word of the help in the person's language.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    help::in_language(PAGE.decorate(Cli::command()))
+}
+
 /// Keep a folder safe on your Girofle server, the same on each of your machines
 #[derive(Parser)]
 #[command(name = "girofle-client", version)]
@@ -285,4 +292,44 @@ fn confirm(question: &str) -> Result<()> {
 fn said_yes(answer: &str) -> bool {
     let answer = answer.trim().to_lowercase();
     answer == "y" || answer == crate::tr!("yes-letter") || answer == crate::tr!("yes-word")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::{self, Lang};
+
+    #[test]
+    fn the_help_speaks_the_persons_language() {
+        let english = command().render_long_help().to_string();
+        assert!(
+            english.contains("Save a new version of every file"),
+            "{english}"
+        );
+        let french = lang::scoped(Lang::Fr, || {
+            let mut command = command();
+            let save = command
+                .find_subcommand_mut("save")
+                .unwrap()
+                .render_long_help();
+            format!("{}\n{save}", command.render_long_help())
+        });
+        for words in [
+            "Utilisation :",
+            "Enregistrer une nouvelle version de chaque fichier",
+            "Quelques mots sur cette version",
+            "Codes de sortie :",
+            "Afficher l'aide",
+        ] {
+            assert!(french.contains(words), "{words:?} in\n{french}");
+        }
+        for words in [
+            "Save a new version",
+            "A few words",
+            "Exit codes",
+            "Print help",
+        ] {
+            assert!(!french.contains(words), "{words:?} in\n{french}");
+        }
+    }
 }

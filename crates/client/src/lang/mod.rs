@@ -32,6 +32,7 @@ const CATALOGUES: [(Lang, &[&str]); 2] = [
             include_str!("../../i18n/en/terminal.ftl"),
             include_str!("../../i18n/en/actions.ftl"),
             include_str!("../../i18n/en/page.ftl"),
+            include_str!("../../i18n/en/help.ftl"),
         ],
     ),
     (
@@ -40,6 +41,7 @@ const CATALOGUES: [(Lang, &[&str]); 2] = [
             include_str!("../../i18n/fr/terminal.ftl"),
             include_str!("../../i18n/fr/actions.ftl"),
             include_str!("../../i18n/fr/page.ftl"),
+            include_str!("../../i18n/fr/help.ftl"),
         ],
     ),
 ];

@@ -147,7 +147,7 @@ function render(state) {
 
 function card(folder) {
   const changes = (folder.unsaved || []).slice(0, 12)
-    .map((change) => el('li', {}, `${change.what}: ${change.file}`));
+    .map((change) => el('li', {}, t('page-change', { what: change.what, file: change.file })));
   if ((folder.unsaved || []).length > 12) {
     changes.push(el('li', {}, t('page-more', { count: folder.unsaved.length - 12 })));
   }
@@ -373,7 +373,7 @@ async function discard(folder) {
   }
   openDialog('discard', heading,
     el('p', {}, t('page-discard-help', { version: answer.version })),
-    el('ul', { class: 'throw' }, answer.files.map((f) => el('li', { 'data-file': f.file }, `${f.what}: ${f.file}`))),
+    el('ul', { class: 'throw' }, answer.files.map((f) => el('li', { 'data-file': f.file }, t('page-change', { what: f.what, file: f.file })))),
     el('p', {}, t('page-cannot-undo')),
     el('div', { class: 'actions' },
       closeButton(t('page-keep-them')),

@@ -153,7 +153,12 @@ fn seed_scenario_in_french() {
         run.stderr
     );
 
-    // An error of the command line itself, and one of a folder that is not saved.
+    // The help, and an error of a folder that is not saved.
+    let help = laptop1
+        .run_fr(&laptop1.documents, &["--help"])
+        .expect_code(0);
+    french(&help, &english);
+    assert!(help.stdout.contains("Utilisation :"), "{}", help.stdout);
     let run = laptop1
         .run_fr(&laptop1.documents, &["status"])
         .expect_code(2);
