@@ -178,11 +178,7 @@ pub fn check_server(server: &str, insecure: bool) -> Result<()> {
     if loopback || insecure {
         return Ok(());
     }
-    Err(Error::usage(format!(
-        "{server} is not encrypted (http://): your access token and your files would cross \
-         the network in clear, for anyone on the way to read or change. Give the server's \
-         https:// address; or, only on a network you trust entirely, add --insecure-http"
-    )))
+    Err(Error::usage(tr!("not-encrypted", server = server)))
 }
 
 /// A machine name is part of a name on the server: letters, digits, `.`, `_`

@@ -29,8 +29,9 @@ pub struct SetupArgs {
 pub fn setup(location: &Location, args: &SetupArgs) -> Result<Config> {
     let server = args.server.trim().trim_end_matches('/').to_string();
     if !(server.starts_with("http://") || server.starts_with("https://")) {
-        return Err(Error::usage(format!(
-            "{server:?} is not a server address (it starts with https:// or http://)"
+        return Err(Error::usage(tr!(
+            "not-an-address",
+            server = format!("{server:?}")
         )));
     }
     config::check_server(&server, args.insecure_http)?;

@@ -68,14 +68,15 @@ impl Client {
         for file in files {
             let file = normalize(file, &work.folder.dir);
             if !work.folder.pending.contains(&file) {
-                return Err(Error::usage(format!(
-                    "{file} is not waiting for a choice; these are: {}",
-                    if work.folder.pending.is_empty() {
-                        "none".to_string()
-                    } else {
-                        work.folder.pending.join(", ")
-                    }
-                )));
+                return Err(Error::usage(if work.folder.pending.is_empty() {
+                    tr!("not-waiting-none", file = file.clone())
+                } else {
+                    tr!(
+                        "not-waiting",
+                        file = file.clone(),
+                        names = work.folder.pending.join(", ")
+                    )
+                }));
             }
             match keep {
                 Keep::Mine => {

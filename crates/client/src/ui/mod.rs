@@ -38,6 +38,7 @@ use super::folders::Locked;
 use crate::actions::Keep;
 use crate::lang::{self, Lang};
 use crate::session::{Client, Notes};
+use crate::tr;
 use girofle_base::error::{Error, Result};
 use http::{Answer, Head, Query};
 use views::Views;
@@ -305,7 +306,7 @@ impl App {
             .iter()
             .find(|f| f.dir == Path::new(dir))
             .map(|f| f.dir.clone())
-            .ok_or_else(|| Error::usage(format!("{dir} is not a saved folder on this machine")))
+            .ok_or_else(|| Error::usage(tr!("page-not-saved-here", dir = dir)))
     }
 
     /// The person's folders on the server that are not on this machine.
@@ -331,7 +332,7 @@ impl App {
 
     fn get(&self, name: &str, take_over: bool) -> Result<Value> {
         if name.is_empty() {
-            return Err(Error::usage("which folder?"));
+            return Err(Error::usage(tr!("page-which-folder")));
         }
         // `get` puts the folder in the current directory: the place the
         // page was started in.
@@ -351,7 +352,7 @@ impl App {
                 "mine" => Keep::Mine,
                 "server" => Keep::Server,
                 "both" => Keep::Both,
-                _ => return Err(Error::usage("keep mine, the server's, or both?")),
+                _ => return Err(Error::usage(tr!("page-which-keep"))),
             };
             self.client
                 .resolve_keep(Some(&dir), keep, &[file.to_string()])
@@ -379,13 +380,13 @@ impl App {
         let dir = self.bound_dir(dir)?;
         let person = person.trim();
         if person.is_empty() {
-            return Err(Error::usage("share with whom? Type their user name"));
+            return Err(Error::usage(tr!("page-share-whom")));
         }
         let path = Locked::open(&self.client.data_dir)?
             .registry
             .containing(&dir)
             .map(|f| f.path.clone())
-            .ok_or_else(|| Error::usage("not a saved folder"))?;
+            .ok_or_else(|| Error::usage(tr!("page-not-saved")))?;
         self.client.share(&path, person).map(Self::notes)
     }
 
@@ -398,18 +399,18 @@ impl App {
             let folder = registry
                 .registry
                 .containing(&dir)
-                .ok_or_else(|| Error::usage("not a saved folder"))?;
+                .ok_or_else(|| Error::usage(tr!("page-not-saved")))?;
             let file = query.get("file").unwrap_or("");
             // Only the files listed for a choice, so no other path can be read.
             if !folder.pending.iter().any(|p| p == file) {
-                return Err(Error::usage(format!("{file} is not waiting for a choice")));
+                return Err(Error::usage(tr!("page-not-waiting", file = file)));
             }
             match query.get("side") {
                 Some("mine") => folder
                     .aside
                     .clone()
                     .map(|aside| (aside, file.to_string()))
-                    .ok_or_else(|| Error::usage("your copy is not kept any more")),
+                    .ok_or_else(|| Error::usage(tr!("page-copy-gone"))),
                 _ => Ok((folder.dir.clone(), file.to_string())),
             }
         })();

@@ -13,6 +13,7 @@ use anyhow::Context;
 use crate::git::Git;
 use crate::parts;
 use crate::prepared::{Becomes, Change, Prepared, What, Whole};
+use crate::tr;
 use girofle_base::error::{Error, Result};
 
 use super::Work;
@@ -55,9 +56,10 @@ impl Work<'_> {
         let file = self.prepared_dir().join("versions.json");
         let mut prepared: Prepared = match std::fs::read(&file) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|error| {
-                Error::failed(format!(
-                    "the prepared versions in {} cannot be read ({error}); nothing was changed",
-                    file.display()
+                Error::failed(tr!(
+                    "prepared-unreadable",
+                    file = file.display().to_string(),
+                    error = error.to_string()
                 ))
             })?,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Prepared::default(),
@@ -163,7 +165,7 @@ impl Work<'_> {
         let head = self
             .git
             .resolve("HEAD")?
-            .ok_or_else(|| Error::usage("this folder has no version yet"))?;
+            .ok_or_else(|| Error::usage(tr!("no-version-yet")))?;
         let (_dir, git) = self.own_index()?;
         git.run(&["add", "--all", "--force", "--", ":/"])?;
         let raw = git.bytes(
@@ -227,7 +229,7 @@ impl Work<'_> {
         let head = self
             .git
             .resolve("HEAD")?
-            .ok_or_else(|| Error::usage("this folder has no version yet"))?;
+            .ok_or_else(|| Error::usage(tr!("no-version-yet")))?;
         let listing = self
             .git
             .bytes(&["ls-tree", "-r", "-z", "--full-tree", &head], None)?;
@@ -299,9 +301,9 @@ impl Work<'_> {
             .with_context(|| format!("cannot read {}", self.kept(id).display()))?;
         let written = git.bytes(&["hash-object", "-w", "--stdin"], Some(&bytes))?;
         if String::from_utf8_lossy(&written).trim() != id {
-            return Err(Error::failed(format!(
-                "the kept copy {} is damaged; nothing was saved",
-                self.kept(id).display()
+            return Err(Error::failed(tr!(
+                "kept-damaged",
+                file = self.kept(id).display().to_string()
             )));
         }
         Ok(())
