@@ -66,14 +66,14 @@ fn run_cp(source: &Path, destination: &Path) -> Result<()> {
     .stderr_capture()
     .unchecked()
     .run()
-    .context("cannot run cp")?;
+    .with_context(|| crate::tr!("cannot-run-cp"))?;
     if !output.status.success() {
-        return Err(anyhow::anyhow!(
-            "cannot copy {} to {}: {}",
-            source.display(),
-            destination.display(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        )
+        return Err(anyhow::anyhow!(crate::tr!(
+            "cannot-copy",
+            from = source.display().to_string(),
+            to = destination.display().to_string(),
+            why = String::from_utf8_lossy(&output.stderr).trim().to_string()
+        ))
         .into());
     }
     Ok(())

@@ -52,7 +52,7 @@ all-on-server = Tout est déjà sur le serveur.
 sent = Envoyé : le serveur a toutes les versions de ce dossier.
 server-moved = le serveur a reçu d'autres versions entre-temps : lancez `girofle-client resolve`
 sent-none-taken-over = rien n'a été envoyé : une autre machine a repris ce dossier
-sent-none-raced = rien n'a été envoyé : ce que le serveur sait de cette machine a changé entre-temps ; relancez `girofle-client sync`
+sent-none-raced = rien n'a été envoyé : ce que le serveur sait de cette machine a changé entre-temps ; lancez `girofle-client sync` de nouveau
 your-changes-since = vos modifications sur { $machine } depuis { $since }
 your-changes = vos modifications sur { $machine }
 their-changes-since = les modifications de { $person } sur { $machine } depuis { $since }
@@ -62,7 +62,7 @@ no-access = le serveur a refusé : { $name } n'existe pas ou vous n'y avez pas a
 no-folder-named = vous n'avez aucun dossier enregistré nommé { $name } (`girofle-client get` sans nom les énumère)
 several-named = plusieurs dossiers sont nommés { $name } : { $folders } ; indiquez le nom complet de l'un d'eux
 another-machine = une autre machine
-taken-over-at = { $by } a repris ce dossier à { $at }, sans les modifications faites ici.
+taken-over-at = { $by } a repris ce dossier ({ $at }), sans les modifications faites ici.
 taken-over = { $by } a repris ce dossier, sans les modifications faites ici.
 still-pending = { $files ->
     [one] { $files } fichier attend
@@ -104,7 +104,7 @@ files-differ = { $files ->
     [one] { $files } fichier diffère
    *[other] { $files } fichiers diffèrent
     } de ceux du serveur : choisissez pour chacun avec `girofle-client resolve` (le vôtre, celui du serveur, ou les deux) : { $names }
-together-on = Réunies sur { $machine }
+together-on = Modifications réunies sur { $machine }
 all-chosen-saved = Chaque fichier est choisi ; le résultat est enregistré. Lancez `girofle-client sync` pour l'envoyer.
 all-chosen-server = Chaque fichier est choisi ; le dossier est la version du serveur.
 copy-stays = La copie { $dir } reste ; supprimez-la quand vous n'en aurez plus besoin.
@@ -243,3 +243,11 @@ page-tick-first = cochez d'abord au moins une modification
 page-changed-meanwhile = le dossier a changé depuis l'affichage de cet écran : regardez de nouveau les modifications (rien n'a été mis dans une version préparée)
 page-which-action = retirer, renommer ou enregistrer ?
 page-which-change = quelle modification ?
+cannot-open = impossible d'ouvrir { $file }
+cannot-lock = impossible de verrouiller { $file }
+cannot-temp = impossible de créer un dossier temporaire dans l'historique
+cannot-copy-index = impossible de copier l'index de l'historique
+cannot-run-cp = impossible de lancer cp
+cannot-copy = impossible de copier { $from } vers { $to } : { $why }
+cannot-listen = impossible d'écouter sur 127.0.0.1 : { $error }
+cannot-random = impossible de lire /dev/urandom : { $error }

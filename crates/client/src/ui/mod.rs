@@ -75,7 +75,7 @@ impl Page {
     pub fn start(location: Location, options: Options) -> Result<Page> {
         let client = Client::open(location)?;
         let listener = TcpListener::bind("127.0.0.1:0")
-            .map_err(|error| Error::failed(format!("cannot listen on 127.0.0.1: {error}")))?;
+            .map_err(|error| Error::failed(tr!("cannot-listen", error = error.to_string())))?;
         let port = listener.local_addr()?.port();
         let token = random_token()?;
         // Where "Get a folder" puts folders, as `get` does.
@@ -130,7 +130,7 @@ fn random_token() -> Result<String> {
     let mut bytes = [0u8; 16];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut file| file.read_exact(&mut bytes))
-        .map_err(|error| Error::failed(format!("cannot read /dev/urandom: {error}")))?;
+        .map_err(|error| Error::failed(tr!("cannot-random", error = error.to_string())))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
