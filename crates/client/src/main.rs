@@ -4,9 +4,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use clap::FromArgMatches;
 use girofle_base::{edge, help};
-use girofle_client::dialogue::{self, Cli};
+use girofle_client::dialogue;
 use girofle_client::{git, lang, words};
 
 fn main() -> ExitCode {
@@ -34,7 +33,7 @@ fn main() -> ExitCode {
     if let Some(exit) = help::generate_if_asked(&command) {
         return exit;
     }
-    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|error| error.exit());
+    let cli = dialogue::parse(command);
     // The client keeps no log: the error is the person's to read, on stderr.
     edge::finish("girofle-client", dialogue::run(&cli), |_| {})
 }

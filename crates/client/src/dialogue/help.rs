@@ -143,6 +143,61 @@ fn french_args(command: Command, of: &str) -> Command {
     }
 }
 
+/// The command line's matches; a mistake in it is told in the person's
+/// language, exit 2 (clap's own words are English only).
+pub fn matches(command: Command) -> clap::ArgMatches {
+    command
+        .try_get_matches()
+        .unwrap_or_else(|error| refuse(error))
+}
+
+/// Says what was wrong in the command line and ends the process, as clap
+/// would, in French when the person reads French.
+pub fn refuse(error: clap::Error) -> ! {
+    use clap::error::{ContextKind, ErrorKind};
+    let shown_by_clap = matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if lang::current() == Lang::En || shown_by_clap {
+        error.exit()
+    }
+    let what = [
+        ContextKind::InvalidArg,
+        ContextKind::InvalidSubcommand,
+        ContextKind::InvalidValue,
+    ]
+    .iter()
+    .filter_map(|kind| error.get(*kind))
+    .map(|value| value.to_string())
+    .collect::<Vec<_>>()
+    .join(", ");
+    let key = match error.kind() {
+        ErrorKind::UnknownArgument => "usage-unknown-argument",
+        ErrorKind::InvalidSubcommand => "usage-unknown-command",
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => "usage-bad-value",
+        ErrorKind::ArgumentConflict => "usage-conflict",
+        ErrorKind::MissingRequiredArgument => "usage-missing",
+        ErrorKind::MissingSubcommand => "usage-missing-command",
+        _ => "usage-other",
+    };
+    eprintln!(
+        "girofle-client: {}",
+        lang::text(
+            key,
+            Some(&{
+                let mut args = lang::FluentArgs::new();
+                args.set("what", what);
+                args
+            })
+        )
+    );
+    eprintln!("{}", tr!("usage-more"));
+    std::process::exit(2)
+}
+
 /// Clap keeps headings as `'static` text (without its `string` feature):
 /// a few words, made once in a process that then prints its help and ends.
 fn fixed(text: String) -> &'static str {

@@ -27,6 +27,13 @@ pub fn command() -> clap::Command {
     help::in_language(PAGE.decorate(Cli::command()))
 }
 
+/// The command line parsed by `command`; a mistake in it ends the process
+/// (exit 2), said in the person's language.
+pub fn parse(command: clap::Command) -> Cli {
+    use clap::FromArgMatches;
+    Cli::from_arg_matches(&help::matches(command)).unwrap_or_else(|error| help::refuse(error))
+}
+
 /// Keep a folder safe on your Girofle server, the same on each of your machines
 #[derive(Parser)]
 #[command(name = "girofle-client", version)]

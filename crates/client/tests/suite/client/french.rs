@@ -159,6 +159,15 @@ fn seed_scenario_in_french() {
         .expect_code(0);
     french(&help, &english);
     assert!(help.stdout.contains("Utilisation :"), "{}", help.stdout);
+    let mistake = laptop1
+        .run_fr(&laptop1.documents, &["--nope"])
+        .expect_code(2);
+    french(&mistake, &english);
+    assert!(
+        mistake.stderr.contains("argument inattendu : --nope"),
+        "{}",
+        mistake.stderr
+    );
     let run = laptop1
         .run_fr(&laptop1.documents, &["status"])
         .expect_code(2);
