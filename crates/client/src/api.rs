@@ -18,6 +18,7 @@ use serde_json::json;
 use girofle_base::error::Error;
 
 use crate::percent;
+use crate::tr;
 
 /// The topic that marks a project as one of the person's saved folders.
 pub const TOPIC: &str = "girofle";
@@ -107,27 +108,17 @@ pub enum ApiError {
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ApiError::Offline(why) => write!(f, "the server cannot be reached ({why})"),
-            ApiError::Status(401, _) => f.write_str("the server refused the access token"),
-            ApiError::Status(403, _) => f.write_str("the server refused: no access"),
-            ApiError::Status(404, _) => {
-                f.write_str("the server knows no such thing, or gives no access to it")
-            }
+            ApiError::Offline(why) => f.write_str(&tr!("api-offline", why = why.to_string())),
+            ApiError::Status(401, _) => f.write_str(&tr!("api-token-refused")),
+            ApiError::Status(403, _) => f.write_str(&tr!("api-no-access")),
+            ApiError::Status(404, _) => f.write_str(&tr!("api-not-found")),
             ApiError::Status(code, body) => match explain(body) {
-                Some(words) => write!(f, "the server refused: {words}"),
-                None => write!(f, "the server answered with an error (HTTP status {code})"),
+                Some(words) => f.write_str(&tr!("api-refused", why = words)),
+                None => f.write_str(&tr!("api-error", code = *code)),
             },
-            ApiError::Bad(why) => write!(f, "the server's answer was not understood ({why})"),
-            ApiError::Moved(to) if !plain_web_address(to) => f.write_str(
-                "the server answered that it moved, to something that is not a plain web \
-                 address: ask whoever runs it where it is now",
-            ),
-            ApiError::Moved(to) => write!(
-                f,
-                "the server moved to {to}; run `girofle-client setup --server {to}` \
-                 (only if you know that address to be your organisation's server: the \
-                 access token goes wherever it is set up)"
-            ),
+            ApiError::Bad(why) => f.write_str(&tr!("api-bad", why = why.to_string())),
+            ApiError::Moved(to) if !plain_web_address(to) => f.write_str(&tr!("api-moved-odd")),
+            ApiError::Moved(to) => f.write_str(&tr!("api-moved", to = to.to_string())),
         }
     }
 }
@@ -434,8 +425,13 @@ fn roots(ca_file: Option<&Path>) -> girofle_base::error::Result<ureq::tls::RootC
         .map(|der| ureq::tls::Certificate::from_der(der.as_ref()).to_owned())
         .collect();
     if let Some(file) = ca_file {
-        let pem = std::fs::read(file)
-            .map_err(|error| Error::usage(format!("cannot read {}: {error}", file.display())))?;
+        let pem = std::fs::read(file).map_err(|error| {
+            Error::usage(tr!(
+                "cannot-read",
+                file = file.display().to_string(),
+                error = error.to_string()
+            ))
+        })?;
         let before = certs.len();
         for item in ureq::tls::parse_pem(&pem) {
             if let Ok(ureq::tls::PemItem::Certificate(cert)) = item {
@@ -443,9 +439,9 @@ fn roots(ca_file: Option<&Path>) -> girofle_base::error::Result<ureq::tls::RootC
             }
         }
         if certs.len() == before {
-            return Err(Error::usage(format!(
-                "{} holds no certificate (a PEM file, -----BEGIN CERTIFICATE-----, is expected)",
-                file.display()
+            return Err(Error::usage(tr!(
+                "no-certificate",
+                file = file.display().to_string()
             )));
         }
     }

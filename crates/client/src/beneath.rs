@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps};
 use rustix::io::Errno;
 
+use crate::tr;
+
 /// Why a path under the folder was not used.
 #[derive(Debug)]
 pub enum Problem {
@@ -43,18 +45,15 @@ pub enum Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Problem::Link { root, at, to } => write!(
-                f,
-                "{} is a link (to {}): nothing is read or written through a link",
-                root.join(at).display(),
-                to.display()
-            ),
-            Problem::Name(name) => write!(f, "{name:?} is not a name a file can have in a folder"),
-            Problem::Special(path) => write!(
-                f,
-                "{} is neither a file nor a link: it is left where it is",
-                path.display()
-            ),
+            Problem::Link { root, at, to } => f.write_str(&tr!(
+                "problem-link",
+                path = root.join(at).display().to_string(),
+                to = to.display().to_string()
+            )),
+            Problem::Name(name) => f.write_str(&tr!("problem-name", name = format!("{name:?}"))),
+            Problem::Special(path) => {
+                f.write_str(&tr!("problem-special", path = path.display().to_string()))
+            }
             Problem::Io(path, error) => write!(f, "{}: {error}", path.display()),
         }
     }
@@ -394,16 +393,16 @@ impl Root {
 /// name `git~1`; no `.` or `..`; no empty component, no absolute path. A
 /// backslash is refused by git on Windows only, so it is written here: the
 /// page never lets a name reach a header unencoded.
-pub fn refused_name(relative: &str) -> Option<&'static str> {
+pub fn refused_name(relative: &str) -> Option<String> {
     if relative.starts_with('/') {
-        return Some("it names a place outside the folder");
+        return Some(tr!("name-outside"));
     }
     if relative.contains('\0') {
-        return Some("its name holds a character folders cannot hold on every system");
+        return Some(tr!("name-bad-character"));
     }
     for part in relative.split('/') {
         if part.is_empty() || part == "." || part == ".." {
-            return Some("it names a place outside the folder");
+            return Some(tr!("name-outside"));
         }
         // HFS+ ignores some invisible characters in names.
         let visible: String = part
@@ -419,7 +418,7 @@ pub fn refused_name(relative: &str) -> Option<&'static str> {
         let trimmed = lower.trim_end_matches(['.', ' ']);
         let stream = trimmed.split(':').next().unwrap_or("");
         if trimmed == ".git" || stream == ".git" || lower == "git~1" {
-            return Some("its name is kept for the folder's history");
+            return Some(tr!("name-reserved"));
         }
     }
     None

@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use girofle_base::error::{Error, Result};
 
+use crate::tr;
+
 /// Where the configuration file is and how it was chosen.
 #[derive(Debug, Clone)]
 pub struct Location {
@@ -96,14 +98,17 @@ impl Config {
         let text = match std::fs::read_to_string(&location.file) {
             Ok(text) => text,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::usage(format!(
-                    "this machine is not set up yet ({} does not exist): run `girofle-client setup`",
-                    location.file.display()
+                return Err(Error::usage(tr!(
+                    "not-set-up",
+                    file = location.file.display().to_string()
                 )));
             }
             Err(error) => {
                 return Err(anyhow::Error::from(error)
-                    .context(format!("cannot read {}", location.file.display()))
+                    .context(tr!(
+                        "cannot-read-file",
+                        file = location.file.display().to_string()
+                    ))
                     .into());
             }
         };
@@ -117,7 +122,7 @@ impl Config {
     pub fn save(&self, location: &Location) -> Result<()> {
         let parent = location.file.parent().unwrap_or(Path::new("/"));
         std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
+            .with_context(|| tr!("cannot-create", dir = parent.display().to_string()))?;
         let text = toml::to_string(self).map_err(anyhow::Error::from)?;
         girofle_base::atomic::write(&location.file, text.as_bytes(), 0o600)?;
         Ok(())
@@ -126,16 +131,17 @@ impl Config {
     /// The token, read from its file.
     pub fn token(&self) -> Result<String> {
         let text = std::fs::read_to_string(&self.token_file).map_err(|error| {
-            Error::usage(format!(
-                "cannot read the access token in {}: {error}",
-                self.token_file.display()
+            Error::usage(tr!(
+                "cannot-read-token",
+                file = self.token_file.display().to_string(),
+                error = error.to_string()
             ))
         })?;
         let token = text.trim().to_string();
         if token.is_empty() {
-            return Err(Error::usage(format!(
-                "the token file {} is empty",
-                self.token_file.display()
+            return Err(Error::usage(tr!(
+                "token-file-empty",
+                file = self.token_file.display().to_string()
             )));
         }
         Ok(token)
@@ -172,11 +178,7 @@ pub fn check_server(server: &str, insecure: bool) -> Result<()> {
     if loopback || insecure {
         return Ok(());
     }
-    Err(Error::usage(format!(
-        "{server} is not encrypted (http://): your access token and your files would cross \
-         the network in clear, for anyone on the way to read or change. Give the server's \
-         https:// address; or, only on a network you trust entirely, add --insecure-http"
-    )))
+    Err(Error::usage(tr!("not-encrypted", server = server)))
 }
 
 /// A machine name is part of a name on the server: letters, digits, `.`, `_`
@@ -196,8 +198,9 @@ pub fn check_machine_name(name: &str) -> Result<()> {
     if good {
         Ok(())
     } else {
-        Err(Error::usage(format!(
-            "{name:?} cannot be a machine name: use letters, digits, '.', '_' and '-'"
+        Err(Error::usage(tr!(
+            "bad-machine-name",
+            name = format!("{name:?}")
         )))
     }
 }
@@ -236,8 +239,7 @@ fn env_path(name: &str) -> Option<PathBuf> {
 }
 
 fn home_dir() -> Result<PathBuf> {
-    env_path("HOME")
-        .ok_or_else(|| Error::usage("HOME is not set: name the configuration with --config"))
+    env_path("HOME").ok_or_else(|| Error::usage(tr!("no-home")))
 }
 
 /// `path` made absolute against the current directory.

@@ -56,16 +56,16 @@ impl Locked {
     /// Locks and reads the registry of `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Locked> {
         std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("cannot create {}", data_dir.display()))?;
+            .with_context(|| crate::tr!("cannot-create", dir = data_dir.display().to_string()))?;
         let lock_path = data_dir.join("folders.lock");
         let lock = File::options()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .with_context(|| format!("cannot open {}", lock_path.display()))?;
+            .with_context(|| crate::tr!("cannot-open", file = lock_path.display().to_string()))?;
         lock.lock()
-            .with_context(|| format!("cannot lock {}", lock_path.display()))?;
+            .with_context(|| crate::tr!("cannot-lock", file = lock_path.display().to_string()))?;
         let file = data_dir.join("folders.toml");
         let registry = match std::fs::read_to_string(&file) {
             Ok(text) => toml::from_str(&text)
@@ -73,7 +73,10 @@ impl Locked {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Registry::default(),
             Err(error) => {
                 return Err(anyhow::Error::from(error)
-                    .context(format!("cannot read {}", file.display()))
+                    .context(crate::tr!(
+                        "cannot-read-file",
+                        file = file.display().to_string()
+                    ))
                     .into());
             }
         };

@@ -189,7 +189,7 @@ impl Git {
         };
         let output = command
             .run()
-            .with_context(|| "cannot run git: is it installed?".to_string())?;
+            .with_context(|| crate::tr!("git-cannot-run"))?;
         Ok((
             output.status.success(),
             output.stdout,
@@ -269,11 +269,7 @@ pub fn version() -> Result<((u32, u32), String)> {
         .stderr_null()
         .unchecked()
         .run()
-        .map_err(|_| {
-            girofle_base::error::Error::failed(
-                "git is not installed: install it (for example: sudo apt install git), then try again",
-            )
-        })?;
+        .map_err(|_| girofle_base::error::Error::failed(crate::tr!("git-missing")))?;
     let text = String::from_utf8_lossy(&output.stdout);
     let words = text
         .trim()
@@ -286,9 +282,9 @@ pub fn version() -> Result<((u32, u32), String)> {
     let mut numbers = words.split('.').map(|n| n.parse::<u32>().ok());
     match (numbers.next().flatten(), numbers.next().flatten()) {
         (Some(major), Some(minor)) => Ok(((major, minor), words)),
-        _ => Err(girofle_base::error::Error::failed(format!(
-            "the version of git could not be read ({:?})",
-            text.trim()
+        _ => Err(girofle_base::error::Error::failed(crate::tr!(
+            "git-version-unreadable",
+            text = format!("{:?}", text.trim())
         ))),
     }
 }
@@ -300,10 +296,10 @@ pub const OLDEST_GIT: (u32, u32) = (2, 20);
 pub fn check_version() -> Result<String> {
     let (numbers, words) = version()?;
     if numbers < OLDEST_GIT {
-        return Err(girofle_base::error::Error::failed(format!(
-            "git {words} is too old: girofle-client needs git {}.{} or newer. Install a newer git, \
-             then try again",
-            OLDEST_GIT.0, OLDEST_GIT.1
+        return Err(girofle_base::error::Error::failed(crate::tr!(
+            "git-too-old",
+            version = words,
+            oldest = format!("{}.{}", OLDEST_GIT.0, OLDEST_GIT.1)
         )));
     }
     Ok(words)

@@ -34,6 +34,8 @@ pub mod dialogue;
 pub mod folders;
 /// The `git` program, run with an argument list and the token kept out of sight.
 pub mod git;
+/// The person's language: the catalogues of every sentence shown.
+pub mod lang;
 /// Project names and paths GitLab takes, made from any folder name.
 pub mod names;
 /// A text file's changes cut into parts, and parts put back.

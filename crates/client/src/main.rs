@@ -4,10 +4,9 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches};
 use girofle_base::{edge, help};
-use girofle_client::dialogue::{self, Cli};
-use girofle_client::{git, words};
+use girofle_client::dialogue;
+use girofle_client::{git, lang, words};
 
 fn main() -> ExitCode {
     // Run by git as its GIT_ASKPASS (older git, which ignores the token's
@@ -28,12 +27,13 @@ fn main() -> ExitCode {
         }
     }
     words::init_local_offset();
+    lang::init_from_env();
     // The same parse as `Cli::parse()`, with the help's page and `--generate` of every binary.
-    let command = dialogue::PAGE.decorate(Cli::command());
+    let command = dialogue::command();
     if let Some(exit) = help::generate_if_asked(&command) {
         return exit;
     }
-    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|error| error.exit());
+    let cli = dialogue::parse(command);
     // The client keeps no log: the error is the person's to read, on stderr.
     edge::finish("girofle-client", dialogue::run(&cli), |_| {})
 }

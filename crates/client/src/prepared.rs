@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::parts::{self, Misfit, Part};
+use crate::tr;
 
 /// A whole file as it is now: its git mode (`100644`, `100755`, `120000`)
 /// and the name of its kept content.
@@ -80,10 +81,10 @@ pub enum Becomes {
 pub fn clean_name(name: &str) -> Result<String, Refused> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(Refused("a prepared version needs a name".into()));
+        return Err(Refused(tr!("prepared-needs-name")));
     }
     if name.contains('\n') || name.contains('\0') {
-        return Err(Refused("a prepared version's name fits on one line".into()));
+        return Err(Refused(tr!("prepared-one-line")));
     }
     Ok(name.to_string())
 }
@@ -109,7 +110,7 @@ impl Prepared {
     pub fn put(&mut self, name: &str, changes: &[Change]) -> Result<Vec<String>, Refused> {
         let name = clean_name(name)?;
         if changes.is_empty() {
-            return Err(Refused("name at least one change to put in it".into()));
+            return Err(Refused(tr!("prepared-needs-change")));
         }
         let mut emptied = Vec::new();
         for version in self.versions.iter_mut().filter(|v| v.name != name) {
@@ -151,9 +152,7 @@ impl Prepared {
         let index = self.find(old).ok_or_else(|| self.unknown(old))?;
         let new = clean_name(new)?;
         if self.find(&new).is_some_and(|other| other != index) {
-            return Err(Refused(format!(
-                "there is already a prepared version named {new:?}"
-            )));
+            return Err(Refused(tr!("prepared-exists", name = format!("{new:?}"))));
         }
         self.versions[index].name = new;
         Ok(())
@@ -165,15 +164,12 @@ impl Prepared {
             .iter()
             .map(|v| format!("{:?}", v.name))
             .collect();
-        Refused(format!(
-            "there is no prepared version named {:?}; there {}",
-            name.trim(),
-            if names.is_empty() {
-                "is none".to_string()
-            } else {
-                format!("are: {}", names.join(", "))
-            }
-        ))
+        let name = format!("{:?}", name.trim());
+        Refused(if names.is_empty() {
+            tr!("no-prepared-named-none", name = name)
+        } else {
+            tr!("no-prepared-named", name = name, names = names.join(", "))
+        })
     }
 
     /// The changes held that are not among `now` (the changes the folder
@@ -218,16 +214,11 @@ impl Prepared {
                 let becomes = match (parts.is_empty(), wholes.len() + usize::from(removed)) {
                     (true, 1) => Becomes::Whole(wholes.first().map(|w| (*w).clone())),
                     (false, 0) => {
-                        let base = old(path).ok_or_else(|| {
-                            Refused(format!("{path} is no longer as in the last version"))
-                        })?;
+                        let base = old(path)
+                            .ok_or_else(|| Refused(tr!("no-longer-as-last", file = path)))?;
                         let text = parts::apply(&base, &parts).map_err(|misfit| match misfit {
-                            Misfit::Moved(_) => {
-                                Refused(format!("{path} is no longer as in the last version"))
-                            }
-                            Misfit::Overlap(_) => Refused(format!(
-                                "two prepared parts of {path} change the same lines"
-                            )),
+                            Misfit::Moved(_) => Refused(tr!("no-longer-as-last", file = path)),
+                            Misfit::Overlap(_) => Refused(tr!("parts-overlap", file = path)),
                         })?;
                         Becomes::Text(text)
                     }
@@ -267,12 +258,12 @@ pub fn labels(changes: &[Change]) -> Vec<String> {
                 .unwrap_or(0)
                 + 1;
             match &change.what {
-                What::Part(_) => format!("{}, part {nth} of {of}", change.path),
-                What::Whole(None) => format!("{}, removed", change.path),
+                What::Part(_) => tr!("label-part", file = change.path.clone(), nth = nth, of = of),
+                What::Whole(None) => tr!("label-removed", file = change.path.clone()),
                 What::Whole(Some(_)) if change.base.is_none() => {
-                    format!("{}, new file", change.path)
+                    tr!("label-new", file = change.path.clone())
                 }
-                What::Whole(Some(_)) => format!("{}, the whole file", change.path),
+                What::Whole(Some(_)) => tr!("label-whole", file = change.path.clone()),
             }
         })
         .collect()

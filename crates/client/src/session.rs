@@ -10,6 +10,7 @@ use crate::config::{Config, Location};
 use crate::folders;
 use crate::git::Git;
 use crate::state::{self, MachineState};
+use crate::tr;
 use crate::words;
 
 /// A configured client: the configuration, the token, the API.
@@ -51,17 +52,27 @@ pub struct Found {
 impl Found {
     /// "your changes on laptop-2 since 14:05", or "bob's changes on …".
     pub fn unsent_words(&self, me: &str) -> String {
-        let whose = if self.state.person == me {
-            "your".to_string()
-        } else {
-            format!("{}'s", self.state.person)
-        };
-        let since = self
-            .state
-            .since
-            .map(|at| format!(" since {}", words::when(at)))
-            .unwrap_or_default();
-        format!("{whose} changes on {}{since}", self.state.machine)
+        let machine = self.state.machine.clone();
+        let mine = self.state.person == me;
+        match (self.state.since, mine) {
+            (Some(at), true) => tr!(
+                "your-changes-since",
+                machine = machine,
+                since = words::when(at)
+            ),
+            (None, true) => tr!("your-changes", machine = machine),
+            (Some(at), false) => tr!(
+                "their-changes-since",
+                person = self.state.person.clone(),
+                machine = machine,
+                since = words::when(at)
+            ),
+            (None, false) => tr!(
+                "their-changes",
+                person = self.state.person.clone(),
+                machine = machine
+            ),
+        }
     }
 }
 
@@ -111,12 +122,10 @@ impl Client {
         if name.contains('/') {
             return match self.api.project(name) {
                 Ok(project) if project.is_folder() => Ok(project),
-                Ok(_) => Err(Error::usage(format!(
-                    "{name} is on the server but is not a saved folder"
-                ))),
-                Err(ApiError::Status(404 | 403, _)) => Err(Error::failed(format!(
-                    "the server refused: {name} does not exist or you have no access to it"
-                ))),
+                Ok(_) => Err(Error::usage(tr!("not-a-saved-folder", name = name))),
+                Err(ApiError::Status(404 | 403, _)) => {
+                    Err(Error::failed(tr!("no-access", name = name)))
+                }
                 Err(error) => Err(error.into()),
             };
         }
@@ -143,13 +152,15 @@ impl Client {
             }
         }
         match matching.len() {
-            0 => Err(Error::usage(format!(
-                "you have no saved folder named {name:?} (`girofle-client get` without a name lists them)"
+            0 => Err(Error::usage(tr!(
+                "no-folder-named",
+                name = format!("{name:?}")
             ))),
             1 => Ok(matching.remove(0)),
-            _ => Err(Error::usage(format!(
-                "several folders are named {name:?}: {}; name one of them in full",
-                matching
+            _ => Err(Error::usage(tr!(
+                "several-named",
+                name = format!("{name:?}"),
+                folders = matching
                     .iter()
                     .map(|p| p.path_with_namespace.as_str())
                     .collect::<Vec<_>>()

@@ -66,14 +66,14 @@ fn run_cp(source: &Path, destination: &Path) -> Result<()> {
     .stderr_capture()
     .unchecked()
     .run()
-    .context("cannot run cp")?;
+    .with_context(|| crate::tr!("cannot-run-cp"))?;
     if !output.status.success() {
-        return Err(anyhow::anyhow!(
-            "cannot copy {} to {}: {}",
-            source.display(),
-            destination.display(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        )
+        return Err(anyhow::anyhow!(crate::tr!(
+            "cannot-copy",
+            from = source.display().to_string(),
+            to = destination.display().to_string(),
+            why = String::from_utf8_lossy(&output.stderr).trim().to_string()
+        ))
         .into());
     }
     Ok(())
@@ -87,7 +87,7 @@ pub fn aside_name(dir: &Path, at: OffsetDateTime) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "folder".into());
     let parent = dir.parent().unwrap_or(Path::new("/"));
-    let base = format!("{name} (copy {})", super::words::stamp(at));
+    let base = crate::tr!("copy-name", name = name, stamp = super::words::stamp(at));
     let mut candidate = parent.join(&base);
     let mut n = 2;
     while candidate.symlink_metadata().is_ok() {
@@ -107,8 +107,13 @@ pub fn copy_aside(dir: &Path) -> Result<PathBuf> {
 /// Moves the whole folder beside itself, dated, and returns its new path.
 pub fn move_aside(dir: &Path) -> Result<PathBuf> {
     let target = aside_name(dir, OffsetDateTime::now_utc());
-    std::fs::rename(dir, &target)
-        .with_context(|| format!("cannot move {} to {}", dir.display(), target.display()))?;
+    std::fs::rename(dir, &target).with_context(|| {
+        crate::tr!(
+            "cannot-move",
+            dir = dir.display().to_string(),
+            to = target.display().to_string()
+        )
+    })?;
     Ok(target)
 }
 
@@ -120,8 +125,15 @@ pub fn both_name(relative: &str, machine: &str) -> String {
         None => ("", relative),
     };
     match file.rfind('.') {
-        Some(dot) if dot > 0 => format!("{dir}{} (from {machine}){}", &file[..dot], &file[dot..]),
-        _ => format!("{dir}{file} (from {machine})"),
+        Some(dot) if dot > 0 => format!(
+            "{dir}{}{}",
+            crate::tr!("from-machine", name = &file[..dot], machine = machine),
+            &file[dot..]
+        ),
+        _ => format!(
+            "{dir}{}",
+            crate::tr!("from-machine", name = file, machine = machine)
+        ),
     }
 }
 

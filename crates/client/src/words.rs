@@ -23,7 +23,7 @@ pub fn when(at: OffsetDateTime) -> String {
     let now = local(OffsetDateTime::now_utc());
     let at = local(at);
     let clock = format!("{:02}:{:02}", at.hour(), at.minute());
-    let month = &format!("{}", at.month())[..3];
+    let month = crate::tr!("month-short", month = at.month() as u8);
     if at.date() == now.date() {
         clock
     } else if at.year() == now.year() {

@@ -10,6 +10,7 @@ use crate::config::{self};
 use crate::folders::{self, Folder, Locked};
 use crate::names;
 use crate::session::{Client, Found, Notes};
+use crate::tr;
 use crate::work::{Pushed, SERVER_MAIN, Work};
 
 impl Client {
@@ -17,33 +18,36 @@ impl Client {
     pub fn new_folder(&self, dir: &Path) -> Result<Notes> {
         let dir = config::absolute(dir)?;
         if dir.exists() && !dir.is_dir() {
-            return Err(Error::usage(format!("{} is not a folder", dir.display())));
+            return Err(Error::usage(tr!(
+                "not-a-folder",
+                dir = dir.display().to_string()
+            )));
         }
         std::fs::create_dir_all(&dir)?;
         let dir = dir.canonicalize()?;
         let home = std::env::var_os("HOME").map(PathBuf::from);
         if dir.parent().is_none() || home.and_then(|h| h.canonicalize().ok()).as_ref() == Some(&dir)
         {
-            return Err(Error::usage(format!(
-                "{} is too wide to be one saved folder: choose a folder inside it",
-                dir.display()
+            return Err(Error::usage(tr!(
+                "too-wide",
+                dir = dir.display().to_string()
             )));
         }
         let mut registry = Locked::open(&self.data_dir)?;
         if let Some(other) = registry.registry.overlapping(&dir) {
             return Err(Error::usage(if other.dir == dir {
-                format!("{} is already a saved folder", dir.display())
+                tr!("already-saved-folder", dir = dir.display().to_string())
             } else if dir.starts_with(&other.dir) {
-                format!(
-                    "{} is inside the saved folder {}: it is saved with it already",
-                    dir.display(),
-                    other.dir.display()
+                tr!(
+                    "inside-saved-folder",
+                    dir = dir.display().to_string(),
+                    other = other.dir.display().to_string()
                 )
             } else {
-                format!(
-                    "{} holds the saved folder {}: a saved folder cannot hold another",
-                    dir.display(),
-                    other.dir.display()
+                tr!(
+                    "holds-saved-folder",
+                    dir = dir.display().to_string(),
+                    other = other.dir.display().to_string()
                 )
             }));
         }
@@ -53,10 +57,10 @@ impl Client {
             .unwrap_or_else(|| "folder".into());
         let (project, clash) = self.create_project(&folder_name, &registry)?;
         if let Some(bound) = registry.registry.by_id(project.id) {
-            return Err(Error::failed(format!(
-                "{} is already on this machine at {}",
-                project.path_with_namespace,
-                bound.dir.display()
+            return Err(Error::failed(tr!(
+                "already-here-at",
+                folder = project.path_with_namespace.clone(),
+                dir = bound.dir.display().to_string()
             )));
         }
         let history = folders::history_dir(&self.data_dir, project.id);
@@ -69,7 +73,13 @@ impl Client {
         git.run(&["config", "core.bare", "false"])?;
         git.run(&["symbolic-ref", "HEAD", "refs/heads/main"])?;
         git.run(&["add", "--all", "--force", "--", ":/"])?;
-        git.run(&["commit", "--quiet", "--allow-empty", "-m", "First version"])?;
+        git.run(&[
+            "commit",
+            "--quiet",
+            "--allow-empty",
+            "-m",
+            &tr!("first-version"),
+        ])?;
         let folder = Folder {
             id: project.id,
             path: project.path_with_namespace.clone(),
@@ -89,25 +99,23 @@ impl Client {
         };
         let mut notes = Notes::default();
         if clash {
-            notes.say(format!(
-                "You already have a folder named {folder_name:?} on the server: this one is {} there.",
-                project.path_with_namespace
+            notes.say(tr!(
+                "name-clash",
+                name = format!("{folder_name:?}"),
+                folder = project.path_with_namespace.clone()
             ));
         }
         match work.send(true)? {
-            Pushed::Done => notes.say(format!(
-                "{} is now a saved folder ({} on the server); its first version is sent.",
-                dir.display(),
-                project.path_with_namespace
+            Pushed::Done => notes.say(tr!(
+                "new-sent",
+                dir = dir.display().to_string(),
+                folder = project.path_with_namespace.clone()
             )),
-            Pushed::Offline => notes.say(format!(
-                "{} is now a saved folder, but the server could not be reached to send \
-                 its first version: run `girofle-client sync` later.",
-                dir.display()
-            )),
+            Pushed::Offline => notes.say(tr!("new-offline", dir = dir.display().to_string())),
             other => {
-                return Err(Error::failed(format!(
-                    "the server did not take the first version ({other:?})"
+                return Err(Error::failed(tr!(
+                    "new-refused",
+                    why = format!("{other:?}")
                 )));
             }
         }
@@ -135,29 +143,28 @@ impl Client {
                             && registry.registry.by_id(p.id).is_none()
                     });
                     if let Some(other) = elsewhere {
-                        return Err(Error::usage(format!(
-                            "you already have a folder named {:?} on the server ({}), not on this \
-                             computer: bring it here with `girofle-client get {}`, or rename this folder",
-                            other.display_name(),
-                            other.path_with_namespace,
-                            other.path
+                        return Err(Error::usage(tr!(
+                            "exists-elsewhere",
+                            name = format!("{:?}", other.display_name()),
+                            folder = other.path_with_namespace.clone(),
+                            path = other.path.clone()
                         )));
                     }
                     continue;
                 }
                 Err(ApiError::Status(400, body)) => {
-                    return Err(Error::failed(format!(
-                        "the server would not make {folder_name:?} a saved folder: {}. \
-                         Give the folder a simpler name and try again.",
-                        api::explain(&body).unwrap_or_else(|| "it refused the name".into())
+                    return Err(Error::failed(tr!(
+                        "name-refused",
+                        name = format!("{folder_name:?}"),
+                        why = api::explain(&body).unwrap_or_else(|| tr!("name-refused-why"))
                     )));
                 }
                 Err(error) => return Err(error.into()),
             }
         }
-        Err(Error::failed(format!(
-            "you have many folders named {folder_name:?} on the server already: \
-             give this one another name"
+        Err(Error::failed(tr!(
+            "too-many-named",
+            name = format!("{folder_name:?}")
         )))
     }
 
@@ -169,10 +176,10 @@ impl Client {
         let registry = Locked::open(&self.data_dir)?;
         if let Some(bound) = registry.registry.by_id(project.id).cloned() {
             if bound.dir.symlink_metadata().is_ok() {
-                return Err(Error::usage(format!(
-                    "{} is already on this machine, at {}: one folder per machine",
-                    project.path_with_namespace,
-                    bound.dir.display()
+                return Err(Error::usage(tr!(
+                    "one-per-machine",
+                    folder = project.path_with_namespace.clone(),
+                    dir = bound.dir.display().to_string()
                 )));
             }
             return self.remake(registry, bound, dir);
@@ -185,9 +192,9 @@ impl Client {
         if dir.exists() {
             let empty = dir.is_dir() && std::fs::read_dir(&dir)?.next().is_none();
             if !empty {
-                return Err(Error::usage(format!(
-                    "{} exists already and is not empty: name another place",
-                    dir.display()
+                return Err(Error::usage(tr!(
+                    "not-empty",
+                    dir = dir.display().to_string()
                 )));
             }
         }
@@ -197,10 +204,10 @@ impl Client {
             .map(|p| p.join(dir.file_name().unwrap_or_default()))
             .unwrap_or(dir.clone());
         if let Some(other) = registry.registry.overlapping(&canonical) {
-            return Err(Error::usage(format!(
-                "{} would be inside or around the saved folder {}",
-                dir.display(),
-                other.dir.display()
+            return Err(Error::usage(tr!(
+                "around-saved-folder",
+                dir = dir.display().to_string(),
+                other = other.dir.display().to_string()
             )));
         }
         let history = folders::history_dir(&self.data_dir, project.id);
@@ -243,9 +250,7 @@ impl Client {
             Ok(true) => {}
             Ok(false) => {
                 cleanup(&history);
-                return Err(Error::failed(format!(
-                    "{url}: the server cannot be reached"
-                )));
+                return Err(Error::failed(tr!("unreachable-at", url = url.clone())));
             }
             Err(error) => {
                 cleanup(&history);
@@ -272,42 +277,37 @@ impl Client {
                 let lines: Vec<String> = blockers
                     .iter()
                     .map(|f| {
-                        let there = if f.state.person == self.config.person {
-                            "sync there first"
+                        let what = f.unsent_words(&self.config.person);
+                        if f.state.person == self.config.person {
+                            tr!("never-sent-yours", what = what)
                         } else {
-                            "they must sync there first"
-                        };
-                        format!(
-                            "{} were never sent; {there}",
-                            f.unsent_words(&self.config.person)
-                        )
+                            tr!("never-sent-theirs", what = what)
+                        }
                     })
                     .collect();
                 return Err(Error::failed(format!(
-                    "{}\n(or take the folder over with --take-over: that work is then kept aside \
-                     on that machine, never lost)",
-                    lines.join("\n")
+                    "{}\n{}",
+                    lines.join("\n"),
+                    tr!("or-take-over")
                 )));
             }
             match work.take_over(&blockers)? {
                 Pushed::Done => {
                     for found in &blockers {
-                        notes.say(format!(
-                            "Took the folder over: {} will be kept aside there the next time the client runs on {}.",
-                            found.unsent_words(&self.config.person),
-                            found.state.machine
+                        notes.say(tr!(
+                            "took-over",
+                            what = found.unsent_words(&self.config.person),
+                            machine = found.state.machine.clone()
                         ));
                     }
                 }
                 Pushed::Offline => {
                     cleanup(&history);
-                    return Err(Error::failed("the server cannot be reached"));
+                    return Err(Error::failed(tr!("unreachable")));
                 }
                 _ => {
                     cleanup(&history);
-                    return Err(Error::failed(
-                        "the other machine's state changed meanwhile: nothing was taken over; try again",
-                    ));
+                    return Err(Error::failed(tr!("take-over-raced")));
                 }
             }
         }
@@ -327,10 +327,10 @@ impl Client {
         }
         work.registry.put(work.folder.clone())?;
         work.record_state(&mut notes)?;
-        notes.say(format!(
-            "{} is here, in {}.",
-            project.path_with_namespace,
-            canonical.display()
+        notes.say(tr!(
+            "got-here",
+            folder = project.path_with_namespace.clone(),
+            dir = canonical.display().to_string()
         ));
         Ok(notes)
     }
@@ -345,9 +345,9 @@ impl Client {
             None => old.clone(),
         };
         if target.exists() && std::fs::read_dir(&target)?.next().is_some() {
-            return Err(Error::usage(format!(
-                "{} exists already and is not empty: name another place",
-                target.display()
+            return Err(Error::usage(tr!(
+                "not-empty",
+                dir = target.display().to_string()
             )));
         }
         std::fs::create_dir_all(&target)?;
@@ -355,10 +355,10 @@ impl Client {
         if let Some(other) = registry.registry.folders.iter().find(|f| {
             f.id != folder.id && (target.starts_with(&f.dir) || f.dir.starts_with(&target))
         }) {
-            return Err(Error::usage(format!(
-                "{} would be inside or around the saved folder {}",
-                target.display(),
-                other.dir.display()
+            return Err(Error::usage(tr!(
+                "around-saved-folder",
+                dir = target.display().to_string(),
+                other = other.dir.display().to_string()
             )));
         }
         folder.dir = target.clone();
@@ -377,11 +377,11 @@ impl Client {
         }
         work.registry.put(work.folder.clone())?;
         let mut notes = Notes::default();
-        notes.say(format!(
-            "{} was no longer at {}: it is remade in {} with every version kept on this machine.",
-            work.folder.path,
-            old.display(),
-            target.display()
+        notes.say(tr!(
+            "remade",
+            folder = work.folder.path.clone(),
+            old = old.display().to_string(),
+            dir = target.display().to_string()
         ));
         work.catch_up(&mut notes)?;
         work.record_state(&mut notes)?;
@@ -394,22 +394,25 @@ impl Client {
         let user = self
             .api
             .user_named(person)?
-            .ok_or_else(|| Error::usage(format!("the server knows no person named {person:?}")))?;
+            .ok_or_else(|| Error::usage(tr!("no-such-person", person = format!("{person:?}"))))?;
         let mut notes = Notes::default();
         let folder = &project.path_with_namespace;
         let who = &user.username;
         match self.api.add_member(project.id, user.id)? {
-            Membership::Added => notes.say(format!(
-                "{who} may now get {folder} and send versions to it."
-            )),
-            Membership::Already(level) if level >= api::MAINTAINER => {
-                notes.say(format!("{who} could already get {folder}."))
+            Membership::Added => {
+                notes.say(tr!("shared", who = who.clone(), folder = folder.clone()))
             }
+            Membership::Already(level) if level >= api::MAINTAINER => notes.say(tr!(
+                "shared-already",
+                who = who.clone(),
+                folder = folder.clone()
+            )),
             Membership::Already(_) => {
                 self.api.make_maintainer(project.id, user.id)?;
-                notes.say(format!(
-                    "{who} could already get {folder} but not send versions to it; \
-                     {who} is now a Maintainer of it and may."
+                notes.say(tr!(
+                    "shared-now-sends",
+                    who = who.clone(),
+                    folder = folder.clone()
                 ));
             }
         }

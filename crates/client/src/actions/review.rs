@@ -13,8 +13,8 @@ use serde::Serialize;
 use crate::parts;
 use crate::prepared::{self, Change, Prepared, What};
 use crate::session::{Client, Notes};
+use crate::tr;
 use crate::tree;
-use crate::words;
 use crate::work::{Seen, Work};
 
 /// Unchanged lines shown around a changed passage.
@@ -73,7 +73,7 @@ impl Client {
         let seen = work.changes()?;
         let change = &seen
             .get(number.wrapping_sub(1))
-            .ok_or_else(|| Error::usage(format!("there is no change {number} any more")))?
+            .ok_or_else(|| Error::usage(tr!("no-change-any-more", number = number)))?
             .change;
         let id = match (&change.what, now) {
             (What::Whole(Some(whole)), true) => Some(whole.id.clone()),
@@ -81,11 +81,11 @@ impl Client {
             _ => None,
         }
         .ok_or_else(|| {
-            Error::usage(format!(
-                "{} has nothing to open {}",
-                change.path,
-                if now { "as it is now" } else { "as it was" }
-            ))
+            Error::usage(if now {
+                tr!("nothing-to-open-now", file = change.path.clone())
+            } else {
+                tr!("nothing-to-open-was", file = change.path.clone())
+            })
         })?;
         Ok((
             change.path.clone(),
@@ -105,10 +105,8 @@ impl Client {
                 .get(number.wrapping_sub(1))
                 .ok_or_else(|| {
                     Error::usage(match seen.len() {
-                        0 => "there is no change since the last version".to_string(),
-                        n => format!(
-                            "there is no change {number}: `girofle-client review` lists them, from 1 to {n}"
-                        ),
+                        0 => tr!("no-change-since"),
+                        n => tr!("no-change-number", number = number, last = n),
                     })
                 })?
                 .change
@@ -124,18 +122,15 @@ impl Client {
         work.store_prepared(&prepared)?;
         let mut notes = Notes::default();
         let name = name.trim();
-        notes.say(format!(
-            "{} {} the prepared version \"{name}\"{}.",
-            words::count(chosen.len(), "change", "changes"),
-            if chosen.len() == 1 { "is in" } else { "are in" },
-            if was_new { " (new, placed last)" } else { "" }
-        ));
+        notes.say(if was_new {
+            tr!("put-in-new", changes = chosen.len(), name = name)
+        } else {
+            tr!("put-in", changes = chosen.len(), name = name)
+        });
         for gone in emptied {
-            notes.say(format!(
-                "The prepared version \"{gone}\" held nothing else: it is gone."
-            ));
+            notes.say(tr!("prepared-gone", name = gone));
         }
-        notes.say("Your folder is unchanged until you run `girofle-client prepared --save`.");
+        notes.say(tr!("folder-unchanged-until-save"));
         Ok(notes)
     }
 
@@ -155,14 +150,10 @@ impl Client {
         let removed = prepared.remove(name).map_err(|r| Error::usage(r.0))?;
         work.store_prepared(&prepared)?;
         let mut notes = Notes::default();
-        notes.say(format!(
-            "The prepared version \"{}\" is removed; its {} left out again, still in your folder.",
-            removed.name,
-            if removed.changes.len() == 1 {
-                "change is".to_string()
-            } else {
-                format!("{} changes are", removed.changes.len())
-            }
+        notes.say(tr!(
+            "prepared-removed",
+            name = removed.name.clone(),
+            changes = removed.changes.len()
         ));
         Ok(notes)
     }
@@ -174,11 +165,7 @@ impl Client {
         prepared.rename(old, new).map_err(|r| Error::usage(r.0))?;
         work.store_prepared(&prepared)?;
         let mut notes = Notes::default();
-        notes.say(format!(
-            "The prepared version \"{}\" is now \"{}\".",
-            old.trim(),
-            new.trim()
-        ));
+        notes.say(tr!("prepared-renamed", old = old.trim(), new = new.trim()));
         Ok(notes)
     }
 
@@ -194,9 +181,7 @@ impl Client {
         work.refuse_while_pending()?;
         let prepared = work.load_prepared()?;
         if prepared.versions.is_empty() {
-            return Err(Error::usage(
-                "there is no prepared version to save: make one with `girofle-client prepare NAME N...`",
-            ));
+            return Err(Error::usage(tr!("nothing-prepared")));
         }
         let seen = work.changes()?;
         let now: Vec<Change> = seen.iter().map(|s| s.change.clone()).collect();
@@ -204,25 +189,18 @@ impl Client {
         if !stale.is_empty() {
             let which: Vec<String> = stale
                 .iter()
-                .map(|(name, change)| format!("\"{name}\" ({} changed since)", change.path))
+                .map(|(name, change)| {
+                    tr!(
+                        "stale-one",
+                        name = name.to_string(),
+                        file = change.path.clone()
+                    )
+                })
                 .collect();
-            return Err(Error::failed(format!(
-                "nothing was saved and your folder is unchanged: {} no longer {} to the files \
-                 as they are now: {}. Remove {} with `girofle-client prepared --remove NAME`, \
-                 then put {} in a version again",
-                if stale.len() == 1 {
-                    "a prepared change"
-                } else {
-                    "some prepared changes"
-                },
-                if stale.len() == 1 { "applies" } else { "apply" },
-                which.join(", "),
-                if stale.len() == 1 {
-                    "its version"
-                } else {
-                    "their versions"
-                },
-                if stale.len() == 1 { "it" } else { "them" },
+            return Err(Error::failed(tr!(
+                "stale",
+                changes = stale.len(),
+                which = which.join(", ")
             )));
         }
         let head = work.git.resolve("HEAD")?.unwrap_or_default();
@@ -234,19 +212,16 @@ impl Client {
         // Saved: from here the versions hold the prepared changes.
         work.store_prepared(&Prepared::default())?;
         for version in &prepared.versions {
-            notes.say(format!(
-                "Saved the version \"{}\" ({}).",
-                version.name,
-                words::count(version.changes.len(), "change", "changes")
+            notes.say(tr!(
+                "saved-prepared",
+                name = version.name.clone(),
+                changes = version.changes.len()
             ));
         }
         let aside = discard_left_out(&mut work)?;
         match &aside {
-            Some(aside) => notes.say(format!(
-                "What was left out is discarded from your folder; your folder as it was is kept in {}.",
-                aside.display()
-            )),
-            None => notes.say("Nothing was left out."),
+            Some(aside) => notes.say(tr!("left-out-discarded", dir = aside.display().to_string())),
+            None => notes.say(tr!("nothing-left-out")),
         }
         work.record_state(&mut notes)?;
         Ok((aside, notes))
@@ -324,13 +299,13 @@ fn shown(seen: &[Seen], prepared: &Prepared) -> Vec<Shown> {
 /// did (its label's number is gone with it).
 fn stale_label(change: &Change) -> String {
     match &change.what {
-        What::Part(part) => format!(
-            "{}, a part of the file (line {}: {})",
-            change.path,
-            part.at + 1,
-            words::count(part.new.len(), "line", "lines")
+        What::Part(part) => tr!(
+            "label-part-at",
+            file = change.path.clone(),
+            line = part.at + 1,
+            lines = part.new.len()
         ),
-        What::Whole(None) => format!("{}, removed", change.path),
-        What::Whole(Some(_)) => format!("{}, the whole file", change.path),
+        What::Whole(None) => tr!("label-removed", file = change.path.clone()),
+        What::Whole(Some(_)) => tr!("label-whole", file = change.path.clone()),
     }
 }

@@ -6,6 +6,7 @@ use girofle_base::error::{Error, Result};
 
 use crate::api::Api;
 use crate::config::{self, Config, Location};
+use crate::tr;
 
 /// What `setup` is given.
 #[derive(Debug, Default)]
@@ -28,8 +29,9 @@ pub struct SetupArgs {
 pub fn setup(location: &Location, args: &SetupArgs) -> Result<Config> {
     let server = args.server.trim().trim_end_matches('/').to_string();
     if !(server.starts_with("http://") || server.starts_with("https://")) {
-        return Err(Error::usage(format!(
-            "{server:?} is not a server address (it starts with https:// or http://)"
+        return Err(Error::usage(tr!(
+            "not-an-address",
+            server = format!("{server:?}")
         )));
     }
     config::check_server(&server, args.insecure_http)?;
@@ -50,14 +52,18 @@ pub fn setup(location: &Location, args: &SetupArgs) -> Result<Config> {
         (None, Some(file)) => {
             let file = config::absolute(file)?;
             let text = std::fs::read_to_string(&file).map_err(|error| {
-                Error::usage(format!("cannot read {}: {error}", file.display()))
+                Error::usage(tr!(
+                    "cannot-read",
+                    file = file.display().to_string(),
+                    error = error.to_string()
+                ))
             })?;
             (text.trim().to_string(), file)
         }
-        (None, None) => return Err(Error::usage("the access token is needed")),
+        (None, None) => return Err(Error::usage(tr!("token-is-needed"))),
     };
     if token.is_empty() {
-        return Err(Error::usage("the access token is empty"));
+        return Err(Error::usage(tr!("token-empty")));
     }
     let user = Api::new(&server, &token, ca_file.as_deref())?
         .current_user()

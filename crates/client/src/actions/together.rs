@@ -7,6 +7,7 @@ use girofle_base::error::{Error, Result};
 
 use super::{Keep, normalize};
 use crate::session::{Client, Notes};
+use crate::tr;
 use crate::tree;
 
 impl Client {
@@ -26,12 +27,10 @@ impl Client {
             return Ok((work.folder.pending.clone(), notes, true));
         }
         if !work.online {
-            return Err(Error::failed(
-                "the server cannot be reached: try again when this machine is online",
-            ));
+            return Err(Error::failed(tr!("unreachable-try-later")));
         }
         if work.server_ahead()? == 0 {
-            notes.say("Nothing to bring together: the server has no version this machine lacks.");
+            notes.say(tr!("nothing-to-bring-together"));
             return Ok((vec![], notes, false));
         }
         work.bring_together(&mut notes)?;
@@ -53,9 +52,7 @@ impl Client {
         if started {
             let (pending, first, brought) = self.bring_together(folder)?;
             if !brought {
-                return Err(Error::usage(
-                    "no file is waiting for a choice: nothing differs from the server's version",
-                ));
+                return Err(Error::usage(tr!("no-choice-waiting")));
             }
             notes.lines.extend(first.lines);
             if pending.is_empty() {
@@ -63,35 +60,36 @@ impl Client {
             }
         }
         let mut work = self.work(folder)?;
-        let aside = work.folder.aside.clone().ok_or_else(|| {
-            Error::usage(
-                "no file is waiting for a choice: nothing differs from the server's version",
-            )
-        })?;
+        let aside = work
+            .folder
+            .aside
+            .clone()
+            .ok_or_else(|| Error::usage(tr!("no-choice-waiting")))?;
         for file in files {
             let file = normalize(file, &work.folder.dir);
             if !work.folder.pending.contains(&file) {
-                return Err(Error::usage(format!(
-                    "{file} is not waiting for a choice; these are: {}",
-                    if work.folder.pending.is_empty() {
-                        "none".to_string()
-                    } else {
-                        work.folder.pending.join(", ")
-                    }
-                )));
+                return Err(Error::usage(if work.folder.pending.is_empty() {
+                    tr!("not-waiting-none", file = file.clone())
+                } else {
+                    tr!(
+                        "not-waiting",
+                        file = file.clone(),
+                        names = work.folder.pending.join(", ")
+                    )
+                }));
             }
             match keep {
                 Keep::Mine => {
                     tree::copy_file(&aside, &file, &work.folder.dir, &file)
-                        .map_err(|e| e.context(format!("{file}: yours was not put back")))?;
-                    notes.say(format!("{file}: kept yours"));
+                        .map_err(|e| e.context(tr!("yours-not-put-back", file = file.clone())))?;
+                    notes.say(tr!("kept-yours", file = file.clone()));
                 }
-                Keep::Server => notes.say(format!("{file}: kept the server's")),
+                Keep::Server => notes.say(tr!("kept-servers", file = file.clone())),
                 Keep::Both => {
                     let other = tree::both_name(&file, &self.config.machine);
                     tree::copy_file(&aside, &file, &work.folder.dir, &other)
-                        .map_err(|e| e.context(format!("{file}: yours was not put back")))?;
-                    notes.say(format!("{file}: kept both (yours is {other})"));
+                        .map_err(|e| e.context(tr!("yours-not-put-back", file = file.clone())))?;
+                    notes.say(tr!("kept-both", file = file.clone(), other = other.clone()));
                 }
             }
             work.folder.pending.retain(|p| *p != file);
@@ -114,7 +112,7 @@ impl Client {
         let head = work
             .git
             .resolve("HEAD")?
-            .ok_or_else(|| Error::usage("this folder has no version yet"))?;
+            .ok_or_else(|| Error::usage(tr!("no-version-yet")))?;
         let history: Vec<String> = work
             .git
             .run(&["rev-list", "--first-parent", "--reverse", "HEAD"])?
@@ -135,9 +133,10 @@ impl Client {
                         .iter()
                         .position(|c| text.len() >= 4 && c.starts_with(text))
                         .ok_or_else(|| {
-                            Error::usage(format!(
-                                "there is no version {text}: versions go from 1 to {}",
-                                history.len()
+                            Error::usage(tr!(
+                                "no-such-version",
+                                version = text,
+                                last = history.len()
                             ))
                         })?;
                     (history[found].clone(), found + 1)
@@ -155,7 +154,11 @@ impl Client {
                     "commit",
                     "--quiet",
                     "-m",
-                    &format!("Back to version {number}, on {}", self.config.machine),
+                    &tr!(
+                        "back-to-on",
+                        version = number,
+                        machine = self.config.machine.clone()
+                    ),
                 ])?;
             }
             Ok(())
@@ -170,13 +173,9 @@ impl Client {
         work.folder.aside = None;
         work.registry.put(work.folder.clone())?;
         if target == head {
-            notes.say(format!(
-                "The folder is back at version {number}, its newest."
-            ));
+            notes.say(tr!("back-newest", version = number));
         } else {
-            notes.say(format!(
-                "The folder is back at version {number}; that is saved as a new version."
-            ));
+            notes.say(tr!("back-saved", version = number));
         }
         work.record_state(&mut notes)?;
         Ok((aside, notes))

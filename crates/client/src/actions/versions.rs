@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 
 use super::Status;
 use crate::session::{Client, Notes};
+use crate::tr;
 use crate::words;
 use crate::work::{Pushed, SERVER_MAIN};
 
@@ -19,19 +20,14 @@ impl Client {
             return Err(Error::failed(notes.lines.join("\n")));
         }
         work.refuse_while_pending()?;
-        let default = format!("Saved on {}", self.config.machine);
+        let default = tr!("saved-on", machine = self.config.machine.clone());
         match work.save_version(message.unwrap_or(&default))? {
-            0 => notes.say("Nothing changed since the last version."),
-            n => notes.say(format!(
-                "Saved a new version ({} changed).",
-                words::count(n, "file", "files")
-            )),
+            0 => notes.say(tr!("nothing-changed")),
+            n => notes.say(tr!("saved-version", files = n)),
         }
         work.record_state(&mut notes)?;
         if !work.online {
-            notes.say(
-                "The server cannot be reached: it will know of this version when this machine is back online.",
-            );
+            notes.say(tr!("saved-offline"));
         }
         Ok(notes)
     }
@@ -45,9 +41,7 @@ impl Client {
             return Err(Error::failed(notes.lines.join("\n")));
         }
         if !work.online {
-            return Err(Error::failed(
-                "the server cannot be reached: nothing was sent; your versions are safe here",
-            ));
+            return Err(Error::failed(tr!("unreachable-nothing-sent")));
         }
         work.refuse_while_pending()?;
         let local = work.local()?;
@@ -57,60 +51,41 @@ impl Client {
             if local.unsaved.is_empty() && local.unsent == 0 {
                 work.refuse_unwritable(SERVER_MAIN)?;
                 work.git.run(&["reset", "--quiet", "--hard", SERVER_MAIN])?;
-                notes.say(format!(
-                    "Brought in {} from the server.",
-                    words::count(ahead, "new version", "new versions")
-                ));
+                notes.say(tr!("brought-in", versions = ahead));
                 work.record_state(&mut notes)?;
                 return Ok(notes);
             }
-            return Err(Error::failed(format!(
-                "the server has {} this machine lacks, and this machine has changes the server lacks: \
-                 run `girofle-client resolve` to bring them together (nothing will be lost)",
-                words::count(ahead, "version", "versions")
-            )));
+            return Err(Error::failed(tr!("both-ahead", versions = ahead)));
         }
         if !local.unsaved.is_empty() {
-            let n = work.save_version(&format!("Saved on {}", self.config.machine))?;
-            notes.say(format!(
-                "Saved the unsaved changes first ({}).",
-                words::count(n, "file", "files")
-            ));
+            let n = work.save_version(&tr!("saved-on", machine = self.config.machine.clone()))?;
+            notes.say(tr!("saved-first", files = n));
         }
         let head = work.git.resolve("HEAD")?;
         if head.is_some() && head == server {
-            notes.say("Everything is already on the server.");
+            notes.say(tr!("all-on-server"));
             work.record_state(&mut notes)?;
             return Ok(notes);
         }
         match work.send(true)? {
-            Pushed::Done => notes.say("Sent: the server has every version of this folder."),
+            Pushed::Done => notes.say(tr!("sent")),
             Pushed::Offline => {
-                return Err(Error::failed(
-                    "the server cannot be reached: nothing was sent; your versions are safe here",
-                ));
+                return Err(Error::failed(tr!("unreachable-nothing-sent")));
             }
             Pushed::Behind => {
-                return Err(Error::failed(
-                    "the server received other versions meanwhile: run `girofle-client resolve`",
-                ));
+                return Err(Error::failed(tr!("server-moved")));
             }
             Pushed::Stale => {
                 let mut more = Notes::default();
                 if work.catch_up(&mut more)? {
                     return Err(Error::failed(
-                        std::iter::once(
-                            "nothing was sent: another machine took this folder over".to_string(),
-                        )
-                        .chain(more.lines)
-                        .collect::<Vec<_>>()
-                        .join("\n"),
+                        std::iter::once(tr!("sent-none-taken-over"))
+                            .chain(more.lines)
+                            .collect::<Vec<_>>()
+                            .join("\n"),
                     ));
                 }
-                return Err(Error::failed(
-                    "nothing was sent: the server's record of this machine changed meanwhile; \
-                     run `girofle-client sync` again",
-                ));
+                return Err(Error::failed(tr!("sent-none-raced")));
             }
         }
         Ok(notes)

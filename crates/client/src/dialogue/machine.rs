@@ -10,6 +10,7 @@ use girofle_base::error::{Error, Exit, Result};
 use super::interactive;
 use crate::actions;
 use crate::config::Location;
+use crate::tr;
 
 pub(super) fn setup(
     location: &Location,
@@ -21,8 +22,8 @@ pub(super) fn setup(
 ) -> Result<Exit> {
     let server = match server {
         Some(server) => server.clone(),
-        None if interactive() => read_answer("Server address (e.g. https://gitlab.example.org): ")?,
-        None => return Err(Error::usage("--server is needed")),
+        None if interactive() => read_answer(&format!("{} ", tr!("ask-server")))?,
+        None => return Err(Error::usage(tr!("server-needed"))),
     };
     // Before a token is asked for: it would be sent unencrypted.
     crate::config::check_server(server.trim(), insecure_http)?;
@@ -32,9 +33,9 @@ pub(super) fn setup(
         Some(line)
     } else if token_file.is_none() {
         if !interactive() {
-            return Err(Error::usage("--token-file or --token-stdin is needed"));
+            return Err(Error::usage(tr!("token-needed")));
         }
-        Some(ask_hidden("Your access token (it is not shown): ")?)
+        Some(ask_hidden(&format!("{} ", tr!("ask-token")))?)
     } else {
         None
     };
@@ -42,7 +43,10 @@ pub(super) fn setup(
         Some(machine) => Some(machine.clone()),
         None if interactive() => {
             let default = crate::config::default_machine_name();
-            let answer = read_answer(&format!("This machine's name [{default}]: "))?;
+            let answer = read_answer(&format!(
+                "{} ",
+                tr!("ask-machine", default = default.clone())
+            ))?;
             Some(if answer.is_empty() { default } else { answer })
         }
         None => None,
@@ -59,14 +63,17 @@ pub(super) fn setup(
         },
     )?;
     let git = crate::git::version()
-        .map(|(_, words)| format!(", with git {words}"))
+        .map(|(_, words)| tr!("with-git", version = words))
         .unwrap_or_default();
     eprintln!(
-        "Set up: {} on {}, this machine is {:?} ({}{git}).",
-        config.person,
-        config.server,
-        config.machine,
-        location.file.display()
+        "{}",
+        tr!(
+            "set-up",
+            person = config.person.clone(),
+            server = config.server.clone(),
+            machine = format!("{:?}", config.machine),
+            file = format!("{}{git}", location.file.display())
+        )
     );
     Ok(Exit::Done)
 }
@@ -81,9 +88,7 @@ pub(super) fn ui(location: Location, no_browser: bool, check_every: u64) -> Resu
     // The address is always printed: the browser may not open by itself.
     println!("{}", page.url());
     std::io::stdout().flush()?;
-    eprintln!(
-        "Your page is at the address above. Keep this running while you use it; Ctrl-C closes it."
-    );
+    eprintln!("{}", tr!("page-running"));
     if !no_browser {
         if let Ok(opener) = which::which("xdg-open") {
             let opened = std::process::Command::new(opener)
@@ -96,11 +101,11 @@ pub(super) fn ui(location: Location, no_browser: bool, check_every: u64) -> Resu
                 // Reaped when it ends (it hands the address to the browser).
                 Ok(mut child) => drop(std::thread::spawn(move || child.wait())),
                 Err(_) => {
-                    eprintln!("The browser could not be opened: open the address above in it.")
+                    eprintln!("{}", tr!("browser-failed"))
                 }
             }
         } else {
-            eprintln!("Open the address above in your browser.");
+            eprintln!("{}", tr!("open-browser"));
         }
     }
     page.run()?;

@@ -20,6 +20,20 @@ use crate::session::{Client, Notes};
 
 pub use help::PAGE;
 
+/// The command line as `main` parses it: the help's page after the options,
+/// every word of the help in the person's language.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    help::in_language(PAGE.decorate(Cli::command()))
+}
+
+/// The command line parsed by `command`; a mistake in it ends the process
+/// (exit 2), said in the person's language.
+pub fn parse(command: clap::Command) -> Cli {
+    use clap::FromArgMatches;
+    Cli::from_arg_matches(&help::matches(command)).unwrap_or_else(|error| help::refuse(error))
+}
+
 /// Keep a folder safe on your Girofle server, the same on each of your machines
 #[derive(Parser)]
 #[command(name = "girofle-client", version)]
@@ -209,10 +223,7 @@ fn act(client: &Client, folder: Option<&Path>, action: &Action) -> Result<Exit> 
             yes,
         } => {
             if *take_over && !*yes {
-                confirm(
-                    "Take the folder over? Changes never sent from the other machine will be kept \
-                     aside there, not brought here.",
-                )?;
+                confirm(&crate::tr!("confirm-take-over"))?;
             }
             say(client.get(name, dir.as_deref(), *take_over)?)
         }
@@ -222,18 +233,21 @@ fn act(client: &Client, folder: Option<&Path>, action: &Action) -> Result<Exit> 
             say(notes)?;
             let remove = *yes
                 || (interactive()
-                    && read_answer(&format!(
-                        "Your folder as it was is in {}. Remove it? [y/N] ",
-                        aside.display()
-                    ))?
-                    .eq_ignore_ascii_case("y"));
+                    && said_yes(&read_answer(&format!(
+                        "{} {} ",
+                        crate::tr!("ask-remove-aside", dir = aside.display().to_string()),
+                        crate::tr!("yes-no")
+                    ))?));
             if remove {
                 std::fs::remove_dir_all(&aside)?;
-                eprintln!("Removed {}.", aside.display());
+                eprintln!(
+                    "{}",
+                    crate::tr!("removed-aside", dir = aside.display().to_string())
+                );
             } else {
                 eprintln!(
-                    "Your folder as it was is kept in {}; remove it when you no longer need it.",
-                    aside.display()
+                    "{}",
+                    crate::tr!("kept-aside", dir = aside.display().to_string())
                 );
             }
             Ok(Exit::Done)
@@ -268,13 +282,61 @@ fn interactive() -> bool {
 
 fn confirm(question: &str) -> Result<()> {
     if !interactive() {
-        return Err(Error::usage(
-            "this needs your confirmation: run it on a terminal, or add --yes",
-        ));
+        return Err(Error::usage(crate::tr!("needs-confirmation")));
     }
-    if read_answer(&format!("{question} [y/N] "))?.eq_ignore_ascii_case("y") {
+    if said_yes(&read_answer(&format!(
+        "{question} {} ",
+        crate::tr!("yes-no")
+    ))?) {
         Ok(())
     } else {
-        Err(Error::usage("nothing was done"))
+        Err(Error::usage(crate::tr!("nothing-done")))
+    }
+}
+
+/// "y" in English, "o" (oui) in French, and "y" whatever the language: a
+/// person used to either is understood.
+fn said_yes(answer: &str) -> bool {
+    let answer = answer.trim().to_lowercase();
+    answer == "y" || answer == crate::tr!("yes-letter") || answer == crate::tr!("yes-word")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::{self, Lang};
+
+    #[test]
+    fn the_help_speaks_the_persons_language() {
+        let english = command().render_long_help().to_string();
+        assert!(
+            english.contains("Save a new version of every file"),
+            "{english}"
+        );
+        let french = lang::scoped(Lang::Fr, || {
+            let mut command = command();
+            let save = command
+                .find_subcommand_mut("save")
+                .unwrap()
+                .render_long_help();
+            format!("{}\n{save}", command.render_long_help())
+        });
+        for words in [
+            "Utilisation :",
+            "Enregistrer une nouvelle version de chaque fichier",
+            "Quelques mots sur cette version",
+            "Codes de sortie :",
+            "Afficher l'aide",
+        ] {
+            assert!(french.contains(words), "{words:?} in\n{french}");
+        }
+        for words in [
+            "Save a new version",
+            "A few words",
+            "Exit codes",
+            "Print help",
+        ] {
+            assert!(!french.contains(words), "{words:?} in\n{french}");
+        }
     }
 }

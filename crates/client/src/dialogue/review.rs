@@ -6,27 +6,26 @@ use girofle_base::error::{Exit, Result};
 
 use super::{print, say};
 use crate::session::Client;
+use crate::tr;
 
 pub(super) fn review(client: &Client, folder: Option<&Path>) -> Result<Exit> {
     let listed = client.review(folder)?;
     if listed.is_empty() {
-        return print("No change since the last version.\n");
+        return print(&format!("{}\n", tr!("no-change")));
     }
     let mut out = String::new();
     for change in &listed {
         let held = change
             .prepared
             .as_ref()
-            .map(|name| format!("   (in \"{name}\")"))
+            .map(|name| format!("   ({})", tr!("in-prepared", name = name.clone())))
             .unwrap_or_default();
         out.push_str(&format!("{:>3}  {}{held}\n", change.number, change.label));
         for (mark, line) in &change.lines {
             out.push_str(&format!("       {mark} {line}\n"));
         }
     }
-    out.push_str(
-        "\nPut changes into a prepared version with `girofle-client prepare \"NAME\" N...`.\n",
-    );
+    out.push_str(&format!("\n{}\n", tr!("how-to-prepare")));
     print(&out)
 }
 
@@ -49,7 +48,7 @@ pub(super) fn prepared(
     }
     let shown = client.prepared(folder)?;
     if shown.is_empty() {
-        return print("No prepared version.\n");
+        return print(&format!("{}\n", tr!("no-prepared")));
     }
     let mut out = String::new();
     for (index, version) in shown.iter().enumerate() {
@@ -59,7 +58,8 @@ pub(super) fn prepared(
                 out.push_str(&format!("     {label}\n"));
             } else {
                 out.push_str(&format!(
-                    "     {label}: no longer applies, the file changed since (kept here until you remove it)\n"
+                    "     {}\n",
+                    tr!("no-longer-applies", label = label.clone())
                 ));
             }
         }

@@ -9,73 +9,71 @@ use girofle_base::error::{Exit, Result};
 use super::{KeepArg, interactive, print, say};
 use crate::actions::Keep;
 use crate::session::Client;
-use crate::words;
+use crate::tr;
+
+fn line(out: &mut String, text: String) {
+    out.push_str(&text);
+    out.push('\n');
+}
 
 pub(super) fn status(client: &Client, folder: Option<&Path>) -> Result<Exit> {
     let (status, notes) = client.status(folder)?;
     say(notes)?;
-    let mut out = format!(
-        "{} ({}), version {}\n",
-        status.dir.display(),
-        status.folder,
-        status.version
+    let mut out = tr!(
+        "status-head",
+        dir = status.dir.display().to_string(),
+        folder = status.folder.clone(),
+        version = status.version
     );
+    out.push('\n');
     if status.unsaved.is_empty() {
-        out.push_str("No unsaved changes.\n");
+        line(&mut out, tr!("status-no-unsaved"));
     } else {
-        out.push_str(&format!(
-            "Unsaved changes ({}):\n",
-            words::count(status.unsaved.len(), "file", "files")
-        ));
+        line(
+            &mut out,
+            tr!("status-unsaved", files = status.unsaved.len()),
+        );
         for (letter, path) in &status.unsaved {
             let what = match letter {
-                'N' => "new",
-                'D' => "deleted",
-                _ => "changed",
+                'N' => tr!("file-new"),
+                'D' => tr!("file-deleted"),
+                _ => tr!("file-changed"),
             };
             out.push_str(&format!("  {what:<8} {path}\n"));
         }
     }
     match status.unsent {
-        0 => out.push_str("Every saved version is on the server.\n"),
-        n => out.push_str(&format!(
-            "{} not sent yet.\n",
-            words::count(n, "saved version", "saved versions")
-        )),
+        0 => line(&mut out, tr!("status-all-sent")),
+        n => line(&mut out, tr!("status-unsent", versions = n)),
     }
     match status.server_ahead {
-        None => out.push_str("The server cannot be reached.\n"),
-        Some(0) => out.push_str("The server has nothing this machine lacks.\n"),
-        Some(n) => out.push_str(&format!(
-            "The server has {} this machine lacks.\n",
-            words::count(n, "version", "versions")
-        )),
+        None => line(&mut out, tr!("status-offline")),
+        Some(0) => line(&mut out, tr!("status-server-nothing")),
+        Some(n) => line(&mut out, tr!("status-server-ahead", versions = n)),
     }
     if !status.pending.is_empty() {
-        out.push_str("Waiting for your choice (girofle-client resolve):\n");
+        line(&mut out, tr!("status-pending"));
         for file in &status.pending {
             out.push_str(&format!("  {file}\n"));
         }
     }
     if !status.versions.is_empty() {
-        out.push_str("Newest versions:\n");
+        line(&mut out, tr!("status-newest"));
         for (number, when, message) in &status.versions {
             out.push_str(&format!("  {number:>4}  {when:<17} {message}\n"));
         }
     }
     if !status.prepared.is_empty() {
-        out.push_str(&format!(
-            "Prepared ahead, not saved yet (girofle-client prepared): {}.\n",
-            status
-                .prepared
-                .iter()
-                .map(|name| format!("\"{name}\""))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        let names = status
+            .prepared
+            .iter()
+            .map(|name| format!("\"{name}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        line(&mut out, tr!("status-prepared", names = names));
     }
     for other in &status.others {
-        out.push_str(&format!("Not sent yet: {other}.\n"));
+        line(&mut out, tr!("status-other-unsent", what = other.clone()));
     }
     print(&out)
 }
@@ -98,14 +96,22 @@ pub(super) fn resolve(
     say(notes)?;
     if keep.is_none() && interactive() {
         while let Some(file) = pending.first().cloned() {
-            let answer = read_answer(&format!(
-                "{file} differs. Keep (m)ine, the (s)erver's, or (b)oth? "
-            ))?;
-            let keep = match answer.to_ascii_lowercase().as_str() {
-                "m" | "mine" => Keep::Mine,
-                "s" | "server" => Keep::Server,
-                "b" | "both" => Keep::Both,
-                _ => continue,
+            let answer = read_answer(&format!("{} ", tr!("ask-keep", file = file.clone())))?;
+            let answer = answer.to_lowercase();
+            // The English letters are understood in every language.
+            let keep = if ["m", "mine"].contains(&answer.as_str())
+                || answer == tr!("keep-mine-letter")
+            {
+                Keep::Mine
+            } else if ["s", "server"].contains(&answer.as_str())
+                || answer == tr!("keep-server-letter")
+            {
+                Keep::Server
+            } else if ["b", "both"].contains(&answer.as_str()) || answer == tr!("keep-both-letter")
+            {
+                Keep::Both
+            } else {
+                continue;
             };
             let (rest, notes) = client.resolve_keep(folder, keep, std::slice::from_ref(&file))?;
             say(notes)?;
@@ -121,6 +127,6 @@ pub(super) fn resolve(
     }
     print(&out)?;
     // The job is done: the files to choose are listed, and how to choose.
-    eprintln!("Choose for each: girofle-client resolve --keep mine|server|both FILE...");
+    eprintln!("{}", tr!("choose-each"));
     Ok(Exit::Done)
 }

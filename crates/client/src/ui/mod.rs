@@ -36,7 +36,9 @@ use serde_json::{Value, json};
 use super::config::Location;
 use super::folders::Locked;
 use crate::actions::Keep;
+use crate::lang::{self, Lang};
 use crate::session::{Client, Notes};
+use crate::tr;
 use girofle_base::error::{Error, Result};
 use http::{Answer, Head, Query};
 use views::Views;
@@ -73,7 +75,7 @@ impl Page {
     pub fn start(location: Location, options: Options) -> Result<Page> {
         let client = Client::open(location)?;
         let listener = TcpListener::bind("127.0.0.1:0")
-            .map_err(|error| Error::failed(format!("cannot listen on 127.0.0.1: {error}")))?;
+            .map_err(|error| Error::failed(tr!("cannot-listen", error = error.to_string())))?;
         let port = listener.local_addr()?.port();
         let token = random_token()?;
         // Where "Get a folder" puts folders, as `get` does.
@@ -128,7 +130,7 @@ fn random_token() -> Result<String> {
     let mut bytes = [0u8; 16];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut file| file.read_exact(&mut bytes))
-        .map_err(|error| Error::failed(format!("cannot read /dev/urandom: {error}")))?;
+        .map_err(|error| Error::failed(tr!("cannot-random", error = error.to_string())))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
@@ -139,9 +141,10 @@ const ICON: &[u8] = include_bytes!("page/icon.svg");
 
 /// The page's own assets, the only answers given without the key: they
 /// hold nothing of the person's.
-fn asset(path: &str) -> Option<Answer> {
+fn asset(path: &str, lang: Lang) -> Option<Answer> {
     Some(match path {
         "/" => Answer::asset("text/html; charset=utf-8", INDEX.as_bytes()),
+        "/words.js" => Answer::asset("text/javascript; charset=utf-8", &words_script(lang)),
         "/app.js" => Answer::asset("text/javascript; charset=utf-8", SCRIPT.as_bytes()),
         "/style.css" => Answer::asset("text/css; charset=utf-8", STYLE.as_bytes()),
         "/icon.svg" => Answer::asset("image/svg+xml", ICON),
@@ -162,7 +165,7 @@ impl http::Handler for App {
                 &format!("This page answers only at {}.\n", self.host),
             ));
         }
-        if head.method == "GET" && asset(&head.path).is_some() {
+        if head.method == "GET" && asset(&head.path, Lang::En).is_some() {
             return Ok(());
         }
         // The key keeps other local users (and other sites in the
@@ -192,12 +195,17 @@ impl http::Handler for App {
     }
 
     fn answer(&self, head: &Head, body: &[u8]) -> Answer {
+        // Each request in its browser's language: the person at the page may
+        // read another language than the terminal that started it.
+        let lang = Lang::from_accept_language(head.header("accept-language").unwrap_or(""));
         if head.method == "GET"
-            && let Some(answer) = asset(&head.path)
+            && let Some(answer) = asset(&head.path, lang)
         {
             return answer;
         }
-        self.route(&head.method, &head.path, &head.query, body)
+        lang::scoped(lang, || {
+            self.route(&head.method, &head.path, &head.query, body)
+        })
     }
 }
 
@@ -256,7 +264,8 @@ impl App {
                 if let Some(first) = lines.first_mut() {
                     *first = capitalized(first);
                 }
-                let never_sent = text.contains("were never sent");
+                // Only the refusal of a machine's changes never sent offers to take over.
+                let never_sent = text.contains("--take-over");
                 Answer::json(&json!({"ok": false, "lines": lines, "take_over": never_sent}))
             }
         }
@@ -272,7 +281,8 @@ impl App {
     }
 
     fn state(&self) -> Value {
-        self.views.to_json(&self.client, &self.place)
+        self.views
+            .to_json(&self.client, &self.place, lang::current())
     }
 
     /// Runs an action on the folder bound at `dir`, then updates its state.
@@ -296,7 +306,7 @@ impl App {
             .iter()
             .find(|f| f.dir == Path::new(dir))
             .map(|f| f.dir.clone())
-            .ok_or_else(|| Error::usage(format!("{dir} is not a saved folder on this machine")))
+            .ok_or_else(|| Error::usage(tr!("page-not-saved-here", dir = dir)))
     }
 
     /// The person's folders on the server that are not on this machine.
@@ -322,7 +332,7 @@ impl App {
 
     fn get(&self, name: &str, take_over: bool) -> Result<Value> {
         if name.is_empty() {
-            return Err(Error::usage("which folder?"));
+            return Err(Error::usage(tr!("page-which-folder")));
         }
         // `get` puts the folder in the current directory: the place the
         // page was started in.
@@ -342,7 +352,7 @@ impl App {
                 "mine" => Keep::Mine,
                 "server" => Keep::Server,
                 "both" => Keep::Both,
-                _ => return Err(Error::usage("keep mine, the server's, or both?")),
+                _ => return Err(Error::usage(tr!("page-which-keep"))),
             };
             self.client
                 .resolve_keep(Some(&dir), keep, &[file.to_string()])
@@ -370,13 +380,13 @@ impl App {
         let dir = self.bound_dir(dir)?;
         let person = person.trim();
         if person.is_empty() {
-            return Err(Error::usage("share with whom? Type their user name"));
+            return Err(Error::usage(tr!("page-share-whom")));
         }
         let path = Locked::open(&self.client.data_dir)?
             .registry
             .containing(&dir)
             .map(|f| f.path.clone())
-            .ok_or_else(|| Error::usage("not a saved folder"))?;
+            .ok_or_else(|| Error::usage(tr!("page-not-saved")))?;
         self.client.share(&path, person).map(Self::notes)
     }
 
@@ -389,18 +399,18 @@ impl App {
             let folder = registry
                 .registry
                 .containing(&dir)
-                .ok_or_else(|| Error::usage("not a saved folder"))?;
+                .ok_or_else(|| Error::usage(tr!("page-not-saved")))?;
             let file = query.get("file").unwrap_or("");
             // Only the files listed for a choice, so no other path can be read.
             if !folder.pending.iter().any(|p| p == file) {
-                return Err(Error::usage(format!("{file} is not waiting for a choice")));
+                return Err(Error::usage(tr!("page-not-waiting", file = file)));
             }
             match query.get("side") {
                 Some("mine") => folder
                     .aside
                     .clone()
                     .map(|aside| (aside, file.to_string()))
-                    .ok_or_else(|| Error::usage("your copy is not kept any more")),
+                    .ok_or_else(|| Error::usage(tr!("page-copy-gone"))),
                 _ => Ok((folder.dir.clone(), file.to_string())),
             }
         })();
@@ -414,6 +424,16 @@ impl App {
 
 /// The first word with a capital, unless it is a name: `alice's`,
 /// `alice/report`, a path.
+/// The page's words in `lang`, as a script the page loads before its own.
+fn words_script(lang: Lang) -> Vec<u8> {
+    let words = serde_json::Value::Object(lang::page_catalogue(lang));
+    format!(
+        "'use strict';\nwindow.GIROFLE_WORDS = {words};\ndocument.documentElement.lang = {};\n",
+        json!(lang.tag())
+    )
+    .into_bytes()
+}
+
 fn capitalized(text: &str) -> String {
     let first = text.split_whitespace().next().unwrap_or("");
     if !first.chars().all(|c| c.is_ascii_lowercase()) {

@@ -51,7 +51,7 @@ impl App {
             })
             .unwrap_or_default();
         if chosen.is_empty() {
-            return Err(Error::usage("tick at least one change first"));
+            return Err(Error::usage(crate::tr!("page-tick-first")));
         }
         let now = self.client.review(Some(&dir))?;
         let moved = chosen.iter().any(|(number, label)| {
@@ -59,10 +59,7 @@ impl App {
                 .is_none_or(|listed| listed.label != *label)
         });
         if moved {
-            return Err(Error::failed(
-                "the folder changed since this screen was shown: look at the changes again \
-                 (nothing was put in a prepared version)",
-            ));
+            return Err(Error::failed(crate::tr!("page-changed-meanwhile")));
         }
         let numbers: Vec<usize> = chosen.iter().map(|(n, _)| *n).collect();
         let notes = self
@@ -89,7 +86,7 @@ impl App {
                 // The screen's work is done: the folder is at its new versions.
                 return Ok(json!({"ok": true, "lines": said(notes), "saved": true}));
             }
-            _ => return Err(Error::usage("remove, rename or save?")),
+            _ => return Err(Error::usage(crate::tr!("page-which-action"))),
         };
         self.review_state(&dir, said(notes))
     }
@@ -102,7 +99,7 @@ impl App {
             let number = query
                 .get("number")
                 .and_then(|n| n.parse().ok())
-                .ok_or_else(|| Error::usage("which change?"))?;
+                .ok_or_else(|| Error::usage(crate::tr!("page-which-change")))?;
             self.client
                 .review_file(Some(&dir), number, query.get("side") == Some("now"))
         })();

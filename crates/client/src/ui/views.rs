@@ -18,7 +18,9 @@ use time::OffsetDateTime;
 use super::App;
 use crate::actions::Status;
 use crate::folders::{Folder, Locked};
-use crate::session::Client;
+use crate::lang::{self, Lang};
+use crate::session::{Client, Notes};
+use crate::tr;
 use crate::words;
 use girofle_base::error::{Error, Result};
 
@@ -65,10 +67,10 @@ impl Views {
         }
     }
 
-    /// Everything the page shows.
-    pub(super) fn to_json(&self, client: &Client, place: &Path) -> Value {
+    /// Everything the page shows, in `lang`.
+    pub(super) fn to_json(&self, client: &Client, place: &Path, lang: Lang) -> Value {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let mut folders: Vec<&Value> = inner.folders.values().collect();
+        let mut folders: Vec<&Value> = inner.folders.values().map(|v| &v[lang.tag()]).collect();
         folders.sort_by_key(|v| v["name"].as_str().unwrap_or("").to_lowercase());
         json!({
             "ready": inner.ready,
@@ -105,7 +107,7 @@ pub(super) fn start(app: Arc<App>, refresh: Duration) -> Result<()> {
         },
         notify::Config::default().with_follow_symlinks(false),
     )
-    .map_err(|error| Error::failed(format!("cannot watch the folders: {error}")))?;
+    .map_err(|error| Error::failed(tr!("cannot-watch", error = error.to_string())))?;
     *app.views.wake.lock().unwrap_or_else(|e| e.into_inner()) = Some(sender);
     std::thread::spawn(move || {
         // Each folder watched, with the identity of the directory watched:
@@ -204,16 +206,35 @@ fn refresh_folder(app: &App, folder: &Folder, acted: bool) {
     let mut view = view_of(&app.client, folder);
     // What the server told of this folder (another machine took it over...)
     // stays on the page until the person acts on the folder.
-    if !acted && view["notes"].as_array().is_none_or(|n| n.is_empty()) {
+    if !acted && view["en"]["notes"].as_array().is_none_or(|n| n.is_empty()) {
         let inner = app.views.inner.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(old) = inner.folders.get(&folder.dir) {
-            view["notes"] = old["notes"].clone();
+            for lang in [Lang::En, Lang::Fr] {
+                view[lang.tag()]["notes"] = old[lang.tag()]["notes"].clone();
+            }
         }
     }
     app.views.put(&folder.dir, view);
 }
 
+/// A folder's view in each language the page speaks, by tag: the folder is
+/// looked at once, and its words said in each.
 fn view_of(client: &Client, folder: &Folder) -> Value {
+    let looked = folder
+        .dir
+        .exists()
+        .then(|| client.status(Some(&folder.dir)));
+    let mut views = json!({});
+    for lang in [Lang::En, Lang::Fr] {
+        views[lang.tag()] = lang::scoped(lang, || said(folder, looked.as_ref()));
+    }
+    views
+}
+
+/// The view of a folder, looked at (`None`: it is not there), in this
+/// thread's language. What the actions said (their notes, their errors) is
+/// in the language they were said in: the terminal's.
+fn said(folder: &Folder, looked: Option<&Result<(Status, Notes)>>) -> Value {
     let name = folder
         .dir
         .file_name()
@@ -228,18 +249,17 @@ fn view_of(client: &Client, folder: &Folder) -> Value {
         "unsaved": [],
         "pending": [],
     });
-    if !folder.dir.exists() {
-        view["state"] = json!("missing");
-        view["words"] = json!("Not found on this machine");
-        view["detail"] = json!([format!(
-            "It was in {}: put it back there, or press Get a folder to remake it from the versions kept here.",
-            folder.dir.display()
-        )]);
-        return view;
-    }
-    match client.status(Some(&folder.dir)) {
-        Ok((status, notes)) => {
-            let (state, words, detail) = describe(&status);
+    match looked {
+        None => {
+            view["state"] = json!("missing");
+            view["words"] = json!(tr!("view-missing"));
+            view["detail"] = json!([tr!(
+                "view-missing-detail",
+                dir = folder.dir.display().to_string()
+            )]);
+        }
+        Some(Ok((status, notes))) => {
+            let (state, words, detail) = describe(status);
             view["state"] = json!(state);
             view["words"] = json!(words);
             view["detail"] = json!(detail);
@@ -260,9 +280,9 @@ fn view_of(client: &Client, folder: &Folder) -> Value {
                     .collect::<Vec<_>>()
             );
         }
-        Err(error) => {
+        Some(Err(error)) => {
             view["state"] = json!("error");
-            view["words"] = json!("Cannot be looked at just now");
+            view["words"] = json!(tr!("view-error"));
             view["detail"] = json!([page_words(&error.to_string())]);
         }
     }
@@ -274,111 +294,89 @@ fn describe(status: &Status) -> (&'static str, String, Vec<String>) {
     let mut detail = Vec::new();
     let changed = !status.unsaved.is_empty() || status.unsent > 0;
     if !status.unsaved.is_empty() {
-        detail.push(format!(
-            "{} changed since the last save.",
-            words::count(status.unsaved.len(), "file", "files")
-        ));
+        detail.push(tr!("view-unsaved", files = status.unsaved.len()));
     }
     if status.unsent > 0 {
-        detail.push(format!(
-            "{} not sent to the server yet.",
-            words::count(status.unsent, "saved version", "saved versions")
-        ));
+        detail.push(tr!("view-unsent", versions = status.unsent));
     }
     for other in &status.others {
-        detail.push(format!("Not sent yet: {other}."));
+        detail.push(tr!("status-other-unsent", what = other.clone()));
     }
     if !status.prepared.is_empty() {
-        detail.push(format!(
-            "{} prepared ahead, not saved yet: press Review to see {}.",
-            words::count(status.prepared.len(), "version", "versions"),
-            if status.prepared.len() == 1 {
-                "it"
-            } else {
-                "them"
-            }
-        ));
+        detail.push(tr!("view-prepared", versions = status.prepared.len()));
     }
     let ahead = status.server_ahead.unwrap_or(0);
     let (state, words) = if !status.pending.is_empty() {
-        detail.push(format!(
-            "{} from the server's: press Resolve to choose, file by file.",
-            words::count(status.pending.len(), "file differs", "files differ")
-        ));
-        ("choices", "Some files wait for your choice".to_string())
+        detail.push(tr!("view-differ", files = status.pending.len()));
+        ("choices", tr!("view-choices"))
     } else if ahead > 0 && changed {
-        detail.push("Press Resolve to bring both together; nothing will be lost.".into());
-        (
-            "both",
-            "The server has newer versions, and this machine has changes".to_string(),
-        )
+        detail.push(tr!("view-both-detail"));
+        ("both", tr!("view-both"))
     } else if ahead > 0 {
-        detail.push(format!(
-            "{} from your other machines: press Sync to bring them here.",
-            words::count(ahead, "newer version", "newer versions")
-        ));
-        ("behind", "The server has newer versions".to_string())
+        detail.push(tr!("view-behind-detail", versions = ahead));
+        ("behind", tr!("view-behind"))
     } else if !status.unsaved.is_empty() {
-        ("unsaved", "Changes not saved".to_string())
+        ("unsaved", tr!("view-state-unsaved"))
     } else if status.unsent > 0 {
-        ("unsent", "Saved but not sent".to_string())
+        ("unsent", tr!("view-state-unsent"))
     } else {
-        ("clean", "All saved and sent".to_string())
+        ("clean", tr!("view-clean"))
     };
     if status.server_ahead.is_none() {
-        detail.push(
-            "The server cannot be reached just now: saving works; sending waits until it can."
-                .into(),
-        );
+        detail.push(tr!("view-offline"));
     }
     (state, words, detail)
 }
 
 /// "new", "deleted" or "changed".
-pub(super) fn change_words(letter: char) -> &'static str {
+pub(super) fn change_words(letter: char) -> String {
     match letter {
-        'N' => "new",
-        'D' => "deleted",
-        _ => "changed",
+        'N' => tr!("file-new"),
+        'D' => tr!("file-deleted"),
+        _ => tr!("file-changed"),
     }
 }
 
 /// The library's messages name the subcommands; the page has buttons.
+/// In the language of the request being answered (the sentences come from
+/// the catalogue of that language, and so do their page forms).
 pub(super) fn page_words(text: &str) -> String {
     let mut text = text.to_string();
-    for (action, button) in [
-        ("resolve", "Resolve"),
-        ("sync", "Sync"),
-        ("save", "Save"),
-        ("discard", "Discard"),
-        ("share", "Share"),
-        ("status", "the page"),
-        ("get", "Get a folder"),
-        ("setup", "girofle-client setup"),
+    // The whole phrases first: they hold commands the generic rule would cut.
+    for (cli, page) in [
+        ("page-cli-until-save", "page-until-save"),
+        ("page-cli-remove-with", "page-remove-with"),
+        ("page-cli-get-lists", "page-get-lists"),
     ] {
-        for form in [
-            format!("Run `girofle-client {action}`"),
-            format!("run `girofle-client {action}`"),
-        ] {
-            text = text.replace(&form, &format!("press {button}"));
-        }
-        text = text.replace(&format!("`girofle-client {action}`"), button);
+        text = text.replace(&tr!(cli), &tr!(page));
     }
-    let text = text
-        .replace(
-            "until you run `girofle-client prepared --save`",
-            "until you press Save these versions",
-        )
-        .replace(
-            "with `girofle-client prepared --remove NAME`,",
-            "with its Remove button,",
-        );
-    text.replace("press girofle-client setup", "run girofle-client setup")
-        .replace(". press", ". Press")
-        .replace(
-            "`girofle-client get` without a name lists them",
-            "Get a folder lists them",
-        )
+    // `setup` has no button: it stays a command, without its quotes.
+    text = text.replace("`girofle-client setup`", "girofle-client setup");
+    let press_lower = tr!("page-press", button = "\u{1}");
+    for (action, button) in [
+        ("resolve", tr!("page-button-resolve")),
+        ("sync", tr!("page-button-sync")),
+        ("save", tr!("page-button-save")),
+        ("discard", tr!("page-button-discard")),
+        ("share", tr!("page-button-share")),
+        ("status", tr!("page-the-page")),
+        ("get", tr!("page-get-title")),
+    ] {
+        let run = tr!("page-run", action = action);
+        let press = press_lower.replace('\u{1}', &button);
+        text = text.replace(&capital(&run), &capital(&press));
+        text = text.replace(&run, &press);
+        text = text.replace(&format!("`girofle-client {action}`"), &button);
+    }
+    text
+}
+
+fn capital(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 #[cfg(test)]
@@ -401,5 +399,47 @@ mod tests {
             page_words("make a new one and run `girofle-client setup`"),
             "make a new one and run girofle-client setup"
         );
+    }
+
+    #[test]
+    fn the_page_speaks_of_buttons_in_french_too() {
+        lang::scoped(Lang::Fr, || {
+            assert_eq!(
+                page_words(&tr!("all-chosen-saved")),
+                "Chaque fichier est choisi ; le résultat est enregistré. Appuyez sur \
+                 Synchroniser pour l'envoyer."
+            );
+            assert_eq!(
+                page_words(&tr!("folder-unchanged-until-save")),
+                "Votre dossier ne change pas tant que vous n'avez pas appuyé sur Enregistrer \
+                 ces versions."
+            );
+            assert!(
+                page_words(&tr!("no-folder-named", name = "\"x\""))
+                    .contains("Récupérer un dossier les énumère")
+            );
+            assert!(
+                page_words(&tr!("stale", changes = 1, which = "x"))
+                    .contains("avec son bouton Retirer,")
+            );
+            assert!(page_words(&tr!("token-refused")).ends_with("lancez girofle-client setup"));
+        });
+    }
+
+    #[test]
+    fn a_view_is_kept_in_each_language() {
+        let folder = Folder {
+            id: 1,
+            path: "alice/report".into(),
+            dir: "/nowhere/Report".into(),
+            written: None,
+            since: None,
+            aside: None,
+            pending: vec![],
+        };
+        let client_free = said(&folder, None);
+        assert_eq!(client_free["words"], "Not found on this machine");
+        let french = lang::scoped(Lang::Fr, || said(&folder, None));
+        assert_eq!(french["words"], "Introuvable sur cette machine");
     }
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use crate::beneath::{Problem, Root};
 use crate::session::Notes;
 use crate::state::Kind;
+use crate::tr;
 use crate::tree;
 use crate::words;
 use girofle_base::error::Result;
@@ -34,19 +35,15 @@ impl Work<'_> {
                         .state
                         .by
                         .clone()
-                        .unwrap_or_else(|| "another machine".into());
+                        .unwrap_or_else(|| tr!("another-machine"));
                     let by = by
                         .strip_prefix(&format!("{}/", self.client.config.person))
                         .map(str::to_string)
                         .unwrap_or(by);
-                    let at = found
-                        .state
-                        .at
-                        .map(|at| format!(" at {}", words::when(at)))
-                        .unwrap_or_default();
-                    notes.say(format!(
-                        "{by} took this folder over{at}, without the changes made here."
-                    ));
+                    notes.say(match found.state.at {
+                        Some(at) => tr!("taken-over-at", by = by, at = words::when(at)),
+                        None => tr!("taken-over", by = by),
+                    });
                     self.folder.written = Some(found.commit.clone());
                     self.bring_together(notes)?;
                     return Ok(true);
@@ -74,10 +71,7 @@ impl Work<'_> {
         }
         let dir = self.folder.dir.clone();
         let aside = tree::copy_aside(&dir)?;
-        notes.say(format!(
-            "Your folder as it was is kept in {}.",
-            aside.display()
-        ));
+        notes.say(tr!("kept-as-it-was", dir = aside.display().to_string()));
         if let Some(head) = self.git.resolve("HEAD")? {
             // The versions made here stay in the history too.
             let name = format!(
@@ -127,46 +121,34 @@ impl Work<'_> {
             }
         }
         if !unplaced.is_empty() {
-            notes.say(format!(
-                "{} of yours could not be put back in the folder and {} in the copy kept                  aside ({}): {}.",
-                words::count(unplaced.len(), "file", "files"),
-                if unplaced.len() == 1 { "is" } else { "are" },
-                aside.display(),
-                unplaced.join("; ")
+            notes.say(tr!(
+                "unplaced",
+                files = unplaced.len(),
+                dir = aside.display().to_string(),
+                names = unplaced.join("; ")
             ));
         }
         for (link, to, files) in &blocked {
-            notes.say(format!(
-                "{} of yours {} not put back: in the server's version, {link} is a link to {} \
-                 instead of a folder, and nothing is ever written through a link. {} in the copy \
-                 kept aside: {}.",
-                words::count(files.len(), "file", "files"),
-                if files.len() == 1 { "was" } else { "were" },
-                to.display(),
-                if files.len() == 1 {
-                    "It is"
-                } else {
-                    "They are"
-                },
-                files.join(", ")
+            notes.say(tr!(
+                "blocked-by-link",
+                files = files.len(),
+                link = link.clone(),
+                to = to.display().to_string(),
+                names = files.join(", ")
             ));
         }
         if !left.is_empty() {
-            notes.say(format!(
-                "{} neither files nor links (left in the copy kept aside): {}.",
-                if left.len() == 1 {
-                    "This is"
-                } else {
-                    "These are"
-                },
-                left.join(", ")
+            notes.say(tr!(
+                "neither-files-nor-links",
+                files = left.len(),
+                names = left.join(", ")
             ));
         }
         if !added.is_empty() {
-            notes.say(format!(
-                "Added back {} the server did not have: {}.",
-                words::count(added.len(), "file", "files"),
-                added.join(", ")
+            notes.say(tr!(
+                "added-back",
+                files = added.len(),
+                names = added.join(", ")
             ));
         }
         self.folder.aside = Some(aside);
@@ -175,11 +157,10 @@ impl Work<'_> {
         if self.folder.pending.is_empty() {
             self.finish_together(notes)?;
         } else {
-            notes.say(format!(
-                "{} from the server's: choose for each with `girofle-client resolve` \
-                 (yours, the server's, or both): {}",
-                words::count(self.folder.pending.len(), "file differs", "files differ"),
-                self.folder.pending.join(", ")
+            notes.say(tr!(
+                "files-differ",
+                files = self.folder.pending.len(),
+                names = self.folder.pending.join(", ")
             ));
             self.record_state(notes)?;
         }
@@ -188,22 +169,17 @@ impl Work<'_> {
 
     /// Once every choice is made: saves the result, ready to be sent.
     pub(crate) fn finish_together(&mut self, notes: &mut Notes) -> Result<()> {
-        let n = self.save_version(&format!(
-            "Brought together on {}",
-            self.client.config.machine
+        let n = self.save_version(&tr!(
+            "together-on",
+            machine = self.client.config.machine.clone()
         ))?;
         if n > 0 {
-            notes.say(
-                "Every file is chosen; the result is saved. Run `girofle-client sync` to send it.",
-            );
+            notes.say(tr!("all-chosen-saved"));
         } else {
-            notes.say("Every file is chosen; the folder is the server's version.");
+            notes.say(tr!("all-chosen-server"));
         }
         if let Some(aside) = &self.folder.aside {
-            notes.say(format!(
-                "The copy {} stays; remove it when you no longer need it.",
-                aside.display()
-            ));
+            notes.say(tr!("copy-stays", dir = aside.display().to_string()));
         }
         self.folder.aside = None;
         self.registry.put(self.folder.clone())?;

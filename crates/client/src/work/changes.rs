@@ -13,6 +13,7 @@ use anyhow::Context;
 use crate::git::Git;
 use crate::parts;
 use crate::prepared::{Becomes, Change, Prepared, What, Whole};
+use crate::tr;
 use girofle_base::error::{Error, Result};
 
 use super::Work;
@@ -55,15 +56,19 @@ impl Work<'_> {
         let file = self.prepared_dir().join("versions.json");
         let mut prepared: Prepared = match std::fs::read(&file) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|error| {
-                Error::failed(format!(
-                    "the prepared versions in {} cannot be read ({error}); nothing was changed",
-                    file.display()
+                Error::failed(tr!(
+                    "prepared-unreadable",
+                    file = file.display().to_string(),
+                    error = error.to_string()
                 ))
             })?,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Prepared::default(),
             Err(error) => {
                 return Err(anyhow::Error::from(error)
-                    .context(format!("cannot read {}", file.display()))
+                    .context(crate::tr!(
+                        "cannot-read-file",
+                        file = file.display().to_string()
+                    ))
                     .into());
             }
         };
@@ -85,7 +90,7 @@ impl Work<'_> {
     pub(crate) fn store_prepared(&self, prepared: &Prepared) -> Result<()> {
         let dir = self.prepared_dir();
         std::fs::create_dir_all(dir.join("kept"))
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+            .with_context(|| crate::tr!("cannot-create", dir = dir.display().to_string()))?;
         let json = serde_json::to_vec_pretty(prepared).map_err(anyhow::Error::from)?;
         girofle_base::atomic::write(&dir.join("versions.json"), &json, 0o600)?;
         let held: Vec<&str> = prepared
@@ -146,12 +151,12 @@ impl Work<'_> {
         let dir = tempfile::Builder::new()
             .prefix(INDEX_PREFIX)
             .tempdir_in(&self.git.git_dir)
-            .context("cannot make a temporary folder in the history")?;
+            .with_context(|| crate::tr!("cannot-temp"))?;
         let index = dir.path().join("index");
         // The usual index's file times spare reading unchanged files again.
         let usual = self.git.git_dir.join("index");
         if usual.is_file() {
-            std::fs::copy(&usual, &index).context("cannot copy the history's index")?;
+            std::fs::copy(&usual, &index).with_context(|| crate::tr!("cannot-copy-index"))?;
         }
         let git = self.git.clone().with_index(&index);
         Ok((dir, git))
@@ -163,7 +168,7 @@ impl Work<'_> {
         let head = self
             .git
             .resolve("HEAD")?
-            .ok_or_else(|| Error::usage("this folder has no version yet"))?;
+            .ok_or_else(|| Error::usage(tr!("no-version-yet")))?;
         let (_dir, git) = self.own_index()?;
         git.run(&["add", "--all", "--force", "--", ":/"])?;
         let raw = git.bytes(
@@ -227,7 +232,7 @@ impl Work<'_> {
         let head = self
             .git
             .resolve("HEAD")?
-            .ok_or_else(|| Error::usage("this folder has no version yet"))?;
+            .ok_or_else(|| Error::usage(tr!("no-version-yet")))?;
         let listing = self
             .git
             .bytes(&["ls-tree", "-r", "-z", "--full-tree", &head], None)?;
@@ -295,13 +300,17 @@ impl Work<'_> {
         if git.output(&["cat-file", "-e", id])?.ok {
             return Ok(());
         }
-        let bytes = std::fs::read(self.kept(id))
-            .with_context(|| format!("cannot read {}", self.kept(id).display()))?;
+        let bytes = std::fs::read(self.kept(id)).with_context(|| {
+            crate::tr!(
+                "cannot-read-file",
+                file = self.kept(id).display().to_string()
+            )
+        })?;
         let written = git.bytes(&["hash-object", "-w", "--stdin"], Some(&bytes))?;
         if String::from_utf8_lossy(&written).trim() != id {
-            return Err(Error::failed(format!(
-                "the kept copy {} is damaged; nothing was saved",
-                self.kept(id).display()
+            return Err(Error::failed(tr!(
+                "kept-damaged",
+                file = self.kept(id).display().to_string()
             )));
         }
         Ok(())

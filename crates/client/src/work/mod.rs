@@ -14,7 +14,7 @@ use crate::folders::{Folder, Locked};
 use crate::git::{self, Git};
 use crate::session::{Client, Found};
 use crate::state::{self, MachineState};
-use crate::words;
+use crate::tr;
 pub(crate) use changes::Seen;
 use girofle_base::error::{Error, Result};
 
@@ -189,14 +189,9 @@ impl Work<'_> {
         if self.folder.pending.is_empty() {
             return Ok(());
         }
-        Err(Error::usage(format!(
-            "{} still {} for your choice: run `girofle-client resolve`",
-            words::count(self.folder.pending.len(), "file", "files"),
-            if self.folder.pending.len() == 1 {
-                "waits"
-            } else {
-                "wait"
-            }
+        Err(Error::usage(tr!(
+            "still-pending",
+            files = self.folder.pending.len()
         )))
     }
 
@@ -220,13 +215,11 @@ impl Work<'_> {
         if refused.is_empty() {
             return Ok(());
         }
-        Err(Error::failed(format!(
-            "the server's version of {} holds {} that cannot be put in a folder, so nothing of it \
-             was written and your folder is as it was: {}. Ask whoever sent it to remove {}",
-            self.folder.path,
-            words::count(refused.len(), "file", "files"),
-            refused.join(", "),
-            if refused.len() == 1 { "it" } else { "them" }
+        Err(Error::failed(tr!(
+            "unwritable",
+            folder = self.folder.path.clone(),
+            files = refused.len(),
+            names = refused.join(", ")
         )))
     }
 
@@ -258,16 +251,11 @@ fn refusal(message: &str, folder: &str) -> String {
         || text.contains("access denied")
         || text.contains("could not read username")
     {
-        "the server refused your access token (it may have expired): make a new one and run \
-         `girofle-client setup`"
-            .to_string()
+        tr!("token-refused")
     } else if text.contains("not allowed") || text.contains("403") {
-        format!("the server refused: you may read {folder} but not send versions to it")
+        tr!("read-only", folder = folder)
     } else {
-        format!(
-            "the server refused access to {folder}: it does not exist any more, \
-             or it is not shared with you any more"
-        )
+        tr!("access-refused", folder = folder)
     }
 }
 
@@ -285,17 +273,12 @@ impl Client {
             .containing(&path)
             .cloned()
             .ok_or_else(|| {
-                Error::usage(format!(
-                    "{} is not a saved folder: go into one (or name it with --folder), \
-                     or make it one with `girofle-client new`",
-                    path.display()
-                ))
+                Error::usage(tr!("not-in-saved-folder", dir = path.display().to_string()))
             })?;
         if !folder.dir.is_dir() {
-            return Err(Error::failed(format!(
-                "the saved folder {} is missing: was it moved or renamed? \
-                 Put it back where it was",
-                folder.dir.display()
+            return Err(Error::failed(tr!(
+                "folder-missing",
+                dir = folder.dir.display().to_string()
             )));
         }
         let git = self.git(folder.id, &folder.dir);

@@ -7,6 +7,7 @@ use crate::beneath::Root;
 use crate::git::{self};
 use crate::session::{Found, Notes};
 use crate::state::{self, Kind, MachineState};
+use crate::tr;
 use girofle_base::error::{Error, Result};
 
 use super::{Local, Pushed, SERVER_MAIN, SERVER_STATES, Work, refusal};
@@ -46,9 +47,9 @@ impl Work<'_> {
             return Err(Error::failed(refusal(&all, &self.folder.path)));
         }
         // Unexpected: the details are for whoever helps the person.
-        Err(Error::failed(format!(
-            "sending to the server failed (details: {})",
-            all.trim().replace('\n', " / ")
+        Err(Error::failed(tr!(
+            "send-failed",
+            details = all.trim().replace('\n', " / ")
         )))
     }
 
@@ -60,17 +61,13 @@ impl Work<'_> {
         let owner = folder.split('/').next().unwrap_or(folder);
         let me = &self.client.config.person;
         if owner == me {
-            format!(
-                "the server refused your new versions of {folder}: its settings on the server \
-                 protect the folder's main copy from you. Your versions are safe on this machine; \
-                 an administrator of the server can change that"
-            )
+            tr!("protected", folder = folder.clone())
         } else {
-            format!(
-                "the server refused your new versions of {folder}: your rights on this folder are \
-                 too low to send versions to it (you may only read it). {owner}, who owns it, can \
-                 raise them by sharing the folder with you ({me}) again. Your versions are safe \
-                 on this machine meanwhile"
+            tr!(
+                "rights-too-low",
+                folder = folder.clone(),
+                owner = owner,
+                me = me.clone()
             )
         }
     }

@@ -160,6 +160,11 @@ impl Machine {
             .env_remove("XDG_DATA_HOME")
             .env_remove("GIROFLE_CLIENT_CONFIG")
             .env("TZ", "UTC")
+            // English, whatever the locale of whoever runs the tests: the
+            // assertions quote the English sentences (french.rs asks for French).
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env("LANG", "C.UTF-8")
             .stdin(Stdio::null());
         command
     }

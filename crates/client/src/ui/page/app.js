@@ -14,7 +14,17 @@ const key = (() => {
   }
   return sessionStorage.getItem('girofle-key') || '';
 })();
-const REFUSED = 'This page opens only from the address girofle-client ui printed.';
+// The page's words, in the browser's language: words.js, served with the
+// page, sets them.
+const WORDS = window.GIROFLE_WORDS || {};
+function t(key, vars) {
+  let text = WORDS[key] || key;
+  for (const [name, value] of Object.entries(vars || {})) text = text.split(`{${name}}`).join(String(value));
+  return text;
+}
+for (const node of document.querySelectorAll('[data-t]')) node.textContent = t(node.dataset.t);
+document.title = t('page-title');
+const REFUSED = t('page-refused');
 let generation = -1;
 let busy = false;
 let lastState = null;
@@ -116,19 +126,19 @@ async function poll() {
       render(state);
     }
   } catch (error) {
-    say({ ok: false, lines: ['The page lost contact with girofle-client: is it still running?'] });
+    say({ ok: false, lines: [t('page-lost')] });
   }
   setTimeout(poll, 1000);
 }
 
 function render(state) {
   document.getElementById('who').textContent =
-    `${state.person} on ${state.machine} · ${state.server}`;
+    t('page-who', { person: state.person, machine: state.machine, server: state.server });
   const list = document.getElementById('folders');
   if (!state.ready) return;
   if (state.folders.length === 0) {
     list.replaceChildren(el('p', { class: 'quiet' },
-      'None of your folders is on this machine yet. Press Get a folder to bring one here.'));
+      t('page-none-here')));
     return;
   }
   list.replaceChildren(...state.folders.map(card));
@@ -137,9 +147,9 @@ function render(state) {
 
 function card(folder) {
   const changes = (folder.unsaved || []).slice(0, 12)
-    .map((change) => el('li', {}, `${change.what}: ${change.file}`));
+    .map((change) => el('li', {}, t('page-change', { what: change.what, file: change.file })));
   if ((folder.unsaved || []).length > 12) {
-    changes.push(el('li', {}, `and ${folder.unsaved.length - 12} more`));
+    changes.push(el('li', {}, t('page-more', { count: folder.unsaved.length - 12 })));
   }
   const button = (action, text, handler, main) =>
     el('button', { type: 'button', 'data-action': action, class: main ? 'main' : '', onclick: handler }, text);
@@ -152,7 +162,7 @@ function card(folder) {
     'data-dir': folder.dir,
     'data-state': folder.state,
   },
-  el('span', { class: 'checked' }, folder.version ? `version ${folder.version} · looked at ${folder.checked}` : ''),
+  el('span', { class: 'checked' }, folder.version ? t('page-looked', { version: folder.version, checked: folder.checked }) : ''),
   el('h2', {}, folder.name),
   el('p', { class: 'where' }, folder.dir),
   el('p', { class: 'state' }, folder.words),
@@ -160,12 +170,12 @@ function card(folder) {
   changes.length ? el('ul', { class: 'changes' }, changes) : null,
   (folder.notes || []).length ? el('ul', { class: 'notes' }, folder.notes.map((n) => el('li', {}, n))) : null,
   el('div', { class: 'buttons' },
-    button('save', 'Save', () => simple('/api/save', folder, 'Saving…'), main === 'save'),
-    button('sync', 'Sync', () => simple('/api/sync', folder, 'Sending and bringing in…'), main === 'sync'),
-    button('resolve', 'Resolve', () => resolve(folder), main === 'resolve'),
-    button('review', 'Review', () => review(folder)),
-    button('discard', 'Discard', () => discard(folder)),
-    button('share', 'Share', () => share(folder))));
+    button('save', t('page-button-save'), () => simple('/api/save', folder, t('page-saving')), main === 'save'),
+    button('sync', t('page-button-sync'), () => simple('/api/sync', folder, t('page-syncing')), main === 'sync'),
+    button('resolve', t('page-button-resolve'), () => resolve(folder), main === 'resolve'),
+    button('review', t('page-button-review'), () => review(folder)),
+    button('discard', t('page-button-discard'), () => discard(folder)),
+    button('share', t('page-button-share'), () => share(folder))));
 }
 
 function setBusy(value) {
@@ -179,7 +189,7 @@ async function simple(path, folder, doing) {
   try {
     say(await act(path, { folder: folder.dir }));
   } catch (error) {
-    say({ ok: false, lines: ['The page lost contact with girofle-client: is it still running?'] });
+    say({ ok: false, lines: [t('page-lost')] });
   } finally {
     setBusy(false);
   }
@@ -198,18 +208,18 @@ function closeDialog() {
 }
 
 function closeButton(text) {
-  return el('button', { type: 'button', class: 'cancel', onclick: closeDialog }, text || 'Close');
+  return el('button', { type: 'button', class: 'cancel', onclick: closeDialog }, text || t('page-close'));
 }
 
 // Resolve: the files that differ, each with its three choices.
 async function resolve(folder) {
-  openDialog('resolve', el('h2', {}, `Resolve: ${folder.name}`), el('p', { class: 'quiet' }, 'Looking…'));
+  openDialog('resolve', el('h2', {}, t('page-resolve-title', { name: folder.name })), el('p', { class: 'quiet' }, t('page-looking')));
   setBusy(true);
   try {
     const answer = await act('/api/resolve', { folder: folder.dir });
     // What bringing the two together did (the copy kept aside, the files
     // added back), without the list of files the table shows anyway.
-    const said = (answer.lines || []).filter((line) => !/differs? from the server/.test(line));
+    const said = (answer.lines || []).filter((line) => !line.includes(t('page-differs-marker')));
     showChoices(folder, answer, answer.ok ? said : []);
   } finally {
     setBusy(false);
@@ -218,7 +228,7 @@ async function resolve(folder) {
 
 function showChoices(folder, answer, said) {
   const pending = answer.pending || [];
-  const heading = el('h2', {}, `Resolve: ${folder.name}`);
+  const heading = el('h2', {}, t('page-resolve-title', { name: folder.name }));
   if (!answer.ok) {
     openDialog('resolve', heading, lines(answer), el('div', { class: 'actions' }, closeButton()));
     return;
@@ -243,28 +253,27 @@ function showChoices(folder, answer, said) {
     }, text);
     return el('tr', { 'data-file': file },
       el('td', { class: 'file' }, file),
-      el('td', { class: 'open' }, open('mine', 'Open mine'), open('server', 'Open the server\'s')),
-      el('td', { class: 'keep' }, keep('mine', 'Keep mine'), keep('server', 'Keep the server\'s'),
-        keep('both', 'Keep both')));
+      el('td', { class: 'open' }, open('mine', t('page-open-mine')), open('server', t('page-open-servers'))),
+      el('td', { class: 'keep' }, keep('mine', t('page-keep-mine')), keep('server', t('page-keep-servers')),
+        keep('both', t('page-keep-both'))));
   });
   openDialog('resolve', heading,
-    el('p', {}, 'These files were changed both here and on the server. For each, choose which to keep. ' +
-      '"Keep both" keeps the server\'s under its name and yours beside it, named after this machine.'),
+    el('p', {}, t('page-choices-help')),
     el('table', {}, el('tbody', {}, rows)),
     said.length ? lines({ ok: true, lines: said }) : null,
-    el('div', { class: 'actions' }, closeButton('Later')));
+    el('div', { class: 'actions' }, closeButton(t('page-later'))));
 }
 
 // Review: each change since the last version, to tick and put into a
 // version prepared ahead; the prepared versions as a line of boxes, in their
 // order. Nothing in the folder changes until "Save these versions".
 async function review(folder) {
-  openDialog('review', el('h2', {}, `Review: ${folder.name}`), el('p', { class: 'quiet' }, 'Looking…'));
+  openDialog('review', el('h2', {}, t('page-review-title', { name: folder.name })), el('p', { class: 'quiet' }, t('page-looking')));
   showReview(folder, await ask('/api/review', { folder: folder.dir }));
 }
 
 function showReview(folder, answer) {
-  const heading = el('h2', {}, `Review: ${folder.name}`);
+  const heading = el('h2', {}, t('page-review-title', { name: folder.name }));
   if (!answer.ok || answer.saved) {
     openDialog('review', heading, lines(answer), el('div', { class: 'actions' }, closeButton()));
     return;
@@ -284,17 +293,17 @@ function showReview(folder, answer) {
   },
   el('label', {}, el('input', { type: 'checkbox', 'data-number': change.number }), ' ',
     el('strong', {}, change.label),
-    change.prepared ? el('span', { class: 'in' }, ` in "${change.prepared}"`) : null),
+    change.prepared ? el('span', { class: 'in' }, ` ${t('page-in-prepared', { name: change.prepared })}`) : null),
   change.lines.length ? el('pre', {}, change.lines.map(([mark, line]) =>
     el('span', { class: mark === '-' ? 'out' : mark === '+' ? 'put' : 'around' }, `${mark} ${line}\n`))) : null,
   change.before || change.after ? el('p', { class: 'open' },
     change.before ? el('button', { type: 'button', class: 'open', 'data-side': 'before',
       onclick: () => openAt(address('/review-file', { folder: folder.dir, number: change.number, side: 'before' })) },
-    'Open it as it was') : null, ' ',
+    t('page-open-was')) : null, ' ',
     change.after ? el('button', { type: 'button', class: 'open', 'data-side': 'now',
       onclick: () => openAt(address('/review-file', { folder: folder.dir, number: change.number, side: 'now' })) },
-    'Open it as it is now') : null) : null));
-  const name = el('input', { type: 'text', id: 'version-name', list: 'version-names', placeholder: 'a name, e.g. the budget figures', autocomplete: 'off' });
+    t('page-open-now')) : null) : null));
+  const name = el('input', { type: 'text', id: 'version-name', list: 'version-names', placeholder: t('page-name-placeholder'), autocomplete: 'off' });
   const names = el('datalist', { id: 'version-names' }, answer.prepared.map((v) => el('option', { value: v.name })));
   const put = el('button', {
     type: 'button', class: 'main', 'data-action': 'prepare',
@@ -305,12 +314,12 @@ function showReview(folder, answer) {
       });
       again('/api/prepare', { name: name.value, changes: ticked });
     },
-  }, 'Put the ticked changes in this version');
+  }, t('page-put'));
   const boxes = answer.prepared.map((version, index) => {
     const box = el('div', { class: 'box', 'data-version': version.name },
       el('div', { class: 'name' }, `${index + 1}. ${version.name}`),
       el('ul', {}, version.holds.map(([label, applies]) => el('li', { class: applies ? '' : 'stale' },
-        applies ? label : `${label}: no longer applies, the file changed since`))));
+        applies ? label : t('page-no-longer-applies', { label })))));
     const rename = el('button', {
       type: 'button', 'data-action': 'rename',
       onclick: () => {
@@ -318,76 +327,74 @@ function showReview(folder, answer) {
         rename.replaceWith(field, el('button', {
           type: 'button', 'data-action': 'rename-ok',
           onclick: () => again('/api/prepared', { do: 'rename', name: version.name, to: field.value }),
-        }, 'OK'));
+        }, t('page-ok')));
         field.focus();
       },
-    }, 'Rename');
+    }, t('page-rename'));
     box.append(el('div', { class: 'box-buttons' }, rename, el('button', {
       type: 'button', 'data-action': 'remove',
       onclick: () => again('/api/prepared', { do: 'remove', name: version.name }),
-    }, 'Remove')));
+    }, t('page-remove'))));
     return box;
   });
   openDialog('review', heading,
     answer.changes.length
-      ? el('p', {}, 'Tick changes, name a version (a new one, or one of those below), and put them in it. ' +
-        'Changes you leave out are thrown away when you save, kept first in a copy beside the folder.')
-      : el('p', {}, 'No change since the last version.'),
+      ? el('p', {}, t('page-review-help'))
+      : el('p', {}, t('page-no-change')),
     el('ul', { class: 'review' }, changes),
     answer.changes.length ? el('p', {}, name, names, ' ', put) : null,
     el('div', { id: 'review-said' }, (answer.lines || []).length ? lines(answer) : null),
-    el('h3', {}, 'Versions prepared'),
-    boxes.length ? el('div', { class: 'prepared' }, boxes) : el('p', { class: 'quiet' }, 'None yet.'),
+    el('h3', {}, t('page-versions-prepared')),
+    boxes.length ? el('div', { class: 'prepared' }, boxes) : el('p', { class: 'quiet' }, t('page-none-yet')),
     el('div', { class: 'actions' },
       closeButton(),
       boxes.length ? el('button', {
         type: 'button', class: 'main confirm', 'data-action': 'save-prepared',
         onclick: async () => {
           const saved = await again('/api/prepared', { do: 'save' });
-          if (saved.ok) say({ ok: true, lines: [`${folder.name}: the prepared versions are saved.`] });
+          if (saved.ok) say({ ok: true, lines: [t('page-prepared-saved', { name: folder.name })] });
         },
-      }, 'Save these versions') : null));
+      }, t('page-save-versions')) : null));
 }
 
 // Discard: what will be thrown away, then a confirmation.
 async function discard(folder) {
-  openDialog('discard', el('h2', {}, `Discard: ${folder.name}`), el('p', { class: 'quiet' }, 'Looking…'));
+  openDialog('discard', el('h2', {}, t('page-discard-title', { name: folder.name })), el('p', { class: 'quiet' }, t('page-looking')));
   const answer = await ask('/api/discard', { folder: folder.dir });
-  const heading = el('h2', {}, `Discard changes in ${folder.name}?`);
+  const heading = el('h2', {}, t('page-discard-ask', { name: folder.name }));
   if (!answer.ok) {
     openDialog('discard', heading, lines(answer), el('div', { class: 'actions' }, closeButton()));
     return;
   }
   if (answer.files.length === 0) {
-    openDialog('discard', heading, el('p', {}, 'Nothing to throw away: every change is saved.'),
+    openDialog('discard', heading, el('p', {}, t('page-nothing-to-discard')),
       el('div', { class: 'actions' }, closeButton()));
     return;
   }
   openDialog('discard', heading,
-    el('p', {}, `These changes will be thrown away, and the folder put back as it was at version ${answer.version}, ` +
-      'its last save:'),
-    el('ul', { class: 'throw' }, answer.files.map((f) => el('li', { 'data-file': f.file }, `${f.what}: ${f.file}`))),
-    el('p', {}, 'This cannot be undone.'),
+    el('p', {}, t('page-discard-help', { version: answer.version })),
+    el('ul', { class: 'throw' }, answer.files.map((f) => el('li', { 'data-file': f.file }, t('page-change', { what: f.what, file: f.file })))),
+    el('p', {}, t('page-cannot-undo')),
     el('div', { class: 'actions' },
-      closeButton('No, keep them'),
+      closeButton(t('page-keep-them')),
       el('button', {
         type: 'button', class: 'danger confirm',
         onclick: async () => {
           closeDialog();
-          await simple('/api/discard', folder, 'Throwing the changes away…');
+          await simple('/api/discard', folder, t('page-discarding'));
         },
-      }, 'Yes, throw them away')));
+      }, t('page-throw-away'))));
 }
 
 function share(folder) {
-  const input = el('input', { type: 'text', id: 'person', placeholder: 'their user name', autocomplete: 'off' });
+  const input = el('input', { type: 'text', id: 'person', placeholder: t('page-user-placeholder'), autocomplete: 'off' });
   const result = el('div', {});
   const go = async () => {
     result.replaceChildren(lines(await act('/api/share', { folder: folder.dir, person: input.value })));
   };
-  openDialog('share', el('h2', {}, `Share ${folder.name}`),
-    el('p', {}, 'The person you name may then get this folder on their machines, and send versions of it.'),
-    el('p', {}, input, ' ', el('button', { type: 'button', class: 'main confirm', onclick: go }, 'Share')),
+  openDialog('share', el('h2', {}, t('page-share-title', { name: folder.name })),
+    el('p', {}, t('page-share-help')),
+    el('p', {}, input, ' ', el('button', { type: 'button', class: 'main confirm', onclick: go }, t('page-button-share'))),
     result,
     el('div', { class: 'actions' }, closeButton()));
   input.focus();
@@ -395,9 +402,9 @@ function share(folder) {
 
 // Get a folder: the person's folders that are not on this machine.
 async function getFolder() {
-  openDialog('get', el('h2', {}, 'Get a folder'), el('p', { class: 'quiet' }, 'Asking the server…'));
+  openDialog('get', el('h2', {}, t('page-get-title')), el('p', { class: 'quiet' }, t('page-asking')));
   const answer = await ask('/api/available');
-  const heading = el('h2', {}, 'Get a folder');
+  const heading = el('h2', {}, t('page-get-title'));
   if (!answer.ok) {
     openDialog('get', heading, lines(answer), el('div', { class: 'actions' }, closeButton()));
     return;
@@ -405,7 +412,7 @@ async function getFolder() {
   const result = el('div', {});
   const get = async (folder, takeOver) => {
     for (const node of document.querySelectorAll('#dialog button')) node.disabled = true;
-    result.replaceChildren(el('p', { class: 'quiet' }, `Bringing ${folder.name} here…`));
+    result.replaceChildren(el('p', { class: 'quiet' }, t('page-bringing', { name: folder.name })));
     const got = await act('/api/get', { name: folder.path, take_over: takeOver });
     for (const node of document.querySelectorAll('#dialog button')) node.disabled = false;
     if (got.ok) {
@@ -416,20 +423,19 @@ async function getFolder() {
     result.replaceChildren(lines(got));
     if (got.take_over) {
       result.append(
-        el('p', {}, 'You can also go on without those changes: they stay set aside on that machine, ' +
-          'never lost, but they are not brought here.'),
+        el('p', {}, t('page-take-over-help')),
         el('button', { type: 'button', class: 'danger take-over', onclick: () => get(folder, true) },
-          `Go on without them`));
+          t('page-go-on')));
     }
   };
   const rows = answer.folders.map((folder) => el('tr', { 'data-folder': folder.path },
     el('td', { class: 'file' }, folder.name), el('td', { class: 'quiet' }, folder.path),
     el('td', { class: 'keep' }, el('button', { type: 'button', class: 'main', 'data-action': 'get',
-      onclick: () => get(folder, false) }, 'Get'))));
+      onclick: () => get(folder, false) }, t('page-button-get')))));
   openDialog('get', heading,
     rows.length
-      ? el('p', {}, `Folders you get are put in ${answer.place}.`)
-      : el('p', {}, 'Every folder of yours is on this machine already.'),
+      ? el('p', {}, t('page-put-in', { place: answer.place }))
+      : el('p', {}, t('page-all-here')),
     rows.length ? el('table', {}, el('tbody', {}, rows)) : null,
     result,
     el('div', { class: 'actions' }, closeButton()));

@@ -101,6 +101,7 @@ fn plain(run: &Run) {
 }
 
 mod folders;
+mod french;
 mod gitlab_rules;
 mod links;
 mod prepared;

@@ -385,6 +385,7 @@ fn card(path: &str) -> String {
     format!("section.folder[data-folder=\"{path}\"]")
 }
 
+mod french;
 mod hostile;
 mod page;
 mod review;
