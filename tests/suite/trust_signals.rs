@@ -90,8 +90,6 @@ fn random_interruptions(world: &Scenario, container: &str, signal: Signal, seed:
         (start.elapsed(), Duration::from_millis(window))
     };
     eprintln!("a full backup run takes {full_run:?}, its stop window {stop_window:?}");
-    // Odd rounds aim at the end of the run, where the stop window is.
-    let aimed_from = full_run.saturating_sub(stop_window + Duration::from_millis(1000));
     let mut seed = seed ^ std::process::id() as u64;
     let mut landed = 0;
     let mut recorded = 0;
@@ -99,17 +97,24 @@ fn random_interruptions(world: &Scenario, container: &str, signal: Signal, seed:
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let delay = if round % 2 == 0 {
-            Duration::from_micros(seed % (full_run.as_micros() as u64 + 1))
-        } else {
-            let span = full_run.saturating_sub(aimed_from).as_micros() as u64 + 1;
-            aimed_from + Duration::from_micros(seed % span)
-        };
+        // Even rounds: any instant of the run.
+        let delay = Duration::from_micros(seed % (full_run.as_micros() as u64 + 1));
         let what = format!("{signal} round {round} at {delay:?} of {full_run:?}");
         let before = world.log_text().len();
         let names_before = world.backup_names(1);
-        let child = spawn_backup(world, &["--consistency", "stop"]);
-        std::thread::sleep(delay);
+        let mut child = spawn_backup(world, &["--consistency", "stop"]);
+        if round % 2 == 0 {
+            std::thread::sleep(delay);
+        } else {
+            // Odd rounds aim into the stop itself: from the moment it is
+            // recorded, a random instant within its first half.
+            eventually(full_run * 4, || {
+                world.container_record(1).exists() || child.try_wait().unwrap().is_some()
+            });
+            std::thread::sleep(Duration::from_micros(
+                seed % (stop_window.as_micros() as u64 / 2 + 1),
+            ));
+        }
         // GitLab is being stopped, is stopped, or is being started.
         let out_of_service = world.container_record(1).exists();
         let sent = Instant::now();
