@@ -3,35 +3,6 @@
 
 use super::*;
 
-/// The English catalogue's sentences long enough to be told apart from a
-/// name or a number: their fixed words, cut at each variable.
-fn english_sentences() -> Vec<String> {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/i18n/en"));
-    let mut pieces = vec![];
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let text = std::fs::read_to_string(entry.path()).unwrap();
-        for line in text.lines() {
-            // A message's first line, or a variant's text: the words after `=` or `]`.
-            let words = match line.split_once(" = ") {
-                Some((key, value)) if !key.starts_with(' ') && !key.starts_with('#') => value,
-                _ => match line.trim_start().split_once("] ") {
-                    Some((_, value)) => value,
-                    None => continue,
-                },
-            };
-            for piece in words.split(['{', '}']) {
-                let piece = piece.trim();
-                // A run of at least three words, with no variable inside.
-                if piece.split_whitespace().count() >= 3 && !piece.contains('$') {
-                    pieces.push(piece.to_string());
-                }
-            }
-        }
-    }
-    assert!(pieces.len() > 30, "the English catalogue is read");
-    pieces
-}
-
 /// `run` speaks French only: no git word, no English sentence.
 fn french(run: &Run, english: &[String]) {
     plain(run);
@@ -59,7 +30,7 @@ impl Machine {
 
 #[test]
 fn seed_scenario_in_french() {
-    let english = english_sentences();
+    let english = crate::common::english_sentences();
     let server = Server::with_users();
     let laptop1 = server.machine("alice", "laptop-1");
     let laptop2 = server.machine("alice", "laptop-2");

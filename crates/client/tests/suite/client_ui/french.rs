@@ -5,32 +5,6 @@
 use super::*;
 use crate::common::plain;
 
-/// The English catalogue's sentences of the page and of the actions, long
-/// enough to be told apart from a name: their fixed words, cut at each variable.
-fn english_sentences() -> Vec<String> {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/i18n/en"));
-    let mut pieces = vec![];
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let text = std::fs::read_to_string(entry.path()).unwrap();
-        for line in text.lines() {
-            let words = match line.split_once(" = ") {
-                Some((key, value)) if !key.starts_with(' ') && !key.starts_with('#') => value,
-                _ => match line.trim_start().split_once("] ") {
-                    Some((_, value)) => value,
-                    None => continue,
-                },
-            };
-            for piece in words.split(['{', '}']) {
-                let piece = piece.trim();
-                if piece.split_whitespace().count() >= 3 && !piece.contains('$') {
-                    pieces.push(piece.to_string());
-                }
-            }
-        }
-    }
-    pieces
-}
-
 fn no_english(text: &str, english: &[String]) {
     plain(text);
     for sentence in english {
@@ -43,7 +17,7 @@ fn no_english(text: &str, english: &[String]) {
 
 #[test]
 fn the_page_speaks_french_to_a_french_browser() {
-    let english = english_sentences();
+    let english = crate::common::english_sentences();
     let server = Server::with_page_users();
     let laptop = server.page_machine("alice", "laptop-1");
     let report = laptop.folder("Rapport");
