@@ -275,9 +275,10 @@ fn tls_front(cert: &Path, key: &Path, backend: String) -> u16 {
     port
 }
 
-#[test]
-fn a_server_signed_by_a_private_authority_works_with_ca_file_for_the_api_and_git() {
-    let server = Server::with_users();
+/// `server` behind a TLS front whose certificate an authority of its own
+/// (made here with openssl, known to no system) signed: the front's
+/// address, and the directory holding the authority's `ca.pem`.
+fn behind_a_private_authority(server: &Server) -> (String, tempfile::TempDir) {
     let keys = tempfile::tempdir().unwrap();
     let openssl = |args: &[&str]| {
         let output = Command::new("openssl")
@@ -344,7 +345,13 @@ fn a_server_signed_by_a_private_authority_works_with_ca_file_for_the_api_and_git
         &keys.path().join("server.key"),
         backend,
     );
-    let url = format!("https://127.0.0.1:{port}");
+    (format!("https://127.0.0.1:{port}"), keys)
+}
+
+#[test]
+fn a_server_signed_by_a_private_authority_works_with_ca_file_for_the_api_and_git() {
+    let server = Server::with_users();
+    let (url, keys) = behind_a_private_authority(&server);
     let ca = keys.path().join("ca.pem").display().to_string();
 
     let machine = |name: &str| {
@@ -400,6 +407,114 @@ fn a_server_signed_by_a_private_authority_works_with_ca_file_for_the_api_and_git
         "{}",
         status.stdout
     );
+}
+
+/// Runs the client as `machine` in `dir` with `input` on its stdin, seeing
+/// `bundle` as the system's store of trusted authorities
+/// (`/etc/ssl/certs/ca-certificates.crt`, which both rustls' native roots
+/// and git's libcurl read): in a mount namespace of its own (root's
+/// `unshare`), so that this machine's store is never changed, while git,
+/// which the client starts, sees the same file.
+fn run_trusting(machine: &Machine, bundle: &Path, dir: &Path, args: &[&str], input: &str) -> Run {
+    let mut child = machine
+        .command_for(Path::new("unshare"), dir)
+        .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+        .arg("mount --bind \"$0\" /etc/ssl/certs/ca-certificates.crt && exec \"$@\"")
+        .arg(bundle)
+        .arg(client_binary())
+        .args(args)
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR")
+        .env_remove("GIT_SSL_CAINFO")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    Run::from(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn a_server_signed_by_an_authority_the_system_trusts_works_for_the_api_and_git() {
+    // Issue 19 §6: the API trusts the system's store, the one git uses, so
+    // that a server behind an organisation's authority, added to the
+    // system's store, works without --ca-file.
+    let server = Server::with_users();
+    let (url, keys) = behind_a_private_authority(&server);
+    let bundle = keys.path().join("system-and-private.crt");
+    let mut roots = std::fs::read("/etc/ssl/certs/ca-certificates.crt").unwrap_or_default();
+    roots.extend(std::fs::read(keys.path().join("ca.pem")).unwrap());
+    std::fs::write(&bundle, roots).unwrap();
+    let setup = |machine: &Machine, name: &str| {
+        run_trusting(
+            machine,
+            &bundle,
+            &machine.documents,
+            &[
+                "setup",
+                "--server",
+                &url,
+                "--token-stdin",
+                "--machine",
+                name,
+            ],
+            "glpat-alice-0001\n",
+        )
+    };
+
+    let laptop1 = Machine::fresh();
+    // The system's store as it is: the authority is unknown.
+    let refused = laptop1.run_with_input(
+        &[
+            "setup",
+            "--server",
+            &url,
+            "--token-stdin",
+            "--machine",
+            "laptop-1",
+        ],
+        "glpat-alice-0001\n",
+    );
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("Issuer"), "{}", refused.stderr);
+    // The authority in the system's store: the API trusts it, and so does git.
+    setup(&laptop1, "laptop-1").expect_code(0);
+    let config = std::fs::read_to_string(laptop1.home.join(".config/girofle/client.toml")).unwrap();
+    assert!(!config.contains("ca_file"), "{config}");
+    let report = laptop1.folder("Report");
+    write(&report, "plan.txt", "trusted by the system\n");
+    run_trusting(
+        &laptop1,
+        &bundle,
+        &laptop1.documents,
+        &["new", "Report"],
+        "",
+    )
+    .expect_code(0);
+    let laptop2 = Machine::fresh();
+    setup(&laptop2, "laptop-2").expect_code(0);
+    run_trusting(
+        &laptop2,
+        &bundle,
+        &laptop2.documents,
+        &["get", "report"],
+        "",
+    )
+    .expect_code(0);
+    assert_eq!(
+        read(&laptop2.folder("Report"), "plan.txt"),
+        "trusted by the system\n"
+    );
+    // Outside that store again, git refuses the server too: nothing is sent.
+    write(&report, "plan.txt", "second\n");
+    let unsent = laptop1.run_in(&report, &["sync"]);
+    assert_ne!(unsent.code, 0, "{}", unsent.stderr);
 }
 
 #[test]
