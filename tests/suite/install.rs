@@ -131,6 +131,22 @@ fn install_provisions_a_host_and_a_second_run_changes_nothing() {
     assert_eq!(owner(&world.home.join("operations-std")), (0, 0, 0o755));
     assert!(girofle_uid != 0);
     assert_eq!(world.entry(1)["health"], "healthy");
+    // Issue 19 §3: the key that authenticates state backups is made once,
+    // root's alone, and printed this once for the operator's safe place.
+    let key_file = world.home.join("state.key");
+    assert_eq!(owner(&key_file), (0, 0, 0o600));
+    let key = fs::read_to_string(&key_file).unwrap();
+    let key = key.trim_end_matches('\n');
+    assert!(
+        key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{key:?}"
+    );
+    assert_eq!(first.stderr.matches(key).count(), 1, "{}", first.stderr);
+    assert!(
+        first.stderr.contains("--state-key FILE"),
+        "{}",
+        first.stderr
+    );
 
     let snapshot = |home: &Path| -> Vec<(PathBuf, i64, u64)> {
         let mut all = Vec::new();
@@ -153,6 +169,11 @@ fn install_provisions_a_host_and_a_second_run_changes_nothing() {
     let second = install(&world, tree.path(), &bin_dir, &ip).expect_code(0);
     assert!(second.stdout.is_empty(), "{}", second.stdout);
     assert!(second.stderr.contains("nothing to do"), "{}", second.stderr);
+    assert!(
+        !second.stderr.contains(key),
+        "the key printed again: {}",
+        second.stderr
+    );
     assert_eq!(
         snapshot(&world.home),
         before,
