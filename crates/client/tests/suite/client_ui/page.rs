@@ -381,3 +381,30 @@ fn the_page_goes_on_without_changes_never_sent_only_when_asked_and_they_are_kept
     browser.wait_text("#dialog .said", "Every file is chosen");
     assert_eq!(read(&plan, "plan.txt"), "alice's second plan\n");
 }
+
+#[test]
+fn the_page_shows_a_folder_by_the_name_it_was_given_and_brings_it_under_that_name() {
+    // Issue 20 §2: GitLab refuses this name and makes no path of it that a
+    // person would recognise; the project's name and path are made for
+    // GitLab, and the page shows the folder exactly as it was named.
+    let server = Server::with_page_users();
+    let laptop1 = server.page_machine("alice", "laptop-1");
+    let laptop2 = server.page_machine("alice", "laptop-2");
+    let name = "Rapport d'activité (2026)";
+    write(&laptop1.folder(name), "plan.txt", "the plan\n");
+    laptop1.run(&["new", name]).expect_code(0);
+    let path = "alice/rapport-d-activite-2026";
+
+    let page = laptop2.page();
+    let browser = Browser::start();
+    browser.go(&page.url);
+    browser.click("#get-button");
+    let row = format!("#dialog tr[data-folder=\"{path}\"]");
+    let shown = browser.wait_text(&format!("{row} td.file"), name);
+    assert_eq!(shown.trim(), name);
+    browser.click(&format!("{row} button[data-action=get]"));
+    browser.wait_text("#messages", &format!("{path} is here"));
+    assert_eq!(read(&laptop2.folder(name), "plan.txt"), "the plan\n");
+    let title = browser.wait_text(&format!("{} h2", card(path)), name);
+    assert_eq!(title.trim(), name);
+}
