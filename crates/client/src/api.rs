@@ -72,9 +72,18 @@ impl Project {
     /// The folder's name as the person wrote it: the description, when the
     /// project's name was made from it (so a description someone wrote on
     /// GitLab's page is not taken for a name), else the project's name.
+    ///
+    /// A description holding a control character is never taken: anyone a
+    /// folder is shared with can write it, and it is printed on the
+    /// person's terminal (an escape sequence would drive it) and becomes a
+    /// folder's name on `get`. No folder name made by a person holds one.
     pub fn display_name(&self) -> &str {
         match self.description.as_deref().map(str::trim) {
-            Some(folder) if !folder.is_empty() && super::names::made_from(&self.name, folder) => {
+            Some(folder)
+                if !folder.is_empty()
+                    && !folder.chars().any(char::is_control)
+                    && super::names::made_from(&self.name, folder) =>
+            {
                 folder
             }
             _ => &self.name,
@@ -472,6 +481,34 @@ mod tests {
         assert_eq!(explain("<html>Bad gateway</html>"), None);
         let shown = ApiError::Status(502, "<html>Bad gateway</html>".into()).to_string();
         assert_eq!(shown, "the server answered with an error (HTTP status 502)");
+    }
+
+    #[test]
+    fn a_description_with_control_characters_is_never_a_folder_s_name() {
+        let project = |name: &str, description: &str| Project {
+            id: 1,
+            name: name.into(),
+            path: "p".into(),
+            path_with_namespace: "bob/p".into(),
+            topics: vec!["girofle".into()],
+            description: Some(description.into()),
+        };
+        assert_eq!(
+            project("Rapport’activité", "Rapport'activité").display_name(),
+            "Rapport'activité"
+        );
+        // The name GitLab was given is what such a description makes of it,
+        // yet the escape sequence that retitles a terminal is not shown.
+        let hostile = "Evil\u{1b}]0;pwned\u{7}";
+        assert_eq!(crate::names::project_name(hostile), "Evil 0 pwned");
+        assert_eq!(
+            project("Evil 0 pwned", hostile).display_name(),
+            "Evil 0 pwned"
+        );
+        assert_eq!(
+            project("Two lines", "Two\nlines").display_name(),
+            "Two lines"
+        );
     }
 
     #[test]
