@@ -165,6 +165,19 @@ fn project_names_and_paths_follow_gitlabs_own_rules_and_examples() {
         (status, &json["path"]),
         (201, &serde_json::json!("two-words"))
     );
+    // A description may hold any character; GitLab's JSON writes the
+    // control characters escaped (a raw one is no JSON at all).
+    let answer = gitlab.api(
+        "POST",
+        "/projects",
+        Some(ALICE),
+        Some((
+            "application/x-www-form-urlencoded",
+            "name=Escaped&path=escaped&description=Evil%1B%5D0%3Bpwned%07",
+        )),
+    );
+    assert_eq!(answer.status, 201, "{}", answer.json);
+    assert_eq!(answer.json["description"], "Evil\u{1b}]0;pwned\u{7}");
 }
 
 #[test]

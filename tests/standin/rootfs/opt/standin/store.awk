@@ -208,12 +208,20 @@ function parse_json(s,   k, c) {
 
 # ---- JSON output -------------------------------------------------------------
 
-function q(s) {
+# A JSON string. Every other control character (ESC, BEL... which anyone may
+# put in a description) is written \u00XX, as GitLab's JSON writes it: a raw
+# one is not JSON, and a client would refuse the whole answer.
+function q(s,   i, c) {
 	gsub(/\\/, "\\\\", s)
 	gsub(/"/, "\\\"", s)
 	gsub(/\n/, "\\n", s)
 	gsub(/\r/, "\\r", s)
 	gsub(/\t/, "\\t", s)
+	if (s ~ /[\001-\037]/)
+		for (i = 1; i < 32; i++) {
+			c = sprintf("%c", i)
+			if (index(s, c)) gsub(c, sprintf("\\u%04x", i), s)
+		}
 	return "\"" s "\""
 }
 
