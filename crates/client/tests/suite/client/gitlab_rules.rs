@@ -330,3 +330,50 @@ fn folders_are_found_whatever_the_case_their_topic_was_first_given() {
     laptop2.run(&["get", "report"]).expect_code(0);
     assert_eq!(read(&laptop2.folder("Report"), "a.txt"), "a\n");
 }
+
+#[test]
+fn a_description_a_collaborator_wrote_never_drives_the_terminal_nor_names_a_folder() {
+    // bob's project, shared with alice, whose description (the folder's
+    // name, for the client) holds an escape sequence that retitles a
+    // terminal; the project's name is what the client would make of it.
+    let server = Server::with_users();
+    let (status, json) = server.api(
+        "bob",
+        "POST",
+        "/projects",
+        "name=Evil%200%20pwned&path=evil&topics[]=girofle&description=Evil%1B%5D0%3Bpwned%07",
+    );
+    assert_eq!(status, 201, "{json}");
+    let id = json["id"].as_u64().unwrap();
+    let (status, json) = server.api(
+        "bob",
+        "POST",
+        &format!("/projects/{id}/members"),
+        "user_id=1&access_level=40",
+    );
+    assert_eq!(status, 201, "{json}");
+
+    let laptop = server.machine("alice", "laptop-1");
+    let listed = laptop.run(&["get"]).expect_code(0);
+    assert!(
+        !listed.stdout.contains('\u{1b}') && !listed.stderr.contains('\u{1b}'),
+        "an escape sequence reached the terminal: {:?} {:?}",
+        listed.stdout,
+        listed.stderr
+    );
+    assert!(
+        listed.stdout.contains("bob/evil (Evil 0 pwned)"),
+        "{}",
+        listed.stdout
+    );
+    laptop.run(&["get", "bob/evil"]).expect_code(0);
+    assert!(laptop.folder("Evil 0 pwned").is_dir());
+    let names: Vec<String> = std::fs::read_dir(&laptop.documents)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|name| !name.contains(char::is_control)),
+        "{names:?}"
+    );
+}
