@@ -162,4 +162,27 @@ mod tests {
         row.https_port = Some(443);
         assert_eq!(row.url(), "https://git.example.org");
     }
+
+    #[test]
+    fn with_acme_omnibus_is_given_its_letsencrypt_keys_and_no_certificate_path() {
+        let mut row = Row::example(3, "docs", RowState::Commissioned);
+        row.tls = "acme".into();
+        assert_eq!(
+            omnibus_config(&row),
+            "external_url 'https://git.example.org:8446'; gitlab_rails['gitlab_shell_ssh_port'] = 2225; \
+             letsencrypt['enable'] = true; nginx['listen_port'] = 443; \
+             nginx['redirect_http_to_https'] = true; nginx['redirect_http_to_https_port'] = 8083"
+        );
+        row.acme_url = "https://ca.internal/acme/acme/directory".into();
+        row.acme_email = "ops@example.org".into();
+        assert_eq!(
+            omnibus_config(&row),
+            "external_url 'https://git.example.org:8446'; gitlab_rails['gitlab_shell_ssh_port'] = 2225; \
+             letsencrypt['enable'] = true; letsencrypt['contact_emails'] = ['ops@example.org']; \
+             letsencrypt['acme_staging_endpoint'] = 'https://ca.internal/acme/acme/directory'; \
+             letsencrypt['acme_production_endpoint'] = 'https://ca.internal/acme/acme/directory'; \
+             nginx['listen_port'] = 443; \
+             nginx['redirect_http_to_https'] = true; nginx['redirect_http_to_https_port'] = 8083"
+        );
+    }
 }

@@ -375,15 +375,15 @@ pub fn check_row(row: &Row) -> Result<(), String> {
         ));
     }
     // Both go quoted into GitLab's Ruby configuration.
-    if !row.acme_url.is_empty() {
-        if let Some(problem) = check_acme_url(&row.acme_url) {
-            return Err(format!("field acme_url: {problem}"));
-        }
+    if !row.acme_url.is_empty()
+        && let Some(problem) = check_acme_url(&row.acme_url)
+    {
+        return Err(format!("field acme_url: {problem}"));
     }
-    if !row.acme_email.is_empty() {
-        if let Some(problem) = check_email(&row.acme_email) {
-            return Err(format!("field acme_email: {problem}"));
-        }
+    if !row.acme_email.is_empty()
+        && let Some(problem) = check_email(&row.acme_email)
+    {
+        return Err(format!("field acme_email: {problem}"));
     }
     if row.tls != "acme" && !(row.acme_url.is_empty() && row.acme_email.is_empty()) {
         return Err("fields acme_url and acme_email go with tls `acme` only".into());
