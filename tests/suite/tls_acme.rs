@@ -354,6 +354,27 @@ fn acme_takes_a_certificate_from_the_acme_server_and_serves_it_to_curl_and_git()
     );
     let cloned = common::git(&work.path().join("clone"), &["rev-parse", "HEAD"]);
     assert_eq!(cloned.trim(), head);
+
+    // The certificate is in the config volume, where backups take it, its
+    // key root's alone; a restart renews nothing that is not due (within
+    // 30 days of its expiry, as omnibus) and serves the same certificate.
+    let (cert, key) = (
+        config.join(format!("ssl/{host}.crt")),
+        config.join(format!("ssl/{host}.key")),
+    );
+    let mode = |path: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    };
+    assert_eq!(mode(&key), 0o600);
+    let issued = std::fs::read(&cert).unwrap();
+    common::docker(&["restart", &container]);
+    common::wait_healthy(&container);
+    assert_eq!(std::fs::read(&cert).unwrap(), issued);
+    assert_eq!(
+        curl(&["--cacert", &root_text, "--resolve", &resolve, &health]),
+        (0, "GitLab OK\n".to_string())
+    );
 }
 
 #[test]
