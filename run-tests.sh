@@ -13,7 +13,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # Debian packages the tests use: the engine only when none answers.
-packages="busybox-static git socat openssl cron openssh-server rsync b3sum chrony faketime curl ca-certificates strace time python3 python3-prometheus-client chromium chromium-driver logrotate groff-base man-db restic rclone"
+packages="busybox-static git socat openssl cron openssh-server rsync b3sum chrony faketime curl ca-certificates strace time python3 python3-prometheus-client chromium chromium-driver logrotate groff-base man-db restic rclone lego pebble"
 docker info >/dev/null 2>&1 || command -v dockerd >/dev/null 2>&1 || packages="docker.io $packages"
 missing=
 for package in $packages; do

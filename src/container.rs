@@ -48,14 +48,41 @@ pub fn run_spec(home: &Home, row: &Row, instance: &InstanceDir) -> RunSpec {
 
 /// The `GITLAB_OMNIBUS_CONFIG` of an instance: its URL and SSH port, and
 /// with TLS the keys GitLab's omnibus documentation gives for certificates
-/// of one's own (paths only: the key itself never enters the environment).
+/// of one's own (paths only: the key itself never enters the environment),
+/// or for its Let's Encrypt integration with `acme` (the row's ACME
+/// directory and contact address, checked when the row was read).
 pub fn omnibus_config(row: &Row) -> String {
     let mut config = format!(
         "external_url '{}'; gitlab_rails['gitlab_shell_ssh_port'] = {}",
         row.url(),
         row.ssh_port.unwrap_or(22)
     );
-    if !row.tls.is_empty() {
+    if row.tls == "acme" {
+        // omnibus' Let's Encrypt integration: it writes the certificate
+        // where nginx['ssl_certificate'] points by default
+        // (/etc/gitlab/ssl/<host>.crt), so no path is given. Another ACME
+        // server is given for both of omnibus' endpoints: staging is only
+        // a rehearsal of production.
+        config.push_str("; letsencrypt['enable'] = true");
+        if !row.acme_email.is_empty() {
+            config.push_str(&format!(
+                "; letsencrypt['contact_emails'] = ['{}']",
+                row.acme_email
+            ));
+        }
+        if !row.acme_url.is_empty() {
+            config.push_str(&format!(
+                "; letsencrypt['acme_staging_endpoint'] = '{url}'; \
+                 letsencrypt['acme_production_endpoint'] = '{url}'",
+                url = row.acme_url
+            ));
+        }
+        config.push_str(&format!(
+            "; nginx['listen_port'] = 443; nginx['redirect_http_to_https'] = true; \
+             nginx['redirect_http_to_https_port'] = {}",
+            row.http_port.unwrap_or(80)
+        ));
+    } else if !row.tls.is_empty() {
         let host = tls_host(row);
         config.push_str(&format!(
             "; letsencrypt['enable'] = false; nginx['listen_port'] = 443; \
@@ -134,5 +161,28 @@ mod tests {
         }
         row.https_port = Some(443);
         assert_eq!(row.url(), "https://git.example.org");
+    }
+
+    #[test]
+    fn with_acme_omnibus_is_given_its_letsencrypt_keys_and_no_certificate_path() {
+        let mut row = Row::example(3, "docs", RowState::Commissioned);
+        row.tls = "acme".into();
+        assert_eq!(
+            omnibus_config(&row),
+            "external_url 'https://git.example.org:8446'; gitlab_rails['gitlab_shell_ssh_port'] = 2225; \
+             letsencrypt['enable'] = true; nginx['listen_port'] = 443; \
+             nginx['redirect_http_to_https'] = true; nginx['redirect_http_to_https_port'] = 8083"
+        );
+        row.acme_url = "https://ca.internal/acme/acme/directory".into();
+        row.acme_email = "ops@example.org".into();
+        assert_eq!(
+            omnibus_config(&row),
+            "external_url 'https://git.example.org:8446'; gitlab_rails['gitlab_shell_ssh_port'] = 2225; \
+             letsencrypt['enable'] = true; letsencrypt['contact_emails'] = ['ops@example.org']; \
+             letsencrypt['acme_staging_endpoint'] = 'https://ca.internal/acme/acme/directory'; \
+             letsencrypt['acme_production_endpoint'] = 'https://ca.internal/acme/acme/directory'; \
+             nginx['listen_port'] = 443; \
+             nginx['redirect_http_to_https'] = true; nginx['redirect_http_to_https_port'] = 8083"
+        );
     }
 }

@@ -4,7 +4,10 @@
 mod names;
 mod select;
 
-pub use names::{MAX_NAME_LENGTH, check_name, is_container_name, is_host_name, is_image_reference};
+pub use names::{
+    MAX_NAME_LENGTH, check_acme_url, check_email, check_name, is_container_name, is_host_name,
+    is_image_reference,
+};
 pub use select::{commissioned, select};
 
 use std::fs::{File, OpenOptions};
@@ -72,6 +75,14 @@ pub struct Row {
     /// (a column added last, so that inventories written before it still read).
     #[serde(default)]
     pub tls: String,
+    /// With `tls` `acme`: the ACME directory GitLab asks for its
+    /// certificate; empty for Let's Encrypt's (a column added last).
+    #[serde(default)]
+    pub acme_url: String,
+    /// With `tls` `acme`: the contact address of the ACME account; empty
+    /// for none (a column added last).
+    #[serde(default)]
+    pub acme_email: String,
 }
 
 impl Row {
@@ -128,6 +139,8 @@ impl Row {
             created: "2026-11-25T14:30:00Z".into(),
             note: String::new(),
             tls: String::new(),
+            acme_url: String::new(),
+            acme_email: String::new(),
         }
     }
 }
@@ -290,6 +303,8 @@ fn parse_legacy(line: &str) -> Result<Row, String> {
         created: String::new(),
         note: String::new(),
         tls: String::new(),
+        acme_url: String::new(),
+        acme_email: String::new(),
     };
     for field in fields {
         let Some((key, value)) = field.split_once('=') else {
@@ -340,6 +355,8 @@ pub fn check_row(row: &Row) -> Result<(), String> {
         ("created", row.created.as_str()),
         ("note", row.note.as_str()),
         ("tls", row.tls.as_str()),
+        ("acme_url", row.acme_url.as_str()),
+        ("acme_email", row.acme_email.as_str()),
     ] {
         if value.chars().any(char::is_control) {
             return Err(format!(
@@ -351,11 +368,25 @@ pub fn check_row(row: &Row) -> Result<(), String> {
         return Err("the instance number is 0; numbers start at 1".into());
     }
     // It decides the container's configuration: only the modes Girofle makes.
-    if !["", "girofle-ca", "own"].contains(&row.tls.as_str()) {
+    if !["", "girofle-ca", "own", "acme"].contains(&row.tls.as_str()) {
         return Err(format!(
-            "field tls: `{}` is none of ``, `girofle-ca`, `own`",
+            "field tls: `{}` is none of ``, `girofle-ca`, `own`, `acme`",
             row.tls
         ));
+    }
+    // Both go quoted into GitLab's Ruby configuration.
+    if !row.acme_url.is_empty()
+        && let Some(problem) = check_acme_url(&row.acme_url)
+    {
+        return Err(format!("field acme_url: {problem}"));
+    }
+    if !row.acme_email.is_empty()
+        && let Some(problem) = check_email(&row.acme_email)
+    {
+        return Err(format!("field acme_email: {problem}"));
+    }
+    if row.tls != "acme" && !(row.acme_url.is_empty() && row.acme_email.is_empty()) {
+        return Err("fields acme_url and acme_email go with tls `acme` only".into());
     }
     if !row.dir.as_os_str().is_empty()
         && (!row.dir.is_absolute()
@@ -423,7 +454,7 @@ pub fn render(rows: &[Row]) -> anyhow::Result<Vec<u8>> {
     writer.into_inner().context("cannot render the inventory")
 }
 
-const CSV_COLUMNS: [&str; 15] = [
+const CSV_COLUMNS: [&str; 17] = [
     "number",
     "name",
     "container",
@@ -439,6 +470,8 @@ const CSV_COLUMNS: [&str; 15] = [
     "created",
     "note",
     "tls",
+    "acme_url",
+    "acme_email",
 ];
 
 /// The inventory held under its exclusive lock: read, change, [`commit`](Locked::commit).

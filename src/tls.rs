@@ -31,6 +31,9 @@ pub enum Mode {
     Own,
     /// A certificate signed by Girofle's own authority in `<home>/tls/`.
     GirofleCa,
+    /// A certificate GitLab takes itself from an ACME server (Let's Encrypt
+    /// unless `--acme-url` names another), as omnibus' `letsencrypt[...]`.
+    Acme,
 }
 
 impl Mode {
@@ -39,6 +42,7 @@ impl Mode {
         match self {
             Mode::Own => "own",
             Mode::GirofleCa => "girofle-ca",
+            Mode::Acme => "acme",
         }
     }
 }
@@ -48,6 +52,64 @@ impl Mode {
 pub const INSTANCE_DAYS: u32 = 397;
 /// How long Girofle's authority is valid.
 pub const CA_DAYS: u32 = 3650;
+
+/// Let's Encrypt's production directory: omnibus' own default for
+/// `letsencrypt['acme_production_endpoint']`.
+pub const LETS_ENCRYPT_DIRECTORY: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+/// Where the ACME server's authority goes in the config volume: omnibus
+/// links every file of `/etc/gitlab/trusted-certs` into GitLab's trust store.
+pub const ACME_CA_FILE: &str = "trusted-certs/acme-ca.crt";
+
+/// GETs the ACME directory at `url` trusting `ca` alone, as GitLab will
+/// once `ca` is in its trusted certificates: the answer must be an ACME
+/// directory (RFC 8555, section 7.1.1: `newNonce`, `newAccount`,
+/// `newOrder`). Tells a mistyped URL or the wrong authority before an
+/// instance is made around them.
+pub fn probe_acme_directory(ca: &Path, url: &str, timeout: Duration) -> anyhow::Result<()> {
+    let agent = agent_trusting(ca, timeout)?;
+    let mut response = agent
+        .get(url)
+        .call()
+        .with_context(|| format!("GET {url} trusting {}", ca.display()))?;
+    let text = response
+        .body_mut()
+        .read_to_string()
+        .with_context(|| format!("GET {url}"))?;
+    let directory: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("GET {url}: the answer is not JSON, not an ACME directory"))?;
+    for key in ["newNonce", "newAccount", "newOrder"] {
+        if !directory[key].is_string() {
+            bail!("GET {url}: the answer has no `{key}`: not an ACME directory");
+        }
+    }
+    Ok(())
+}
+
+/// Copies the ACME server's authority to `config/trusted-certs/acme-ca.crt`
+/// (0644: a certificate is public), where omnibus trusts it.
+pub fn install_acme_ca(config: &Path, ca: &Path) -> anyhow::Result<()> {
+    let target = config.join(ACME_CA_FILE);
+    let dir = target.parent().expect("a file in trusted-certs/");
+    match atomic::create_dir(dir, 0o755, false) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(error) => return Err(error).with_context(|| format!("cannot make {}", dir.display())),
+    }
+    atomic::write(&target, &fs_err::read(ca)?, 0o644)?;
+    Ok(())
+}
+
+/// What is wrong with the file given as an ACME server's authority: it
+/// must be a readable PEM certificate.
+pub fn check_ca_file(ca: &Path) -> Option<String> {
+    if let Err(error) = File::open(ca) {
+        return Some(format!("cannot read {}: {error}", ca.display()));
+    }
+    openssl_text(["x509", "-noout", "-subject", "-in"], ca)
+        .err()
+        .map(|_| format!("{} is not a PEM certificate", ca.display()))
+}
 
 /// `<home>/tls/`.
 pub fn dir(home: &Home) -> PathBuf {
@@ -253,27 +315,7 @@ pub fn install_own(config: &Path, host: &str, cert: &Path, key: &Path) -> anyhow
 /// the answer must be GitLab's `GitLab OK`. `address` is an IP address or a
 /// host name.
 pub fn probe_health(ca: &Path, address: &str, port: u16, timeout: Duration) -> anyhow::Result<()> {
-    use ureq::tls::{PemItem, RootCerts, TlsConfig, parse_pem};
-    let pem = fs_err::read(ca)?;
-    let roots: Vec<_> = parse_pem(&pem)
-        .filter_map(|item| match item {
-            Ok(PemItem::Certificate(cert)) => Some(cert),
-            _ => None,
-        })
-        .collect();
-    if roots.is_empty() {
-        bail!("{} holds no certificate", ca.display());
-    }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .max_redirects(0)
-        .tls_config(
-            TlsConfig::builder()
-                .root_certs(RootCerts::Specific(Arc::new(roots)))
-                .build(),
-        )
-        .build()
-        .into();
+    let agent = agent_trusting(ca, timeout)?;
     let host = match address.parse::<IpAddr>() {
         Ok(IpAddr::V6(v6)) => format!("[{v6}]"),
         _ => address.to_string(),
@@ -288,6 +330,32 @@ pub fn probe_health(ca: &Path, address: &str, port: u16, timeout: Duration) -> a
         bail!("GET {url}: `{}` instead of `GitLab OK`", body.trim());
     }
     Ok(())
+}
+
+/// An HTTP agent that trusts the certificates of `ca` alone and follows
+/// no redirect.
+fn agent_trusting(ca: &Path, timeout: Duration) -> anyhow::Result<ureq::Agent> {
+    use ureq::tls::{PemItem, RootCerts, TlsConfig, parse_pem};
+    let pem = fs_err::read(ca)?;
+    let roots: Vec<_> = parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(PemItem::Certificate(cert)) => Some(cert),
+            _ => None,
+        })
+        .collect();
+    if roots.is_empty() {
+        bail!("{} holds no certificate", ca.display());
+    }
+    Ok(ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .max_redirects(0)
+        .tls_config(
+            TlsConfig::builder()
+                .root_certs(RootCerts::Specific(Arc::new(roots)))
+                .build(),
+        )
+        .build()
+        .into())
 }
 
 fn install(new_cert: &Path, new_key: &Path, cert: &Path, key: &Path) -> anyhow::Result<()> {

@@ -148,6 +148,8 @@ pub(crate) fn inventory_worker(home: &Path, worker: u32, changes: u32) {
             created: String::new(),
             note: String::new(),
             tls: String::new(),
+            acme_url: String::new(),
+            acme_email: String::new(),
         });
         locked.commit().unwrap();
     }

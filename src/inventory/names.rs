@@ -58,3 +58,49 @@ pub fn is_image_reference(image: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c))
 }
+
+/// What is wrong with an ACME directory URL, if anything. It ends up quoted
+/// in GitLab's Ruby configuration, so it is held to a plain `https://` URL:
+/// no quote, backslash, `;`, space or control character. Plain HTTP is refused:
+/// the ACME account key and the certificates would cross the network in
+/// the clear, and ACME (RFC 8555, section 6.1) requires HTTPS.
+pub fn check_acme_url(url: &str) -> Option<String> {
+    let Some(rest) = url.strip_prefix("https://") else {
+        return Some(format!("--acme-url `{url}`: not an https:// URL"));
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || host.starts_with(':') {
+        return Some(format!("--acme-url `{url}`: no host name"));
+    }
+    if url
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || "'\"\\`<>{}|^;".contains(c))
+    {
+        return Some(format!(
+            "--acme-url `{url}`: holds a character a URL does not (quote, backslash, space...)"
+        ));
+    }
+    None
+}
+
+/// What is wrong with a contact address for the ACME account, if anything:
+/// `local@domain`, a domain with a dot, and nothing that could break out of
+/// the Ruby string it is written into.
+pub fn check_email(address: &str) -> Option<String> {
+    let plausible = match address.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && local.len() <= 64
+                && address.len() <= 254
+                && local
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "!#$%&*+-/=?^_{|}~.".contains(c))
+                && !local.starts_with('.')
+                && !local.ends_with('.')
+                && domain.contains('.')
+                && is_host_name(domain)
+        }
+        None => false,
+    };
+    (!plausible).then(|| format!("--email `{address}`: not an email address (name@domain.example)"))
+}

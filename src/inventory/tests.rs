@@ -58,6 +58,25 @@ fn every_field_is_checked_with_its_line() {
         (|r| r.http_port = Some(0), "http_port"),
         (|r| r.number = 0, "number"),
         (|r| r.note = "a\tb".into(), "control character"),
+        (|r| r.tls = "acme-please".into(), "field tls"),
+        (
+            |r| {
+                r.tls = "acme".into();
+                r.acme_url = "https://ca.test/dir'; system('id') #".into();
+            },
+            "acme_url",
+        ),
+        (
+            |r| {
+                r.tls = "acme".into();
+                r.acme_email = "a'@b.org".into();
+            },
+            "acme_email",
+        ),
+        (
+            |r| r.acme_email = "ops@example.org".into(),
+            "tls `acme` only",
+        ),
     ];
     for (change, words) in cases {
         let mut bad = good.clone();
@@ -111,4 +130,57 @@ fn a_row_finds_its_directory_in_the_home_only() {
         home.check_instance_dir(4, Path::new("/girofle/noeud-gitlab-4"))
             .is_ok()
     );
+}
+
+#[test]
+fn acme_urls_are_https_and_addresses_plausible() {
+    for good in [
+        "https://acme-v02.api.letsencrypt.org/directory",
+        "https://172.17.0.1:14000/dir",
+        "https://ca.internal/acme/acme/directory",
+    ] {
+        assert_eq!(check_acme_url(good), None, "{good}");
+    }
+    for (bad, problem) in [
+        ("http://ca.internal/dir", "not an https:// URL"),
+        ("ca.internal/dir", "not an https:// URL"),
+        ("https:///dir", "no host name"),
+        ("https://ca.internal/dir'", "a character"),
+        ("https://ca.internal/a b", "a character"),
+        ("https://ca.internal/a;b", "a character"),
+    ] {
+        let found = check_acme_url(bad).unwrap_or_default();
+        assert!(found.contains(problem), "{bad}: {found}");
+    }
+    for good in ["ops@example.org", "first.last+git@mail.example.co.uk"] {
+        assert_eq!(check_email(good), None, "{good}");
+    }
+    for bad in [
+        "",
+        "ops",
+        "ops@",
+        "@example.org",
+        "ops@localhost",
+        "ops@exa mple.org",
+        "o'ps@example.org",
+        ".ops@example.org",
+        "ops@@example.org",
+    ] {
+        assert!(check_email(bad).is_some(), "{bad}");
+    }
+}
+
+#[test]
+fn an_inventory_written_before_the_acme_columns_still_reads() {
+    let row = Row::example(1, "docs", RowState::Commissioned);
+    let text = String::from_utf8(render(std::slice::from_ref(&row)).unwrap()).unwrap();
+    let old: String = text
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            format!("{}\n", fields[..fields.len() - 2].join(","))
+        })
+        .collect();
+    assert!(!old.contains("acme"), "{old}");
+    assert_eq!(parse(&old).unwrap().0, vec![row]);
 }

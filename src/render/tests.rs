@@ -319,6 +319,8 @@ fn commissioned(name: &str, waited: bool) -> commission::Outcome {
         created: "2026-11-25T14:00:00Z".into(),
         note: String::new(),
         tls: String::new(),
+        acme_url: String::new(),
+        acme_email: String::new(),
     };
     commission::Outcome {
         number: 3,

@@ -34,6 +34,9 @@ backend=/usr/lib/git-core/git-http-backend
 # The TLS terminator standing for omnibus' nginx when external_url is https.
 socat=/usr/bin/socat
 [ -x "$socat" ] || { echo "build.sh: $socat missing: apt-get install socat" >&2; exit 1; }
+# The ACME client standing for omnibus' Let's Encrypt integration (letsencrypt['enable']).
+lego=/usr/bin/lego
+[ -x "$lego" ] || { echo "build.sh: $lego missing: apt-get install lego" >&2; exit 1; }
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
@@ -49,8 +52,9 @@ cp "$git" "$root/usr/bin/git"
 ln -s ../../bin/git "$root/usr/lib/git-core/git"
 cp "$backend" "$root/usr/lib/git-core/git-http-backend"
 cp "$socat" "$root/usr/bin/socat"
+cp "$lego" "$root/usr/bin/lego"
 # The shared libraries git loads, found as the loader would find them.
-for library in $(ldd "$git" "$backend" "$socat" | sed -n 's/.*=> \(\/[^ ]*\).*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p' | sort -u); do
+for library in $(ldd "$git" "$backend" "$socat" "$lego" | sed -n 's/.*=> \(\/[^ ]*\).*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p' | sort -u); do
 	mkdir -p "$root$(dirname "$library")"
 	cp -L "$library" "$root$library"
 done
@@ -72,7 +76,7 @@ GROUP
 echo "$gitlab_version" > "$root/opt/gitlab/embedded/service/gitlab-rails/VERSION"
 cp -R "$here/rootfs/opt/standin" "$root/opt/standin"
 chmod 0755 "$root/opt/standin/init" "$root/opt/standin/serve" "$root/opt/standin/database" "$root/opt/standin/healthcheck" \
-	"$root/opt/standin/redirect" "$root/opt/standin/hooks/pre-receive"
+	"$root/opt/standin/redirect" "$root/opt/standin/hooks/pre-receive" "$root/opt/standin/acme"
 
 tar -C "$root" --numeric-owner --owner=0 --group=0 -cf - . |
 	docker import \

@@ -13,7 +13,7 @@ use crate::home::{Home, InstanceDir};
 use crate::inventory::{self, Row};
 use crate::ops::args::Seconds;
 use crate::{cron, timefmt, tls};
-pub use plan::{Host, Plan, Request, validate_name};
+pub use plan::{Acme, Host, Plan, Request, validate_name};
 
 /// The ports searched upwards from when none is given.
 pub const DEFAULT_HTTP_PORT: u16 = 8080;
@@ -53,7 +53,7 @@ pub struct Args {
     /// Weekly drill schedule, as a cron expression, or `never` [default: staggered by instance number]
     #[arg(long, value_name = "CRON|never")]
     pub drill_schedule: Option<String>,
-    /// Serve HTTPS: `girofle-ca` (a certificate from the home's own authority, <home>/tls/ca.crt) or `own` (with --cert and --key)
+    /// Serve HTTPS: `girofle-ca` (a certificate from the home's own authority, <home>/tls/ca.crt), `own` (with --cert and --key) or `acme` (GitLab takes one from Let's Encrypt, or from --acme-url)
     #[arg(long, value_name = "MODE")]
     pub tls: Option<crate::tls::Mode>,
     /// With `--tls own`: the certificate (PEM, full chain), naming the host name
@@ -62,6 +62,15 @@ pub struct Args {
     /// With `--tls own`: the certificate's private key (PEM)
     #[arg(long, value_name = "FILE")]
     pub key: Option<std::path::PathBuf>,
+    /// With `--tls acme`: the ACME server's directory (https) [default: Let's Encrypt's]
+    #[arg(long, value_name = "URL")]
+    pub acme_url: Option<String>,
+    /// With `--tls acme`: the contact address of the ACME account (expiry notices)
+    #[arg(long, value_name = "ADDR")]
+    pub email: Option<String>,
+    /// With `--acme-url`: the ACME server's certificate authority (PEM), put in the instance's trusted-certs/
+    #[arg(long, value_name = "FILE")]
+    pub acme_ca: Option<std::path::PathBuf>,
     /// Seconds to wait for the instance to be healthy
     #[arg(long, value_name = "SECS", default_value_t = Seconds(DEFAULT_HEALTHY_TIMEOUT))]
     pub wait_timeout: Seconds,
@@ -107,6 +116,7 @@ pub struct Outcome {
 pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<Outcome> {
     let request = plan::validate(args, home.default_image(), &host_name(), &Host::here())?;
     check_own_certificate(&request)?;
+    check_acme_server(&request)?;
     let docker = Docker::new()?;
     docker.server_version()?;
     ensure_image(&docker, &request.image)?;
@@ -242,6 +252,7 @@ pub fn dry_run(home: &Home, args: &Args) -> Result<Plan> {
     let host = Host::here();
     let request = plan::validate(args, home.default_image(), &host_name(), &host)?;
     check_own_certificate(&request)?;
+    check_acme_server(&request)?;
     let docker = Docker::new()?;
     docker.server_version()?;
     let rows = inventory::read(home)?;
@@ -279,8 +290,35 @@ fn check_own_certificate(request: &Request) -> Result<()> {
     Ok(())
 }
 
+/// `--tls acme --acme-url URL --acme-ca FILE`: the file is a certificate,
+/// and the server at URL answers as an ACME directory through a TLS that
+/// verifies against it, as GitLab will ask it. A mistyped URL or the wrong
+/// authority is a usage error that changes nothing, instead of an instance
+/// that never becomes healthy. (Without `--acme-ca`, GitLab trusts the
+/// public authorities, which this host may not share: nothing is asked.)
+fn check_acme_server(request: &Request) -> Result<()> {
+    let Some(Acme {
+        url: Some(url),
+        ca: Some(ca),
+        ..
+    }) = &request.acme
+    else {
+        return Ok(());
+    };
+    if let Some(problem) = tls::check_ca_file(ca) {
+        return Err(Error::usage(format!("--acme-ca: {problem}")));
+    }
+    tls::probe_acme_directory(ca, url, Duration::from_secs(20)).map_err(|error| {
+        Error::usage(format!(
+            "--acme-url {url} does not answer as an ACME directory trusting --acme-ca {}: {error:#}",
+            ca.display()
+        ))
+    })
+}
+
 /// The instance's certificate in `config/ssl/`: the one brought, or one
-/// signed by the home's authority (made on first use: then true).
+/// signed by the home's authority (made on first use: then true); with
+/// `acme`, the ACME server's authority in `config/trusted-certs/`.
 fn install_certificate(
     home: &Home,
     request: &Request,
@@ -310,6 +348,14 @@ fn install_certificate(
             }
             tls::issue(home, &instance.config(), host, Some(request.ip))?;
             Ok(made)
+        }
+        // GitLab takes its certificate itself at boot: only the server's
+        // authority, when it is not a public one, goes in first.
+        Some(tls::Mode::Acme) => {
+            if let Some(ca) = request.acme.as_ref().and_then(|acme| acme.ca.as_ref()) {
+                tls::install_acme_ca(&instance.config(), ca)?;
+            }
+            Ok(false)
         }
     }
 }

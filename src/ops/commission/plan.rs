@@ -59,6 +59,20 @@ pub struct Request {
     pub tls: Option<tls::Mode>,
     /// With `--tls own`: the certificate and key brought.
     pub own_files: Option<(PathBuf, PathBuf)>,
+    /// With `--tls acme`: the server and account GitLab asks.
+    pub acme: Option<Acme>,
+}
+
+/// `--tls acme`: where GitLab takes its certificate from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Acme {
+    /// `--acme-url`; `None` for Let's Encrypt.
+    pub url: Option<String>,
+    /// `--email`, the ACME account's contact.
+    pub email: Option<String>,
+    /// `--acme-ca`: the ACME server's authority, copied into the config
+    /// volume's `trusted-certs/`.
+    pub ca: Option<PathBuf>,
 }
 
 /// Checks the arguments (exit 2 naming the first problem) and settles the
@@ -122,7 +136,9 @@ pub fn validate(args: &Args, default_image: &str, host_name: &str, host: &Host) 
         (_, None, None) => None,
         _ => return Err(Error::usage("--cert and --key go with --tls own only")),
     };
+    let acme = validate_acme(args, &hostname)?;
     Ok(Request {
+        acme,
         name,
         ip,
         hostname,
@@ -133,6 +149,47 @@ pub fn validate(args: &Args, default_image: &str, host_name: &str, host: &Host) 
         tls: args.tls,
         own_files,
     })
+}
+
+/// `--tls acme [--acme-url URL] [--email ADDR] [--acme-ca FILE]`, checked:
+/// an https URL, a plausible address, a CA only for a server of one's own
+/// (Let's Encrypt's is trusted already), and a host name that is a DNS name
+/// (an ACME certificate names the host name of `external_url`).
+fn validate_acme(args: &Args, hostname: &str) -> Result<Option<Acme>> {
+    if args.tls != Some(tls::Mode::Acme) {
+        if args.acme_url.is_some() || args.email.is_some() || args.acme_ca.is_some() {
+            return Err(Error::usage(
+                "--acme-url, --email and --acme-ca go with --tls acme only",
+            ));
+        }
+        return Ok(None);
+    }
+    if hostname.parse::<IpAddr>().is_ok() {
+        return Err(Error::usage(format!(
+            "--tls acme: the host name `{hostname}` is an IP address; an ACME certificate names \
+             a DNS name: give --hostname FQDN"
+        )));
+    }
+    if let Some(url) = &args.acme_url
+        && let Some(problem) = crate::inventory::check_acme_url(url)
+    {
+        return Err(Error::usage(problem));
+    }
+    if let Some(email) = &args.email
+        && let Some(problem) = crate::inventory::check_email(email)
+    {
+        return Err(Error::usage(problem));
+    }
+    if args.acme_ca.is_some() && args.acme_url.is_none() {
+        return Err(Error::usage(
+            "--acme-ca goes with --acme-url: Let's Encrypt's authority is trusted already",
+        ));
+    }
+    Ok(Some(Acme {
+        url: args.acme_url.clone(),
+        email: args.email.clone(),
+        ca: args.acme_ca.clone(),
+    }))
 }
 
 /// `[a-z0-9][a-z0-9_-]*`, at most 40 characters (as the inventory checks it).
@@ -267,7 +324,13 @@ pub fn row(home: &Home, number: u32, request: &Request, ports: [u16; 3], now: &s
             .tls
             .map(|mode| mode.as_str().to_string())
             .unwrap_or_default(),
+        acme_url: acme_field(request, |acme| acme.url.clone()),
+        acme_email: acme_field(request, |acme| acme.email.clone()),
     }
+}
+
+fn acme_field(request: &Request, field: impl Fn(&Acme) -> Option<String>) -> String {
+    request.acme.as_ref().and_then(field).unwrap_or_default()
 }
 
 /// What a commission will do.
@@ -310,10 +373,15 @@ pub struct TlsPlan {
     pub certificate: PathBuf,
     /// Its key beside it, 0600.
     pub key: PathBuf,
-    /// With `own`: the files copied. With `girofle-ca`: the authority's certificate.
+    /// With `own`: the files copied. With `girofle-ca`: the authority's
+    /// certificate. With `acme`: `--acme-ca` (empty without it).
     pub source: PathBuf,
     /// With `girofle-ca`: whether the authority is made first (first use).
     pub make_ca: bool,
+    /// With `acme`: the ACME directory GitLab asks at boot.
+    pub acme_directory: Option<String>,
+    /// With `acme --acme-ca`: where the server's authority is copied.
+    pub acme_ca: Option<PathBuf>,
 }
 
 /// What was observed before a commission, besides the arguments.
@@ -367,16 +435,26 @@ pub fn plan(
     });
     let tls = request.tls.map(|mode| {
         let (certificate, key) = tls::instance_files(&instance.config(), container::tls_host(&row));
-        let source = match &request.own_files {
-            Some((cert, _)) => cert.clone(),
-            None => tls::ca_cert(home),
+        let acme = request.acme.as_ref();
+        let source = match (&request.own_files, acme) {
+            (Some((cert, _)), _) => cert.clone(),
+            (None, Some(acme)) => acme.ca.clone().unwrap_or_default(),
+            (None, None) => tls::ca_cert(home),
         };
         TlsPlan {
             mode,
             certificate,
             key,
-            source,
             make_ca: mode == tls::Mode::GirofleCa && !observed.ca_exists,
+            acme_directory: acme.map(|acme| {
+                acme.url
+                    .clone()
+                    .unwrap_or_else(|| tls::LETS_ENCRYPT_DIRECTORY.to_string())
+            }),
+            acme_ca: acme
+                .and_then(|acme| acme.ca.as_ref())
+                .map(|_| instance.config().join(tls::ACME_CA_FILE)),
+            source,
         }
     });
     Ok(Plan {
@@ -481,6 +559,21 @@ impl TlsPlan {
                 steps.push(format!(
                     "TLS (girofle-ca): sign a certificate with {} into {}, its key {} (0600)",
                     self.source.display(),
+                    self.certificate.display(),
+                    self.key.display()
+                ));
+            }
+            tls::Mode::Acme => {
+                if let Some(target) = &self.acme_ca {
+                    steps.push(format!(
+                        "TLS (acme): copy the ACME server's authority {} to {}, which GitLab trusts",
+                        self.source.display(),
+                        target.display()
+                    ));
+                }
+                steps.push(format!(
+                    "TLS (acme): GitLab asks {} for a certificate at boot, written to {}, its key {}",
+                    self.acme_directory.as_deref().unwrap_or(tls::LETS_ENCRYPT_DIRECTORY),
                     self.certificate.display(),
                     self.key.display()
                 ));

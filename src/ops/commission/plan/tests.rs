@@ -521,3 +521,80 @@ fn tls_own_needs_its_two_files_and_they_go_with_it_only() {
     );
     assert!(parse(&["--tls", "acme-please"]).is_err());
 }
+
+#[test]
+fn tls_acme_checks_its_server_and_address_and_plans_them() {
+    for (words, problem) in [
+        (
+            &["--email", "ops@example.org"][..],
+            "go with --tls acme only",
+        ),
+        (
+            &["--tls", "girofle-ca", "--acme-url", "https://ca.test/dir"],
+            "go with --tls acme only",
+        ),
+        (
+            &["--tls", "acme", "--acme-url", "http://ca.test/dir"],
+            "not an https:// URL",
+        ),
+        (&["--tls", "acme", "--email", "ops"], "not an email address"),
+        (
+            &["--tls", "acme", "--acme-ca", "/ca.pem"],
+            "goes with --acme-url",
+        ),
+        (
+            &["--tls", "acme", "--hostname", "10.0.0.7"],
+            "an IP address",
+        ),
+    ] {
+        let found = usage_error(words);
+        assert!(found.contains(problem), "{words:?}: {found}");
+    }
+    let words = [
+        "--tls",
+        "acme",
+        "--hostname",
+        "git.example.org",
+        "--acme-url",
+        "https://ca.test/dir",
+        "--acme-ca",
+        "/ca.pem",
+        "--email",
+        "ops@example.org",
+    ];
+    let plan = planned(&words, &observed(vec![], 0), &[]).unwrap();
+    assert_eq!(plan.url, "https://git.example.org:8443");
+    assert_eq!(plan.row.tls, "acme");
+    assert_eq!(plan.row.acme_url, "https://ca.test/dir");
+    assert_eq!(plan.row.acme_email, "ops@example.org");
+    assert!(
+        plan.omnibus_config
+            .contains("letsencrypt['acme_production_endpoint'] = 'https://ca.test/dir'"),
+        "{}",
+        plan.omnibus_config
+    );
+    let text = plan.text();
+    for expected in [
+        "TLS (acme): copy the ACME server's authority /ca.pem to \
+         /girofle/noeud-gitlab-1/mapping-volumes/config/trusted-certs/acme-ca.crt",
+        "TLS (acme): GitLab asks https://ca.test/dir for a certificate at boot, written to \
+         /girofle/noeud-gitlab-1/mapping-volumes/config/ssl/git.example.org.crt",
+    ] {
+        assert!(text.contains(expected), "{expected} not in {text}");
+    }
+    let lets_encrypt = planned(
+        &["--tls", "acme", "--hostname", "git.example.org"],
+        &observed(vec![], 0),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(lets_encrypt.row.acme_url, "");
+    assert!(
+        lets_encrypt.text().contains(
+            "GitLab asks https://acme-v02.api.letsencrypt.org/directory for a certificate"
+        ),
+        "{}",
+        lets_encrypt.text()
+    );
+    assert!(!lets_encrypt.text().contains("authority"));
+}

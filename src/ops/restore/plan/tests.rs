@@ -250,6 +250,8 @@ fn row() -> Row {
         created: "2026-01-01T00:00:00Z".into(),
         note: String::new(),
         tls: String::new(),
+        acme_url: String::new(),
+        acme_email: String::new(),
     }
 }
 
