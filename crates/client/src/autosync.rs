@@ -123,11 +123,13 @@ impl Files {
     }
 }
 
-/// The loop's arguments after the program, as the service runs it.
-pub fn loop_args(config: &Path, kind: Kind, choice: &Choice) -> Vec<String> {
-    let mut args = vec![
-        "--config".to_string(),
-        config.display().to_string(),
+/// The loop's arguments after the program, as the service runs it: the
+/// settings file named only when the person named it (`--config` or
+/// `GIROFLE_CLIENT_CONFIG`): a named file keeps its data beside it, so
+/// naming the default one would move the data.
+pub fn loop_args(config: Option<&Path>, kind: Kind, choice: &Choice) -> Vec<String> {
+    let mut args = config_args(config);
+    args.extend([
         "autosync".into(),
         "run".into(),
         "--every".into(),
@@ -136,20 +138,43 @@ pub fn loop_args(config: &Path, kind: Kind, choice: &Choice) -> Vec<String> {
             Kind::Systemd => "0".into(),
             Kind::Autostart => choice.every_minutes.to_string(),
         },
-    ];
+    ]);
     if choice.save_on_leave {
         args.push("--save-on-leave".into());
     }
     args
 }
 
+fn config_args(config: Option<&Path>) -> Vec<String> {
+    match config {
+        Some(file) => vec!["--config".into(), file.display().to_string()],
+        None => vec![],
+    }
+}
+
+/// The XDG directories of this session, absolute ones only, for the systemd
+/// unit: the user manager does not read the person's shell profile, and the
+/// settings and data must be found where the person's own commands find them.
+pub fn session_environment() -> Vec<(String, String)> {
+    ["XDG_CONFIG_HOME", "XDG_DATA_HOME"]
+        .iter()
+        .filter_map(|name| {
+            let value = std::env::var(name).ok()?;
+            Path::new(&value)
+                .is_absolute()
+                .then(|| (name.to_string(), value))
+        })
+        .collect()
+}
+
 /// Writes the service's files for `kind` (and removes the other kind's):
-/// `program` run with the configuration `config`. Returns the files written.
+/// `program` run with the settings file `config` when the person named one,
+/// and, under systemd, with `environment`. Returns the files written.
 pub fn install(
     files: &Files,
     kind: Kind,
     program: &Path,
-    config: &Path,
+    (config, environment): (Option<&Path>, &[(String, String)]),
     choice: &Choice,
 ) -> Result<Vec<PathBuf>> {
     let args = loop_args(config, kind, choice);
@@ -158,6 +183,15 @@ pub fn install(
         Kind::Systemd => {
             remove_file(&files.desktop)?;
             let exec = systemd_command(program, &args);
+            let environment: String = environment
+                .iter()
+                .map(|(name, value)| {
+                    format!(
+                        "Environment={}\n",
+                        systemd_quote(&format!("{name}={value}"))
+                    )
+                })
+                .collect();
             write(
                 &files.service,
                 &format!(
@@ -166,6 +200,7 @@ pub fn install(
                      \n\
                      [Service]\n\
                      Type=simple\n\
+                     {environment}\
                      ExecStart={exec}\n\
                      # The last sending is made when the service is stopped (logout,\n\
                      # shutdown): the signal goes to the loop alone, which sends and ends.\n\
@@ -178,16 +213,9 @@ pub fn install(
                      WantedBy=default.target\n"
                 ),
             )?;
-            let once = systemd_command(
-                program,
-                &[
-                    "--config".to_string(),
-                    config.display().to_string(),
-                    "autosync".into(),
-                    "run".into(),
-                    "--once".into(),
-                ],
-            );
+            let mut once = config_args(config);
+            once.extend(["autosync".into(), "run".into(), "--once".into()]);
+            let once = systemd_command(program, &once);
             write(
                 &files.sync_service,
                 &format!(
@@ -196,6 +224,7 @@ pub fn install(
                      \n\
                      [Service]\n\
                      Type=oneshot\n\
+                     {environment}\
                      ExecStart={once}\n"
                 ),
             )?;
@@ -304,16 +333,19 @@ fn link(at: &Path, to: &Path) -> Result<()> {
 pub fn systemd_command(program: &Path, args: &[String]) -> String {
     std::iter::once(program.display().to_string())
         .chain(args.iter().cloned())
-        .map(|word| {
-            let escaped = word
-                .replace('\\', "\\\\")
-                .replace('"', "\\\"")
-                .replace('%', "%%")
-                .replace('$', "$$");
-            format!("\"{escaped}\"")
-        })
+        .map(|word| systemd_quote(&word))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// One word for a systemd unit, quoted and escaped.
+fn systemd_quote(word: &str) -> String {
+    let escaped = word
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('%', "%%")
+        .replace('$', "$$");
+    format!("\"{escaped}\"")
 }
 
 /// A command line for a desktop entry's `Exec=`: each word in double quotes
@@ -368,10 +400,17 @@ mod tests {
             save_on_leave: false,
             every_minutes: 15,
         };
-        let config = Path::new("/home/a/.config/girofle/client.toml");
+        let config = (
+            None,
+            &[("XDG_DATA_HOME".to_string(), "/d a".to_string())][..],
+        );
         let program = Path::new("/usr/bin/girofle-client");
         install(&files, Kind::Systemd, program, config, &choice).unwrap();
         let first = std::fs::read_to_string(&files.service).unwrap();
+        assert!(
+            first.contains("Environment=\"XDG_DATA_HOME=/d a\"\n"),
+            "{first}"
+        );
         install(&files, Kind::Systemd, program, config, &choice).unwrap();
         assert_eq!(std::fs::read_to_string(&files.service).unwrap(), first);
         assert_eq!(files.installed(), Some(Kind::Systemd));

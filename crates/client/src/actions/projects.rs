@@ -245,7 +245,7 @@ impl Client {
     fn wait_for_change(&self, blocked: &Blocked, deadline: Instant) -> Result<()> {
         let scratch = tempfile::tempdir_in(&self.data_dir)?;
         let git = self.git_at(scratch.path(), scratch.path());
-        git.run(&["init", "--quiet", "--bare"])?;
+        git.run(&["init", "--quiet"])?;
         while Instant::now() < deadline {
             std::thread::sleep(Duration::from_secs(2));
             let mut args = vec!["ls-remote", blocked.url.as_str()];

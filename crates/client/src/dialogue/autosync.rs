@@ -42,7 +42,9 @@ pub(super) fn on(
         save_on_leave,
         every_minutes: every,
     };
-    autosync::install(&files, kind, &program, &location.file, &choice)?;
+    let config = location.explicit.then_some(location.file.as_path());
+    let environment = autosync::session_environment();
+    autosync::install(&files, kind, &program, (config, &environment), &choice)?;
     eprintln!(
         "{}",
         if save_on_leave {
@@ -72,7 +74,7 @@ pub(super) fn on(
             // Started now for this session; the desktop starts it at the next.
             let started = desktop
                 && std::process::Command::new(&program)
-                    .args(autosync::loop_args(&location.file, kind, &choice))
+                    .args(autosync::loop_args(config, kind, &choice))
                     .stdin(std::process::Stdio::null())
                     .stdout(std::process::Stdio::null())
                     .stderr(std::process::Stdio::null())
