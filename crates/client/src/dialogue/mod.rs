@@ -72,8 +72,8 @@ enum Action {
         #[arg(long)]
         insecure_http: bool,
         /// Also send your saved folders by themselves when you leave (as `autosync on`; asked on a terminal)
-        #[arg(long, value_name = "on|off")]
-        autosync: Option<Switch>,
+        #[arg(long, value_enum)]
+        autosync: Option<OnOff>,
     },
     /// Make a folder a saved folder (its first version goes to the server)
     New {
@@ -190,6 +190,12 @@ enum Switch {
     Run,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum UsingArg {
     Systemd,
@@ -228,7 +234,7 @@ pub fn run(cli: &Cli) -> Result<Exit> {
             )?;
             // Offered on a terminal; a script says it with --autosync.
             let wanted = match switch {
-                Some(switch) => *switch == Switch::On,
+                Some(switch) => *switch == OnOff::On,
                 None => {
                     interactive()
                         && said_yes(&read_answer(&format!(

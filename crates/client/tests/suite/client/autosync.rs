@@ -267,6 +267,30 @@ fn the_user_service_is_installed_and_its_logout_sends_only_what_was_saved() {
     assert_eq!(read(&here, "plan.txt"), "second plan, saved\n");
     assert_eq!(read(&here, "draft.txt"), "not saved\n");
     autosync(&laptop1, &["off"]).expect_code(0);
+
+    // `setup` sets it up when a script says so, and asks nothing otherwise.
+    let token = "glpat-alice-0001\n";
+    let setup = |extra: &[&str]| {
+        let mut args = vec!["setup", "--server", &server.url, "--token-stdin"];
+        args.extend(["--machine", "laptop-2"]);
+        args.extend(extra);
+        laptop2.run_with_input(&args, token)
+    };
+    setup(&[]).expect_code(0);
+    assert!(!laptop2.home.join(".config/autostart").exists());
+    setup(&["--autosync", "maybe"]).expect_code(2);
+    let run = setup(&["--autosync", "on"]).expect_code(0);
+    assert!(
+        run.stderr.contains("when you log out or shut down"),
+        "{}",
+        run.stderr
+    );
+    let entry = laptop2
+        .home
+        .join(".config/autostart/girofle-client.desktop");
+    assert!(entry.is_file() || laptop2.home.join(".config/systemd/user").is_dir());
+    autosync(&laptop2, &["off"]).expect_code(0);
+    assert!(!entry.exists());
 }
 
 #[test]
