@@ -362,3 +362,53 @@ fn a_refused_get_goes_on_once_the_other_machine_sends() {
         status.stdout
     );
 }
+
+#[test]
+fn the_page_sends_what_was_saved_when_another_machine_asks() {
+    let server = Server::with_users();
+    let laptop1 = server.machine("alice", "laptop-1");
+    let laptop2 = server.machine("alice", "laptop-2");
+    let report = laptop1.folder("Report");
+    write(&report, "plan.txt", "first plan\n");
+    laptop1.run(&["new", "Report"]).expect_code(0);
+    write(&report, "plan.txt", "second plan, saved\n");
+    laptop1.run_in(&report, &["save"]).expect_code(0);
+
+    // laptop-1's page is open (it looks at the server every second here).
+    let mut page = laptop1
+        .command(&laptop1.documents)
+        .args(["ui", "--no-browser", "--check-every", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(page.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("http://127.0.0.1:"), "{line}");
+
+    // The page marks no service as running: the refusal is at once, and
+    // the request waits for the page's next look.
+    let refused = laptop2.run(&["get", "report"]).expect_code(1);
+    assert!(
+        refused.stderr.contains("laptop-1 was asked to send them"),
+        "{}",
+        refused.stderr
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let run = laptop2.run(&["get", "report"]);
+        if run.code == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never sent:\n{}", run.stderr);
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let _ = page.kill();
+    let _ = page.wait();
+    assert_eq!(
+        read(&laptop2.folder("Report"), "plan.txt"),
+        "second plan, saved\n"
+    );
+}
