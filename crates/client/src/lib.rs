@@ -24,6 +24,8 @@
 pub mod actions;
 /// Talking to GitLab's REST API v4.
 pub mod api;
+/// The user service that sends the saved folders by itself.
+pub mod autosync;
 /// Every file operation under a saved folder, never through a link.
 pub mod beneath;
 /// `client.toml` and where the client keeps its data.

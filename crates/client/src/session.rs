@@ -100,15 +100,15 @@ impl Client {
     }
 
     pub(crate) fn git(&self, id: u64, dir: &Path) -> Git {
-        Git::new(
-            &folders::history_dir(&self.data_dir, id),
-            dir,
-            &self.config.name,
-            &self.config.email,
-        )
-        .with_token(&self.token)
-        .with_token_file(&self.config.token_file, &self.config.server)
-        .with_ca_file(self.config.ca_file.as_deref())
+        self.git_at(&folders::history_dir(&self.data_dir, id), dir)
+    }
+
+    /// Git with the history at `git_dir`, reaching the server as this client.
+    pub(crate) fn git_at(&self, git_dir: &Path, dir: &Path) -> Git {
+        Git::new(git_dir, dir, &self.config.name, &self.config.email)
+            .with_token(&self.token)
+            .with_token_file(&self.config.token_file, &self.config.server)
+            .with_ca_file(self.config.ca_file.as_deref())
     }
 
     pub(crate) fn my_ref(&self) -> String {

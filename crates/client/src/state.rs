@@ -21,6 +21,28 @@ pub fn machine_ref(person: &str, machine: &str) -> String {
     )
 }
 
+/// The ref that asks the machine `machine` of `person` to send its saved
+/// changes of the folder: left by a `get` refused because of them, seen by
+/// that machine's running service or page at its next check, which sends
+/// and removes it.
+pub fn request_ref(person: &str, machine: &str) -> String {
+    format!(
+        "refs/girofle/requests/{}/{}",
+        super::names::ref_component(person),
+        super::names::ref_component(machine)
+    )
+}
+
+/// The ref that says a service answering requests runs on that machine
+/// (so a refused `get` knows waiting is worth it); removed when it stops.
+pub fn listening_ref(person: &str, machine: &str) -> String {
+    format!(
+        "refs/girofle/listening/{}/{}",
+        super::names::ref_component(person),
+        super::names::ref_component(machine)
+    )
+}
+
 /// What a machine's folder is, as last reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {

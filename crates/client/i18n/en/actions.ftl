@@ -251,3 +251,22 @@ cannot-run-cp = cannot run cp
 cannot-copy = cannot copy { $from } to { $to }: { $why }
 cannot-listen = cannot listen on 127.0.0.1: { $error }
 cannot-random = cannot read /dev/urandom: { $error }
+
+# Sending without the person: when they leave, now and then, when asked.
+saved-on-leaving = Saved on { $machine } when leaving
+leave-offline = { $folder }: the server cannot be reached; nothing sent
+leave-pending = { $folder }: files wait for your choice (girofle-client resolve); nothing sent
+leave-unsaved-kept = { $folder }: { $files ->
+    [one] { $files } file has
+   *[other] { $files } files have
+    } unsaved changes, left as they are (only what you save is sent)
+leave-both = { $folder }: the server has newer versions too; nothing sent (girofle-client sync to bring both together)
+leave-sent = { $folder }: { $versions ->
+    [one] { $versions } saved version sent
+   *[other] { $versions } saved versions sent
+    }
+leave-failed = { $dir }: { $error }
+asked-by-other = { $folder }: another of your machines is waiting for this one's changes
+asked-waiting = { $machines } was asked to send them and is on: waiting up to a minute...
+asked-in-vain = { $machines } did not send them within a minute
+asked-later = { $machines } was asked to send them: its girofle-client will, the next time it runs there

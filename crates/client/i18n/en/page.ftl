@@ -103,3 +103,5 @@ page-cli-get-lists = `girofle-client get` without a name lists them
 page-get-lists = Get a folder lists them
 cannot-watch = cannot watch the folders: { $error }
 page-change = { $what }: { $file }
+page-title-unsent = ({ $count }) not sent: Your folders
+page-banner-unsent = Folders with changes not sent to the server yet: { $count }. Press Sync on each before you leave.

@@ -58,3 +58,18 @@ month-short = { $month ->
     [11] Nov
    *[12] Dec
     }
+
+ask-autosync = Send your saved folders by themselves when you log out or shut down, and every 15 minutes?
+autosync-every-zero = --every must be at least 1 minute
+autosync-on = Your saved folders will be sent by themselves when you log out or shut down, every { $minutes } minutes, and when another of your machines asks. Only what you saved is sent.
+autosync-on-saving = Your folders will be saved and sent by themselves when you log out or shut down; what you saved is sent every { $minutes } minutes, and when another of your machines asks.
+autosync-started = It runs now.
+autosync-next-login = It starts the next time you log in.
+autosync-off = Your folders are no longer sent by themselves.
+autosync-was-off = Your folders were not sent by themselves; nothing to remove.
+autosync-already = Already running on this machine.
+autosync-running = Watching: your saved folders will be sent when you leave.
+autosync-leaving = Leaving: sending what was saved...
+status-then-sync = To send them: girofle-client sync
+status-then-resolve = To choose: girofle-client resolve
+status-then-bring = To bring them here: girofle-client sync

@@ -251,3 +251,22 @@ cannot-run-cp = impossible de lancer cp
 cannot-copy = impossible de copier { $from } vers { $to } : { $why }
 cannot-listen = impossible d'écouter sur 127.0.0.1 : { $error }
 cannot-random = impossible de lire /dev/urandom : { $error }
+
+# Envoyer sans la personne : quand elle part, de temps en temps, quand on le demande.
+saved-on-leaving = Enregistrée sur { $machine } au départ
+leave-offline = { $folder } : le serveur est injoignable ; rien n'a été envoyé
+leave-pending = { $folder } : des fichiers attendent votre choix (girofle-client resolve) ; rien n'a été envoyé
+leave-unsaved-kept = { $folder } : { $files ->
+    [one] { $files } fichier a
+   *[other] { $files } fichiers ont
+    } des modifications non enregistrées, laissées telles quelles (seul ce que vous enregistrez est envoyé)
+leave-both = { $folder } : le serveur a aussi de nouvelles versions ; rien n'a été envoyé (girofle-client sync pour réunir les deux)
+leave-sent = { $folder } : { $versions ->
+    [one] { $versions } version enregistrée envoyée
+   *[other] { $versions } versions enregistrées envoyées
+    }
+leave-failed = { $dir } : { $error }
+asked-by-other = { $folder } : une autre de vos machines attend les modifications de celle-ci
+asked-waiting = { $machines } a été priée de les envoyer et est allumée : attente d'une minute au plus...
+asked-in-vain = { $machines } ne les a pas envoyées en une minute
+asked-later = { $machines } a été priée de les envoyer : son girofle-client le fera la prochaine fois qu'il y tournera

@@ -103,3 +103,5 @@ page-cli-get-lists = `girofle-client get` sans nom les énumère
 page-get-lists = Récupérer un dossier les énumère
 cannot-watch = impossible de surveiller les dossiers : { $error }
 page-change = { $what } : { $file }
+page-title-unsent = ({ $count }) non envoyés : Vos dossiers
+page-banner-unsent = Dossiers avec des modifications pas encore envoyées au serveur : { $count }. Appuyez sur Synchroniser pour chacun avant de partir.

@@ -58,3 +58,18 @@ month-short = { $month ->
     [11] nov.
    *[12] déc.
     }
+
+ask-autosync = Envoyer vos dossiers enregistrés d'eux-mêmes quand vous vous déconnectez ou éteignez, et toutes les 15 minutes ?
+autosync-every-zero = --every doit valoir au moins 1 minute
+autosync-on = Vos dossiers enregistrés seront envoyés d'eux-mêmes quand vous vous déconnectez ou éteignez, toutes les { $minutes } minutes, et quand une autre de vos machines le demande. Seul ce que vous avez enregistré est envoyé.
+autosync-on-saving = Vos dossiers seront enregistrés et envoyés d'eux-mêmes quand vous vous déconnectez ou éteignez ; ce que vous avez enregistré est envoyé toutes les { $minutes } minutes, et quand une autre de vos machines le demande.
+autosync-started = C'est en marche dès maintenant.
+autosync-next-login = Cela démarrera à votre prochaine connexion.
+autosync-off = Vos dossiers ne sont plus envoyés d'eux-mêmes.
+autosync-was-off = Vos dossiers n'étaient pas envoyés d'eux-mêmes ; rien à retirer.
+autosync-already = Déjà en marche sur cette machine.
+autosync-running = En veille : vos dossiers enregistrés seront envoyés à votre départ.
+autosync-leaving = Départ : envoi de ce qui a été enregistré...
+status-then-sync = Pour les envoyer : girofle-client sync
+status-then-resolve = Pour choisir : girofle-client resolve
+status-then-bring = Pour les amener ici : girofle-client sync

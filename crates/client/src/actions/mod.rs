@@ -7,6 +7,7 @@
 //! machine's own state is recorded if it changed. Offline, saving still
 //! works; the server learns of the changes when the machine is back online.
 
+mod leave;
 mod projects;
 mod review;
 mod setup;

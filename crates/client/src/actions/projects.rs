@@ -1,6 +1,7 @@
 //! Folders made, brought onto this machine, and shared: `new`, `get`, `share`.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use girofle_base::error::{Error, Result};
 
@@ -12,6 +13,29 @@ use crate::names;
 use crate::session::{Client, Found, Notes};
 use crate::tr;
 use crate::work::{Pushed, SERVER_MAIN, Work};
+
+/// How long a refused `get` waits for the other machine to send.
+const WAIT: Duration = Duration::from_secs(60);
+
+/// How one try of `get` ended.
+enum Got {
+    Done(Notes),
+    Blocked(Blocked),
+}
+
+/// A `get` refused because of changes never sent.
+struct Blocked {
+    /// What the person is told.
+    refusal: String,
+    /// The folder's address.
+    url: String,
+    /// The states that block, each as read: its ref and commit.
+    watched: Vec<(String, String)>,
+    /// The machines asked to send.
+    asked: Vec<String>,
+    /// Those of them that run a service answering requests.
+    listening: Vec<String>,
+}
 
 impl Client {
     /// `new DIR`: makes DIR a saved folder.
@@ -171,7 +195,88 @@ impl Client {
     /// `get FOLDER [DIR]`: brings a folder of the person's inventory here.
     /// Refused while another machine holds changes that never reached the
     /// server, unless `take_over` (the caller has asked the person).
-    pub fn get(&self, name: &str, dir: Option<&Path>, take_over: bool) -> Result<Notes> {
+    ///
+    /// The machines holding those changes are asked to send them (a request
+    /// left on the server); while one of them runs a service that answers,
+    /// `get` waits up to a minute for them, saying so through `waiting`
+    /// once, and goes on by itself when they arrive.
+    pub fn get(
+        &self,
+        name: &str,
+        dir: Option<&Path>,
+        take_over: bool,
+        waiting: &mut dyn FnMut(String),
+    ) -> Result<Notes> {
+        let deadline = Instant::now() + WAIT;
+        let mut told = false;
+        loop {
+            let blocked = match self.get_once(name, dir, take_over)? {
+                Got::Done(notes) => return Ok(notes),
+                Got::Blocked(blocked) => blocked,
+            };
+            let machines = blocked.listening.join(", ");
+            if blocked.listening.is_empty() {
+                let asked = blocked.asked.join(", ");
+                let mut text = blocked.refusal;
+                if !asked.is_empty() {
+                    text.push('\n');
+                    text.push_str(&tr!("asked-later", machines = asked));
+                }
+                return Err(Error::failed(text));
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::failed(format!(
+                    "{}\n{}",
+                    blocked.refusal,
+                    tr!("asked-in-vain", machines = machines)
+                )));
+            }
+            if !told {
+                waiting(tr!("asked-waiting", machines = machines));
+                told = true;
+            }
+            self.wait_for_change(&blocked, deadline)?;
+        }
+    }
+
+    /// Waits until one of the machine states `blocked` watches moves on the
+    /// server (or `deadline`), asking the server every two seconds for those
+    /// refs alone: nothing is brought here meanwhile, nothing is locked.
+    fn wait_for_change(&self, blocked: &Blocked, deadline: Instant) -> Result<()> {
+        let scratch = tempfile::tempdir_in(&self.data_dir)?;
+        let git = self.git_at(scratch.path(), scratch.path());
+        git.run(&["init", "--quiet"])?;
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_secs(2));
+            let mut args = vec!["ls-remote", blocked.url.as_str()];
+            args.extend(
+                blocked
+                    .watched
+                    .iter()
+                    .map(|(reference, _)| reference.as_str()),
+            );
+            let output = git.output(&args)?;
+            if !output.ok {
+                // Offline for a moment: asked again at the next turn.
+                continue;
+            }
+            let now: Vec<(String, String)> = output
+                .stdout
+                .lines()
+                .filter_map(|line| line.split_once('\t'))
+                .map(|(commit, reference)| (reference.to_string(), commit.to_string()))
+                .collect();
+            let moved = blocked.watched.iter().any(|watched| !now.contains(watched));
+            if moved {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// One try of `get`: done, or refused because of changes never sent
+    /// (the machines holding them asked to send).
+    fn get_once(&self, name: &str, dir: Option<&Path>, take_over: bool) -> Result<Got> {
         let project = self.find_project(name)?;
         let registry = Locked::open(&self.data_dir)?;
         if let Some(bound) = registry.registry.by_id(project.id).cloned() {
@@ -182,7 +287,7 @@ impl Client {
                     dir = bound.dir.display().to_string()
                 )));
             }
-            return self.remake(registry, bound, dir);
+            return self.remake(registry, bound, dir).map(Got::Done);
         }
         let dir = match dir {
             Some(dir) => config::absolute(dir)?,
@@ -273,6 +378,25 @@ impl Client {
         let mut notes = Notes::default();
         if !blockers.is_empty() {
             if !take_over {
+                let mut blocked = Blocked {
+                    refusal: String::new(),
+                    url: url.clone(),
+                    watched: vec![],
+                    asked: vec![],
+                    listening: vec![],
+                };
+                for found in &blockers {
+                    // A request that cannot be left changes nothing of the refusal.
+                    if work.ask_to_send(found).unwrap_or(false) {
+                        blocked.asked.push(found.state.machine.clone());
+                    }
+                    if work.is_listening(found)? {
+                        blocked.listening.push(found.state.machine.clone());
+                    }
+                    blocked
+                        .watched
+                        .push((found.reference.clone(), found.commit.clone()));
+                }
                 cleanup(&history);
                 let lines: Vec<String> = blockers
                     .iter()
@@ -285,11 +409,8 @@ impl Client {
                         }
                     })
                     .collect();
-                return Err(Error::failed(format!(
-                    "{}\n{}",
-                    lines.join("\n"),
-                    tr!("or-take-over")
-                )));
+                blocked.refusal = format!("{}\n{}", lines.join("\n"), tr!("or-take-over"));
+                return Ok(Got::Blocked(blocked));
             }
             match work.take_over(&blockers)? {
                 Pushed::Done => {
@@ -332,7 +453,7 @@ impl Client {
             folder = project.path_with_namespace.clone(),
             dir = canonical.display().to_string()
         ));
-        Ok(notes)
+        Ok(Got::Done(notes))
     }
 
     /// A folder bound here whose directory was removed: remade (at `dir`, or

@@ -2,6 +2,7 @@
 //! on a terminal, and what it prints. The actions themselves are
 //! [`crate::actions`]'s, which neither print nor read the terminal.
 
+mod autosync;
 mod help;
 mod machine;
 mod review;
@@ -70,6 +71,9 @@ enum Action {
         /// Accept a plain http:// address of another machine (the token and files cross the network unencrypted)
         #[arg(long)]
         insecure_http: bool,
+        /// Also send your saved folders by themselves when you leave (as `autosync on`; asked on a terminal)
+        #[arg(long, value_enum)]
+        autosync: Option<OnOff>,
     },
     /// Make a folder a saved folder (its first version goes to the server)
     New {
@@ -146,6 +150,27 @@ enum Action {
         /// Their user name on the server
         person: String,
     },
+    /// Send your saved folders by themselves when you log out or shut down, now and then, and when another machine asks
+    Autosync {
+        /// on: set it up; off: remove it; run: what the service runs
+        #[arg(value_enum)]
+        switch: Switch,
+        /// Also save what is not saved yet when you leave (never otherwise)
+        #[arg(long)]
+        save_on_leave: bool,
+        /// Minutes between two sendings while online
+        #[arg(long, value_name = "MINUTES", default_value_t = 15)]
+        every: u64,
+        /// How it is started [default: systemd where it runs, else the desktop's autostart]
+        #[arg(long, value_enum)]
+        using: Option<UsingArg>,
+        /// run: seconds between two looks for another machine's request
+        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        check_every: u64,
+        /// run: send once and end
+        #[arg(long)]
+        once: bool,
+    },
     /// Open the client's page in your browser: your folders, with buttons
     Ui {
         /// Only print the page's address; do not open the browser
@@ -156,6 +181,25 @@ enum Action {
         #[arg(long, value_name = "SECS", default_value_t = 20)]
         check_every: u64,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Switch {
+    On,
+    Off,
+    Run,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum UsingArg {
+    Systemd,
+    Autostart,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -178,14 +222,45 @@ pub fn run(cli: &Cli) -> Result<Exit> {
             machine,
             ca_file,
             insecure_http,
-        } => machine::setup(
-            &location,
-            server,
-            (token_file, *token_stdin),
-            machine,
-            ca_file,
-            *insecure_http,
-        ),
+            autosync: switch,
+        } => {
+            let done = machine::setup(
+                &location,
+                server,
+                (token_file, *token_stdin),
+                machine,
+                ca_file,
+                *insecure_http,
+            )?;
+            // Offered on a terminal; a script says it with --autosync.
+            let wanted = match switch {
+                Some(switch) => *switch == OnOff::On,
+                None => {
+                    interactive()
+                        && said_yes(&read_answer(&format!(
+                            "{} {} ",
+                            crate::tr!("ask-autosync"),
+                            crate::tr!("yes-no")
+                        ))?)
+                }
+            };
+            if wanted {
+                autosync::on(&location, false, 15, None)?;
+            }
+            Ok(done)
+        }
+        Action::Autosync {
+            switch,
+            save_on_leave,
+            every,
+            using,
+            check_every,
+            once,
+        } => match switch {
+            Switch::On => autosync::on(&location, *save_on_leave, *every, *using),
+            Switch::Off => autosync::off(),
+            Switch::Run => autosync::run(location, *save_on_leave, *every, *check_every, *once),
+        },
         Action::Ui {
             no_browser,
             check_every,
@@ -225,7 +300,9 @@ fn act(client: &Client, folder: Option<&Path>, action: &Action) -> Result<Exit> 
             if *take_over && !*yes {
                 confirm(&crate::tr!("confirm-take-over"))?;
             }
-            say(client.get(name, dir.as_deref(), *take_over)?)
+            say(client.get(name, dir.as_deref(), *take_over, &mut |line| {
+                eprintln!("{line}")
+            })?)
         }
         Action::Resolve { keep, files } => status::resolve(client, folder, *keep, files),
         Action::Discard { to, yes } => {
@@ -260,7 +337,9 @@ fn act(client: &Client, folder: Option<&Path>, action: &Action) -> Result<Exit> 
             rename,
             save,
         } => review::prepared(client, folder, remove.as_deref(), rename.as_deref(), *save),
-        Action::Setup { .. } | Action::Ui { .. } => unreachable!("handled before"),
+        Action::Setup { .. } | Action::Ui { .. } | Action::Autosync { .. } => {
+            unreachable!("handled before")
+        }
     }
 }
 

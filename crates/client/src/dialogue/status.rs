@@ -75,6 +75,16 @@ pub(super) fn status(client: &Client, folder: Option<&Path>) -> Result<Exit> {
     for other in &status.others {
         line(&mut out, tr!("status-other-unsent", what = other.clone()));
     }
+    // The one command to run next, last, where the eye lands.
+    let ahead = status.server_ahead.unwrap_or(0);
+    let changed = !status.unsaved.is_empty() || status.unsent > 0;
+    if !status.pending.is_empty() || (ahead > 0 && changed) {
+        line(&mut out, tr!("status-then-resolve"));
+    } else if changed {
+        line(&mut out, tr!("status-then-sync"));
+    } else if ahead > 0 {
+        line(&mut out, tr!("status-then-bring"));
+    }
     print(&out)
 }
 

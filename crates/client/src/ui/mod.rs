@@ -336,7 +336,7 @@ impl App {
         }
         // `get` puts the folder in the current directory: the place the
         // page was started in.
-        let result = self.client.get(name, None, take_over);
+        let result = self.client.get(name, None, take_over, &mut |_| {});
         views::refresh_all(self);
         result.map(Self::notes)
     }

@@ -167,6 +167,15 @@ pub(super) fn start(app: Arc<App>, refresh: Duration) -> Result<()> {
                 Err(RecvTimeoutError::Timeout) => {
                     rewatch(&mut watched);
                     refresh_all(&app);
+                    // Another machine of the person's asked for this one's
+                    // changes (a `get` refused there): what was saved is sent.
+                    if app
+                        .client
+                        .answer_requests(None)
+                        .is_ok_and(|notes| !notes.lines.is_empty())
+                    {
+                        refresh_all(&app);
+                    }
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
             }

@@ -2,6 +2,7 @@
 //! and the server's copy of it, the machine states and their
 //! compare-and-swap, and bringing two sides together without losing anything.
 
+mod asked;
 mod catch_up;
 mod changes;
 mod states;

@@ -131,11 +131,24 @@ async function poll() {
   setTimeout(poll, 1000);
 }
 
+// Folders holding changes the server does not have yet (unsaved or saved and
+// not sent): counted in the tab's title and said above the folders, so that
+// leaving without sending is hard to miss.
+const NOT_SENT = ['unsaved', 'unsent', 'both'];
+function showUnsent(folders) {
+  const count = folders.filter((folder) => NOT_SENT.includes(folder.state)).length;
+  document.title = count ? t('page-title-unsent', { count }) : t('page-title');
+  const banner = document.getElementById('unsent');
+  banner.textContent = count ? t('page-banner-unsent', { count }) : '';
+  banner.hidden = count === 0;
+}
+
 function render(state) {
   document.getElementById('who').textContent =
     t('page-who', { person: state.person, machine: state.machine, server: state.server });
   const list = document.getElementById('folders');
   if (!state.ready) return;
+  showUnsent(state.folders);
   if (state.folders.length === 0) {
     list.replaceChildren(el('p', { class: 'quiet' },
       t('page-none-here')));

@@ -100,6 +100,7 @@ fn plain(run: &Run) {
     common::plain(&format!("{}\n{}", run.stdout, run.stderr));
 }
 
+mod autosync;
 mod folders;
 mod french;
 mod gitlab_rules;

@@ -99,11 +99,25 @@ fn the_page_saves_syncs_and_a_refused_get_names_the_other_machine() {
     browser.wait_text("#who", "alice on laptop-1");
     let slides = format!("{} .state", card("alice/slides"));
     browser.wait_text(&slides, "All saved and sent");
+    // Nothing left to send: the tab's title is the page's, no warning above.
+    let title = || browser.script("return document.title;", json!([]));
+    assert_eq!(title(), json!("Your folders"));
+    assert_eq!(browser.text("#unsent"), None);
 
     // A change on disk shows without a reload, and the server hears of it at
     // once: laptop-2 is refused the folder, naming laptop-1.
     write(&report, "plan.txt", "second plan\n");
     browser.wait_text(&state, "Changes not saved");
+    // The tab's title and the top of the page say a folder holds changes
+    // the server does not have, so that leaving without sending shows.
+    assert_eq!(title(), json!("(1) not sent: Your folders"));
+    assert_eq!(
+        browser.text("#unsent").as_deref(),
+        Some(
+            "Folders with changes not sent to the server yet: 1. \
+             Press Sync on each before you leave."
+        )
+    );
     let shown = browser.wait_text(&report_card, "changed: plan.txt");
     assert!(
         shown.contains("1 file changed since the last save."),
