@@ -290,6 +290,69 @@ pub fn probe_health(ca: &Path, address: &str, port: u16, timeout: Duration) -> a
     Ok(())
 }
 
+/// Whether the certificate `cert` expires within `within` (or has
+/// expired): `openssl x509 -checkend`.
+pub fn expires_within(cert: &Path, within: Duration) -> anyhow::Result<bool> {
+    let output = Command::new("openssl")
+        .args(["x509", "-noout", "-checkend"])
+        .arg(within.as_secs().to_string())
+        .arg("-in")
+        .arg(cert)
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run `openssl` (apt-get install openssl)")?;
+    let said = String::from_utf8_lossy(&output.stdout);
+    if said.contains("will not expire") {
+        Ok(false)
+    } else if said.contains("will expire") {
+        Ok(true)
+    } else {
+        bail!(
+            "{} is not a readable PEM certificate: {}",
+            cert.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )
+    }
+}
+
+/// When the certificate `cert` expires, as openssl says it
+/// (`Dec  4 00:30:00 2027 GMT`).
+pub fn not_after(cert: &Path) -> anyhow::Result<String> {
+    let text = openssl_text(["x509", "-noout", "-enddate", "-in"], cert)?;
+    Ok(text
+        .trim()
+        .strip_prefix("notAfter=")
+        .unwrap_or(text.trim())
+        .to_string())
+}
+
+/// What is wrong with `cert` as a certificate of Girofle's authority `ca`
+/// (not signed by it, expired, not yet valid); `None` when it verifies.
+pub fn verify_against(ca: &Path, cert: &Path) -> Option<String> {
+    let output = Command::new("openssl")
+        .arg("verify")
+        .arg("-CAfile")
+        .arg(ca)
+        .arg(cert)
+        .stdin(Stdio::null())
+        .output();
+    match output {
+        Ok(output) if output.status.success() => None,
+        Ok(output) => Some(
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            )
+            .lines()
+            .filter(|line| line.starts_with("error") || line.contains("verification failed"))
+            .collect::<Vec<_>>()
+            .join("; "),
+        ),
+        Err(error) => Some(format!("cannot run `openssl`: {error}")),
+    }
+}
+
 fn install(new_cert: &Path, new_key: &Path, cert: &Path, key: &Path) -> anyhow::Result<()> {
     set_mode(new_key, 0o600)?;
     set_mode(new_cert, 0o644)?;

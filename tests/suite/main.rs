@@ -25,6 +25,7 @@ mod staleness;
 mod standin;
 mod stop_window;
 mod tls;
+mod tls_reconfigure;
 mod trust_cron;
 mod trust_restore;
 mod trust_root;

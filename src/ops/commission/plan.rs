@@ -114,14 +114,7 @@ pub fn validate(args: &Args, default_image: &str, host_name: &str, host: &Host) 
             "--image `{image}`: not an image reference"
         )));
     }
-    let own_files = match (args.tls, &args.cert, &args.key) {
-        (Some(tls::Mode::Own), Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
-        (Some(tls::Mode::Own), _, _) => {
-            return Err(Error::usage("--tls own needs --cert FILE and --key FILE"));
-        }
-        (_, None, None) => None,
-        _ => return Err(Error::usage("--cert and --key go with --tls own only")),
-    };
+    let own_files = own_files(args)?;
     Ok(Request {
         name,
         ip,
@@ -133,6 +126,18 @@ pub fn validate(args: &Args, default_image: &str, host_name: &str, host: &Host) 
         tls: args.tls,
         own_files,
     })
+}
+
+/// With `--tls own`, its two files; `--cert` and `--key` without it are refused.
+pub fn own_files(args: &Args) -> Result<Option<(PathBuf, PathBuf)>> {
+    match (args.tls, &args.cert, &args.key) {
+        (Some(tls::Mode::Own), Some(cert), Some(key)) => Ok(Some((cert.clone(), key.clone()))),
+        (Some(tls::Mode::Own), _, _) => {
+            Err(Error::usage("--tls own needs --cert FILE and --key FILE"))
+        }
+        (_, None, None) => Ok(None),
+        _ => Err(Error::usage("--cert and --key go with --tls own only")),
+    }
 }
 
 /// `[a-z0-9][a-z0-9_-]*`, at most 40 characters (as the inventory checks it).
