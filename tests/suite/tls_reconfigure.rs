@@ -88,7 +88,7 @@ fn git_trusting(dir: &Path, ca: &Path, args: &[&str]) -> String {
 /// A plain instance on a fresh address with a pushed repository: (ip, url, head).
 fn plain_instance_with_a_repository(world: &Scenario, work: &Path) -> (String, String, String) {
     let ip = fresh_ip();
-    let url = world.commission(&["--ip", &ip, "--hostname", &ip]);
+    let url = world.commission(&["--ip", &ip, "--hostname", &ip, "--image", &image()]);
     let app = work.join("app");
     let head = make_repository(&app, 3);
     git(
@@ -96,6 +96,15 @@ fn plain_instance_with_a_repository(world: &Scenario, work: &Path) -> (String, S
         &["push", "--quiet", &format!("{url}/grp/app.git"), "main"],
     );
     (ip, url, head)
+}
+
+/// The stand-in image the instances run: `GIROFLE_TEST_STANDIN_IMAGE` names
+/// another build to test (one with `gitlab-ctl hup nginx`, say).
+fn image() -> String {
+    std::env::var("GIROFLE_TEST_STANDIN_IMAGE")
+        .ok()
+        .filter(|image| !image.is_empty())
+        .unwrap_or_else(|| common::STANDIN_IMAGE.to_string())
 }
 
 fn started_at(container: &str) -> String {
@@ -326,6 +335,8 @@ fn a_certificate_about_to_expire_is_a_problem_alerted_once_then_renewed_by_the_c
                 &ip,
                 "--tls",
                 "girofle-ca",
+                "--image",
+                &image(),
                 "--wait-timeout",
                 "120",
             ],
@@ -474,6 +485,8 @@ fn a_tls_instances_backup_passes_its_drill() {
                 &ip,
                 "--tls",
                 "girofle-ca",
+                "--image",
+                &image(),
                 "--wait-timeout",
                 "120",
             ],

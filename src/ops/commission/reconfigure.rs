@@ -193,8 +193,11 @@ pub fn dry_run(home: &Home, spec: &str, args: &Args) -> Result<Plan> {
     Ok(plan_of(home, &checked, args.wait_timeout.0))
 }
 
+/// A file's bytes and mode; `None` when it did not exist.
+type Kept = Option<(Vec<u8>, u32)>;
+
 /// The certificate files of `config/ssl/` as they were: put back on a rollback.
-struct KeptFiles(Vec<(PathBuf, Option<(Vec<u8>, u32)>)>);
+struct KeptFiles(Vec<(PathBuf, Kept)>);
 
 impl KeptFiles {
     fn take(paths: [PathBuf; 2]) -> Result<KeptFiles> {
