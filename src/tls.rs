@@ -462,6 +462,32 @@ mod tests {
     }
 
     #[test]
+    fn expiry_and_verification_are_read_from_the_certificate() {
+        let temp = tempfile::tempdir().unwrap();
+        let home = Home::resolve(Some(&temp.path().join("home")));
+        fs_err::create_dir_all(home.root()).unwrap();
+        ensure_ca(&home, "box").unwrap();
+        let config = temp.path().join("config");
+        fs_err::create_dir(&config).unwrap();
+        issue(&home, &config, "git.example.org", None).unwrap();
+        let (cert, _) = instance_files(&config, "git.example.org");
+        let day = Duration::from_secs(86400);
+        assert!(!expires_within(&cert, 30 * day).unwrap());
+        assert!(expires_within(&cert, (INSTANCE_DAYS + 1) * day).unwrap());
+        assert!(not_after(&cert).unwrap().ends_with("GMT"));
+        assert_eq!(verify_against(&ca_cert(&home), &cert), None);
+        let other = Home::resolve(Some(&temp.path().join("other")));
+        fs_err::create_dir_all(other.root()).unwrap();
+        ensure_ca(&other, "elsewhere").unwrap();
+        let problem = verify_against(&ca_cert(&other), &cert).unwrap();
+        assert!(problem.contains("error"), "{problem}");
+        assert!(
+            expires_within(&ca_key(&home), day).is_err(),
+            "a key is no certificate"
+        );
+    }
+
+    #[test]
     fn the_health_probe_trusts_the_home_authority_alone() {
         let temp = tempfile::tempdir().unwrap();
         let home = Home::resolve(Some(&temp.path().join("home")));

@@ -298,6 +298,8 @@ pub struct Plan {
     pub drill_entry: Option<(PathBuf, String)>,
     /// The state's cron entry, written if it is missing.
     pub state_entry: PathBuf,
+    /// With `--tls girofle-ca`: the daily renewal's cron entry, written if it is missing.
+    pub renewal_entry: Option<PathBuf>,
     /// How it will serve HTTPS; `None` for plain HTTP.
     pub tls: Option<TlsPlan>,
     /// Seconds waited for `healthy`; `None` with `--no-wait`.
@@ -396,6 +398,8 @@ pub fn plan(
         backup_entry: cron::entry_path(home, number),
         drill_entry,
         state_entry: cron::state_entry_path(home),
+        renewal_entry: (request.tls == Some(tls::Mode::GirofleCa))
+            .then(|| cron::renewal_entry_path(home)),
         wait_seconds: args.wait().map(|wait| wait.as_secs()),
         row,
     })
@@ -448,6 +452,12 @@ impl Plan {
             "write cron entry {} (the state's backups) if it is missing",
             self.state_entry.display()
         ));
+        if let Some(entry) = &self.renewal_entry {
+            steps.push(format!(
+                "write cron entry {} (daily renewal of Girofle-made certificates) if it is missing",
+                entry.display()
+            ));
+        }
         steps.push(match self.wait_seconds {
             Some(seconds) => format!("wait up to {seconds}s until it is healthy"),
             None => "do not wait for it to be healthy (--no-wait)".to_string(),

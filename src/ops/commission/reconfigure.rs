@@ -453,3 +453,24 @@ fn roll_back(
         row.number
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn kept_files_come_back_with_their_modes_and_new_ones_go() {
+        let temp = tempfile::tempdir().unwrap();
+        let (cert, key) = (temp.path().join("h.crt"), temp.path().join("h.key"));
+        crate::atomic::write(&key, b"old key", 0o600).unwrap();
+        let kept = KeptFiles::take([cert.clone(), key.clone()]).unwrap();
+        crate::atomic::write(&key, b"new key", 0o644).unwrap();
+        crate::atomic::write(&cert, b"new cert", 0o644).unwrap();
+        kept.put_back().unwrap();
+        assert_eq!(fs_err::read(&key).unwrap(), b"old key");
+        let mode = fs_err::metadata(&key).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o600);
+        assert!(!cert.exists(), "a file that was not there goes");
+    }
+}
