@@ -31,8 +31,48 @@ pub fn state_entry_path(home: &Home) -> PathBuf {
     home.cron_dir().join(format!("{}-state", home.prefix()))
 }
 
+/// The renewal entry's name after the prefix: `<prefix>-tls-renew`.
+const RENEWAL_NAME: &str = "tls-renew";
+
+/// When the renewal runs: once a day, at a quiet minute.
+pub const RENEWAL_SCHEDULE: &str = "17 3 * * *";
+
+/// The cron file of the daily renewal of the certificates Girofle's
+/// authority made: `<prefix>-tls-renew`.
+pub fn renewal_entry_path(home: &Home) -> PathBuf {
+    home.cron_dir()
+        .join(format!("{}-{RENEWAL_NAME}", home.prefix()))
+}
+
+/// The renewal entry's command: `girofle-commission --home HOME --renew-certificates`.
+pub fn renewal_command(home: &Home) -> Vec<String> {
+    vec![
+        program("girofle-commission").display().to_string(),
+        "--home".to_string(),
+        home.root().display().to_string(),
+        "--renew-certificates".to_string(),
+    ]
+}
+
+/// Writes the renewal entry when this home has none (every instance with a
+/// certificate of Girofle's authority needs it; one entry renews them all).
+pub fn ensure_renewal_entry(home: &Home, command: &[String]) -> anyhow::Result<()> {
+    let path = renewal_entry_path(home);
+    if !path.exists() {
+        let comment = "renewal of the certificates made by Girofle's authority (tls/ca.crt), 30 days before they expire.";
+        write_file(home, &path, comment, RENEWAL_SCHEDULE, command)?;
+    } else if !belongs_to(home, &path) {
+        bail!(
+            "{} belongs to another Girofle home (same GIROFLE_PREFIX `{}`): not touched",
+            path.display(),
+            home.prefix()
+        );
+    }
+    Ok(())
+}
+
 /// Whether `name` is one of this home's cron file names (`<prefix>-state`,
-/// `<prefix>-gitlab-<N>`, `<prefix>-drill-<N>`); another prefix that merely
+/// `<prefix>-tls-renew`, `<prefix>-gitlab-<N>`, `<prefix>-drill-<N>`); another prefix that merely
 /// starts the same way (`a` and `a-b`) never matches.
 pub fn is_own_name(home: &Home, name: &str) -> bool {
     let Some(rest) = name
@@ -45,7 +85,7 @@ pub fn is_own_name(home: &Home, name: &str) -> bool {
         rest.strip_prefix(kind)
             .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
     };
-    rest == "state" || numbered("gitlab-") || numbered("drill-")
+    rest == "state" || rest == RENEWAL_NAME || numbered("gitlab-") || numbered("drill-")
 }
 
 /// The nicknames cron (Vixie's, as Debian's `/etc/cron.d` reads) accepts
@@ -345,10 +385,16 @@ pub fn backup_command(home: &Home, what: &str) -> Vec<String> {
 /// The `girofle-backup` the cron entry runs: the installed one, else the one
 /// beside this binary.
 pub fn backup_program() -> PathBuf {
-    let installed = PathBuf::from("/usr/local/bin/girofle-backup");
+    program("girofle-backup")
+}
+
+/// The Girofle binary `name` a cron entry runs: the one beside this binary,
+/// else the installed one.
+pub fn program(name: &str) -> PathBuf {
+    let installed = PathBuf::from("/usr/local/bin").join(name);
     std::env::current_exe()
         .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("girofle-backup")))
+        .and_then(|exe| exe.parent().map(|dir| dir.join(name)))
         .filter(|candidate| candidate.exists())
         .unwrap_or(installed)
 }
@@ -532,6 +578,24 @@ mod tests {
             home.cron_dir().join(format!("{}-drill-4", home.prefix()))
         );
         assert!(is_own_name(&home, &format!("{}-drill-4", home.prefix())));
+    }
+
+    #[test]
+    fn the_renewal_entry_is_daily_and_one_of_the_homes_names() {
+        assert!(validate_schedule(RENEWAL_SCHEDULE).is_ok());
+        let home = Home::resolve(Some(Path::new("/girofle")));
+        let path = renewal_entry_path(&home);
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(name, format!("{}-tls-renew", home.prefix()));
+        assert!(!name.contains('.'), "cron ignores names with dots");
+        assert!(is_own_name(&home, &name));
+        assert!(!is_own_name(
+            &home,
+            &format!("{}-tls-renewal", home.prefix())
+        ));
+        let command = renewal_command(&home);
+        assert!(command[0].ends_with("girofle-commission"), "{command:?}");
+        assert_eq!(command[1..], ["--home", "/girofle", "--renew-certificates"]);
     }
 }
 

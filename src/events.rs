@@ -230,6 +230,16 @@ pub fn restore(
     notify::notify(home, conf, &event.duration(duration))
 }
 
+/// Tells `[notify]` about an instance's certificate: renewed (`ok`), or
+/// failing to renew, about to expire, not verifying (`message` says which).
+pub fn certificate(home: &Home, conf: &Conf, row: &Row, ok: bool, message: String) -> Vec<String> {
+    notify::notify(
+        home,
+        conf,
+        &event(conf, Kind::Certificate, ok, Some(row), message),
+    )
+}
+
 /// Removes a decommissioned instance's series from `[metrics]`.
 pub fn forget(home: &Home, conf: &Conf, number: u32) -> Vec<String> {
     metrics::record(home, conf, |m| m.forget_instance(number))

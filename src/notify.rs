@@ -36,6 +36,8 @@ pub enum Kind {
     Drill,
     /// A restore of an instance.
     Restore,
+    /// An instance's certificate: renewed, or about to expire.
+    Certificate,
 }
 
 impl Kind {
@@ -46,6 +48,7 @@ impl Kind {
             Kind::Shipping => "shipping",
             Kind::Drill => "drill",
             Kind::Restore => "restore",
+            Kind::Certificate => "certificate",
         }
     }
 }

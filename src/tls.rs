@@ -358,6 +358,69 @@ fn agent_trusting(ca: &Path, timeout: Duration) -> anyhow::Result<ureq::Agent> {
         .into())
 }
 
+/// Whether the certificate `cert` expires within `within` (or has
+/// expired): `openssl x509 -checkend`.
+pub fn expires_within(cert: &Path, within: Duration) -> anyhow::Result<bool> {
+    let output = Command::new("openssl")
+        .args(["x509", "-noout", "-checkend"])
+        .arg(within.as_secs().to_string())
+        .arg("-in")
+        .arg(cert)
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run `openssl` (apt-get install openssl)")?;
+    let said = String::from_utf8_lossy(&output.stdout);
+    if said.contains("will not expire") {
+        Ok(false)
+    } else if said.contains("will expire") {
+        Ok(true)
+    } else {
+        bail!(
+            "{} is not a readable PEM certificate: {}",
+            cert.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )
+    }
+}
+
+/// When the certificate `cert` expires, as openssl says it
+/// (`Dec  4 00:30:00 2027 GMT`).
+pub fn not_after(cert: &Path) -> anyhow::Result<String> {
+    let text = openssl_text(["x509", "-noout", "-enddate", "-in"], cert)?;
+    Ok(text
+        .trim()
+        .strip_prefix("notAfter=")
+        .unwrap_or(text.trim())
+        .to_string())
+}
+
+/// What is wrong with `cert` as a certificate of Girofle's authority `ca`
+/// (not signed by it, expired, not yet valid); `None` when it verifies.
+pub fn verify_against(ca: &Path, cert: &Path) -> Option<String> {
+    let output = Command::new("openssl")
+        .arg("verify")
+        .arg("-CAfile")
+        .arg(ca)
+        .arg(cert)
+        .stdin(Stdio::null())
+        .output();
+    match output {
+        Ok(output) if output.status.success() => None,
+        Ok(output) => Some(
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            )
+            .lines()
+            .filter(|line| line.starts_with("error") || line.contains("verification failed"))
+            .collect::<Vec<_>>()
+            .join("; "),
+        ),
+        Err(error) => Some(format!("cannot run `openssl`: {error}")),
+    }
+}
+
 fn install(new_cert: &Path, new_key: &Path, cert: &Path, key: &Path) -> anyhow::Result<()> {
     set_mode(new_key, 0o600)?;
     set_mode(new_cert, 0o644)?;
@@ -464,6 +527,32 @@ mod tests {
         assert!(problem.contains("does not belong"), "{problem}");
         let problem = check_own(&key, &key, "git.example.org").unwrap();
         assert!(problem.contains("not a PEM certificate"), "{problem}");
+    }
+
+    #[test]
+    fn expiry_and_verification_are_read_from_the_certificate() {
+        let temp = tempfile::tempdir().unwrap();
+        let home = Home::resolve(Some(&temp.path().join("home")));
+        fs_err::create_dir_all(home.root()).unwrap();
+        ensure_ca(&home, "box").unwrap();
+        let config = temp.path().join("config");
+        fs_err::create_dir(&config).unwrap();
+        issue(&home, &config, "git.example.org", None).unwrap();
+        let (cert, _) = instance_files(&config, "git.example.org");
+        let day = Duration::from_secs(86400);
+        assert!(!expires_within(&cert, 30 * day).unwrap());
+        assert!(expires_within(&cert, (INSTANCE_DAYS + 1) * day).unwrap());
+        assert!(not_after(&cert).unwrap().ends_with("GMT"));
+        assert_eq!(verify_against(&ca_cert(&home), &cert), None);
+        let other = Home::resolve(Some(&temp.path().join("other")));
+        fs_err::create_dir_all(other.root()).unwrap();
+        ensure_ca(&other, "elsewhere").unwrap();
+        let problem = verify_against(&ca_cert(&other), &cert).unwrap();
+        assert!(problem.contains("error"), "{problem}");
+        assert!(
+            expires_within(&ca_key(&home), day).is_err(),
+            "a key is no certificate"
+        );
     }
 
     #[test]

@@ -92,6 +92,22 @@ pub fn document(outcome: &Outcome, duration: Duration) -> Document<'_> {
     }
 }
 
+/// One certificate renewed, for stdout (which cron discards).
+pub fn renewed(renewed: &crate::ops::commission::renew::Renewed) -> String {
+    format!(
+        "instance {} ({}): certificate renewed, expires {} (was {}){}",
+        renewed.number,
+        renewed.container,
+        renewed.expires,
+        renewed.expired,
+        if renewed.reloaded {
+            ""
+        } else {
+            "; the container is not running: it takes it when it starts"
+        }
+    )
+}
+
 /// What stderr says when a commission made Girofle's certificate authority:
 /// where its certificate is and how clients come to trust it.
 pub fn trust_hint(ca: &Path) -> String {

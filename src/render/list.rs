@@ -127,6 +127,8 @@ mod tests {
             stale: false,
             last_drill: None,
             note: String::new(),
+            tls: String::new(),
+            certificate: None,
         }
     }
 

@@ -82,6 +82,21 @@ pub fn printable(document: &impl Serialize) -> serde_json::Result<Value> {
     Ok(value)
 }
 
+/// Prints a dry run: its plan as a [`DryRun`] document with `json`, else
+/// its numbered steps (`text`).
+pub fn print_dry_run(
+    operation: &'static str,
+    plan: &impl Serialize,
+    text: &str,
+    json: bool,
+) -> std::io::Result<()> {
+    if json {
+        print_json(&DryRun::new(operation, plan))
+    } else {
+        std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes())
+    }
+}
+
 /// Prints a document on stdout, pretty (one document, for people and `jq`)
 /// and redacted ([`printable`]).
 pub fn print_json(document: &impl Serialize) -> std::io::Result<()> {

@@ -329,6 +329,7 @@ fn commissioned(name: &str, waited: bool) -> commission::Outcome {
         row,
         waited,
         ca_made: None,
+        backup_before: None,
     }
 }
 
@@ -430,6 +431,8 @@ fn entry(number: u32, last_backup: Option<&str>) -> list::Entry {
         last_backup_age_seconds: last_backup.map(|_| 11_100),
         backup_interval_seconds: Some(14_400),
         stale: last_backup.is_none(),
+        tls: String::new(),
+        certificate: None,
     }
 }
 

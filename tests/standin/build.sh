@@ -75,6 +75,9 @@ gitlab-psql:x:996:
 GROUP
 echo "$gitlab_version" > "$root/opt/gitlab/embedded/service/gitlab-rails/VERSION"
 cp -R "$here/rootfs/opt/standin" "$root/opt/standin"
+mkdir -p "$root/opt/gitlab/bin"
+mv "$root/opt/standin/gitlab-ctl" "$root/opt/gitlab/bin/gitlab-ctl"
+chmod 0755 "$root/opt/gitlab/bin/gitlab-ctl"
 chmod 0755 "$root/opt/standin/init" "$root/opt/standin/serve" "$root/opt/standin/database" "$root/opt/standin/healthcheck" \
 	"$root/opt/standin/redirect" "$root/opt/standin/hooks/pre-receive" "$root/opt/standin/acme"
 

@@ -26,6 +26,7 @@ mod standin;
 mod stop_window;
 mod tls;
 mod tls_acme;
+mod tls_reconfigure;
 mod trust_cron;
 mod trust_restore;
 mod trust_root;

@@ -3,6 +3,10 @@
 
 /// The plan of a commission, made by pure functions.
 pub mod plan;
+/// `--reconfigure`: an instance in service changes how it serves HTTPS.
+pub mod reconfigure;
+/// `--renew-certificates`: the daily renewal of Girofle-made certificates.
+pub mod renew;
 
 use std::time::Duration;
 
@@ -29,6 +33,20 @@ pub const MAX_NAME_LENGTH: usize = crate::inventory::MAX_NAME_LENGTH;
 pub struct Args {
     /// Instance name: [a-z0-9][a-z0-9_-]*, at most 40 characters
     pub name: Option<String>,
+    /// Change an instance in service (number, name or container) to the --tls given: its container is
+    /// recreated after a backup, and the previous one comes back if the new one is not healthy
+    #[arg(long, value_name = "INSTANCE", conflicts_with_all = [
+        "name", "ip", "http_port", "https_port", "ssh_port", "hostname", "image",
+        "backup_schedule", "drill_schedule", "no_wait", "renew_certificates",
+    ])]
+    pub reconfigure: Option<String>,
+    /// Renew the certificates Girofle's authority made that expire within 30 days, and make each
+    /// instance serve its new one (what the daily cron entry runs; silent when all is well)
+    #[arg(long, conflicts_with_all = [
+        "name", "ip", "http_port", "https_port", "ssh_port", "hostname", "image",
+        "backup_schedule", "drill_schedule", "tls", "dry_run",
+    ])]
+    pub renew_certificates: bool,
     /// Address to publish the ports on [default: 0.0.0.0]
     #[arg(long, value_name = "ADDR")]
     pub ip: Option<String>,
@@ -109,6 +127,8 @@ pub struct Outcome {
     /// The certificate of Girofle's authority when this commission made it:
     /// clients must be told to trust it once.
     pub ca_made: Option<std::path::PathBuf>,
+    /// With `--reconfigure`: the backup made before the change.
+    pub backup_before: Option<String>,
 }
 
 /// Commissions an instance. `progress` receives one-line status updates
@@ -116,7 +136,7 @@ pub struct Outcome {
 pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<Outcome> {
     let request = plan::validate(args, home.default_image(), &host_name(), &Host::here())?;
     check_own_certificate(&request)?;
-    check_acme_server(&request)?;
+    check_acme_server(request.acme.as_ref())?;
     let docker = Docker::new()?;
     docker.server_version()?;
     ensure_image(&docker, &request.image)?;
@@ -186,6 +206,20 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         );
     }
 
+    if request.tls == Some(tls::Mode::GirofleCa)
+        && let Err(error) = cron::ensure_renewal_entry(home, &cron::renewal_command(home))
+    {
+        set_note(
+            home,
+            row.number,
+            &format!("no certificate renewal: {error:#}"),
+        )?;
+        return Err(Error::Failed(error.context(format!(
+            "instance {} runs, but the renewal entry of its certificate could not be written",
+            row.number
+        ))));
+    }
+
     let outcome = Outcome {
         number: row.number,
         container: row.container.clone(),
@@ -193,6 +227,7 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
         row: row.clone(),
         waited: args.wait().is_some(),
         ca_made,
+        backup_before: None,
     };
     if let Some(timeout) = args.wait() {
         wait_healthy(home, &docker, &row, timeout, progress)?;
@@ -252,7 +287,7 @@ pub fn dry_run(home: &Home, args: &Args) -> Result<Plan> {
     let host = Host::here();
     let request = plan::validate(args, home.default_image(), &host_name(), &host)?;
     check_own_certificate(&request)?;
-    check_acme_server(&request)?;
+    check_acme_server(request.acme.as_ref())?;
     let docker = Docker::new()?;
     docker.server_version()?;
     let rows = inventory::read(home)?;
@@ -296,12 +331,12 @@ fn check_own_certificate(request: &Request) -> Result<()> {
 /// authority is a usage error that changes nothing, instead of an instance
 /// that never becomes healthy. (Without `--acme-ca`, GitLab trusts the
 /// public authorities, which this host may not share: nothing is asked.)
-fn check_acme_server(request: &Request) -> Result<()> {
+pub(super) fn check_acme_server(acme: Option<&Acme>) -> Result<()> {
     let Some(Acme {
         url: Some(url),
         ca: Some(ca),
         ..
-    }) = &request.acme
+    }) = acme
     else {
         return Ok(());
     };

@@ -128,14 +128,7 @@ pub fn validate(args: &Args, default_image: &str, host_name: &str, host: &Host) 
             "--image `{image}`: not an image reference"
         )));
     }
-    let own_files = match (args.tls, &args.cert, &args.key) {
-        (Some(tls::Mode::Own), Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
-        (Some(tls::Mode::Own), _, _) => {
-            return Err(Error::usage("--tls own needs --cert FILE and --key FILE"));
-        }
-        (_, None, None) => None,
-        _ => return Err(Error::usage("--cert and --key go with --tls own only")),
-    };
+    let own_files = own_files(args)?;
     let acme = validate_acme(args, &hostname)?;
     Ok(Request {
         acme,
@@ -155,7 +148,7 @@ pub fn validate(args: &Args, default_image: &str, host_name: &str, host: &Host) 
 /// an https URL, a plausible address, a CA only for a server of one's own
 /// (Let's Encrypt's is trusted already), and a host name that is a DNS name
 /// (an ACME certificate names the host name of `external_url`).
-fn validate_acme(args: &Args, hostname: &str) -> Result<Option<Acme>> {
+pub fn validate_acme(args: &Args, hostname: &str) -> Result<Option<Acme>> {
     if args.tls != Some(tls::Mode::Acme) {
         if args.acme_url.is_some() || args.email.is_some() || args.acme_ca.is_some() {
             return Err(Error::usage(
@@ -190,6 +183,18 @@ fn validate_acme(args: &Args, hostname: &str) -> Result<Option<Acme>> {
         email: args.email.clone(),
         ca: args.acme_ca.clone(),
     }))
+}
+
+/// With `--tls own`, its two files; `--cert` and `--key` without it are refused.
+pub fn own_files(args: &Args) -> Result<Option<(PathBuf, PathBuf)>> {
+    match (args.tls, &args.cert, &args.key) {
+        (Some(tls::Mode::Own), Some(cert), Some(key)) => Ok(Some((cert.clone(), key.clone()))),
+        (Some(tls::Mode::Own), _, _) => {
+            Err(Error::usage("--tls own needs --cert FILE and --key FILE"))
+        }
+        (_, None, None) => Ok(None),
+        _ => Err(Error::usage("--cert and --key go with --tls own only")),
+    }
 }
 
 /// `[a-z0-9][a-z0-9_-]*`, at most 40 characters (as the inventory checks it).
@@ -356,6 +361,8 @@ pub struct Plan {
     pub drill_entry: Option<(PathBuf, String)>,
     /// The state's cron entry, written if it is missing.
     pub state_entry: PathBuf,
+    /// With `--tls girofle-ca`: the daily renewal's cron entry, written if it is missing.
+    pub renewal_entry: Option<PathBuf>,
     /// How it will serve HTTPS; `None` for plain HTTP.
     pub tls: Option<TlsPlan>,
     /// Seconds waited for `healthy`; `None` with `--no-wait`.
@@ -469,6 +476,8 @@ pub fn plan(
         backup_entry: cron::entry_path(home, number),
         drill_entry,
         state_entry: cron::state_entry_path(home),
+        renewal_entry: (request.tls == Some(tls::Mode::GirofleCa))
+            .then(|| cron::renewal_entry_path(home)),
         wait_seconds: args.wait().map(|wait| wait.as_secs()),
         row,
     })
@@ -521,6 +530,12 @@ impl Plan {
             "write cron entry {} (the state's backups) if it is missing",
             self.state_entry.display()
         ));
+        if let Some(entry) = &self.renewal_entry {
+            steps.push(format!(
+                "write cron entry {} (daily renewal of Girofle-made certificates) if it is missing",
+                entry.display()
+            ));
+        }
         steps.push(match self.wait_seconds {
             Some(seconds) => format!("wait up to {seconds}s until it is healthy"),
             None => "do not wait for it to be healthy (--no-wait)".to_string(),

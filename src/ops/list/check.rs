@@ -2,7 +2,7 @@
 //! monitoring system or a daily cron mail.
 
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::Outcome;
 use crate::home::InstanceDir;
@@ -19,10 +19,15 @@ pub fn age_text(seconds: u64) -> String {
     }
 }
 
+/// A certificate that expires within this is a problem: 14 days, time
+/// enough to renew one brought by hand (Girofle's own are renewed at 30).
+pub const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 86400);
+
 /// What is wrong: stale backups, failed last drills, missing containers, an
 /// engine that does not answer, targets unusable (a path target without its
-/// marker, an SSH target that does not answer within seconds). Empty when
-/// all is well.
+/// marker, an SSH target that does not answer within seconds), certificates
+/// that expire within [`EXPIRY_WARNING`] or do not verify against the
+/// home's authority that made them. Empty when all is well.
 pub fn check(settings: &Settings, outcome: &Outcome) -> Vec<String> {
     let mut problems = Vec::new();
     if let Some(error) = &outcome.engine_error {
@@ -60,6 +65,11 @@ pub fn check(settings: &Settings, outcome: &Outcome) -> Vec<String> {
                 reason.lines().next().unwrap_or_default()
             ));
         }
+        if let Some(problem) = certificate_problem(settings, entry) {
+            let problem = format!("{who}: {problem}");
+            alert_once(settings, entry, &problem);
+            problems.push(problem);
+        }
     }
     match settings.conf() {
         Ok(conf) => {
@@ -83,6 +93,72 @@ pub fn check(settings: &Settings, outcome: &Outcome) -> Vec<String> {
         Err(error) => problems.push(format!("girofle.conf: {error}")),
     }
     problems
+}
+
+/// What is wrong with an instance's certificate: missing, unreadable,
+/// expiring within [`EXPIRY_WARNING`], or (made by Girofle's authority) not
+/// verifying against it.
+fn certificate_problem(settings: &Settings, entry: &super::Entry) -> Option<String> {
+    let cert = entry.certificate.as_ref()?;
+    if !cert.exists() {
+        return Some(format!("its certificate {} is missing", cert.display()));
+    }
+    match crate::tls::expires_within(cert, EXPIRY_WARNING) {
+        Err(error) => return Some(format!("{error:#}")),
+        Ok(true) => {
+            let when = crate::tls::not_after(cert).unwrap_or_default();
+            let what = if entry.tls == crate::tls::Mode::GirofleCa.as_str() {
+                "its renewal (`girofle-commission --renew-certificates`, daily) has not run or failed"
+            } else {
+                "bring a new one with `girofle-commission --reconfigure` and `--tls own`"
+            };
+            return Some(format!(
+                "its certificate {} expires {when}, within {} days: {what}",
+                cert.display(),
+                EXPIRY_WARNING.as_secs() / 86400
+            ));
+        }
+        Ok(false) => {}
+    }
+    if entry.tls == crate::tls::Mode::GirofleCa.as_str() {
+        let ca = crate::tls::ca_cert(settings.home());
+        if let Some(problem) = crate::tls::verify_against(&ca, cert) {
+            return Some(format!(
+                "its certificate {} does not verify against {}: {problem}",
+                cert.display(),
+                ca.display()
+            ));
+        }
+    }
+    None
+}
+
+/// Sends one `certificate` alert for a certificate problem, once: the
+/// problem is remembered in `<instance>/.certificate-alerted` (root's), so
+/// that a `--check` run every few minutes does not page every few minutes;
+/// a new problem (another certificate, another expiry) alerts again. A
+/// member of the `girofle` group, who cannot read `girofle.conf`, sends none.
+fn alert_once(settings: &Settings, entry: &super::Entry, problem: &str) {
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    let Ok(conf) = settings.conf() else {
+        return;
+    };
+    let instance = InstanceDir::new(Path::new(&entry.dir).into());
+    let marker = instance.root().join(".certificate-alerted");
+    let remembered = fs_err::read_to_string(&marker).unwrap_or_default();
+    if remembered.trim() == problem {
+        return;
+    }
+    let Ok(rows) = crate::inventory::read(settings.home()) else {
+        return;
+    };
+    let Some(row) = rows.iter().find(|row| row.number == entry.number) else {
+        return;
+    };
+    crate::events::certificate(settings.home(), conf, row, false, problem.to_string());
+    let _ = crate::atomic::write(&marker, format!("{problem}\n").as_bytes(), 0o600);
 }
 
 /// The instances whose newest snapshot on the restic target `remote` is

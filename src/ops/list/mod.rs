@@ -87,6 +87,13 @@ pub struct Entry {
     /// The last backup is older than twice the schedule's interval (or
     /// there is none, and the instance is older than that).
     pub stale: bool,
+    /// How it serves HTTPS (`girofle-ca`, `own`; empty: plain HTTP). Not
+    /// in the listing, whose URL says it: for `--check`.
+    #[serde(skip)]
+    pub tls: String,
+    /// With TLS, its certificate, `config/ssl/<host>.crt`: for `--check`.
+    #[serde(skip)]
+    pub certificate: Option<std::path::PathBuf>,
 }
 
 /// The listing, and the engine's error when it did not answer.
@@ -182,7 +189,12 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
                 .default_backup(&instance.complete_backups())
                 .cloned();
             let freshness = freshness(home, &row, last.as_ref());
+            let certificate = (!row.tls.is_empty()).then(|| {
+                crate::tls::instance_files(&instance.config(), crate::container::tls_host(&row)).0
+            });
             Entry {
+                tls: row.tls.clone(),
+                certificate,
                 number: row.number,
                 url: row.url(),
                 name: row.name,

@@ -479,6 +479,16 @@ fn tls_with_girofle_ca_plans_an_https_url_the_authority_and_the_certificate() {
         text.contains("TLS (girofle-ca): sign a certificate"),
         "{text}"
     );
+    assert!(
+        text.contains("girofle-tls-renew (daily renewal of Girofle-made certificates)"),
+        "{text}"
+    );
+    assert!(
+        planned(&[], &observed(vec![], 0), &[])
+            .unwrap()
+            .renewal_entry
+            .is_none()
+    );
     let mut known = observed(vec![], 0);
     known.ca_exists = true;
     let again = planned(&words, &known, &[]).unwrap();

@@ -1,0 +1,499 @@
+//! `girofle-commission --reconfigure INSTANCE --tls MODE`: an instance in
+//! service changes how it serves HTTPS. Its container is recreated from its
+//! inventory row with the new configuration, after a backup of the stopped
+//! instance; if the new container is not healthy (or its HTTPS does not
+//! verify) within the wait, the previous container comes back as it was,
+//! with the certificate files it had. The data volumes are never touched:
+//! only `config/ssl/<host>.crt|.key` change, and the backup holds them too.
+//! The inventory's `tls` column changes last, under its lock, on success only.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::plan::TlsPlan;
+use super::{Args, Outcome, install_certificate, set_note, verify_certificate};
+use crate::container;
+use crate::docker::{DEFAULT_STOP_TIMEOUT, Docker, Status};
+use crate::error::{Error, Result};
+use crate::home::{Home, InstanceDir};
+use crate::inventory::{self, Row, RowState};
+use crate::lock::{self, Halt, OutOfService};
+use crate::ops::args::{LockArgs, Seconds};
+use crate::ops::backup;
+use crate::settings::Settings;
+use crate::{cron, recovery, tls};
+
+/// What a reconfiguration will do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// The instance's number.
+    pub number: u32,
+    /// Its container, removed and run again under the same name.
+    pub container: String,
+    /// Its URL before.
+    pub url_before: String,
+    /// Its URL after.
+    pub url: String,
+    /// Its `tls` mode before (empty: plain HTTP).
+    pub tls_before: String,
+    /// Where the new certificate comes from and goes.
+    pub tls: TlsPlan,
+    /// The new `GITLAB_OMNIBUS_CONFIG`.
+    pub omnibus_config: String,
+    /// The new `docker run`.
+    pub docker_run: Vec<String>,
+    /// The daily renewal entry, written if missing (`girofle-ca` only).
+    pub renewal_entry: Option<PathBuf>,
+    /// Seconds waited for `healthy` before rolling back.
+    pub wait_seconds: u64,
+    /// The inventory row as it will be.
+    pub row: Row,
+}
+
+impl Plan {
+    /// The steps, in order, one sentence each.
+    pub fn steps(&self) -> Vec<String> {
+        let mut steps = vec![
+            format!(
+                "take the lock of {} and stop container `{}` (started again if anything fails before its removal)",
+                self.row.dir.display(),
+                self.container
+            ),
+            format!(
+                "back up instance {} while it is stopped (kept whatever the retention)",
+                self.number
+            ),
+            format!(
+                "keep the certificate files in {} as they are, to put them back on a rollback",
+                self.tls
+                    .certificate
+                    .parent()
+                    .map(|dir| dir.display().to_string())
+                    .unwrap_or_default()
+            ),
+        ];
+        steps.extend(self.tls.steps());
+        steps.push(format!(
+            "remove container `{}` (its volumes are the instance's directories: untouched) and run it again \
+             from {} with GITLAB_OMNIBUS_CONFIG {:?}",
+            self.container, self.row.image, self.omnibus_config
+        ));
+        steps.push(format!(
+            "wait up to {}s until it is healthy and its HTTPS answers; otherwise remove it, put the \
+             certificate files back and run the previous container again (exit 1)",
+            self.wait_seconds
+        ));
+        steps.push(format!(
+            "record `tls = {}` in the inventory row: the URL becomes {} (was {})",
+            self.row.tls, self.url, self.url_before
+        ));
+        if let Some(entry) = &self.renewal_entry {
+            steps.push(format!(
+                "write cron entry {} (daily renewal of Girofle-made certificates) if it is missing",
+                entry.display()
+            ));
+        }
+        steps
+    }
+
+    /// The numbered steps, for `--dry-run`.
+    pub fn text(&self) -> String {
+        self.steps()
+            .iter()
+            .enumerate()
+            .map(|(index, step)| format!("{:>2}. {step}\n", index + 1))
+            .collect()
+    }
+}
+
+/// The checked request: the row as it is, the row as it will be, the files brought.
+struct Checked {
+    row: Row,
+    new_row: Row,
+    mode: tls::Mode,
+    own_files: Option<(PathBuf, PathBuf)>,
+    acme: Option<super::plan::Acme>,
+}
+
+/// Checks what can be checked without the engine: the instance is one in
+/// service with an HTTPS port, a mode is given, files brought will do.
+fn check(home: &Home, spec: &str, args: &Args) -> Result<Checked> {
+    let Some(mode) = args.tls else {
+        return Err(Error::usage(
+            "--reconfigure needs what to change: --tls girofle-ca | own --cert FILE --key FILE | acme",
+        ));
+    };
+    let own_files = super::plan::own_files(args)?;
+    let rows = inventory::read(home)?;
+    let row = inventory::find(&rows, spec)
+        .filter(|row| row.state == RowState::Commissioned)
+        .cloned()
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "--reconfigure {spec}: no instance in service has this number, name or container"
+            ))
+        })?;
+    if row.https_port.is_none() {
+        return Err(Error::usage(format!(
+            "instance {} has no HTTPS port in the inventory: nothing to publish 443 on",
+            row.number
+        )));
+    }
+    if let Some((cert, key)) = &own_files
+        && let Some(problem) = tls::check_own(cert, key, container::tls_host(&row))
+    {
+        return Err(Error::usage(format!("--tls own: {problem}")));
+    }
+    let acme = super::plan::validate_acme(args, &row.hostname)?;
+    super::check_acme_server(acme.as_ref())?;
+    let mut new_row = row.clone();
+    new_row.tls = mode.as_str().to_string();
+    new_row.acme_url = acme
+        .as_ref()
+        .and_then(|acme| acme.url.clone())
+        .unwrap_or_default();
+    new_row.acme_email = acme
+        .as_ref()
+        .and_then(|acme| acme.email.clone())
+        .unwrap_or_default();
+    Ok(Checked {
+        row,
+        new_row,
+        mode,
+        own_files,
+        acme,
+    })
+}
+
+fn plan_of(home: &Home, checked: &Checked, wait: Duration) -> Plan {
+    let instance = home.instance_of(&checked.new_row);
+    let (certificate, key) =
+        tls::instance_files(&instance.config(), container::tls_host(&checked.new_row));
+    let acme = checked.acme.as_ref();
+    let source = match (&checked.own_files, acme) {
+        (Some((cert, _)), _) => cert.clone(),
+        (None, Some(acme)) => acme.ca.clone().unwrap_or_default(),
+        (None, None) => tls::ca_cert(home),
+    };
+    Plan {
+        number: checked.row.number,
+        container: checked.row.container.clone(),
+        url_before: checked.row.url(),
+        url: checked.new_row.url(),
+        tls_before: checked.row.tls.clone(),
+        tls: TlsPlan {
+            mode: checked.mode,
+            certificate,
+            key,
+            source,
+            make_ca: checked.mode == tls::Mode::GirofleCa && !tls::ca_cert(home).exists(),
+            acme_directory: acme.map(|acme| {
+                acme.url
+                    .clone()
+                    .unwrap_or_else(|| tls::LETS_ENCRYPT_DIRECTORY.to_string())
+            }),
+            acme_ca: acme
+                .and_then(|acme| acme.ca.as_ref())
+                .map(|_| instance.config().join(tls::ACME_CA_FILE)),
+        },
+        omnibus_config: container::omnibus_config(&checked.new_row),
+        docker_run: container::run_spec(home, &checked.new_row, &instance).arguments(),
+        renewal_entry: (checked.mode == tls::Mode::GirofleCa)
+            .then(|| cron::renewal_entry_path(home)),
+        wait_seconds: wait.as_secs(),
+        row: checked.new_row.clone(),
+    }
+}
+
+/// `--reconfigure --dry-run`: the checks and the plan, nothing changed.
+pub fn dry_run(home: &Home, spec: &str, args: &Args) -> Result<Plan> {
+    let checked = check(home, spec, args)?;
+    let docker = Docker::new()?;
+    docker.server_version()?;
+    Ok(plan_of(home, &checked, args.wait_timeout.0))
+}
+
+/// A file's bytes and mode; `None` when it did not exist.
+type Kept = Option<(Vec<u8>, u32)>;
+
+/// The certificate files of `config/ssl/` as they were: put back on a rollback.
+struct KeptFiles(Vec<(PathBuf, Kept)>);
+
+impl KeptFiles {
+    fn take(paths: [PathBuf; 2]) -> Result<KeptFiles> {
+        use std::os::unix::fs::PermissionsExt;
+        let mut kept = Vec::new();
+        for path in paths {
+            let content = match fs_err::read(&path) {
+                Ok(bytes) => Some((
+                    bytes,
+                    fs_err::metadata(&path)?.permissions().mode() & 0o7777,
+                )),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+                Err(error) => return Err(anyhow::Error::new(error).into()),
+            };
+            kept.push((path, content));
+        }
+        Ok(KeptFiles(kept))
+    }
+
+    fn put_back(&self) -> anyhow::Result<()> {
+        for (path, content) in &self.0 {
+            match content {
+                Some((bytes, mode)) => crate::atomic::write(path, bytes, *mode)?,
+                None => match fs_err::remove_file(path) {
+                    Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(error.into());
+                    }
+                    _ => {}
+                },
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reconfigures instance `spec`; the outcome carries its new row and URL.
+pub fn run(
+    home: &Home,
+    spec: &str,
+    args: &Args,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Outcome> {
+    let checked = check(home, spec, args)?;
+    let docker = Docker::new()?;
+    docker.server_version()?;
+    let settings = Settings::of_home(home.clone());
+    let conf = settings.conf()?;
+    let row = &checked.row;
+    let instance = home.instance_of(row);
+    let held = lock::lock_instance(
+        &instance,
+        "girofle-commission --reconfigure",
+        lock::DEFAULT_LOCK_TIMEOUT,
+    )?;
+    let _watch = crate::guardian::watch(home, &instance, "girofle-commission --reconfigure");
+    recovery::recover(home, &docker, &instance)?;
+    let status = docker
+        .inspect_state(&row.container)?
+        .map(|state| state.status())
+        .unwrap_or(Status::Missing);
+    if status != Status::Running {
+        return Err(Error::usage(format!(
+            "instance {} ({}) is {}, not running: start it (or restore it) before changing it",
+            row.number,
+            row.container,
+            status.as_str()
+        )));
+    }
+    home.log(
+        "commission",
+        &format!(
+            "reconfigure instance {} ({}): tls `{}` to `{}`",
+            row.number,
+            row.container,
+            row.tls,
+            checked.mode.as_str()
+        ),
+    );
+
+    // Stopped and recorded: any failure from here to the removal (the
+    // backup, the certificate) starts the previous container again.
+    let out_of_service = OutOfService::take(
+        &docker,
+        &instance,
+        "girofle-commission --reconfigure",
+        &row.container,
+        Halt::Stop(DEFAULT_STOP_TIMEOUT),
+    )?;
+    progress(&format!(
+        "backing up instance {} before the change",
+        row.number
+    ));
+    let lock_args = LockArgs {
+        lock_timeout: Seconds(lock::DEFAULT_LOCK_TIMEOUT),
+    };
+    let made =
+        backup::final_backup(home, &docker, conf, row, lock_args, &held).map_err(|error| {
+            Error::failed(format!(
+                "the backup before the change of instance {} failed, so nothing was changed \
+             and it runs as before: {error}",
+                row.number
+            ))
+        })?;
+    let backup_id = made.id.to_string();
+    let (cert, key) = tls::instance_files(&instance.config(), container::tls_host(row));
+    let kept = KeptFiles::take([cert, key])?;
+    let request = super::plan::Request {
+        name: row.name.clone(),
+        ip: row
+            .ip
+            .parse()
+            .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into()),
+        hostname: row.hostname.clone(),
+        image: row.image.clone(),
+        schedule: row.backup_schedule.clone(),
+        drill_schedule: None,
+        drills: false,
+        tls: Some(checked.mode),
+        own_files: checked.own_files.clone(),
+        acme: checked.acme.clone(),
+    };
+    let ca_made = match install_certificate(home, &request, &checked.new_row, &instance) {
+        Ok(made) => made.then(|| tls::ca_cert(home)),
+        Err(error) => {
+            let _ = kept.put_back();
+            return Err(Error::Failed(error.context(format!(
+                "cannot install the new certificate of instance {}; it runs as before \
+                 (backup {backup_id} was made)",
+                row.number
+            ))));
+        }
+    };
+
+    // From the removal on, a signal waits: the container is replaced whole.
+    let transition = lock::transition();
+    docker.remove(&row.container)?;
+    out_of_service.keep_out(&transition)?;
+    let started = docker.run(&container::run_spec(home, &checked.new_row, &instance));
+    drop(transition);
+    let verdict = match started {
+        Err(error) => Err(format!("not started: {error:#}")),
+        Ok(_) => match docker.wait_healthy(&row.container, args.wait_timeout.0, progress)? {
+            Err(not_healthy) => Err(format!(
+                "not healthy after {}s ({}); last health check: {}\nLast lines of docker logs:\n{}",
+                not_healthy.waited.as_secs(),
+                not_healthy.seen,
+                not_healthy.last_output,
+                not_healthy.logs
+            )),
+            Ok(()) => verify_certificate(home, &checked.new_row).map_err(|error| error.to_string()),
+        },
+    };
+    if let Err(why) = verdict {
+        return Err(roll_back(
+            home, &docker, row, &instance, &kept, args, &backup_id, &why, progress,
+        ));
+    }
+
+    let mut locked = inventory::lock(home)?;
+    if let Some(stored) = locked.row_mut(row.number) {
+        stored.tls = checked.new_row.tls.clone();
+        stored.note = String::new();
+    }
+    locked.commit()?;
+    drop(locked);
+    if checked.mode == tls::Mode::GirofleCa
+        && let Err(error) = cron::ensure_renewal_entry(home, &cron::renewal_command(home))
+    {
+        set_note(
+            home,
+            row.number,
+            &format!("no certificate renewal: {error:#}"),
+        )?;
+        return Err(Error::Failed(error.context(format!(
+            "instance {} serves {}, but the renewal entry of its certificate could not be written",
+            row.number,
+            checked.new_row.url()
+        ))));
+    }
+    home.log(
+        "commission",
+        &format!(
+            "instance {} ({}) reconfigured: tls `{}`, serving {}; backup {backup_id} made before",
+            row.number,
+            row.container,
+            checked.mode.as_str(),
+            checked.new_row.url()
+        ),
+    );
+    Ok(Outcome {
+        number: row.number,
+        container: row.container.clone(),
+        url: checked.new_row.url(),
+        row: checked.new_row.clone(),
+        waited: true,
+        ca_made,
+        backup_before: Some(backup_id),
+    })
+}
+
+/// The new container did not come: it goes, the certificate files are put
+/// back, and the previous container is run again from the row as it was.
+#[allow(clippy::too_many_arguments)]
+fn roll_back(
+    home: &Home,
+    docker: &Docker,
+    row: &Row,
+    instance: &InstanceDir,
+    kept: &KeptFiles,
+    args: &Args,
+    backup_id: &str,
+    why: &str,
+    progress: &mut dyn FnMut(&str),
+) -> Error {
+    let _transition = lock::transition();
+    // The note a failed verification wrote is not the previous container's.
+    let _ = set_note(home, row.number, &row.note);
+    let back = (|| -> anyhow::Result<String> {
+        docker.remove(&row.container)?;
+        kept.put_back()?;
+        docker.run(&container::run_spec(home, row, instance))?;
+        Ok(
+            match docker.wait_healthy(&row.container, args.wait_timeout.0, progress)? {
+                Ok(()) => format!(
+                    "{} runs again as before, serving {}",
+                    row.container,
+                    row.url()
+                ),
+                Err(not_healthy) => format!(
+                    "{} was run again as before, but is not healthy yet ({})",
+                    row.container, not_healthy.seen
+                ),
+            },
+        )
+    })();
+    let state = match back {
+        Ok(state) => state,
+        Err(error) => format!(
+            "the previous container could not be run again ({error:#}); its data is untouched \
+             and backup {backup_id} holds it: `girofle-restore --all` brings the container back"
+        ),
+    };
+    home.log(
+        "commission",
+        &format!(
+            "reconfigure of instance {} rolled back: {}; {state}",
+            row.number,
+            why.lines().next().unwrap_or_default()
+        ),
+    );
+    Error::failed(format!(
+        "the reconfigured instance {} did not come: {why}\n\
+         Rolled back: {state}; the inventory is unchanged (backup {backup_id} was made before).",
+        row.number
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn kept_files_come_back_with_their_modes_and_new_ones_go() {
+        let temp = tempfile::tempdir().unwrap();
+        let (cert, key) = (temp.path().join("h.crt"), temp.path().join("h.key"));
+        crate::atomic::write(&key, b"old key", 0o600).unwrap();
+        let kept = KeptFiles::take([cert.clone(), key.clone()]).unwrap();
+        crate::atomic::write(&key, b"new key", 0o644).unwrap();
+        crate::atomic::write(&cert, b"new cert", 0o644).unwrap();
+        kept.put_back().unwrap();
+        assert_eq!(fs_err::read(&key).unwrap(), b"old key");
+        let mode = fs_err::metadata(&key).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o600);
+        assert!(!cert.exists(), "a file that was not there goes");
+    }
+}
