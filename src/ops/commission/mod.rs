@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::home::{Home, InstanceDir};
 use crate::inventory::{self, Row};
 use crate::ops::args::Seconds;
-use crate::{cron, timefmt, tls};
+use crate::{cron, sso, timefmt, tls};
 pub use plan::{Host, Plan, Request, validate_name};
 
 /// The ports searched upwards from when none is given.
@@ -62,6 +62,9 @@ pub struct Args {
     /// With `--tls own`: the certificate's private key (PEM)
     #[arg(long, value_name = "FILE")]
     pub key: Option<std::path::PathBuf>,
+    /// Single sign-on (with --tls only).
+    #[command(flatten)]
+    pub sso: crate::sso::Flags,
     /// Seconds to wait for the instance to be healthy
     #[arg(long, value_name = "SECS", default_value_t = Seconds(DEFAULT_HEALTHY_TIMEOUT))]
     pub wait_timeout: Seconds,
@@ -134,6 +137,16 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
             ))));
         }
     };
+
+    if let Some(sso) = &request.sso
+        && let Err(error) = sso::install(&instance.config(), sso, &row.url())
+    {
+        undo_reservation(home, &docker, &row);
+        return Err(Error::Failed(error.context(format!(
+            "cannot write the single sign-on settings of instance {}; its row and directory were removed",
+            row.number
+        ))));
+    }
 
     if let Err(error) = docker.run(&container::run_spec(home, &row, &instance)) {
         undo_reservation(home, &docker, &row);
