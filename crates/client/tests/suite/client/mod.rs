@@ -102,6 +102,7 @@ fn plain(run: &Run) {
 
 mod folders;
 mod french;
+mod girofle_ca;
 mod gitlab_rules;
 mod links;
 mod prepared;
