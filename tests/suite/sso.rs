@@ -343,6 +343,39 @@ fn saml_and_openid_settings_reach_gitlab_as_documented_and_the_secret_stays_in_i
     assert!(!log.contains("s3cr3t"), "{log}");
     assert!(!text.contains("s3cr3t"), "{text}");
     assert!(!Path::new("/tmp/girofle-pwned").exists());
+
+    // The settings and the secret travel in the config volume's backups and
+    // come back with a restore, which loads them again.
+    let id = world.backup(1, &[]);
+    let settings_then = std::fs::read(config.join("girofle-sso.rb")).unwrap();
+    for name in ["girofle-sso.rb", "girofle-sso-oidc-client-secret"] {
+        std::fs::remove_file(config.join(name)).unwrap();
+    }
+    let dir = world.entry(1)["dir"].as_str().unwrap().to_string();
+    world
+        .run(
+            "girofle-restore",
+            &[&container, &dir, "--backup", &id, "--wait-timeout", "120"],
+        )
+        .expect_code(0);
+    assert_eq!(
+        std::fs::read(config.join("girofle-sso.rb")).unwrap(),
+        settings_then
+    );
+    for name in ["girofle-sso.rb", "girofle-sso-oidc-client-secret"] {
+        let meta = std::fs::metadata(config.join(name)).unwrap();
+        assert_eq!((meta.mode() & 0o7777, meta.uid()), (0o600, 0), "{name}");
+    }
+    let env = common::docker(&[
+        "inspect",
+        "--format",
+        "{{range .Config.Env}}{{println .}}{{end}}",
+        &container,
+    ]);
+    assert!(
+        env.contains("from_file '/etc/gitlab/girofle-sso.rb'"),
+        "{env}"
+    );
 }
 
 #[test]
@@ -450,6 +483,27 @@ fn bad_single_sign_on_input_is_refused_and_makes_nothing() {
         let run = world.run("girofle-commission", &all).expect_code(2);
         assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
     }
+    // A dry run of a good request says what would be written, and writes nothing.
+    let mut all: Vec<&str> = base.to_vec();
+    all.extend([
+        "--tls",
+        "girofle-ca",
+        "--saml-idp-url",
+        "https://idp/sso",
+        "--saml-idp-cert-fingerprint",
+        fingerprint,
+        "--dry-run",
+    ]);
+    let dry = world.run("girofle-commission", &all).expect_code(0);
+    assert!(
+        dry.stdout.contains("single sign-on: write ")
+            && dry.stdout.contains("girofle-sso.rb (root 0600)")
+            && dry
+                .stdout
+                .contains("from_file '/etc/gitlab/girofle-sso.rb'"),
+        "{}",
+        dry.stdout
+    );
     assert!(world.containers().is_empty());
     assert!(
         !world
