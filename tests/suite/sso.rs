@@ -386,6 +386,9 @@ fn bad_single_sign_on_input_is_refused_and_makes_nothing() {
     let fingerprint = "43:51:43:a1:b5:fc:8b:b7:0a:3a:a9:b1:0f:66:73:a8:12:34:56:78";
     let open_secret = secret_file(files.path(), 0o644);
     let open_secret = open_secret.to_str().unwrap();
+    let not_metadata = files.path().join("page.html");
+    std::fs::write(&not_metadata, "<html><body>Sign in</body></html>\n").unwrap();
+    let not_metadata = not_metadata.to_str().unwrap();
     let base = ["--ip", ip.as_str(), "--hostname", ip.as_str()];
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
@@ -466,6 +469,19 @@ fn bad_single_sign_on_input_is_refused_and_makes_nothing() {
                 "/nonexistent/metadata.xml",
             ],
             "/nonexistent/metadata.xml",
+        ),
+        (
+            vec![
+                "--tls",
+                "girofle-ca",
+                "--saml-metadata",
+                "http://idp/metadata",
+            ],
+            "must be a file or an https:// URL",
+        ),
+        (
+            vec!["--tls", "girofle-ca", "--saml-metadata", not_metadata],
+            "not the metadata of a SAML identity provider",
         ),
         (
             vec![
