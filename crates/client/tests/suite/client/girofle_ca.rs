@@ -100,3 +100,100 @@ fn an_instance_of_girofle_ca_is_refused_with_a_plain_sentence_then_works_with_ca
     laptop1.run_in(&report, &["sync"]).expect_code(0);
     assert_eq!(read(&report, "plan.txt"), "third plan, from laptop-2\n");
 }
+
+/// Runs the client as if `ca` were in this machine's system store: in a
+/// mount namespace of its own, where Debian's bundle
+/// (`/etc/ssl/certs/ca-certificates.crt`, which both rustls's native roots
+/// and git's TLS read) is the system's plus `ca`. The host's store is
+/// left alone.
+fn run_trusting(machine: &Machine, bundle: &Path, dir: &Path, args: &[&str], input: &str) -> Run {
+    let mut command = machine.command_for(Path::new("unshare"), dir);
+    command
+        .args(["--mount", "sh", "-c"])
+        .arg("mount --bind \"$1\" /etc/ssl/certs/ca-certificates.crt && shift && exec \"$@\"")
+        .arg("sh")
+        .arg(bundle)
+        .arg(client_binary())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    Run::from(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn an_authority_in_the_system_store_is_trusted_without_ca_file() {
+    let world = Scenario::new();
+    let (url, ca) = commissioned(&world);
+    let store = tempfile::tempdir().unwrap();
+    let bundle = store.path().join("ca-certificates.crt");
+    let mut text =
+        std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").unwrap_or_default();
+    text.push_str(&std::fs::read_to_string(&ca).unwrap());
+    std::fs::write(&bundle, text).unwrap();
+
+    let machine = |name: &str| {
+        let machine = Machine::fresh();
+        let args = [
+            "setup",
+            "--server",
+            &url,
+            "--token-stdin",
+            "--machine",
+            name,
+        ];
+        run_trusting(
+            &machine,
+            &bundle,
+            &machine.documents,
+            &args,
+            "glpat-alice-0001\n",
+        )
+        .expect_code(0);
+        machine
+    };
+    let laptop1 = machine("laptop-1");
+    let laptop2 = machine("laptop-2");
+    let config = std::fs::read_to_string(laptop1.home.join(".config/girofle/client.toml")).unwrap();
+    assert!(!config.contains("ca_file"), "{config}");
+
+    let report = laptop1.folder("Report");
+    write(&report, "plan.txt", "trusted by the system\n");
+    run_trusting(
+        &laptop1,
+        &bundle,
+        &laptop1.documents,
+        &["new", "Report"],
+        "",
+    )
+    .expect_code(0);
+    run_trusting(
+        &laptop2,
+        &bundle,
+        &laptop2.documents,
+        &["get", "report"],
+        "",
+    )
+    .expect_code(0);
+    assert_eq!(
+        read(&laptop2.folder("Report"), "plan.txt"),
+        "trusted by the system\n"
+    );
+    // Outside that namespace the same machine does not trust the server.
+    let run = laptop2.run_in(&laptop2.folder("Report"), &["sync"]);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "the server's certificate is signed by an authority this machine does not trust"
+        ),
+        "{}",
+        run.stderr
+    );
+}
