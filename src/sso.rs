@@ -28,7 +28,7 @@
 //! quote in a value stays a quote in the value.
 
 use std::io::Read;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -275,7 +275,15 @@ pub fn normalise_fingerprint(text: &str) -> Result<String, String> {
 /// one else (0600 or stricter), holding one line.
 pub fn read_secret(path: &Path) -> Result<String, String> {
     let shown = path.display();
-    let metadata = std::fs::symlink_metadata(path)
+    // Opened without following a link, then checked on what was opened: a
+    // file swapped after the check cannot be the one read.
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|error| format!("--oidc-client-secret-file {shown}: {error}"))?;
+    let metadata = file
+        .metadata()
         .map_err(|error| format!("--oidc-client-secret-file {shown}: {error}"))?;
     if !metadata.file_type().is_file() {
         return Err(format!(
@@ -295,8 +303,9 @@ pub fn read_secret(path: &Path) -> Result<String, String> {
         ));
     }
     let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|file| file.take(MAX_VALUE as u64 + 2).read_to_string(&mut text))
+    (&mut file)
+        .take(MAX_VALUE as u64 + 2)
+        .read_to_string(&mut text)
         .map_err(|error| format!("--oidc-client-secret-file {shown}: {error}"))?;
     let secret = text.strip_suffix('\n').unwrap_or(&text);
     let secret = secret.strip_suffix('\r').unwrap_or(secret);

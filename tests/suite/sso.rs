@@ -386,6 +386,12 @@ fn bad_single_sign_on_input_is_refused_and_makes_nothing() {
     let fingerprint = "43:51:43:a1:b5:fc:8b:b7:0a:3a:a9:b1:0f:66:73:a8:12:34:56:78";
     let open_secret = secret_file(files.path(), 0o644);
     let open_secret = open_secret.to_str().unwrap();
+    let good_secret = files.path().join("good");
+    std::fs::create_dir(&good_secret).unwrap();
+    let good_secret = secret_file(&good_secret, 0o600);
+    let linked = files.path().join("linked-secret");
+    std::os::unix::fs::symlink(&good_secret, &linked).unwrap();
+    let linked_secret = linked.to_str().unwrap();
     let not_metadata = files.path().join("page.html");
     std::fs::write(&not_metadata, "<html><body>Sign in</body></html>\n").unwrap();
     let not_metadata = not_metadata.to_str().unwrap();
@@ -447,6 +453,20 @@ fn bad_single_sign_on_input_is_refused_and_makes_nothing() {
                 open_secret,
             ],
             "readable by root alone",
+        ),
+        (
+            vec![
+                "--tls",
+                "girofle-ca",
+                "--oidc-issuer",
+                "https://id.example.org",
+                "--oidc-client-id",
+                "gitlab",
+                "--oidc-client-secret-file",
+                linked_secret,
+            ],
+            // A link is not followed: whoever owns the link's directory could swap it.
+            "symbolic links",
         ),
         (
             vec![
