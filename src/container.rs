@@ -19,8 +19,21 @@ pub fn labels(home: &Home, row: &Row) -> Vec<(String, String)> {
     ]
 }
 
-/// The `docker run` of an instance, as its inventory row describes it.
+/// The `docker run` of an instance, as its inventory row and its config
+/// volume describe it: single sign-on settings there (`girofle-sso.rb`) are
+/// loaded, so that a restore or a recreation keeps them.
 pub fn run_spec(home: &Home, row: &Row, instance: &InstanceDir) -> RunSpec {
+    run_spec_with(
+        home,
+        row,
+        instance,
+        crate::sso::configured(&instance.config()),
+    )
+}
+
+/// [`run_spec`], told whether the config volume holds single sign-on
+/// settings (a plan says so before they are written).
+pub fn run_spec_with(home: &Home, row: &Row, instance: &InstanceDir, sso: bool) -> RunSpec {
     let http = row.http_port.unwrap_or(80);
     let ssh = row.ssh_port.unwrap_or(22);
     // With TLS, nginx is told to listen on 443 whatever the port of
@@ -41,7 +54,10 @@ pub fn run_spec(home: &Home, row: &Row, instance: &InstanceDir) -> RunSpec {
             (instance.data(), "/var/opt/gitlab".into()),
             (instance.logs(), "/var/log/gitlab".into()),
         ],
-        env: vec![("GITLAB_OMNIBUS_CONFIG".into(), omnibus_config(row))],
+        env: vec![(
+            "GITLAB_OMNIBUS_CONFIG".into(),
+            omnibus_config_with(row, sso),
+        )],
         image: row.image.clone(),
     }
 }
@@ -91,6 +107,19 @@ pub fn omnibus_config(row: &Row) -> String {
              nginx['ssl_certificate_key'] = '/etc/gitlab/ssl/{host}.key'",
             row.http_port.unwrap_or(80)
         ));
+    }
+    config
+}
+
+/// [`omnibus_config`], and with `sso` the statement that loads the single
+/// sign-on settings of the config volume (their values, and the secret, stay
+/// in files: the environment is shown by `docker inspect` to anyone allowed
+/// to ask the engine).
+pub fn omnibus_config_with(row: &Row, sso: bool) -> String {
+    let mut config = omnibus_config(row);
+    if sso {
+        config.push_str("; ");
+        config.push_str(&crate::sso::load_statement());
     }
     config
 }

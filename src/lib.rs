@@ -64,6 +64,8 @@ pub mod settings;
 pub mod shell;
 /// SIGINT, SIGTERM, SIGHUP: containers put back before the process exits.
 pub mod signals;
+/// Single sign-on (SAML, OpenID Connect) written as GitLab documents it, in the config volume.
+pub mod sso;
 /// Certificates for `--tls`: Girofle's own authority, its signed certificates, checks of one brought.
 pub mod tls;
 

@@ -21,6 +21,7 @@ mod remote;
 mod restic;
 mod restore;
 mod scale;
+mod sso;
 mod staleness;
 mod standin;
 mod stop_window;

@@ -105,6 +105,9 @@ pub enum Membership {
 pub enum ApiError {
     /// The server could not be reached.
     Offline(String),
+    /// The server was reached, but its certificate does not verify: never
+    /// taken for "offline", since waiting does not mend it.
+    Untrusted(Certificate),
     /// The server answered with this status and body.
     Status(u16, String),
     /// The server sends the client to another address (a redirect): its
@@ -118,6 +121,18 @@ impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ApiError::Offline(why) => f.write_str(&tr!("api-offline", why = why.to_string())),
+            ApiError::Untrusted(Certificate::UnknownIssuer) => {
+                f.write_str(&tr!("api-certificate-unknown-authority"))
+            }
+            ApiError::Untrusted(Certificate::Expired) => {
+                f.write_str(&tr!("api-certificate-expired"))
+            }
+            ApiError::Untrusted(Certificate::OtherName) => {
+                f.write_str(&tr!("api-certificate-other-name"))
+            }
+            ApiError::Untrusted(Certificate::Other(why)) => {
+                f.write_str(&tr!("api-certificate-unverified", why = why.to_string()))
+            }
             ApiError::Status(401, _) => f.write_str(&tr!("api-token-refused")),
             ApiError::Status(403, _) => f.write_str(&tr!("api-no-access")),
             ApiError::Status(404, _) => f.write_str(&tr!("api-not-found")),
@@ -130,6 +145,39 @@ impl std::fmt::Display for ApiError {
             ApiError::Moved(to) => f.write_str(&tr!("api-moved", to = to.to_string())),
         }
     }
+}
+
+/// What is wrong with a server's certificate, in the words a person can act on.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Certificate {
+    /// Signed by an authority this machine does not trust (a private one:
+    /// `--ca-file` is the remedy).
+    UnknownIssuer,
+    /// Out of date.
+    Expired,
+    /// Made out to another name than the address given.
+    OtherName,
+    /// Anything else rustls refuses, with its words.
+    Other(String),
+}
+
+/// A failed call: a certificate refused, or a server not reached. rustls
+/// says `invalid peer certificate: <kind>` whether ureq hands its error over
+/// as such or wrapped in an I/O error, so its words are what is looked at.
+fn unreached(error: ureq::Error) -> ApiError {
+    let text = error.to_string();
+    let Some((_, kind)) = text.split_once("invalid peer certificate: ") else {
+        return ApiError::Offline(text);
+    };
+    ApiError::Untrusted(if kind.starts_with("UnknownIssuer") {
+        Certificate::UnknownIssuer
+    } else if kind.starts_with("Expired") {
+        Certificate::Expired
+    } else if kind.starts_with("NotValidForName") {
+        Certificate::OtherName
+    } else {
+        Certificate::Other(kind.to_string())
+    })
 }
 
 /// An `http(s)://` address made of the characters a web address is written
@@ -241,7 +289,7 @@ impl Api {
         url: &str,
         result: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> std::result::Result<serde_json::Value, ApiError> {
-        let mut response = result.map_err(|error| ApiError::Offline(error.to_string()))?;
+        let mut response = result.map_err(unreached)?;
         let status = response.status().as_u16();
         if (300..400).contains(&status) {
             let location = response
@@ -509,6 +557,42 @@ mod tests {
             project("Two lines", "Two\nlines").display_name(),
             "Two lines"
         );
+    }
+
+    #[test]
+    fn a_refused_certificate_is_said_in_plain_words_not_taken_for_offline() {
+        let said = |kind: &str| {
+            let error = ureq::Error::Io(std::io::Error::other(format!(
+                "invalid peer certificate: {kind}"
+            )));
+            unreached(error)
+        };
+        assert!(matches!(
+            said("UnknownIssuer"),
+            ApiError::Untrusted(Certificate::UnknownIssuer)
+        ));
+        assert!(matches!(
+            said("Expired"),
+            ApiError::Untrusted(Certificate::Expired)
+        ));
+        assert!(matches!(
+            said("NotValidForName"),
+            ApiError::Untrusted(Certificate::OtherName)
+        ));
+        let other = said("BadSignature").to_string();
+        assert!(
+            other.contains("cannot be verified (BadSignature)"),
+            "{other}"
+        );
+        let expired = said("Expired").to_string();
+        assert_eq!(
+            expired,
+            "the server's certificate has expired; its administrator must renew it"
+        );
+        assert!(matches!(
+            unreached(ureq::Error::Io(std::io::Error::other("refused"))),
+            ApiError::Offline(_)
+        ));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::home::{Home, InstanceDir};
 use crate::inventory::{self, Row};
 use crate::ops::args::Seconds;
-use crate::{cron, timefmt, tls};
+use crate::{cron, sso, timefmt, tls};
 pub use plan::{Acme, Host, Plan, Request, validate_name};
 
 /// The ports searched upwards from when none is given.
@@ -89,6 +89,9 @@ pub struct Args {
     /// With `--acme-url`: the ACME server's certificate authority (PEM), put in the instance's trusted-certs/
     #[arg(long, value_name = "FILE")]
     pub acme_ca: Option<std::path::PathBuf>,
+    /// Single sign-on (with --tls only).
+    #[command(flatten)]
+    pub sso: crate::sso::Flags,
     /// Seconds to wait for the instance to be healthy
     #[arg(long, value_name = "SECS", default_value_t = Seconds(DEFAULT_HEALTHY_TIMEOUT))]
     pub wait_timeout: Seconds,
@@ -164,6 +167,16 @@ pub fn run(home: &Home, args: &Args, progress: &mut dyn FnMut(&str)) -> Result<O
             ))));
         }
     };
+
+    if let Some(sso) = &request.sso
+        && let Err(error) = sso::install(&instance.config(), sso, &row.url())
+    {
+        undo_reservation(home, &docker, &row);
+        return Err(Error::Failed(error.context(format!(
+            "cannot write the single sign-on settings of instance {}; its row and directory were removed",
+            row.number
+        ))));
+    }
 
     if let Err(error) = docker.run(&container::run_spec(home, &row, &instance)) {
         undo_reservation(home, &docker, &row);

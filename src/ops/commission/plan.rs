@@ -17,7 +17,7 @@ use crate::cron;
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::inventory::{Row, RowState};
-use crate::{net, tls};
+use crate::{net, sso, tls};
 
 /// What the host is asked about while planning: whether an address is one
 /// of its own, whether a port is free on an address.
@@ -61,6 +61,8 @@ pub struct Request {
     pub own_files: Option<(PathBuf, PathBuf)>,
     /// With `--tls acme`: the server and account GitLab asks.
     pub acme: Option<Acme>,
+    /// Single sign-on, if asked for (with TLS only).
+    pub sso: Option<sso::Sso>,
 }
 
 /// `--tls acme`: where GitLab takes its certificate from.
@@ -130,8 +132,10 @@ pub fn validate(args: &Args, default_image: &str, host_name: &str, host: &Host) 
     }
     let own_files = own_files(args)?;
     let acme = validate_acme(args, &hostname)?;
+    let sso = sso::validate(&args.sso, args.tls.is_some()).map_err(Error::usage)?;
     Ok(Request {
         acme,
+        sso,
         name,
         ip,
         hostname,
@@ -365,6 +369,8 @@ pub struct Plan {
     pub renewal_entry: Option<PathBuf>,
     /// How it will serve HTTPS; `None` for plain HTTP.
     pub tls: Option<TlsPlan>,
+    /// The single sign-on files written in the config volume (root 0600).
+    pub sso_files: Vec<PathBuf>,
     /// Seconds waited for `healthy`; `None` with `--no-wait`.
     pub wait_seconds: Option<u64>,
     /// The inventory row written.
@@ -471,8 +477,14 @@ pub fn plan(
         url: row.url(),
         pull_image: !observed.image_present,
         directories,
-        omnibus_config: container::omnibus_config(&row),
-        docker_run: container::run_spec(home, &row, &instance).arguments(),
+        omnibus_config: container::omnibus_config_with(&row, request.sso.is_some()),
+        docker_run: container::run_spec_with(home, &row, &instance, request.sso.is_some())
+            .arguments(),
+        sso_files: request
+            .sso
+            .as_ref()
+            .map(|sso| sso::files(&instance.config(), sso))
+            .unwrap_or_default(),
         backup_entry: cron::entry_path(home, number),
         drill_entry,
         state_entry: cron::state_entry_path(home),
@@ -510,6 +522,17 @@ impl Plan {
         ));
         if let Some(tls) = &self.tls {
             steps.extend(tls.steps());
+        }
+        if !self.sso_files.is_empty() {
+            let files: Vec<String> = self
+                .sso_files
+                .iter()
+                .map(|file| file.display().to_string())
+                .collect();
+            steps.push(format!(
+                "single sign-on: write {} (root 0600), loaded by GITLAB_OMNIBUS_CONFIG",
+                files.join(" and ")
+            ));
         }
         steps.push(format!(
             "run container `{}` from {} with GITLAB_OMNIBUS_CONFIG {:?}",

@@ -1,5 +1,5 @@
-//! `girofle-commission --reconfigure INSTANCE --tls MODE`: an instance in
-//! service changes how it serves HTTPS. Its container is recreated from its
+//! `girofle-commission --reconfigure INSTANCE --tls MODE [SSO flags]`: an
+//! instance in service changes how it serves HTTPS, and its single sign-on. Its container is recreated from its
 //! inventory row with the new configuration, after a backup of the stopped
 //! instance; if the new container is not healthy (or its HTTPS does not
 //! verify) within the wait, the previous container comes back as it was,
@@ -40,6 +40,9 @@ pub struct Plan {
     pub tls_before: String,
     /// Where the new certificate comes from and goes.
     pub tls: TlsPlan,
+    /// The single sign-on files written in the config volume (root 0600),
+    /// kept as they were for a rollback.
+    pub sso_files: Vec<PathBuf>,
     /// The new `GITLAB_OMNIBUS_CONFIG`.
     pub omnibus_config: String,
     /// The new `docker run`.
@@ -75,6 +78,16 @@ impl Plan {
             ),
         ];
         steps.extend(self.tls.steps());
+        if !self.sso_files.is_empty() {
+            steps.push(format!(
+                "write the single sign-on settings (root 0600, kept as they were for a rollback): {}",
+                self.sso_files
+                    .iter()
+                    .map(|file| file.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         steps.push(format!(
             "remove container `{}` (its volumes are the instance's directories: untouched) and run it again \
              from {} with GITLAB_OMNIBUS_CONFIG {:?}",
@@ -115,6 +128,7 @@ struct Checked {
     mode: tls::Mode,
     own_files: Option<(PathBuf, PathBuf)>,
     acme: Option<super::plan::Acme>,
+    sso: Option<crate::sso::Sso>,
 }
 
 /// Checks what can be checked without the engine: the instance is one in
@@ -122,7 +136,8 @@ struct Checked {
 fn check(home: &Home, spec: &str, args: &Args) -> Result<Checked> {
     let Some(mode) = args.tls else {
         return Err(Error::usage(
-            "--reconfigure needs what to change: --tls girofle-ca | own --cert FILE --key FILE | acme",
+            "--reconfigure needs --tls girofle-ca | own --cert FILE --key FILE | acme: the mode the \
+             instance takes, or keeps when only single sign-on changes",
         ));
     };
     let own_files = super::plan::own_files(args)?;
@@ -148,6 +163,9 @@ fn check(home: &Home, spec: &str, args: &Args) -> Result<Checked> {
     }
     let acme = super::plan::validate_acme(args, &row.hostname)?;
     super::check_acme_server(acme.as_ref())?;
+    // The mode is given again with single sign-on (the one the instance
+    // keeps, or a new one): it is how the flags know TLS is on.
+    let sso = crate::sso::validate(&args.sso, true).map_err(Error::usage)?;
     let mut new_row = row.clone();
     new_row.tls = mode.as_str().to_string();
     new_row.acme_url = acme
@@ -164,6 +182,7 @@ fn check(home: &Home, spec: &str, args: &Args) -> Result<Checked> {
         mode,
         own_files,
         acme,
+        sso,
     })
 }
 
@@ -171,6 +190,7 @@ fn plan_of(home: &Home, checked: &Checked, wait: Duration) -> Plan {
     let instance = home.instance_of(&checked.new_row);
     let (certificate, key) =
         tls::instance_files(&instance.config(), container::tls_host(&checked.new_row));
+    let sso = checked.sso.is_some() || crate::sso::configured(&instance.config());
     let acme = checked.acme.as_ref();
     let source = match (&checked.own_files, acme) {
         (Some((cert, _)), _) => cert.clone(),
@@ -198,8 +218,13 @@ fn plan_of(home: &Home, checked: &Checked, wait: Duration) -> Plan {
                 .and_then(|acme| acme.ca.as_ref())
                 .map(|_| instance.config().join(tls::ACME_CA_FILE)),
         },
-        omnibus_config: container::omnibus_config(&checked.new_row),
-        docker_run: container::run_spec(home, &checked.new_row, &instance).arguments(),
+        sso_files: checked
+            .sso
+            .as_ref()
+            .map(|sso| crate::sso::files(&instance.config(), sso))
+            .unwrap_or_default(),
+        omnibus_config: container::omnibus_config_with(&checked.new_row, sso),
+        docker_run: container::run_spec_with(home, &checked.new_row, &instance, sso).arguments(),
         renewal_entry: (checked.mode == tls::Mode::GirofleCa)
             .then(|| cron::renewal_entry_path(home)),
         wait_seconds: wait.as_secs(),
@@ -222,7 +247,7 @@ type Kept = Option<(Vec<u8>, u32)>;
 struct KeptFiles(Vec<(PathBuf, Kept)>);
 
 impl KeptFiles {
-    fn take(paths: [PathBuf; 2]) -> Result<KeptFiles> {
+    fn take(paths: Vec<PathBuf>) -> Result<KeptFiles> {
         use std::os::unix::fs::PermissionsExt;
         let mut kept = Vec::new();
         for path in paths {
@@ -325,7 +350,11 @@ pub fn run(
         })?;
     let backup_id = made.id.to_string();
     let (cert, key) = tls::instance_files(&instance.config(), container::tls_host(row));
-    let kept = KeptFiles::take([cert, key])?;
+    let mut files = vec![cert, key];
+    if let Some(sso) = &checked.sso {
+        files.extend(crate::sso::files(&instance.config(), sso));
+    }
+    let kept = KeptFiles::take(files)?;
     let request = super::plan::Request {
         name: row.name.clone(),
         ip: row
@@ -340,6 +369,7 @@ pub fn run(
         tls: Some(checked.mode),
         own_files: checked.own_files.clone(),
         acme: checked.acme.clone(),
+        sso: checked.sso.clone(),
     };
     let ca_made = match install_certificate(home, &request, &checked.new_row, &instance) {
         Ok(made) => made.then(|| tls::ca_cert(home)),
@@ -352,6 +382,17 @@ pub fn run(
             ))));
         }
     };
+
+    if let Some(sso) = &checked.sso
+        && let Err(error) = crate::sso::install(&instance.config(), sso, &checked.new_row.url())
+    {
+        let _ = kept.put_back();
+        return Err(Error::Failed(error.context(format!(
+            "cannot write the single sign-on settings of instance {}; it runs as before \
+             (backup {backup_id} was made)",
+            row.number
+        ))));
+    }
 
     // From the removal on, a signal waits: the container is replaced whole.
     let transition = lock::transition();
@@ -487,7 +528,7 @@ mod tests {
         let temp = tempfile::tempdir().unwrap();
         let (cert, key) = (temp.path().join("h.crt"), temp.path().join("h.key"));
         crate::atomic::write(&key, b"old key", 0o600).unwrap();
-        let kept = KeptFiles::take([cert.clone(), key.clone()]).unwrap();
+        let kept = KeptFiles::take(vec![cert.clone(), key.clone()]).unwrap();
         crate::atomic::write(&key, b"new key", 0o644).unwrap();
         crate::atomic::write(&cert, b"new cert", 0o644).unwrap();
         kept.put_back().unwrap();

@@ -247,7 +247,9 @@ impl Work<'_> {
 /// speak of repositories and pushes).
 fn refusal(message: &str, folder: &str) -> String {
     let text = message.to_ascii_lowercase();
-    if text.contains("401")
+    if let Some(problem) = certificate_problem(&text) {
+        problem
+    } else if text.contains("401")
         || text.contains("authentication failed")
         || text.contains("access denied")
         || text.contains("could not read username")
@@ -257,6 +259,26 @@ fn refusal(message: &str, folder: &str) -> String {
         tr!("read-only", folder = folder)
     } else {
         tr!("access-refused", folder = folder)
+    }
+}
+
+/// A certificate git refused, in the words the API's refusal uses: git's
+/// TLS (GnuTLS on Debian, OpenSSL elsewhere) speaks of verification, not of
+/// what to do. `text` is lower case.
+fn certificate_problem(text: &str) -> Option<String> {
+    let tls = text.contains("certificate verification failed")
+        || text.contains("ssl certificate problem")
+        || text.contains("certificate is not trusted")
+        || text.contains("no alternative certificate subject name")
+        || text.contains("ssl: certificate subject name");
+    if !tls {
+        None
+    } else if text.contains("expired") {
+        Some(tr!("api-certificate-expired"))
+    } else if text.contains("subject name") || text.contains("does not match") {
+        Some(tr!("api-certificate-other-name"))
+    } else {
+        Some(tr!("api-certificate-unknown-authority"))
     }
 }
 
@@ -290,5 +312,23 @@ impl Client {
             git,
             online: false,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_certificate_git_refused_is_said_as_such_not_as_a_lost_folder() {
+        let gnutls = "fatal: unable to access 'https://10.0.0.7:8443/alice/report.git/': \
+                      server certificate verification failed. CAfile: /etc/ssl/certs/ca-certificates.crt CRLfile: none";
+        assert!(refusal(gnutls, "alice/report").contains("authority this machine does not trust"));
+        let openssl = "fatal: unable to access 'https://x/': SSL certificate problem: certificate has expired";
+        assert!(refusal(openssl, "alice/report").contains("has expired"));
+        let name = "fatal: unable to access 'https://x/': SSL: no alternative certificate subject name matches target host name 'x'";
+        assert!(refusal(name, "alice/report").contains("another name"));
+        let gone = "remote: The project you were looking for could not be found.\nfatal: repository not found";
+        assert!(refusal(gone, "alice/report").contains("does not exist any more"));
     }
 }

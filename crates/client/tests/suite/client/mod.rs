@@ -103,6 +103,7 @@ fn plain(run: &Run) {
 mod autosync;
 mod folders;
 mod french;
+mod girofle_ca;
 mod gitlab_rules;
 mod links;
 mod prepared;

@@ -370,7 +370,9 @@ fn a_server_signed_by_a_private_authority_works_with_ca_file_for_the_api_and_git
         );
         assert_eq!(run.code, 1, "{}", run.stderr);
         assert!(
-            run.stderr.contains("cannot be reached") && run.stderr.contains("Issuer"),
+            run.stderr
+                .contains("signed by an authority this machine does not trust")
+                && run.stderr.contains("--ca-file"),
             "{}",
             run.stderr
         );
