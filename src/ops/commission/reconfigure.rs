@@ -136,8 +136,8 @@ struct Checked {
 fn check(home: &Home, spec: &str, args: &Args) -> Result<Checked> {
     let Some(mode) = args.tls else {
         return Err(Error::usage(
-            "--reconfigure needs --tls girofle-ca | own --cert FILE --key FILE | acme: the mode the \
-             instance takes, or keeps when only single sign-on changes",
+            "--reconfigure needs what to change: --tls girofle-ca | own --cert FILE --key FILE | acme \
+             (the mode it keeps, given again, when only single sign-on changes)",
         ));
     };
     let own_files = super::plan::own_files(args)?;
