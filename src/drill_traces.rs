@@ -229,6 +229,80 @@ fn docker_command_running(container: &str) -> bool {
     })
 }
 
+/// Hidden prefix of the scratch directory of `--verify --from` and `--drill
+/// --from`, in the instance directory: the backup fetched from a target.
+pub const FROM_TARGET_PREFIX: &str = ".from-target-";
+
+/// Held (shared) by each run that fetches from a target into a scratch
+/// directory, for as long as that directory lives; released on drop or
+/// death. The clean-up takes it exclusively: it gets it only once no such
+/// run is alive, and a run starting meanwhile waits for the clean-up.
+pub struct FromTargetLock {
+    _file: File,
+}
+
+fn from_target_lock_path(instance: &InstanceDir) -> PathBuf {
+    instance.root().join(".girofle-from-target.lock")
+}
+
+/// Takes the shared lock of fetches from targets in `instance`; to be held
+/// before its scratch directory is made and until it is removed.
+pub fn lock_from_target(instance: &InstanceDir) -> Result<FromTargetLock> {
+    let path = from_target_lock_path(instance);
+    let file = crate::atomic::open_lock_file(&path)?;
+    file.lock_shared()
+        .map_err(|error| anyhow::anyhow!("cannot lock {}: {error}", path.display()))?;
+    Ok(FromTargetLock { _file: file })
+}
+
+fn from_target_dirs(instance: &InstanceDir) -> Vec<PathBuf> {
+    std::fs::read_dir(instance.root())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(FROM_TARGET_PREFIX)
+        })
+        .map(|entry| entry.path())
+        .collect()
+}
+
+/// Whether a scratch directory of a fetch from a target is in the instance
+/// directory (cheap: no lock): such a run is under way, or a killed one left it.
+pub fn from_target_leftovers(instance: &InstanceDir) -> bool {
+    !from_target_dirs(instance).is_empty()
+}
+
+/// Removes the scratch directories that killed `--verify --from` and
+/// `--drill --from` runs left in `instance`, unless such a run is alive.
+/// Returns what was done.
+pub fn clean_up_from_target(instance: &InstanceDir) -> Result<Vec<String>> {
+    if !from_target_leftovers(instance) {
+        return Ok(Vec::new());
+    }
+    let path = from_target_lock_path(instance);
+    let file = crate::atomic::open_lock_file(&path)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Ok(Vec::new()),
+        Err(std::fs::TryLockError::Error(error)) => {
+            return Err(anyhow::anyhow!("cannot lock {}: {error}", path.display()).into());
+        }
+    }
+    let mut done = Vec::new();
+    for scratch in from_target_dirs(instance) {
+        fs::remove_dir_all(&scratch)?;
+        done.push(format!(
+            "removed the scratch directory {} of a killed verification or drill from a target",
+            scratch.display()
+        ));
+    }
+    Ok(done)
+}
+
 /// How a drill ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {

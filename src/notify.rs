@@ -36,6 +36,8 @@ pub enum Kind {
     Drill,
     /// A restore of an instance.
     Restore,
+    /// A target's own integrity check (the weekly `restic check`).
+    Check,
 }
 
 impl Kind {
@@ -46,6 +48,7 @@ impl Kind {
             Kind::Shipping => "shipping",
             Kind::Drill => "drill",
             Kind::Restore => "restore",
+            Kind::Check => "check",
         }
     }
 }

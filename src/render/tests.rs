@@ -428,6 +428,7 @@ fn entry(number: u32, last_backup: Option<&str>) -> list::Entry {
         last_backup_age_seconds: last_backup.map(|_| 11_100),
         backup_interval_seconds: Some(14_400),
         stale: last_backup.is_none(),
+        last_backup_shipped: Vec::new(),
     }
 }
 

@@ -9,6 +9,7 @@
 //! the very last step. A backup is whole or invisible.
 
 mod drill;
+mod target_check;
 mod from_target;
 mod instance;
 mod observe;
@@ -34,6 +35,7 @@ use crate::settings::Settings;
 use crate::snapshot::SyncStats;
 
 pub use drill::{DrillOptions, Drilled, drill};
+pub use target_check::{CHECK_INTERVAL, TargetCheck};
 pub use from_target::{drill_from, verify_from};
 pub use instance::backup_instance;
 pub use observe::dry_run;
