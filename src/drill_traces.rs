@@ -247,11 +247,22 @@ fn from_target_lock_path(instance: &InstanceDir) -> PathBuf {
 
 /// Takes the shared lock of fetches from targets in `instance`; to be held
 /// before its scratch directory is made and until it is removed.
+///
+/// The lock is inherited by the programs the run starts (restic, rsync,
+/// docker): a lock is held until every holder of the open file is gone, so
+/// a restic still writing into the scratch directory for a moment after
+/// its killed parent keeps the clean-up away until it has exited too.
 pub fn lock_from_target(instance: &InstanceDir) -> Result<FromTargetLock> {
     let path = from_target_lock_path(instance);
     let file = crate::atomic::open_lock_file(&path)?;
     file.lock_shared()
         .map_err(|error| anyhow::anyhow!("cannot lock {}: {error}", path.display()))?;
+    use std::os::fd::AsRawFd;
+    nix::fcntl::fcntl(
+        file.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .map_err(|error| anyhow::anyhow!("cannot share the lock {}: {error}", path.display()))?;
     Ok(FromTargetLock { _file: file })
 }
 
@@ -435,6 +446,26 @@ mod tests {
                 "not healthy\nafter 1800s".into()
             },
         }
+    }
+
+    #[test]
+    fn a_scratch_directory_from_a_target_goes_only_once_its_run_is_gone() {
+        let temp = tempfile::tempdir().unwrap();
+        let instance = InstanceDir::new(temp.path().to_path_buf());
+        assert!(clean_up_from_target(&instance).unwrap().is_empty());
+        let lock = lock_from_target(&instance).unwrap();
+        let scratch = temp.path().join(format!("{FROM_TARGET_PREFIX}abc"));
+        fs::create_dir(&scratch).unwrap();
+        fs::write(scratch.join("file"), "fetched").unwrap();
+        assert!(from_target_leftovers(&instance));
+        // Its run is alive (it holds the lock): left alone.
+        assert!(clean_up_from_target(&instance).unwrap().is_empty());
+        assert!(scratch.is_dir());
+        drop(lock);
+        let done = clean_up_from_target(&instance).unwrap();
+        assert_eq!(done.len(), 1, "{done:?}");
+        assert!(!scratch.exists());
+        assert!(!from_target_leftovers(&instance));
     }
 
     #[test]

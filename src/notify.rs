@@ -71,7 +71,7 @@ pub use crate::conf::EventOutcome as Outcome;
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
-    /// `backup`, `shipping`, `drill` or `restore`.
+    /// `backup`, `shipping`, `drill`, `restore` or `check`.
     pub kind: Kind,
     /// `success` or `failure`.
     pub outcome: Outcome,
@@ -83,7 +83,7 @@ pub struct Event {
     pub container: Option<String>,
     /// The backup ID concerned, when there is one.
     pub backup: Option<String>,
-    /// The target's name, for shipping (and restores from a target).
+    /// The target's name, for shipping and checks (and restores from a target).
     pub target: Option<String>,
     /// One line for people: what happened.
     pub message: String,

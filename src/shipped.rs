@@ -127,7 +127,12 @@ mod tests {
     fn shipment(target: &str, snapshot: Option<&str>) -> Shipment {
         Shipment {
             target: target.into(),
-            kind: if snapshot.is_some() { "restic" } else { "rsync" }.into(),
+            kind: if snapshot.is_some() {
+                "restic"
+            } else {
+                "rsync"
+            }
+            .into(),
             shipped: "2026-12-04T00:31:00Z".into(),
             snapshot: snapshot.map(str::to_string),
             at: "host-a/noeud-gitlab-1/bckups/2026-12-04T00-30-00Z".into(),

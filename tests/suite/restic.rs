@@ -9,6 +9,7 @@ use crate::common;
 mod fresh;
 mod full;
 mod locks;
+mod records;
 mod verify;
 
 use std::collections::BTreeMap;

@@ -9,7 +9,6 @@
 //! the very last step. A backup is whole or invisible.
 
 mod drill;
-mod target_check;
 mod from_target;
 mod instance;
 mod observe;
@@ -18,6 +17,7 @@ mod retention;
 mod second_pass;
 mod ship;
 mod state;
+mod target_check;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -35,12 +35,12 @@ use crate::settings::Settings;
 use crate::snapshot::SyncStats;
 
 pub use drill::{DrillOptions, Drilled, drill};
-pub use target_check::{CHECK_INTERVAL, TargetCheck};
 pub use from_target::{drill_from, verify_from};
 pub use instance::backup_instance;
 pub use observe::dry_run;
 pub use plan::Plan;
 pub use state::backup_state;
+pub use target_check::{CHECK_INTERVAL, TargetCheck};
 pub use verify::{Verified, find_backup, verify};
 
 /// How the copy is made consistent.

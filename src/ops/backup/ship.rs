@@ -128,7 +128,12 @@ fn ship(
         // Beside the backup, not in its sealed MANIFEST: see `crate::shipped`.
         let shipment = crate::shipped::Shipment {
             target: remote.name.clone(),
-            kind: if remote.is_restic() { "restic" } else { "rsync" }.to_string(),
+            kind: if remote.is_restic() {
+                "restic"
+            } else {
+                "rsync"
+            }
+            .to_string(),
             shipped: crate::timefmt::now_rfc3339(),
             snapshot: record.snapshot.clone(),
             at: format!("{folder}/{id}"),
