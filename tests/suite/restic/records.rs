@@ -52,7 +52,7 @@ fn each_shipping_is_recorded_beside_its_backup_which_still_verifies() {
     assert_eq!(snapshot.len(), 64, "{snapshot}");
     let text = record(&first);
     assert!(
-        text.contains(&format!("target: vault; kind: restic; shipped: 20"))
+        text.contains("target: vault; kind: restic; shipped: 20")
             && text.contains(&format!(
                 "at: host-a/noeud-gitlab-1/bckups/{first}; snapshot: {snapshot}\n"
             )),
@@ -76,7 +76,7 @@ fn each_shipping_is_recorded_beside_its_backup_which_still_verifies() {
     let second = world.backup(1, &["--to", "off-site"]);
     let text = record(&second);
     assert!(
-        text.contains(&format!("target: off-site; kind: rsync; shipped: 20"))
+        text.contains("target: off-site; kind: rsync; shipped: 20")
             && text.contains(&format!("at: host-a/noeud-gitlab-1/bckups/{second}\n")),
         "{text}"
     );
@@ -106,7 +106,7 @@ fn each_shipping_is_recorded_beside_its_backup_which_still_verifies() {
     let vault_snapshot = snapshot_of(&vault, &url, &second);
     assert!(text.contains("target: off-site; kind: rsync;"), "{text}");
     assert!(
-        text.contains(&format!("target: vault; kind: restic;"))
+        text.contains("target: vault; kind: restic;")
             && text.contains(&format!("snapshot: {vault_snapshot}\n")),
         "{text}"
     );
