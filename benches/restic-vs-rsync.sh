@@ -11,7 +11,7 @@
 #
 # WORKDIR (default /var/tmp/girofle-bench-restic, removed first and after)
 # must be on a real disk: /tmp may be a tmpfs. FILES defaults to 200000.
-# Needs restic, rsync, python3. About 5 to 10 minutes on 2 cores.
+# Needs restic, rsync, python3. About 10 minutes on 2 cores.
 set -eu
 work=${1:-/var/tmp/girofle-bench-restic}
 files=${2:-200000}

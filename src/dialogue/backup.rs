@@ -40,8 +40,8 @@ pub fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
         )));
     }
     if let Some(name) = &args.init_target {
-        backup::init_target(settings, name)?;
-        eprintln!("target `{name}` is now Girofle's");
+        let done = backup::init_target(settings, name)?;
+        eprintln!("target `{name}` is now Girofle's {done}");
         return Ok(Exit::Done);
     }
     if let Some(instance) = &args.drill {

@@ -450,13 +450,14 @@ pub fn final_backup(
     instance::backup_locked(home, docker, conf, row, &options, held)
 }
 
-/// `--init-target NAME`: marks the target as Girofle's, so that it is used.
-pub fn init_target(settings: &Settings, name: &str) -> Result<()> {
+/// `--init-target NAME`: marks the target as Girofle's, so that it is used;
+/// returns what was done (restic: the repository made or found, its format).
+pub fn init_target(settings: &Settings, name: &str) -> Result<String> {
     let home = settings.home();
     let remote = Remote::from_conf(settings.conf()?, name)?;
     let done = remote.init()?;
     home.log("backup", &format!("target `{name}` initialised {done}"));
-    Ok(())
+    Ok(done)
 }
 
 /// The target named by `--to`, or `same-site` for `--state` when it is

@@ -318,3 +318,49 @@ fn a_verify_from_a_target_killed_mid_way_is_cleaned_up_by_the_next_command() {
         .expect_code(0);
     assert!(scratch(&world).is_empty());
 }
+
+#[test]
+fn init_target_makes_compressed_repositories_and_says_when_one_is_not() {
+    let world = Scenario::new();
+    let vault = Vault::new();
+    let url = vault.repository().display().to_string();
+    let old = Vault::new();
+    let old_url = old.repository().display().to_string();
+    // A repository made by an older restic: format 1, no compression.
+    old.restic(&old_url, &["init", "--repository-version", "1"])
+        .expect_code(0);
+    configure(
+        &world,
+        &format!(
+            "[girofle]\nhost = \"host-a\"\n\n{}\n{}",
+            vault.target("vault", &url, ""),
+            old.target("old", &old_url, "")
+        ),
+    );
+    let run = world
+        .run("girofle-backup", &["--init-target", "vault"])
+        .expect_code(0);
+    assert!(
+        run.stderr.contains("repository created in format 2"),
+        "{}",
+        run.stderr
+    );
+    let config = vault.restic(&url, &["cat", "config"]).expect_code(0);
+    assert!(
+        config.stdout.contains("\"version\": 2"),
+        "{}",
+        config.stdout
+    );
+    // The old one is accepted as it is, and the operator told what it costs.
+    let run = world
+        .run("girofle-backup", &["--init-target", "old"])
+        .expect_code(0);
+    assert!(
+        run.stderr
+            .contains("already there in format 1 (uncompressed")
+            && run.stderr.contains("restic migrate upgrade_repo_v2"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(old.tags(&old_url, "girofle-marker").len(), 1);
+}
