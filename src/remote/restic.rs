@@ -196,11 +196,7 @@ impl Restic {
                 .map(str::trim)
                 .filter(|line| !line.is_empty())
                 .collect();
-            let still = if locked(&output) {
-                " (a lock restic does not judge stale: another restic is at work there; it was left alone)"
-            } else {
-                ""
-            };
+            let still = if locked(&output) { super::BUSY } else { "" };
             let error = Error::failed(format!(
                 "target `{}`: restic {} failed ({}): {}{still}",
                 self.name,

@@ -8,7 +8,9 @@
 //! The last attempt is kept in `$GIROFLE_HOME/.target-check-<NAME>` (its
 //! time is the file's, its text the result): a failed check is not tried
 //! again by the next day's drill, so it alerts once, and the next week's
-//! drill tries again. A check of a target under way elsewhere is skipped.
+//! drill tries again. A check of a target under way elsewhere is skipped,
+//! and so is one that finds the repository locked by a restic at work (a
+//! shipping): neither recorded nor alerted, the next drill tries again.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -72,6 +74,20 @@ pub fn run_due(settings: &Settings, warnings: &mut Vec<String>) -> Vec<TargetChe
         let started = Instant::now();
         let result = Remote::from_conf(conf, name).and_then(|remote| remote.verify_data());
         let error = result.as_ref().err().map(|error| format!("{error:#}"));
+        if error
+            .as_deref()
+            .is_some_and(|e| e.contains(crate::remote::BUSY))
+        {
+            // A shipping at work holds the repository: no news, the next
+            // drill tries again.
+            home.log(
+                "drill",
+                &format!(
+                    "weekly check of target `{name}` put off: another restic is at work there"
+                ),
+            );
+            continue;
+        }
         let text = match &result {
             Ok(checked) => format!(
                 "checked: {}\nresult: ok\n{}\n",

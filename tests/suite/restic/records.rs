@@ -162,7 +162,7 @@ fn the_drill_cron_entry_checks_restic_targets_weekly_silently_and_alerts_once() 
     let checks = |world: &Scenario| {
         world
             .log_text()
-            .matches("weekly check of target `vault`")
+            .matches("weekly check of target `vault`: ")
             .count()
     };
     let alerts = || {
@@ -171,6 +171,25 @@ fn the_drill_cron_entry_checks_restic_targets_weekly_silently_and_alerts_once() 
             .matches("\"kind\":\"check\"")
             .count()
     };
+
+    // A shipping at work holds the repository: the check is put off, not
+    // failed (no message, no alert, nothing recorded).
+    let holder = super::locks::Holder::start(&vault, &url);
+    let output = run_as_cron(&command);
+    assert!(
+        output.status.success() && output.stderr.is_empty(),
+        "{output:?}"
+    );
+    assert!(
+        world
+            .log_text()
+            .contains("weekly check of target `vault` put off: another restic is at work there"),
+        "{}",
+        world.log_text()
+    );
+    assert!(!world.home.join(".target-check-vault").exists());
+    drop(holder);
+    // Killed, the holder's lock is stale: removed by restic's own judgement.
 
     // All well: silent, as cron wants it; the check ran once.
     let output = run_as_cron(&command);
