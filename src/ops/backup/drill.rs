@@ -60,7 +60,9 @@ pub struct Drilled {
 
 /// Drills backup `backup` (the newest complete one by default) of the
 /// instance `spec` names. A drill that fails is recorded, then returned as
-/// an error (exit 1) that gives the reason.
+/// an error (exit 1) that gives the reason. Then, whatever the drill gave,
+/// the restic targets whose weekly check is due are checked (the drill
+/// cron entry is what runs them; see `target_check`).
 pub fn drill(
     settings: &Settings,
     spec: &str,
