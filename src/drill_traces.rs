@@ -314,6 +314,24 @@ pub fn clean_up_from_target(instance: &InstanceDir) -> Result<Vec<String>> {
     Ok(done)
 }
 
+/// Where the last weekly check of restic target `name` (run by a drill) is
+/// kept: `$GIROFLE_HOME/.target-check-<NAME>`; its time is the file's.
+pub fn target_check_path(home: &Home, name: &str) -> PathBuf {
+    home.root().join(format!(".target-check-{name}"))
+}
+
+/// When the last weekly check of target `name` was, if it failed; None
+/// when it passed or never ran.
+pub fn failed_target_check(home: &Home, name: &str) -> Option<String> {
+    let text = std::fs::read_to_string(target_check_path(home, name)).ok()?;
+    text.lines().any(|line| line == "result: failed").then(|| {
+        text.lines()
+            .find_map(|line| line.strip_prefix("checked: "))
+            .unwrap_or("at a time unknown")
+            .to_string()
+    })
+}
+
 /// How a drill ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {

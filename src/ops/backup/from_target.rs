@@ -118,6 +118,9 @@ pub fn verify_from(
     remote.check()?;
     crate::progress::phase(format!("checking target `{target}`"));
     let checked = remote.verify_data()?;
+    if let Some(checked) = &checked {
+        super::target_check::record_passed(home, target, checked)?;
+    }
     let fetched = fetch(home, &remote, &instance, backup)?;
     crate::progress::phase(format!("verifying {} from `{target}`", fetched.name));
     let verification = snapshot::verify(&fetched.path).map_err(|error| {

@@ -35,7 +35,7 @@ pub struct TargetCheck {
 }
 
 fn record_path(home: &Home, target: &str) -> PathBuf {
-    home.root().join(format!(".target-check-{target}"))
+    crate::drill_traces::target_check_path(home, target)
 }
 
 /// Whether target `name`'s last check is older than [`CHECK_INTERVAL`] (or
@@ -133,6 +133,20 @@ pub fn run_due(settings: &Settings, warnings: &mut Vec<String>) -> Vec<TargetChe
         });
     }
     checks
+}
+
+/// Records a passed check of target `name` run by `--verify --from` (a
+/// restic target's check is the same `restic check`): a failed weekly check
+/// is cleared by one that passes once the repository is repaired.
+pub(super) fn record_passed(home: &Home, name: &str, checked: &str) -> Result<()> {
+    record(
+        home,
+        name,
+        &format!(
+            "checked: {}\nresult: ok\n{checked}\n",
+            crate::timefmt::now_rfc3339()
+        ),
+    )
 }
 
 fn record(home: &Home, name: &str, text: &str) -> Result<()> {

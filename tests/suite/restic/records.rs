@@ -255,6 +255,16 @@ fn the_drill_cron_entry_checks_restic_targets_weekly_silently_and_alerts_once() 
             .unwrap()
             .contains("result: failed")
     );
+    // Until a check passes, the host's check says so.
+    let check = world.run("girofle-list", &["--check"]);
+    assert_eq!(check.code, 1, "{}", check.stdout);
+    assert!(
+        check
+            .stdout
+            .contains("target `vault` failed its last weekly check"),
+        "{}",
+        check.stdout
+    );
     vault.never_in("the drill's stderr", &stderr);
     vault.never_in("the alerts", &fs::read_to_string(&events).unwrap());
     // The next drill does not alert again: one alert per failed check.
@@ -264,6 +274,20 @@ fn the_drill_cron_entry_checks_restic_targets_weekly_silently_and_alerts_once() 
         "{output:?}"
     );
     assert_eq!(alerts(), 1);
+    // Repaired (the flipped bytes flipped back), a verification from the
+    // target passes its check, and the host's check is clear again.
+    for dir in fs::read_dir(&data).unwrap().flatten() {
+        for pack in fs::read_dir(dir.path()).unwrap().flatten() {
+            let mut bytes = fs::read(pack.path()).unwrap();
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0xff;
+            fs::write(pack.path(), bytes).unwrap();
+        }
+    }
+    world
+        .run("girofle-backup", &["--verify", "1", "--from", "vault"])
+        .expect_code(0);
+    world.run("girofle-list", &["--check"]).expect_code(0);
     vault.never_in("the log", &world.log_text());
 }
 
