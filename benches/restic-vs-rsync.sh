@@ -11,7 +11,7 @@
 #
 # WORKDIR (default /var/tmp/girofle-bench-restic, removed first and after)
 # must be on a real disk: /tmp may be a tmpfs. FILES defaults to 200000.
-# Needs restic, rsync, python3. About 5 to 10 minutes on 2 cores.
+# Needs restic, rsync, python3. About 10 minutes on 2 cores.
 set -eu
 work=${1:-/var/tmp/girofle-bench-restic}
 files=${2:-200000}
@@ -56,21 +56,31 @@ sync
 bytes() { du -sb "$1" | cut -f1; }
 seconds() { python3 -c 'import time; print(f"{time.monotonic():.3f}")'; }
 
-# restic: the first backup, then the second with the first as its parent.
+# restic: the first backup, then the second with the first as its parent,
+# once per repository format: version 1 (restic 0.14's default, no
+# compression) and version 2 (compressed, what `--init-target` creates when
+# restic can), each in a fresh repository.
 head -c 32 /dev/urandom | base64 > password
 chmod 600 password
-export RESTIC_REPOSITORY="$work/repo" RESTIC_PASSWORD_FILE="$work/password"
-restic init -q >/dev/null
-(cd A && restic backup -q --json --host bench --tag girofle,backup=A --ignore-ctime . >/dev/null)
-parent=$(restic snapshots --json --tag backup=A | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-sync
-before=$(bytes repo)
-start=$(seconds)
-(cd B && restic backup -q --json --host bench --tag girofle,backup=B --ignore-ctime --parent "$parent" . >/dev/null)
-sync
-end=$(seconds)
-restic_bytes=$(( $(bytes repo) - before ))
-restic_time=$(python3 -c "print(f'{$end - $start:.1f}')")
+export RESTIC_PASSWORD_FILE="$work/password"
+restic_ship() { # VERSION: prints "SECONDS BYTES"
+    export RESTIC_REPOSITORY="$work/repo-v$1"
+    restic init -q --repository-version "$1" >/dev/null
+    (cd A && restic backup -q --json --host bench --tag girofle,backup=A --ignore-ctime . >/dev/null)
+    parent=$(restic snapshots --json --tag backup=A | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+    sync
+    before=$(bytes "$RESTIC_REPOSITORY")
+    start=$(seconds)
+    (cd B && restic backup -q --json --host bench --tag girofle,backup=B --ignore-ctime --parent "$parent" . >/dev/null)
+    sync
+    end=$(seconds)
+    echo "$(python3 -c "print(f'{$end - $start:.1f}')") $(( $(bytes "$RESTIC_REPOSITORY") - before ))"
+    rm -rf "$RESTIC_REPOSITORY"
+}
+set -- $(restic_ship 1)
+restic_time=$1 restic_bytes=$2
+set -- $(restic_ship 2)
+restic2_time=$1 restic2_bytes=$2
 
 # rsync to a path target: the first backup whole, the second linked to it.
 mkdir -p target
@@ -88,9 +98,11 @@ whole=$(bytes A)
 echo "files: $files; backup: $whole bytes; changed: $(( files / 100 )) files, $changed bytes"
 echo "| target | time of the 1%-changed shipping | bytes written at the target | ratio to the changed bytes |"
 echo "| --- | --- | --- | --- |"
-python3 - "$restic_time" "$restic_bytes" "$rsync_time" "$rsync_bytes" "$changed" <<'PY'
+python3 - "$restic_time" "$restic_bytes" "$restic2_time" "$restic2_bytes" "$rsync_time" "$rsync_bytes" "$changed" <<'PY'
 import sys
-rt, rb, st, sb, changed = sys.argv[1:]
-for name, t, b in (("restic, local repository", rt, rb), ("rsync --link-dest, path target", st, sb)):
+rt, rb, r2t, r2b, st, sb, changed = sys.argv[1:]
+for name, t, b in (("restic, local repository, format 1", rt, rb),
+                   ("restic, local repository, format 2 (compressed)", r2t, r2b),
+                   ("rsync --link-dest, path target", st, sb)):
     print(f"| {name} | {t} s | {int(b):,} | {int(b) / int(changed):.2f} |")
 PY

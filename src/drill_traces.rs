@@ -229,6 +229,109 @@ fn docker_command_running(container: &str) -> bool {
     })
 }
 
+/// Hidden prefix of the scratch directory of `--verify --from` and `--drill
+/// --from`, in the instance directory: the backup fetched from a target.
+pub const FROM_TARGET_PREFIX: &str = ".from-target-";
+
+/// Held (shared) by each run that fetches from a target into a scratch
+/// directory, for as long as that directory lives; released on drop or
+/// death. The clean-up takes it exclusively: it gets it only once no such
+/// run is alive, and a run starting meanwhile waits for the clean-up.
+pub struct FromTargetLock {
+    _file: File,
+}
+
+fn from_target_lock_path(instance: &InstanceDir) -> PathBuf {
+    instance.root().join(".girofle-from-target.lock")
+}
+
+/// Takes the shared lock of fetches from targets in `instance`; to be held
+/// before its scratch directory is made and until it is removed.
+///
+/// The lock is inherited by the programs the run starts (restic, rsync,
+/// docker): a lock is held until every holder of the open file is gone, so
+/// a restic still writing into the scratch directory for a moment after
+/// its killed parent keeps the clean-up away until it has exited too.
+pub fn lock_from_target(instance: &InstanceDir) -> Result<FromTargetLock> {
+    let path = from_target_lock_path(instance);
+    let file = crate::atomic::open_lock_file(&path)?;
+    file.lock_shared()
+        .map_err(|error| anyhow::anyhow!("cannot lock {}: {error}", path.display()))?;
+    use std::os::fd::AsRawFd;
+    nix::fcntl::fcntl(
+        file.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .map_err(|error| anyhow::anyhow!("cannot share the lock {}: {error}", path.display()))?;
+    Ok(FromTargetLock { _file: file })
+}
+
+fn from_target_dirs(instance: &InstanceDir) -> Vec<PathBuf> {
+    std::fs::read_dir(instance.root())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(FROM_TARGET_PREFIX)
+        })
+        .map(|entry| entry.path())
+        .collect()
+}
+
+/// Whether a scratch directory of a fetch from a target is in the instance
+/// directory (cheap: no lock): such a run is under way, or a killed one left it.
+pub fn from_target_leftovers(instance: &InstanceDir) -> bool {
+    !from_target_dirs(instance).is_empty()
+}
+
+/// Removes the scratch directories that killed `--verify --from` and
+/// `--drill --from` runs left in `instance`, unless such a run is alive.
+/// Returns what was done.
+pub fn clean_up_from_target(instance: &InstanceDir) -> Result<Vec<String>> {
+    if !from_target_leftovers(instance) {
+        return Ok(Vec::new());
+    }
+    let path = from_target_lock_path(instance);
+    let file = crate::atomic::open_lock_file(&path)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Ok(Vec::new()),
+        Err(std::fs::TryLockError::Error(error)) => {
+            return Err(anyhow::anyhow!("cannot lock {}: {error}", path.display()).into());
+        }
+    }
+    let mut done = Vec::new();
+    for scratch in from_target_dirs(instance) {
+        fs::remove_dir_all(&scratch)?;
+        done.push(format!(
+            "removed the scratch directory {} of a killed verification or drill from a target",
+            scratch.display()
+        ));
+    }
+    Ok(done)
+}
+
+/// Where the last weekly check of restic target `name` (run by a drill) is
+/// kept: `$GIROFLE_HOME/.target-check-<NAME>`; its time is the file's.
+pub fn target_check_path(home: &Home, name: &str) -> PathBuf {
+    home.root().join(format!(".target-check-{name}"))
+}
+
+/// When the last weekly check of target `name` was, if it failed; None
+/// when it passed or never ran.
+pub fn failed_target_check(home: &Home, name: &str) -> Option<String> {
+    let text = std::fs::read_to_string(target_check_path(home, name)).ok()?;
+    text.lines().any(|line| line == "result: failed").then(|| {
+        text.lines()
+            .find_map(|line| line.strip_prefix("checked: "))
+            .unwrap_or("at a time unknown")
+            .to_string()
+    })
+}
+
 /// How a drill ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
@@ -361,6 +464,26 @@ mod tests {
                 "not healthy\nafter 1800s".into()
             },
         }
+    }
+
+    #[test]
+    fn a_scratch_directory_from_a_target_goes_only_once_its_run_is_gone() {
+        let temp = tempfile::tempdir().unwrap();
+        let instance = InstanceDir::new(temp.path().to_path_buf());
+        assert!(clean_up_from_target(&instance).unwrap().is_empty());
+        let lock = lock_from_target(&instance).unwrap();
+        let scratch = temp.path().join(format!("{FROM_TARGET_PREFIX}abc"));
+        fs::create_dir(&scratch).unwrap();
+        fs::write(scratch.join("file"), "fetched").unwrap();
+        assert!(from_target_leftovers(&instance));
+        // Its run is alive (it holds the lock): left alone.
+        assert!(clean_up_from_target(&instance).unwrap().is_empty());
+        assert!(scratch.is_dir());
+        drop(lock);
+        let done = clean_up_from_target(&instance).unwrap();
+        assert_eq!(done.len(), 1, "{done:?}");
+        assert!(!scratch.exists());
+        assert!(!from_target_leftovers(&instance));
     }
 
     #[test]

@@ -193,6 +193,30 @@ pub fn drill(home: &Home, conf: &Conf, row: &Row, record: &Record) -> Vec<String
     warnings
 }
 
+/// Tells `[notify]` how a target's own integrity check (the weekly `restic
+/// check`) went: one event per check.
+pub fn target_check(
+    home: &Home,
+    conf: &Conf,
+    target: &str,
+    error: Option<&str>,
+    duration: Duration,
+) -> Vec<String> {
+    let ok = error.is_none();
+    let message = if ok {
+        format!("target `{target}` passes its check")
+    } else {
+        format!("target `{target}` does not pass its check")
+    };
+    let mut event = event(conf, Kind::Check, ok, None, message)
+        .target(target)
+        .duration(duration);
+    if let Some(error) = error {
+        event = event.error(error);
+    }
+    notify::notify(home, conf, &event)
+}
+
 /// Tells `[notify]` how a restore into `container` went.
 pub fn restore(
     home: &Home,

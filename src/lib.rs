@@ -9,7 +9,7 @@
 //! [`json_fields`]); the tree and the settings ([`home`], [`conf`]), which
 //! every adapter is handed; adapters
 //! ([`docker`], [`cron`], [`remote`], [`notify`], [`metrics`], [`tls`]); state
-//! ([`inventory`], [`lock`], [`container`], [`settings`]); lifecycle ([`drill_traces`],
+//! ([`inventory`], [`lock`], [`container`], [`settings`], [`shipped`]); lifecycle ([`drill_traces`],
 //! [`recovery`], [`signals`], [`guardian`], [`events`]); [`ops`]; then
 //! [`render`], [`help`] and [`cli`], which the binaries call. A lower layer
 //! that needs a higher one is handed a value or a hook, never an import.
@@ -62,6 +62,8 @@ pub mod render;
 pub mod settings;
 /// Quoting for the remote shell and cron.
 pub mod shell;
+/// Where each backup was shipped: `<ID>.SHIPPED`, beside the backup.
+pub mod shipped;
 /// SIGINT, SIGTERM, SIGHUP: containers put back before the process exits.
 pub mod signals;
 /// Single sign-on (SAML, OpenID Connect) written as GitLab documents it, in the config volume.

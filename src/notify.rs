@@ -38,6 +38,8 @@ pub enum Kind {
     Restore,
     /// An instance's certificate: renewed, or about to expire.
     Certificate,
+    /// A target's own integrity check (the weekly `restic check`).
+    Check,
 }
 
 impl Kind {
@@ -49,6 +51,7 @@ impl Kind {
             Kind::Drill => "drill",
             Kind::Restore => "restore",
             Kind::Certificate => "certificate",
+            Kind::Check => "check",
         }
     }
 }
@@ -71,7 +74,7 @@ pub use crate::conf::EventOutcome as Outcome;
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
-    /// `backup`, `shipping`, `drill` or `restore`.
+    /// `backup`, `shipping`, `drill`, `restore` or `check`.
     pub kind: Kind,
     /// `success` or `failure`.
     pub outcome: Outcome,
@@ -83,7 +86,7 @@ pub struct Event {
     pub container: Option<String>,
     /// The backup ID concerned, when there is one.
     pub backup: Option<String>,
-    /// The target's name, for shipping (and restores from a target).
+    /// The target's name, for shipping and checks (and restores from a target).
     pub target: Option<String>,
     /// One line for people: what happened.
     pub message: String,

@@ -85,6 +85,7 @@ pub fn recover(home: &Home, docker: &Docker, instance: &InstanceDir) -> Result<V
     }
     remove_leftover_volumes(instance);
     done.extend(crate::drill_traces::clean_up(home, docker, instance)?);
+    done.extend(crate::drill_traces::clean_up_from_target(instance)?);
     for line in &done {
         home.log(
             "recovery",
@@ -127,6 +128,7 @@ pub fn needs_recovery(instance: &InstanceDir) -> bool {
     lock::read_record(instance).is_some()
         || journal_path(instance).exists()
         || crate::drill_traces::leftovers(instance)
+        || crate::drill_traces::from_target_leftovers(instance)
         || fs::read_dir(instance.backups()).is_ok_and(|entries| {
             entries.flatten().any(|entry| {
                 let name = entry.file_name();

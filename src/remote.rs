@@ -36,6 +36,11 @@ enum Engine {
     Restic(restic::Restic),
 }
 
+/// Said of a restic repository whose lock is held by a restic at work
+/// (not a stale one): what callers look for to try again later.
+pub const BUSY: &str =
+    " (a lock restic does not judge stale: another restic is at work there; it was left alone)";
+
 /// What a target recorded of a backup sent there.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sent {

@@ -40,8 +40,8 @@ pub fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
         )));
     }
     if let Some(name) = &args.init_target {
-        backup::init_target(settings, name)?;
-        eprintln!("target `{name}` is now Girofle's");
+        let done = backup::init_target(settings, name)?;
+        eprintln!("target `{name}` is now Girofle's {done}");
         return Ok(Exit::Done);
     }
     if let Some(instance) = &args.drill {
@@ -80,7 +80,27 @@ pub fn run(args: backup::Args, invocation: &Invocation) -> Result<Exit, Error> {
                 drilled.record_path.display()
             );
         }
-        return Ok(Exit::Done);
+        // The weekly check of the restic targets: silent when it passes
+        // (cron mails only failures), one line per target that does not.
+        let mut exit = Exit::Done;
+        for check in &drilled.checks {
+            match &check.error {
+                None if cli::stderr_is_terminal() => {
+                    eprintln!("target `{}` passes its weekly check", check.target)
+                }
+                None => {}
+                Some(error) => {
+                    eprintln!(
+                        "{}: the drill passed, but target `{}` does not pass its weekly check: {}",
+                        invocation.program,
+                        check.target,
+                        crate::redact::secrets(error)
+                    );
+                    exit = Exit::Partial;
+                }
+            }
+        }
+        return Ok(exit);
     }
     if args.dry_run {
         return dry_run(&args, settings);

@@ -196,11 +196,7 @@ impl Restic {
                 .map(str::trim)
                 .filter(|line| !line.is_empty())
                 .collect();
-            let still = if locked(&output) {
-                " (a lock restic does not judge stale: another restic is at work there; it was left alone)"
-            } else {
-                ""
-            };
+            let still = if locked(&output) { super::BUSY } else { "" };
             let error = Error::failed(format!(
                 "target `{}`: restic {} failed ({}): {}{still}",
                 self.name,
@@ -290,7 +286,10 @@ impl Restic {
     /// the password), then writes the marker snapshot unless it is there.
     pub fn init(&self) -> Result<String> {
         let (major, minor, patch) = self.version()?;
-        let created = match self.run(&["init"], None, None) {
+        // Format 2 (compressed) said outright, whatever restic's default:
+        // directory listings, rewritten by every increment, shrink about
+        // sixfold (BENCHMARKS.md). restic 0.14, the oldest accepted, has it.
+        let created = match self.run(&["init", "--repository-version", "2"], None, None) {
             Ok(_) => true,
             Err(error) if error.to_string().contains("already exists") => false,
             Err(error) => return Err(error),
@@ -321,10 +320,29 @@ impl Restic {
             )?;
         }
         Ok(format!(
-            "(restic {major}.{minor}.{patch}: repository {}, marker {})",
+            "(restic {major}.{minor}.{patch}: repository {}{}, marker {})",
             if created { "created" } else { "already there" },
+            self.format_note()?,
             if marked { "already there" } else { "written" }
         ))
+    }
+
+    /// The repository's format, said when it is the old uncompressed one:
+    /// it keeps working, but each shipping costs several times more there.
+    fn format_note(&self) -> Result<String> {
+        #[derive(Deserialize)]
+        struct Config {
+            version: u32,
+        }
+        let out = self.run(&["cat", "config"], None, None)?;
+        let config: Config = serde_json::from_str(out.trim())
+            .with_context(|| format!("target `{}`: restic cat config said {out:?}", self.name))?;
+        Ok(match config.version {
+            1 => " in format 1 (uncompressed: each shipping writes about 4 times more there than \
+                   in format 2; `restic migrate upgrade_repo_v2` upgrades it)"
+                .to_string(),
+            version => format!(" in format {version}"),
+        })
     }
 
     /// The repository opens with the password and holds the marker.

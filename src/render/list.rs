@@ -9,8 +9,26 @@ pub fn render(entries: &[Entry], format: Format) -> Result<String> {
     Ok(match format {
         Format::Table => table(entries),
         Format::Csv => csv_text(entries)?,
-        Format::Json => serde_json::to_string_pretty(entries).map_err(anyhow::Error::from)? + "\n",
+        Format::Json => json_text(entries)?,
     })
+}
+
+/// The entries' own serialisation, each with `last_backup_shipped`: the
+/// targets its newest backup was shipped to (`target`, `kind`, `shipped`,
+/// `at`, and `snapshot`, null but on restic), which a CSV row cannot hold.
+fn json_text(entries: &[Entry]) -> Result<String> {
+    let mut values = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let mut value = serde_json::to_value(entry).map_err(anyhow::Error::from)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert(
+                "last_backup_shipped".into(),
+                serde_json::to_value(&entry.last_backup_shipped).map_err(anyhow::Error::from)?,
+            );
+        }
+        values.push(value);
+    }
+    Ok(serde_json::to_string_pretty(&values).map_err(anyhow::Error::from)? + "\n")
 }
 
 fn csv_text(entries: &[Entry]) -> Result<String> {
@@ -126,6 +144,7 @@ mod tests {
             backup_interval_seconds: None,
             stale: false,
             last_drill: None,
+            last_backup_shipped: Vec::new(),
             note: String::new(),
             tls: String::new(),
             certificate: None,

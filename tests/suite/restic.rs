@@ -9,6 +9,7 @@ use crate::common;
 mod fresh;
 mod full;
 mod locks;
+mod records;
 mod verify;
 
 use std::collections::BTreeMap;
@@ -365,7 +366,12 @@ fn a_wrong_password_fails_the_shipping_only_and_retention_spares_append_only_tar
         std::thread::sleep(Duration::from_millis(1100));
         world.backup(1, &["--to", "vault"]);
     }
-    let newest = world.backup_names(1).last().unwrap().clone();
+    // The backups, not the shipping records beside them (`<ID>.SHIPPED`).
+    let newest = world
+        .backup_names(1)
+        .into_iter()
+        .rfind(|name| !name.ends_with(".SHIPPED"))
+        .unwrap();
     assert_eq!(vault.backups(&url, "girofle"), vec![newest]);
 
     // append_only: never pruned, and the log says so.

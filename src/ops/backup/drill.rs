@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use fs_err as fs;
 
 use super::find_backup;
+use super::target_check::{self, TargetCheck};
 use crate::container::VOLUMES;
 use crate::docker::{Docker, Health, RunSpec, Status};
 use crate::drill_traces::{self as drill, Record};
@@ -52,11 +53,16 @@ pub struct Drilled {
     pub record_path: PathBuf,
     /// Notifications or metrics that could not be sent (never fatal).
     pub warnings: Vec<String>,
+    /// The weekly checks of restic targets this drill ran (see
+    /// `target_check`): a failed one makes the drill's exit 3.
+    pub checks: Vec<TargetCheck>,
 }
 
 /// Drills backup `backup` (the newest complete one by default) of the
 /// instance `spec` names. A drill that fails is recorded, then returned as
-/// an error (exit 1) that gives the reason.
+/// an error (exit 1) that gives the reason. Then, whatever the drill gave,
+/// the restic targets whose weekly check is due are checked (the drill
+/// cron entry is what runs them; see `target_check`).
 pub fn drill(
     settings: &Settings,
     spec: &str,
@@ -69,7 +75,15 @@ pub fn drill(
         .ok_or_else(|| Error::usage(format!("no instance `{spec}` in the inventory")))?
         .clone();
     let path = find_backup(&home.instance_of(&row), backup)?;
-    drill_at(settings, &row, &path, options)
+    let drilled = drill_at(settings, &row, &path, options);
+    // Whatever the drill gave: a failed drill must not put off the check
+    // of the off-site copies (its own failure is logged and alerted).
+    let mut warnings = Vec::new();
+    let checks = target_check::run_due(settings, &mut warnings);
+    let mut drilled = drilled?;
+    drilled.warnings.extend(warnings);
+    drilled.checks = checks;
+    Ok(drilled)
 }
 
 /// Drills the backup at `path` (a local one, or a copy fetched from a
@@ -165,6 +179,7 @@ pub(super) fn drill_at(
         record,
         record_path,
         warnings,
+        checks: Vec::new(),
     })
 }
 

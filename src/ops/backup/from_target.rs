@@ -12,8 +12,9 @@ use std::path::PathBuf;
 
 use super::drill::{DrillOptions, Drilled, drill_at};
 use super::verify::Verified;
+use crate::drill_traces;
 use crate::error::{Error, Result};
-use crate::home::{BackupId, InstanceDir};
+use crate::home::{BackupId, Home, InstanceDir};
 use crate::inventory::{self, Row};
 use crate::remote::Remote;
 use crate::settings::Settings;
@@ -21,7 +22,10 @@ use crate::snapshot;
 
 /// A backup fetched from a target into scratch; removed on drop.
 struct Fetched {
+    // Dropped in this order: the directory, then the lock that tells the
+    // clean-up of killed runs that it is alive.
     _scratch: tempfile::TempDir,
+    _lock: drill_traces::FromTargetLock,
     path: PathBuf,
     /// `<folder>/<ID>` on the target, for messages.
     name: String,
@@ -38,7 +42,13 @@ fn row_of(settings: &Settings, spec: &str) -> Result<Row> {
 /// Fetches backup `backup` (the newest there by default) of `instance` from
 /// `remote` into a fresh scratch directory. A backup ID that is malformed or
 /// that the target lacks is exit 2.
-fn fetch(remote: &Remote, instance: &InstanceDir, backup: Option<&str>) -> Result<Fetched> {
+fn fetch(
+    home: &Home,
+    remote: &Remote,
+    instance: &InstanceDir,
+    backup: Option<&str>,
+) -> Result<Fetched> {
+    let log = |line: &str| home.log("recovery", line);
     if let Some(id) = backup
         && BackupId::parse(id).is_none()
     {
@@ -67,8 +77,13 @@ fn fetch(remote: &Remote, instance: &InstanceDir, backup: Option<&str>) -> Resul
             ))
         })?,
     };
+    // A killed run's scratch directory goes first (the disk may not hold two).
+    for line in drill_traces::clean_up_from_target(instance)? {
+        log(&format!("{}: {line}", instance.root().display()));
+    }
+    let lock = drill_traces::lock_from_target(instance)?;
     let scratch = tempfile::Builder::new()
-        .prefix(".from-target-")
+        .prefix(drill_traces::FROM_TARGET_PREFIX)
         .tempdir_in(instance.root())
         .map_err(|error| {
             anyhow::anyhow!(
@@ -81,6 +96,7 @@ fn fetch(remote: &Remote, instance: &InstanceDir, backup: Option<&str>) -> Resul
     remote.fetch(&folder, &id, &path, None)?;
     Ok(Fetched {
         _scratch: scratch,
+        _lock: lock,
         path,
         name: format!("{folder}/{id}"),
     })
@@ -102,7 +118,10 @@ pub fn verify_from(
     remote.check()?;
     crate::progress::phase(format!("checking target `{target}`"));
     let checked = remote.verify_data()?;
-    let fetched = fetch(&remote, &instance, backup)?;
+    if let Some(checked) = &checked {
+        super::target_check::record_passed(home, target, checked)?;
+    }
+    let fetched = fetch(home, &remote, &instance, backup)?;
     crate::progress::phase(format!("verifying {} from `{target}`", fetched.name));
     let verification = snapshot::verify(&fetched.path).map_err(|error| {
         Error::Failed(error.context(format!(
@@ -140,9 +159,10 @@ pub fn drill_from(
 ) -> Result<Drilled> {
     let row = row_of(settings, spec)?;
     let remote = Remote::from_conf(settings.conf()?, target)?;
-    let instance = settings.home().instance_of(&row);
+    let home = settings.home();
+    let instance = home.instance_of(&row);
     remote.check()?;
-    let fetched = fetch(&remote, &instance, backup)?;
+    let fetched = fetch(home, &remote, &instance, backup)?;
     settings.home().log(
         "drill",
         &format!(

@@ -17,6 +17,7 @@ mod retention;
 mod second_pass;
 mod ship;
 mod state;
+mod target_check;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -39,6 +40,7 @@ pub use instance::backup_instance;
 pub use observe::dry_run;
 pub use plan::Plan;
 pub use state::backup_state;
+pub use target_check::{CHECK_INTERVAL, TargetCheck};
 pub use verify::{Verified, find_backup, verify};
 
 /// How the copy is made consistent.
@@ -448,13 +450,14 @@ pub fn final_backup(
     instance::backup_locked(home, docker, conf, row, &options, held)
 }
 
-/// `--init-target NAME`: marks the target as Girofle's, so that it is used.
-pub fn init_target(settings: &Settings, name: &str) -> Result<()> {
+/// `--init-target NAME`: marks the target as Girofle's, so that it is used;
+/// returns what was done (restic: the repository made or found, its format).
+pub fn init_target(settings: &Settings, name: &str) -> Result<String> {
     let home = settings.home();
     let remote = Remote::from_conf(settings.conf()?, name)?;
     let done = remote.init()?;
     home.log("backup", &format!("target `{name}` initialised {done}"));
-    Ok(())
+    Ok(done)
 }
 
 /// The target named by `--to`, or `same-site` for `--state` when it is

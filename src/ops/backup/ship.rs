@@ -125,6 +125,25 @@ fn ship(
                 remote.name
             ),
         );
+        // Beside the backup, not in its sealed MANIFEST: see `crate::shipped`.
+        let shipment = crate::shipped::Shipment {
+            target: remote.name.clone(),
+            kind: if remote.is_restic() {
+                "restic"
+            } else {
+                "rsync"
+            }
+            .to_string(),
+            shipped: crate::timefmt::now_rfc3339(),
+            snapshot: record.snapshot.clone(),
+            at: format!("{folder}/{id}"),
+        };
+        crate::shipped::record(local, id.as_str(), shipment).map_err(|error| {
+            error.context(format!(
+                "{folder}/{id} reached target `{}`, but its shipping record beside the backup could not be written",
+                remote.name
+            ))
+        })?;
         sent.push((format!("{folder}/{id}"), record.snapshot));
     }
     if remote.append_only() {

@@ -85,6 +85,14 @@ pub fn check(settings: &Settings, outcome: &Outcome) -> Vec<String> {
                     Err(error) => problems.push(format!("target `{name}` is not usable: {error}")),
                     Ok(remote) if remote.is_restic() => {
                         problems.extend(stale_snapshots(remote, outcome));
+                        if let Some(when) =
+                            crate::drill_traces::failed_target_check(settings.home(), name)
+                        {
+                            problems.push(format!(
+                                "target `{name}` failed its last weekly check ({when}; restic check, \
+                                 see girofle.log); once it is repaired, a passing `girofle-backup --verify N --from {name}` clears this"
+                            ));
+                        }
                     }
                     Ok(_) => {}
                 }

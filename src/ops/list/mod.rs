@@ -94,6 +94,11 @@ pub struct Entry {
     /// With TLS, its certificate, `config/ssl/<host>.crt`: for `--check`.
     #[serde(skip)]
     pub certificate: Option<std::path::PathBuf>,
+    /// The targets the newest complete backup was shipped to, from its
+    /// `<ID>.SHIPPED` record. In the JSON only (`last_backup_shipped`): a
+    /// list has no place in a CSV row.
+    #[serde(skip)]
+    pub last_backup_shipped: Vec<crate::shipped::Shipment>,
 }
 
 /// The listing, and the engine's error when it did not answer.
@@ -206,6 +211,10 @@ pub fn run(home: &Home, args: &Args) -> Result<Outcome> {
                 http_port: row.http_port,
                 https_port: row.https_port,
                 ssh_port: row.ssh_port,
+                last_backup_shipped: last
+                    .as_ref()
+                    .map(|id| crate::shipped::read(&instance.backups(), id.as_str()))
+                    .unwrap_or_default(),
                 last_backup: last.map(|id| id.to_string()),
                 last_backup_age_seconds: freshness.age.map(|age| age.as_secs()),
                 backup_interval_seconds: freshness.interval.map(|i| i.as_secs()),

@@ -11,10 +11,10 @@ use crate::common::{self, Scenario, fresh_ip};
 
 /// A `restic backup --stdin` that holds a lock on the repository while its
 /// stdin stays open; killed on drop.
-struct Holder(Child);
+pub(super) struct Holder(Child);
 
 impl Holder {
-    fn start(vault: &Vault, url: &str) -> Holder {
+    pub(super) fn start(vault: &Vault, url: &str) -> Holder {
         let child = Command::new("restic")
             .args([
                 "backup",
