@@ -104,4 +104,4 @@ page-get-lists = Get a folder lists them
 cannot-watch = cannot watch the folders: { $error }
 page-change = { $what }: { $file }
 page-title-unsent = ({ $count }) not sent: Your folders
-page-banner-unsent = Folders with changes not sent to the server yet: { $count }. Press Sync on each before you leave.
+page-banner-unsent = Folders with changes not sent to the server yet: { $count }. Press each one's highlighted button (Save, then Sync) before you leave.

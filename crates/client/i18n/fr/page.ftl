@@ -104,4 +104,4 @@ page-get-lists = Récupérer un dossier les énumère
 cannot-watch = impossible de surveiller les dossiers : { $error }
 page-change = { $what } : { $file }
 page-title-unsent = ({ $count }) non envoyés : Vos dossiers
-page-banner-unsent = Dossiers avec des modifications pas encore envoyées au serveur : { $count }. Appuyez sur Synchroniser pour chacun avant de partir.
+page-banner-unsent = Dossiers avec des modifications pas encore envoyées au serveur : { $count }. Appuyez sur le bouton en évidence de chacun (Enregistrer, puis Synchroniser) avant de partir.

@@ -115,7 +115,7 @@ fn the_page_saves_syncs_and_a_refused_get_names_the_other_machine() {
         browser.text("#unsent").as_deref(),
         Some(
             "Folders with changes not sent to the server yet: 1. \
-             Press Sync on each before you leave."
+             Press each one's highlighted button (Save, then Sync) before you leave."
         )
     );
     let shown = browser.wait_text(&report_card, "changed: plan.txt");
