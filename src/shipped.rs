@@ -88,6 +88,17 @@ pub fn read(backups: &Path, id: &str) -> Vec<Shipment> {
 /// of backups that retention has removed since. The caller holds the lock
 /// that keeps the backup from being removed meanwhile.
 pub fn record(backups: &Path, id: &str, shipment: Shipment) -> Result<PathBuf> {
+    // Read, changed, written again: two shippings of the same backup to two
+    // targets at once (state backups are not under an instance's lock)
+    // would each drop the other's line without this lock.
+    // Beside the backups' directory, not in it: that one holds backups and
+    // their records only.
+    let lock_path = backups.parent().unwrap_or(backups).join(format!(
+        ".shipped-{}.lock",
+        backups.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    let lock = crate::atomic::open_lock_file(&lock_path)?;
+    lock.lock()?;
     let mut shipments = read(backups, id);
     shipments.retain(|s| s.target != shipment.target);
     shipments.push(shipment);

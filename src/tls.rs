@@ -258,6 +258,17 @@ pub fn alt_names(host: &str, ip: Option<IpAddr>) -> String {
     names.join(",")
 }
 
+/// Whether `key` is the private key of `cert` (both readable PEM files).
+pub fn pair_matches(cert: &Path, key: &Path) -> bool {
+    match (
+        openssl_text(["x509", "-noout", "-pubkey", "-in"], cert),
+        openssl_text(["pkey", "-pubout", "-in"], key),
+    ) {
+        (Ok(cert_key), Ok(key_key)) => cert_key == key_key,
+        _ => false,
+    }
+}
+
 /// What is wrong with a certificate and key the administrator brings, for
 /// `host`: unreadable, not a certificate, expired, not naming `host`, or a
 /// key that is not the certificate's. `None` when they will do.

@@ -188,7 +188,7 @@ pub fn install(
                 .map(|(name, value)| {
                     format!(
                         "Environment={}\n",
-                        systemd_quote(&format!("{name}={value}"))
+                        systemd_environment_quote(&format!("{name}={value}"))
                     )
                 })
                 .collect();
@@ -348,6 +348,17 @@ fn systemd_quote(word: &str) -> String {
     format!("\"{escaped}\"")
 }
 
+/// One `Environment=` assignment for a systemd unit, quoted: specifiers
+/// (`%`) are expanded there but variables (`$`) are not, so a `$` in a path
+/// stays as it is (doubled, it would name another directory).
+fn systemd_environment_quote(assignment: &str) -> String {
+    let escaped = assignment
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('%', "%%");
+    format!("\"{escaped}\"")
+}
+
 /// A command line for a desktop entry's `Exec=`: each word in double quotes
 /// with the Desktop Entry specification's escapes (`"`, `` ` ``, `$`, `\`
 /// inside quotes; then `\` again as a string value; `%` doubled as it is a
@@ -389,6 +400,11 @@ mod tests {
         assert_eq!(
             desktop_command(Path::new("/opt/g c"), &args),
             r#""/opt/g c" "--config" "/home/a b/100%%/\\$x\\"y""#
+        );
+        // systemd expands variables on a command line, not in Environment=.
+        assert_eq!(
+            systemd_environment_quote("XDG_DATA_HOME=/home/a$b/100%"),
+            r#""XDG_DATA_HOME=/home/a$b/100%%""#
         );
     }
 

@@ -139,6 +139,11 @@ pub fn run_due(settings: &Settings, warnings: &mut Vec<String>) -> Vec<TargetChe
 /// restic target's check is the same `restic check`): a failed weekly check
 /// is cleared by one that passes once the repository is repaired.
 pub(super) fn record_passed(home: &Home, name: &str, checked: &str) -> Result<()> {
+    // The weekly check holds this lock while it runs: a verify that passes
+    // meanwhile is recorded after it, not overwritten by its older verdict.
+    let lock =
+        crate::atomic::open_lock_file(&home.root().join(format!(".target-check-{name}.lock")))?;
+    lock.lock().map_err(anyhow::Error::from)?;
     record(
         home,
         name,

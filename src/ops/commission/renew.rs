@@ -107,19 +107,28 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
     }
 }
 
+/// The mark of a renewed certificate the running instance has not taken
+/// yet (its reload failed): the next run tells it again, since the file on
+/// disk, no longer due, would not bring the renewal back.
+const RELOAD_PENDING: &str = ".certificate-reload-pending";
+
+/// Whether a certificate is due: missing, expiring within
+/// [`RENEW_WITHIN`], or no longer beside its own key (a run killed between
+/// the key's rename and the certificate's leaves a pair nginx refuses at
+/// its next start).
+fn due(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Result<bool> {
+    Ok(!cert.exists() || tls::expires_within(cert, RENEW_WITHIN)? || !tls::pair_matches(cert, key))
+}
+
 /// Renews the certificate of `row` if it is due; `None` when it is not.
 fn renew(home: &Home, docker: &Docker, row: &Row) -> anyhow::Result<Option<Renewed>> {
     let instance = home.instance_of(row);
     let host = container::tls_host(row);
-    let (cert, _) = tls::instance_files(&instance.config(), host);
-    if cert.exists() && !tls::expires_within(&cert, RENEW_WITHIN)? {
+    let (cert, key) = tls::instance_files(&instance.config(), host);
+    let pending = instance.root().join(RELOAD_PENDING);
+    if !due(&cert, &key)? && !pending.exists() {
         return Ok(None);
     }
-    let expired = if cert.exists() {
-        tls::not_after(&cert)?
-    } else {
-        "(missing)".to_string()
-    };
     // A backup copying config/ while the pair is replaced could keep the
     // new key beside the old certificate: the instance's lock keeps them apart.
     let _held = lock::lock_instance(
@@ -127,27 +136,61 @@ fn renew(home: &Home, docker: &Docker, row: &Row) -> anyhow::Result<Option<Renew
         "girofle-commission --renew-certificates",
         LOCK_TIMEOUT,
     )?;
-    tls::issue(home, &instance.config(), host, row.ip.parse().ok())?;
-    let expires = tls::not_after(&cert)?;
-    home.log(
-        "renew",
-        &format!(
-            "instance {} ({}): certificate {} renewed, it expires {expires} (was {expired})",
-            row.number,
-            row.container,
-            cert.display()
-        ),
-    );
+    // The lock may have been waited for an hour: a reconfigure to a
+    // certificate of the person's own, or a decommission, may have ended
+    // meanwhile, and what was due is decided again under the lock.
+    let now = inventory::read(home)?;
+    let Some(row) = now
+        .iter()
+        .find(|now| now.number == row.number)
+        .filter(|now| {
+            now.state == RowState::Commissioned && now.tls == tls::Mode::GirofleCa.as_str()
+        })
+    else {
+        return Ok(None);
+    };
+    let host = container::tls_host(row);
+    let (cert, key) = tls::instance_files(&instance.config(), host);
+    let (expired, expires) = if due(&cert, &key)? {
+        let expired = if cert.exists() {
+            tls::not_after(&cert)?
+        } else {
+            "(missing)".to_string()
+        };
+        tls::issue(home, &instance.config(), host, row.ip.parse().ok())?;
+        let expires = tls::not_after(&cert)?;
+        home.log(
+            "renew",
+            &format!(
+                "instance {} ({}): certificate {} renewed, it expires {expires} (was {expired})",
+                row.number,
+                row.container,
+                cert.display()
+            ),
+        );
+        (expired, expires)
+    } else if pending.exists() {
+        let expires = tls::not_after(&cert)?;
+        (expires.clone(), expires)
+    } else {
+        return Ok(None);
+    };
     let running = docker
         .inspect_state(&row.container)?
         .is_some_and(|state| state.status() == Status::Running);
     if running && let Err(said) = docker.exec(&row.container, &RELOAD)? {
+        crate::atomic::write(&pending, b"", 0o600)?;
         anyhow::bail!(
-            "the new certificate is in {}, but `{}` failed in {}: {said}",
+            "the new certificate is in {}, but `{}` failed in {}: {said} (told again at the next run)",
             cert.display(),
             RELOAD.join(" "),
             row.container
         );
+    }
+    // Stopped, it takes the file when it starts; running, it was told.
+    match std::fs::remove_file(&pending) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error.into()),
+        _ => {}
     }
     Ok(Some(Renewed {
         number: row.number,

@@ -155,6 +155,15 @@ fn alert_once(settings: &Settings, entry: &super::Entry, problem: &str) {
     };
     let instance = InstanceDir::new(Path::new(&entry.dir).into());
     let marker = instance.root().join(".certificate-alerted");
+    // Two checks at once would both find the problem new and both alert.
+    let Ok(lock) =
+        crate::atomic::open_lock_file(&instance.root().join(".certificate-alerted.lock"))
+    else {
+        return;
+    };
+    if lock.lock().is_err() {
+        return;
+    }
     let remembered = fs_err::read_to_string(&marker).unwrap_or_default();
     if remembered.trim() == problem {
         return;

@@ -60,7 +60,12 @@ impl Client {
                 if let Some(request) = work.request_to_me()? {
                     notes.say(tr!("asked-by-other", folder = work.folder.path.clone()));
                     work.send_saved(false, &mut notes)?;
-                    work.clear_request(&request)?;
+                    // Cleared only once nothing saved is left unsent: a
+                    // request whose sending did not happen (changes waiting
+                    // for a choice, the server ahead) stays for the next look.
+                    if work.local()?.unsent == 0 {
+                        work.clear_request(&request)?;
+                    }
                 }
                 Ok(())
             });
