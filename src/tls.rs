@@ -96,6 +96,7 @@ pub fn install_acme_ca(config: &Path, ca: &Path) -> anyhow::Result<()> {
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(error) => return Err(error).with_context(|| format!("cannot make {}", dir.display())),
     }
+    refuse_link(dir)?;
     atomic::write(&target, &fs_err::read(ca)?, 0o644)?;
     Ok(())
 }
@@ -442,10 +443,24 @@ fn install(new_cert: &Path, new_key: &Path, cert: &Path, key: &Path) -> anyhow::
 
 fn make_ssl_dir(ssl: &Path) -> anyhow::Result<()> {
     match atomic::create_dir(ssl, 0o755, false) {
-        Ok(()) => Ok(()),
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(error) => Err(error).with_context(|| format!("cannot make {}", ssl.display())),
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(error) => return Err(error).with_context(|| format!("cannot make {}", ssl.display())),
     }
+    refuse_link(ssl)
+}
+
+/// The config volume is written by the container too: a directory of it
+/// that became a link would have root write a key wherever it points.
+fn refuse_link(dir: &Path) -> anyhow::Result<()> {
+    let meta = fs_err::symlink_metadata(dir)?;
+    if !meta.file_type().is_dir() {
+        bail!(
+            "{} is not a directory (a link?): nothing is written through it",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
@@ -538,6 +553,28 @@ mod tests {
         assert!(problem.contains("does not belong"), "{problem}");
         let problem = check_own(&key, &key, "git.example.org").unwrap();
         assert!(problem.contains("not a PEM certificate"), "{problem}");
+    }
+
+    #[test]
+    fn a_config_volume_whose_ssl_directory_is_a_link_is_not_written_through() {
+        let temp = tempfile::tempdir().unwrap();
+        let home = Home::resolve(Some(temp.path()));
+        ensure_ca(&home, "box").unwrap();
+        let config = temp.path().join("config");
+        let elsewhere = temp.path().join("elsewhere");
+        fs_err::create_dir_all(&config).unwrap();
+        fs_err::create_dir_all(&elsewhere).unwrap();
+        // The container, root in its volume, put a link where ssl/ goes.
+        std::os::unix::fs::symlink(&elsewhere, config.join("ssl")).unwrap();
+        let error = issue(&home, &config, "git.example.org", None).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("not a directory"),
+            "{error:#}"
+        );
+        assert_eq!(fs_err::read_dir(&elsewhere).unwrap().count(), 0);
+        std::os::unix::fs::symlink(&elsewhere, config.join("trusted-certs")).unwrap();
+        assert!(install_acme_ca(&config, &ca_cert(&home)).is_err());
+        assert_eq!(fs_err::read_dir(&elsewhere).unwrap().count(), 0);
     }
 
     #[test]
