@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use fs_err as fs;
 use rayon::prelude::*;
 
+use super::listing::Listing;
 use super::manifest::{EntryWriter, ManifestReader};
 use super::sync::{Copier, Lookahead, SyncStats};
-use super::listing::Listing;
 use super::{Entry, Kind, MANIFEST, Manifest, entry_of, hash_file};
 
 /// Files hashed per batch, on every core.

@@ -12,12 +12,12 @@ use fs_err as fs;
 use fs_err::os::unix::fs::symlink;
 use nix::sys::stat::{Mode, SFlag};
 
+use crate::listing::Listing;
 use crate::sync::Visit;
 use crate::sync::batch::{Item, Job};
 use crate::sync::files::{
     Outcome, apply_metadata, is_not_found, is_too_many_links, place_link, replace, temp_beside,
 };
-use crate::listing::Listing;
 use crate::{Entry, Kind, entry_matches, entry_of, lstat};
 
 use super::Pass;
