@@ -12,12 +12,18 @@ use std::path::{Path, PathBuf};
 use fs_err as fs;
 use rayon::prelude::*;
 
+use super::listing::Listing;
 use super::manifest::{EntryWriter, ManifestReader};
 use super::sync::{Copier, Lookahead, SyncStats};
-use super::{Entry, Kind, MANIFEST, Manifest, entry_of, hash_file, sorted_entries};
+use super::{Entry, Kind, MANIFEST, Manifest, entry_of, hash_file};
 
 /// Files hashed per batch, on every core.
 const BATCH: usize = 4096;
+
+/// Entries waiting for a batch, at most: those whose checksums are known (a
+/// directory, a link, a file unchanged since the reference) wait with the
+/// files to read, so that all are handed on in path order.
+const WAITING: usize = 4 * BATCH;
 
 /// Walks a tree in path order and hands each entry, checksum included, to
 /// `visit`; files are read in batches on every core (the first error stops
@@ -33,44 +39,37 @@ struct Describer<'a, F> {
     /// A backup of an earlier state of the tree, whose checksums are taken
     /// for the files that have not changed since (see [`describe_to_file`]).
     reference: Option<Lookahead<ManifestReader>>,
+    /// The most entries that waited at once: memory, which must not grow
+    /// with the tree (at most [`WAITING`]).
+    most_waiting: usize,
 }
 
 impl<F: FnMut(Entry) -> anyhow::Result<()>> Describer<'_, F> {
     fn directory(&mut self, relative: &Path) -> anyhow::Result<()> {
-        for child in sorted_entries(&self.root.join(relative))? {
-            let name = child.file_name();
-            let child_relative = relative.join(&name);
+        let directory = self.root.join(relative);
+        for name in Listing::read(&directory)?.names() {
+            let child_relative = relative.join(name);
             if child_relative.as_os_str() == MANIFEST {
                 continue;
             }
-            let metadata = child.metadata()?;
+            let child_path = directory.join(name);
+            let metadata = fs::symlink_metadata(&child_path)?;
             let kind = Kind::of(&metadata);
             match kind {
                 Kind::File => {
+                    // Not `continue`: an entry whose checksum is known waits
+                    // too, and must count towards the flush below, or a
+                    // directory of 100,000 unchanged files would be held
+                    // whole (it was: 25 MB at 1,000,000 files).
                     if let Some(checksum) = self.known_checksum(&child_relative, &metadata) {
                         self.waiting
                             .push((entry_of(child_relative, kind, &metadata, checksum), None));
-                        continue;
-                    }
-                    let key = (metadata.dev(), metadata.ino());
-                    let known = (metadata.nlink() > 1)
-                        .then(|| self.linked.get(&key).copied())
-                        .flatten();
-                    let entry = entry_of(child_relative, kind, &metadata, String::new());
-                    let slot = known.unwrap_or_else(|| {
-                        self.to_hash.push(child.path());
-                        self.to_hash.len() - 1
-                    });
-                    if metadata.nlink() > 1 {
-                        self.linked.insert(key, slot);
-                    }
-                    self.waiting.push((entry, Some(slot)));
-                    if self.to_hash.len() >= BATCH {
-                        self.flush()?;
+                    } else {
+                        self.unknown_file(child_relative, child_path, &metadata)?;
                     }
                 }
                 Kind::Symlink => {
-                    let target = fs::read_link(child.path())?;
+                    let target = fs::read_link(&child_path)?;
                     let sum = blake3::hash(target.as_os_str().as_bytes())
                         .to_hex()
                         .to_string();
@@ -89,9 +88,36 @@ impl<F: FnMut(Entry) -> anyhow::Result<()>> Describer<'_, F> {
                     None,
                 )),
             }
-            if self.waiting.len() >= 4 * BATCH {
+            if self.waiting.len() >= WAITING {
                 self.flush()?;
             }
+        }
+        Ok(())
+    }
+
+    /// A file whose checksum is not known: queued to be read in this batch
+    /// (once, for all its names met in the batch).
+    fn unknown_file(
+        &mut self,
+        relative: PathBuf,
+        path: PathBuf,
+        metadata: &std::fs::Metadata,
+    ) -> anyhow::Result<()> {
+        let key = (metadata.dev(), metadata.ino());
+        let known = (metadata.nlink() > 1)
+            .then(|| self.linked.get(&key).copied())
+            .flatten();
+        let entry = entry_of(relative, Kind::File, metadata, String::new());
+        let slot = known.unwrap_or_else(|| {
+            self.to_hash.push(path);
+            self.to_hash.len() - 1
+        });
+        if metadata.nlink() > 1 {
+            self.linked.insert(key, slot);
+        }
+        self.waiting.push((entry, Some(slot)));
+        if self.to_hash.len() >= BATCH {
+            self.flush()?;
         }
         Ok(())
     }
@@ -116,6 +142,7 @@ impl<F: FnMut(Entry) -> anyhow::Result<()>> Describer<'_, F> {
     }
 
     fn flush(&mut self) -> anyhow::Result<()> {
+        self.most_waiting = self.most_waiting.max(self.waiting.len());
         let sums: Vec<String> = self
             .to_hash
             .par_iter()
@@ -151,6 +178,7 @@ pub fn describe_each(
         to_hash: Vec::new(),
         linked: HashMap::new(),
         reference: None,
+        most_waiting: 0,
     };
     describer.directory(Path::new(""))?;
     describer.flush()
@@ -173,6 +201,17 @@ pub fn describe_to_file(
     temporary: &Path,
     reference: Option<&Path>,
 ) -> anyhow::Result<(std::fs::File, u64)> {
+    let (file, count, _) = describe_to_file_watched(root, temporary, reference)?;
+    Ok((file, count))
+}
+
+/// [`describe_to_file`], and the most entries that waited in memory at
+/// once (for the test that this stays bounded).
+fn describe_to_file_watched(
+    root: &Path,
+    temporary: &Path,
+    reference: Option<&Path>,
+) -> anyhow::Result<(std::fs::File, u64, usize)> {
     let file = tempfile::tempfile_in(temporary)
         .with_context(|| format!("cannot create a temporary file in {}", temporary.display()))?;
     let mut lines = EntryWriter::new(Box::new(file.try_clone()?));
@@ -187,12 +226,14 @@ pub fn describe_to_file(
                 .and_then(Lookahead::new)
                 .ok()
         }),
+        most_waiting: 0,
     };
     describer.directory(Path::new(""))?;
     describer.flush()?;
+    let most_waiting = describer.most_waiting;
     drop(describer);
     let count = lines.finish()?;
-    Ok((file, count))
+    Ok((file, count, most_waiting))
 }
 
 /// Describes the tree at `root`, entry by entry in path order, with content
@@ -421,9 +462,8 @@ pub fn copy_checked(
     keep_free: Option<u64>,
 ) -> std::result::Result<CheckedCopy, CopyFailure> {
     let mut check = ManifestCheck::open(&backup.join(MANIFEST)).map_err(CopyFailure::Manifest)?;
-    let root = sorted_entries(backup).map_err(|error| CopyFailure::Copy(error.into()))?;
-    for child in root {
-        let name = child.file_name();
+    let root = Listing::read(backup).map_err(|error| CopyFailure::Copy(error.into()))?;
+    for name in root.names() {
         if name != MANIFEST && !tops.iter().any(|top| name == *top) {
             check.problem(Problem::Extra(PathBuf::from(name)));
         }

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use fs_err as fs;
 
 mod check;
+mod listing;
 mod manifest;
 mod sync;
 mod watch;
@@ -146,14 +147,6 @@ fn entry_matches(entry: &Entry, kind: Kind, metadata: &Metadata) -> bool {
         && (entry.uid, entry.gid) == (metadata.uid(), metadata.gid())
         && (kind == Kind::Dir || entry.size == metadata.size())
         && entry.mtime == (metadata.mtime(), metadata.mtime_nsec())
-}
-
-/// The names in a directory, sorted as paths sort, so that a walk visits a
-/// tree in the order of its MANIFEST (a directory, then what it holds).
-fn sorted_entries(directory: &Path) -> io::Result<Vec<fs::DirEntry>> {
-    let mut entries = fs::read_dir(directory)?.collect::<io::Result<Vec<_>>>()?;
-    entries.sort_by_cached_key(|entry| entry.file_name());
-    Ok(entries)
 }
 
 /// BLAKE3 of a file's content.

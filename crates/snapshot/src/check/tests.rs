@@ -191,3 +191,56 @@ fn a_checked_copy_keeps_near_links_and_tells_what_differs() {
         "{problems:?}"
     );
 }
+
+/// The replaced data of a restore is described with the newest backup's
+/// checksums; a directory of more unchanged files than a batch holds (as
+/// PostgreSQL's, 100,000 files of the benchmark's million) must not be held
+/// whole in memory: it was, until the flush counted such files too.
+#[test]
+fn describing_with_a_reference_holds_a_bounded_number_of_entries() {
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("tree");
+    let files = WAITING + 2_000;
+    fs::create_dir_all(tree.join("data/base")).unwrap();
+    for index in 0..files {
+        fs::write(tree.join(format!("data/base/{index}")), b"").unwrap();
+    }
+    let backup = work.path().join("backup");
+    fs::create_dir(&backup).unwrap();
+    let mut copier = Copier::new(&backup, vec![("data".into(), tree.join("data"))], None);
+    copier.pass().unwrap();
+    copier.write_manifest(&[("id".into(), "b".into())]).unwrap();
+    let (_, count, most_waiting) =
+        describe_to_file_watched(&tree, work.path(), Some(&backup)).unwrap();
+    assert_eq!(count as usize, files + 2, "data, data/base and every file");
+    assert!(
+        most_waiting <= WAITING,
+        "{most_waiting} entries waited at once, more than {WAITING}"
+    );
+}
+
+/// A directory's listing is sorted as paths sort and takes about its
+/// names' bytes and 16 more per name (a sorted list of `DirEntry`s took
+/// some 140 per name).
+#[test]
+fn a_listing_is_sorted_and_compact() {
+    let work = tempfile::tempdir().unwrap();
+    let names = 20_000;
+    for index in (0..names).rev() {
+        fs::write(work.path().join(format!("{:08}", index * 7 % names)), b"").unwrap();
+    }
+    let listing = Listing::read(work.path()).unwrap();
+    assert_eq!(listing.len(), names);
+    let read: Vec<String> = listing
+        .names()
+        .map(|name| name.to_string_lossy().into_owned())
+        .collect();
+    let mut sorted = read.clone();
+    sorted.sort();
+    assert_eq!(read, sorted);
+    assert!(
+        listing.heap_bytes() <= names * (8 + 16) * 2,
+        "{} bytes for {names} names",
+        listing.heap_bytes()
+    );
+}

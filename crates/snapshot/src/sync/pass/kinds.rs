@@ -1,7 +1,6 @@
 //! What a pass does with each kind of entry: directories, files (copied,
 //! hard-linked into the previous copy or to another name), links, specials.
 
-use std::ffi::OsString;
 use std::fs::Metadata;
 use std::io::{self};
 use std::os::unix::ffi::OsStrExt;
@@ -13,12 +12,13 @@ use fs_err as fs;
 use fs_err::os::unix::fs::symlink;
 use nix::sys::stat::{Mode, SFlag};
 
+use crate::listing::Listing;
 use crate::sync::Visit;
 use crate::sync::batch::{Item, Job};
 use crate::sync::files::{
     Outcome, apply_metadata, is_not_found, is_too_many_links, place_link, replace, temp_beside,
 };
-use crate::{Entry, Kind, entry_matches, entry_of, lstat, sorted_entries};
+use crate::{Entry, Kind, entry_matches, entry_of, lstat};
 
 use super::Pass;
 
@@ -62,15 +62,14 @@ impl Pass<'_> {
         }
         // A directory gone between its parent's listing and now: it stays
         // empty in the copy, as a file that vanished is left out.
-        let children = match sorted_entries(source) {
-            Ok(children) => children,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => Vec::new(),
+        let children = match Listing::read(source) {
+            Ok(children) => Some(children),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => None,
             Err(error) => return Err(error.into()),
         };
         let mut changed = false;
-        for child in children {
-            let name: OsString = child.file_name();
-            let child_relative = relative.join(&name);
+        for name in children.iter().flat_map(Listing::names) {
+            let child_relative = relative.join(name);
             changed |= self.drop_existing_until(Some(&child_relative))?;
             let visit = if whole {
                 Visit::Whole
@@ -84,13 +83,13 @@ impl Pass<'_> {
             }
             // A file that vanished between the listing and now is not an
             // error: a live instance deletes files while the first pass runs.
-            let child_metadata = match child.metadata() {
+            let child_source = source.join(name);
+            let child_metadata = match fs::symlink_metadata(&child_source) {
                 Ok(metadata) => metadata,
                 Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
                 Err(error) => return Err(error.into()),
             };
             let child_existing = self.take_existing(&child_relative)?;
-            let child_source = child.path();
             if child_metadata.is_dir()
                 && child_metadata.dev() != metadata.dev()
                 && self.mounts_inside.is_none()
