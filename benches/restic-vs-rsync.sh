@@ -51,7 +51,7 @@
 # WORKDIR (default /var/tmp/girofle-bench-restic, removed first and after)
 # must be on a real disk: /tmp may be a tmpfs. FILES defaults to 200000
 # (a multiple of 1000: 1,000 files per directory). Needs restic, rsync,
-# python3. About 25 minutes on 2 cores.
+# python3. About 12 minutes on 2 cores.
 set -eu
 work=${1:-/var/tmp/girofle-bench-restic}
 files=${2:-200000}
