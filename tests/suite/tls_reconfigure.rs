@@ -501,3 +501,145 @@ fn a_tls_instances_backup_passes_its_drill() {
     assert!(record.contains("result: ok\n"), "{record}");
     assert_eq!(world.entry(1)["last_drill"], "ok");
 }
+
+/// The engine's ID of `container`, or `None` when there is none.
+fn container_id(container: &str) -> Option<String> {
+    let output = Command::new("docker")
+        .args([
+            "inspect",
+            "--type",
+            "container",
+            "--format",
+            "{{.Id}}",
+            container,
+        ])
+        .output()
+        .unwrap();
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// `running healthy` when the container serves; what the engine says otherwise
+/// (`missing` when it has no such container).
+fn state_of(container: &str) -> String {
+    let output = Command::new("docker")
+        .args([
+            "inspect",
+            "--type",
+            "container",
+            "--format",
+            "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
+            container,
+        ])
+        .output()
+        .unwrap();
+    if output.status.success() {
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    } else {
+        "missing".to_string()
+    }
+}
+
+#[test]
+fn a_reconfigure_killed_after_the_old_container_went_leaves_the_instance_serving_as_before() {
+    use nix::sys::signal::Signal;
+    use std::time::Duration;
+
+    let world = Scenario::new();
+    let work = tempfile::tempdir().unwrap();
+    let (ip, url, head) = plain_instance_with_a_repository(&world, work.path());
+    let container = world.entry(1)["container"].as_str().unwrap().to_string();
+    let old_id = container_id(&container).expect("the instance's container");
+    let inventory_before = world.inventory_bytes();
+    let ssl = world.instance_dir(1).join("mapping-volumes/config/ssl");
+    let log_before = world.log_text().len();
+
+    let mut child = world
+        .command("girofle-commission")
+        .args([
+            "--reconfigure",
+            "1",
+            "--tls",
+            "girofle-ca",
+            "--wait-timeout",
+            "120",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The instant aimed at: the previous container is gone (removed, or
+    // already replaced by the new one, not yet healthy): a real SIGKILL,
+    // as the OOM killer sends it, nothing caught.
+    let mut seen = None;
+    assert!(
+        common::eventually(Duration::from_secs(180), || {
+            if child.try_wait().unwrap().is_some() {
+                return true;
+            }
+            let id = container_id(&container);
+            if id.as_deref() != Some(old_id.as_str()) {
+                seen = Some(id);
+                true
+            } else {
+                false
+            }
+        }),
+        "the reconfiguration never removed the container"
+    );
+    assert!(
+        common::send_signal(child.id(), Signal::SIGKILL),
+        "the reconfiguration ended before its container was replaced"
+    );
+    let _ = child.wait();
+    assert!(
+        world.instance_dir(1).join(".reconfigure").exists() || seen.is_some(),
+        "killed mid-way"
+    );
+
+    // No command given: the guardian puts the previous container back.
+    assert!(
+        common::eventually(Duration::from_secs(120), || state_of(&container)
+            == "running healthy"),
+        "{container} is {} (killed when the container was {seen:?})\nlog:\n{}",
+        state_of(&container),
+        &world.log_text()[log_before..]
+    );
+    assert!(
+        !world.instance_dir(1).join(".reconfigure").exists(),
+        "the journal is gone once undone"
+    );
+    assert!(
+        world.log_text()[log_before..].contains("again from its row as it was"),
+        "{}",
+        &world.log_text()[log_before..]
+    );
+    assert_eq!(
+        world.inventory_bytes(),
+        inventory_before,
+        "the row is unchanged"
+    );
+    assert!(
+        !ssl.join(format!("{ip}.key")).exists() && !ssl.join(format!("{ip}.crt")).exists(),
+        "the new certificate files are gone: the files are as they were"
+    );
+
+    // What a user sees: the listing, the plain URL, the repository.
+    let entry = world.entry(1);
+    assert_eq!(entry["url"], url.as_str());
+    assert_eq!(entry["health"], "healthy");
+    assert_eq!(
+        common::http_get(&ip, &format!("{url}/-/health")),
+        (200, "GitLab OK\n".to_string())
+    );
+    git(
+        work.path(),
+        &["clone", "--quiet", &format!("{url}/grp/app.git"), "clone"],
+    );
+    assert_eq!(
+        git(&work.path().join("clone"), &["rev-parse", "HEAD"]).trim(),
+        head
+    );
+}
