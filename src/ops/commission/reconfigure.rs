@@ -69,16 +69,24 @@ impl Plan {
                 self.container
             ),
             format!(
-                "back up instance {} while it is stopped (an ordinary backup: the retention counts it)",
-                self.number
-            ),
-            format!(
-                "keep the certificate files in {} as they are, to put them back on a rollback",
+                "keep the certificate files in {} as they are (links refused), to put them back on a rollback",
                 self.tls
                     .certificate
                     .parent()
                     .map(|dir| dir.display().to_string())
                     .unwrap_or_default()
+            ),
+            format!(
+                "back up instance {} while it is stopped (an ordinary backup: the retention counts it)",
+                self.number
+            ),
+            format!(
+                "write {} (root 0600: the rows, the kept files), so that a killed run is undone by the \
+                 next command on the instance or the guardian",
+                self.row
+                    .dir
+                    .join(crate::reconfigure_journal::JOURNAL_FILE)
+                    .display()
             ),
         ];
         steps.extend(self.tls.steps());
