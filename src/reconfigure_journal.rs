@@ -206,6 +206,11 @@ pub fn recover(home: &Home, docker: &Docker, instance: &InstanceDir) -> Result<V
             "recorded the reconfiguration of {container} (tls `{}`) that a killed run had verified",
             journal.new_row.tls
         ));
+        // What the run did after the row: the daily renewal of a
+        // Girofle-made certificate.
+        if journal.new_row.tls == crate::tls::Mode::GirofleCa.as_str() {
+            crate::cron::ensure_renewal_entry(home, &crate::cron::renewal_command(home))?;
+        }
     } else {
         journal.kept.put_back()?;
         done.push(format!(

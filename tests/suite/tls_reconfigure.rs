@@ -542,9 +542,33 @@ fn state_of(container: &str) -> String {
     }
 }
 
+/// Where a reconfiguration is killed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum KillAt {
+    /// Its journal and the new key written, under the previous container
+    /// (stopped, or just removed).
+    JournalWritten,
+    /// The previous container is gone (removed, or already replaced by the
+    /// new one, not yet healthy).
+    ContainerGone,
+}
+
 #[test]
 fn a_reconfigure_killed_after_the_old_container_went_leaves_the_instance_serving_as_before() {
+    killed_reconfigure(KillAt::ContainerGone);
+}
+
+#[test]
+fn a_reconfigure_killed_while_it_writes_the_new_files_leaves_the_instance_serving_as_before() {
+    killed_reconfigure(KillAt::JournalWritten);
+}
+
+/// Kills a reconfiguration to `girofle-ca` with a real SIGKILL (as the OOM
+/// killer sends it, nothing caught) at `at`; with no command given, the
+/// guardian puts the instance back as it was: container, files, row, data.
+fn killed_reconfigure(at: KillAt) {
     use nix::sys::signal::Signal;
+    use std::os::unix::fs::PermissionsExt;
     use std::time::Duration;
 
     let world = Scenario::new();
@@ -570,14 +594,20 @@ fn a_reconfigure_killed_after_the_old_container_went_leaves_the_instance_serving
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // The instant aimed at: the previous container is gone (removed, or
-    // already replaced by the new one, not yet healthy): a real SIGKILL,
-    // as the OOM killer sends it, nothing caught.
+    let journal = world.instance_dir(1).join(".reconfigure");
     let mut seen = None;
     assert!(
         common::eventually(Duration::from_secs(180), || {
             if child.try_wait().unwrap().is_some() {
                 return true;
+            }
+            if at == KillAt::JournalWritten {
+                // It holds private keys: never readable by others. The
+                // new key written: the kill lands before or around the
+                // removal, never before the files changed.
+                return std::fs::metadata(&journal)
+                    .is_ok_and(|meta| meta.permissions().mode() & 0o077 == 0)
+                    && ssl.join(format!("{ip}.key")).exists();
             }
             let id = container_id(&container);
             if id.as_deref() != Some(old_id.as_str()) {
@@ -587,35 +617,28 @@ fn a_reconfigure_killed_after_the_old_container_went_leaves_the_instance_serving
                 false
             }
         }),
-        "the reconfiguration never removed the container"
+        "{at:?}: never seen"
     );
     assert!(
         common::send_signal(child.id(), Signal::SIGKILL),
-        "the reconfiguration ended before its container was replaced"
+        "{at:?}: the reconfiguration ended before it was killed"
     );
     let _ = child.wait();
-    assert!(
-        world.instance_dir(1).join(".reconfigure").exists() || seen.is_some(),
-        "killed mid-way"
-    );
 
     // No command given: the guardian puts the previous container back.
     assert!(
         common::eventually(Duration::from_secs(120), || state_of(&container)
             == "running healthy"),
-        "{container} is {} (killed when the container was {seen:?})\nlog:\n{}",
+        "{at:?}: {container} is {} (killed when the container was {seen:?})\nlog:\n{}",
         state_of(&container),
         &world.log_text()[log_before..]
     );
-    assert!(
-        !world.instance_dir(1).join(".reconfigure").exists(),
-        "the journal is gone once undone"
-    );
-    assert!(
-        world.log_text()[log_before..].contains("again from its row as it was"),
-        "{}",
-        &world.log_text()[log_before..]
-    );
+    assert!(!journal.exists(), "the journal is gone once undone");
+    let log = world.log_text()[log_before..].to_string();
+    assert!(log.contains("files of"), "{log}");
+    if at == KillAt::ContainerGone {
+        assert!(log.contains("again from its row as it was"), "{log}");
+    }
     assert_eq!(
         world.inventory_bytes(),
         inventory_before,
