@@ -666,3 +666,54 @@ fn killed_reconfigure(at: KillAt) {
         head
     );
 }
+
+#[test]
+fn a_symbolic_link_planted_in_the_config_volume_is_refused_before_anything_changes() {
+    let world = Scenario::new();
+    let work = tempfile::tempdir().unwrap();
+    let (ip, url, _head) = plain_instance_with_a_repository(&world, work.path());
+    let container = world.entry(1)["container"].as_str().unwrap().to_string();
+    // What a process inside the container could plant: the key Girofle
+    // would keep (and put back) is a link to a file of the host.
+    let secret = work.path().join("host-secret");
+    std::fs::write(&secret, "host secret\n").unwrap();
+    let ssl = world.instance_dir(1).join("mapping-volumes/config/ssl");
+    std::fs::create_dir_all(&ssl).unwrap();
+    let key = ssl.join(format!("{ip}.key"));
+    std::os::unix::fs::symlink(&secret, &key).unwrap();
+    let inventory_before = world.inventory_bytes();
+
+    let run = world
+        .run(
+            "girofle-commission",
+            &["--reconfigure", "1", "--tls", "girofle-ca"],
+        )
+        .expect_code(1);
+    assert!(run.stderr.contains("not a regular file"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&key.display().to_string()),
+        "{}",
+        run.stderr
+    );
+    assert!(world.backup_names(1).is_empty(), "no backup was made");
+    assert_eq!(world.inventory_bytes(), inventory_before);
+    assert!(
+        std::fs::symlink_metadata(&key)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link is left for the administrator to see"
+    );
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "host secret\n");
+    assert!(
+        !world.instance_dir(1).join(".reconfigure").exists(),
+        "no journal"
+    );
+    assert!(
+        common::eventually(std::time::Duration::from_secs(120), || state_of(&container)
+            == "running healthy"),
+        "{container} is {}",
+        state_of(&container)
+    );
+    assert_eq!(world.entry(1)["url"], url.as_str());
+}
