@@ -1,6 +1,7 @@
 //! What the next run does after a run was killed: the container goes back to
 //! its prior state, partial backups and half-made staging trees go away, a
-//! half-done restore is rolled back. Called with the instance lock held, so
+//! half-done restore is rolled back, a half-done `--reconfigure` undone (or
+//! finished, when its new container was verified) from its journal. Called with the instance lock held, so
 //! whoever left these things is gone.
 
 use std::sync::Mutex;

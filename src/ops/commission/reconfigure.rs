@@ -5,7 +5,8 @@
 //! verify) within the wait, the previous container comes back as it was,
 //! with the certificate files it had. The data volumes are never touched:
 //! only `config/ssl/<host>.crt|.key` change, and the backup holds them too.
-//! The inventory's `tls` column changes last, under its lock, on success only.
+//! The inventory's `tls`, `acme_url` and `acme_email` change last, under its
+//! lock, on success only.
 //! A journal (`.reconfigure` in the instance directory) written before any
 //! file changes lets the next command, or the guardian, undo a run killed
 //! half way: see [`crate::reconfigure_journal`].
