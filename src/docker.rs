@@ -331,6 +331,11 @@ impl Docker {
         self.inspect_json_field(container, "{{json .State}}")
     }
 
+    /// The engine's ID of a container, or `None` when it has no such container.
+    pub fn container_id(&self, container: &str) -> anyhow::Result<Option<String>> {
+        self.inspect_json_field(container, "{{json .Id}}")
+    }
+
     /// The labels of a container, or `None` when the engine has no such container.
     pub fn labels(&self, container: &str) -> anyhow::Result<Option<HashMap<String, String>>> {
         let labels: Option<Option<HashMap<String, String>>> =

@@ -10,7 +10,7 @@
 //! every adapter is handed; adapters
 //! ([`docker`], [`cron`], [`remote`], [`notify`], [`metrics`], [`tls`]); state
 //! ([`inventory`], [`lock`], [`container`], [`settings`], [`shipped`]); lifecycle ([`drill_traces`],
-//! [`recovery`], [`signals`], [`guardian`], [`events`]); [`ops`]; then
+//! [`reconfigure_journal`], [`recovery`], [`signals`], [`guardian`], [`events`]); [`ops`]; then
 //! [`render`], [`help`] and [`cli`], which the binaries call. A lower layer
 //! that needs a higher one is handed a value or a hook, never an import.
 
@@ -52,6 +52,8 @@ pub mod net;
 pub mod notify;
 /// One module per operation.
 pub mod ops;
+/// The journal of a `--reconfigure` under way, undone or finished by recovery.
+pub mod reconfigure_journal;
 /// What the next run undoes after a run was killed.
 pub mod recovery;
 /// Backup targets on other machines.

@@ -1,6 +1,7 @@
 //! What the next run does after a run was killed: the container goes back to
 //! its prior state, partial backups and half-made staging trees go away, a
-//! half-done restore is rolled back. Called with the instance lock held, so
+//! half-done restore is rolled back, a half-done `--reconfigure` undone (or
+//! finished, when its new container was verified) from its journal. Called with the instance lock held, so
 //! whoever left these things is gone.
 
 use std::sync::Mutex;
@@ -52,6 +53,15 @@ fn run_hooks(instance: &InstanceDir, journal: &str) -> Result<Vec<String>> {
 pub fn recover(home: &Home, docker: &Docker, instance: &InstanceDir) -> Result<Vec<String>> {
     let mut done = Vec::new();
     done.extend(roll_back_restore(docker, instance)?);
+    // Before the container record: the old container must not be started
+    // again with the new files a killed reconfiguration had written.
+    if crate::reconfigure_journal::exists(instance) {
+        wait_for_docker_commands(
+            &reconfigured_container(instance),
+            std::time::Duration::from_secs(180),
+        );
+        done.extend(crate::reconfigure_journal::recover(home, docker, instance)?);
+    }
     if let Some(record) = lock::read_record(instance) {
         // The killed run's `docker stop` or `docker pause` may still be on its
         // way: acting before it lands would leave the container stopped.
@@ -118,15 +128,29 @@ fn docker_command_running(container: &str) -> bool {
             .collect();
         args.len() >= 3
             && args[0].ends_with(b"docker")
-            && matches!(args[1], b"stop" | b"pause" | b"unpause" | b"start")
-            && args.last() == Some(&container.as_bytes())
+            && (matches!(args[1], b"stop" | b"pause" | b"unpause" | b"start")
+                && args.last() == Some(&container.as_bytes())
+                // A killed reconfiguration's `docker rm` or `docker run
+                // --name CONTAINER` may land after recovery's own.
+                || matches!(args[1], b"rm" | b"run" | b"create")
+                    && args.contains(&container.as_bytes()))
     })
+}
+
+/// The container a reconfiguration's journal names (empty if unreadable).
+fn reconfigured_container(instance: &InstanceDir) -> String {
+    crate::reconfigure_journal::Journal::read(instance)
+        .ok()
+        .flatten()
+        .map(|journal| journal.old_row.container)
+        .unwrap_or_default()
 }
 
 /// Whether a killed run may have left something in `instance` (cheap: no lock).
 pub fn needs_recovery(instance: &InstanceDir) -> bool {
     lock::read_record(instance).is_some()
         || journal_path(instance).exists()
+        || crate::reconfigure_journal::exists(instance)
         || crate::drill_traces::leftovers(instance)
         || crate::drill_traces::from_target_leftovers(instance)
         || fs::read_dir(instance.backups()).is_ok_and(|entries| {

@@ -501,3 +501,219 @@ fn a_tls_instances_backup_passes_its_drill() {
     assert!(record.contains("result: ok\n"), "{record}");
     assert_eq!(world.entry(1)["last_drill"], "ok");
 }
+
+/// The engine's ID of `container`, or `None` when there is none.
+fn container_id(container: &str) -> Option<String> {
+    let output = Command::new("docker")
+        .args([
+            "inspect",
+            "--type",
+            "container",
+            "--format",
+            "{{.Id}}",
+            container,
+        ])
+        .output()
+        .unwrap();
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// `running healthy` when the container serves; what the engine says otherwise
+/// (`missing` when it has no such container).
+fn state_of(container: &str) -> String {
+    let output = Command::new("docker")
+        .args([
+            "inspect",
+            "--type",
+            "container",
+            "--format",
+            "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
+            container,
+        ])
+        .output()
+        .unwrap();
+    if output.status.success() {
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    } else {
+        "missing".to_string()
+    }
+}
+
+/// Where a reconfiguration is killed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum KillAt {
+    /// Its journal and the new key written, under the previous container
+    /// (stopped, or just removed).
+    JournalWritten,
+    /// The previous container is gone (removed, or already replaced by the
+    /// new one, not yet healthy).
+    ContainerGone,
+}
+
+#[test]
+fn a_reconfigure_killed_after_the_old_container_went_leaves_the_instance_serving_as_before() {
+    killed_reconfigure(KillAt::ContainerGone);
+}
+
+#[test]
+fn a_reconfigure_killed_while_it_writes_the_new_files_leaves_the_instance_serving_as_before() {
+    killed_reconfigure(KillAt::JournalWritten);
+}
+
+/// Kills a reconfiguration to `girofle-ca` with a real SIGKILL (as the OOM
+/// killer sends it, nothing caught) at `at`; with no command given, the
+/// guardian puts the instance back as it was: container, files, row, data.
+fn killed_reconfigure(at: KillAt) {
+    use nix::sys::signal::Signal;
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
+
+    let world = Scenario::new();
+    let work = tempfile::tempdir().unwrap();
+    let (ip, url, head) = plain_instance_with_a_repository(&world, work.path());
+    let container = world.entry(1)["container"].as_str().unwrap().to_string();
+    let old_id = container_id(&container).expect("the instance's container");
+    let inventory_before = world.inventory_bytes();
+    let ssl = world.instance_dir(1).join("mapping-volumes/config/ssl");
+    let log_before = world.log_text().len();
+
+    let mut child = world
+        .command("girofle-commission")
+        .args([
+            "--reconfigure",
+            "1",
+            "--tls",
+            "girofle-ca",
+            "--wait-timeout",
+            "120",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let journal = world.instance_dir(1).join(".reconfigure");
+    let mut seen = None;
+    assert!(
+        common::eventually(Duration::from_secs(180), || {
+            if child.try_wait().unwrap().is_some() {
+                return true;
+            }
+            if at == KillAt::JournalWritten {
+                // It holds private keys: never readable by others. The
+                // new key written: the kill lands before or around the
+                // removal, never before the files changed.
+                return std::fs::metadata(&journal)
+                    .is_ok_and(|meta| meta.permissions().mode() & 0o077 == 0)
+                    && ssl.join(format!("{ip}.key")).exists();
+            }
+            let id = container_id(&container);
+            if id.as_deref() != Some(old_id.as_str()) {
+                seen = Some(id);
+                true
+            } else {
+                false
+            }
+        }),
+        "{at:?}: never seen"
+    );
+    assert!(
+        common::send_signal(child.id(), Signal::SIGKILL),
+        "{at:?}: the reconfiguration ended before it was killed"
+    );
+    let _ = child.wait();
+
+    // No command given: the guardian puts the previous container back.
+    assert!(
+        common::eventually(Duration::from_secs(120), || state_of(&container)
+            == "running healthy"),
+        "{at:?}: {container} is {} (killed when the container was {seen:?})\nlog:\n{}",
+        state_of(&container),
+        &world.log_text()[log_before..]
+    );
+    assert!(!journal.exists(), "the journal is gone once undone");
+    let log = world.log_text()[log_before..].to_string();
+    assert!(log.contains("files of"), "{log}");
+    if at == KillAt::ContainerGone {
+        assert!(log.contains("again from its row as it was"), "{log}");
+    }
+    assert_eq!(
+        world.inventory_bytes(),
+        inventory_before,
+        "the row is unchanged"
+    );
+    assert!(
+        !ssl.join(format!("{ip}.key")).exists() && !ssl.join(format!("{ip}.crt")).exists(),
+        "the new certificate files are gone: the files are as they were"
+    );
+
+    // What a user sees: the listing, the plain URL, the repository.
+    let entry = world.entry(1);
+    assert_eq!(entry["url"], url.as_str());
+    assert_eq!(entry["health"], "healthy");
+    assert_eq!(
+        common::http_get(&ip, &format!("{url}/-/health")),
+        (200, "GitLab OK\n".to_string())
+    );
+    git(
+        work.path(),
+        &["clone", "--quiet", &format!("{url}/grp/app.git"), "clone"],
+    );
+    assert_eq!(
+        git(&work.path().join("clone"), &["rev-parse", "HEAD"]).trim(),
+        head
+    );
+}
+
+#[test]
+fn a_symbolic_link_planted_in_the_config_volume_is_refused_before_anything_changes() {
+    let world = Scenario::new();
+    let work = tempfile::tempdir().unwrap();
+    let (ip, url, _head) = plain_instance_with_a_repository(&world, work.path());
+    let container = world.entry(1)["container"].as_str().unwrap().to_string();
+    // What a process inside the container could plant: the key Girofle
+    // would keep (and put back) is a link to a file of the host.
+    let secret = work.path().join("host-secret");
+    std::fs::write(&secret, "host secret\n").unwrap();
+    let ssl = world.instance_dir(1).join("mapping-volumes/config/ssl");
+    std::fs::create_dir_all(&ssl).unwrap();
+    let key = ssl.join(format!("{ip}.key"));
+    std::os::unix::fs::symlink(&secret, &key).unwrap();
+    let inventory_before = world.inventory_bytes();
+
+    let run = world
+        .run(
+            "girofle-commission",
+            &["--reconfigure", "1", "--tls", "girofle-ca"],
+        )
+        .expect_code(1);
+    assert!(run.stderr.contains("not a regular file"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&key.display().to_string()),
+        "{}",
+        run.stderr
+    );
+    assert!(world.backup_names(1).is_empty(), "no backup was made");
+    assert_eq!(world.inventory_bytes(), inventory_before);
+    assert!(
+        std::fs::symlink_metadata(&key)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link is left for the administrator to see"
+    );
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "host secret\n");
+    assert!(
+        !world.instance_dir(1).join(".reconfigure").exists(),
+        "no journal"
+    );
+    assert!(
+        common::eventually(std::time::Duration::from_secs(120), || state_of(&container)
+            == "running healthy"),
+        "{container} is {}",
+        state_of(&container)
+    );
+    assert_eq!(world.entry(1)["url"], url.as_str());
+}

@@ -5,7 +5,11 @@
 //! verify) within the wait, the previous container comes back as it was,
 //! with the certificate files it had. The data volumes are never touched:
 //! only `config/ssl/<host>.crt|.key` change, and the backup holds them too.
-//! The inventory's `tls` column changes last, under its lock, on success only.
+//! The inventory's `tls`, `acme_url` and `acme_email` change last, under its
+//! lock, on success only.
+//! A journal (`.reconfigure` in the instance directory) written before any
+//! file changes lets the next command, or the guardian, undo a run killed
+//! half way: see [`crate::reconfigure_journal`].
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,6 +26,7 @@ use crate::inventory::{self, Row, RowState};
 use crate::lock::{self, Halt, OutOfService};
 use crate::ops::args::{LockArgs, Seconds};
 use crate::ops::backup;
+use crate::reconfigure_journal::{self, Journal, KeptFiles};
 use crate::settings::Settings;
 use crate::{cron, recovery, tls};
 
@@ -65,16 +70,24 @@ impl Plan {
                 self.container
             ),
             format!(
-                "back up instance {} while it is stopped (kept whatever the retention)",
-                self.number
-            ),
-            format!(
-                "keep the certificate files in {} as they are, to put them back on a rollback",
+                "keep the certificate files in {} as they are (links refused), to put them back on a rollback",
                 self.tls
                     .certificate
                     .parent()
                     .map(|dir| dir.display().to_string())
                     .unwrap_or_default()
+            ),
+            format!(
+                "back up instance {} while it is stopped (an ordinary backup: the retention counts it)",
+                self.number
+            ),
+            format!(
+                "write {} (root 0600: the rows, the kept files), so that a killed run is undone by the \
+                 next command on the instance or the guardian",
+                self.row
+                    .dir
+                    .join(crate::reconfigure_journal::JOURNAL_FILE)
+                    .display()
             ),
         ];
         steps.extend(self.tls.steps());
@@ -161,21 +174,12 @@ fn check(home: &Home, spec: &str, args: &Args) -> Result<Checked> {
     {
         return Err(Error::usage(format!("--tls own: {problem}")));
     }
-    let acme = super::plan::validate_acme(args, &row.hostname)?;
+    let acme = super::plan::validate_acme(args, &row.hostname)?.map(|acme| acme_kept(acme, &row));
     super::check_acme_server(acme.as_ref())?;
     // The mode is given again with single sign-on (the one the instance
     // keeps, or a new one): it is how the flags know TLS is on.
     let sso = crate::sso::validate(&args.sso, true).map_err(Error::usage)?;
-    let mut new_row = row.clone();
-    new_row.tls = mode.as_str().to_string();
-    new_row.acme_url = acme
-        .as_ref()
-        .and_then(|acme| acme.url.clone())
-        .unwrap_or_default();
-    new_row.acme_email = acme
-        .as_ref()
-        .and_then(|acme| acme.email.clone())
-        .unwrap_or_default();
+    let new_row = new_row_of(&row, mode, acme.as_ref());
     Ok(Checked {
         row,
         new_row,
@@ -232,52 +236,38 @@ fn plan_of(home: &Home, checked: &Checked, wait: Duration) -> Plan {
     }
 }
 
+/// The row as it will be: the new mode, and the ACME server and contact of
+/// `acme` (none when the mode is not `acme`: the inventory accepts ACME
+/// fields only on an `acme` row).
+fn new_row_of(row: &Row, mode: tls::Mode, acme: Option<&super::plan::Acme>) -> Row {
+    let mut new_row = row.clone();
+    new_row.tls = mode.as_str().to_string();
+    new_row.acme_url = acme.and_then(|acme| acme.url.clone()).unwrap_or_default();
+    new_row.acme_email = acme.and_then(|acme| acme.email.clone()).unwrap_or_default();
+    new_row
+}
+
+/// An instance that stays on `acme` keeps the ACME server and contact its
+/// row has, unless `--acme-url` / `--email` give others: they are where its
+/// certificate is renewed from.
+fn acme_kept(mut acme: super::plan::Acme, row: &Row) -> super::plan::Acme {
+    if row.tls == tls::Mode::Acme.as_str() {
+        if acme.url.is_none() && !row.acme_url.is_empty() {
+            acme.url = Some(row.acme_url.clone());
+        }
+        if acme.email.is_none() && !row.acme_email.is_empty() {
+            acme.email = Some(row.acme_email.clone());
+        }
+    }
+    acme
+}
+
 /// `--reconfigure --dry-run`: the checks and the plan, nothing changed.
 pub fn dry_run(home: &Home, spec: &str, args: &Args) -> Result<Plan> {
     let checked = check(home, spec, args)?;
     let docker = Docker::new()?;
     docker.server_version()?;
     Ok(plan_of(home, &checked, args.wait_timeout.0))
-}
-
-/// A file's bytes and mode; `None` when it did not exist.
-type Kept = Option<(Vec<u8>, u32)>;
-
-/// The certificate files of `config/ssl/` as they were: put back on a rollback.
-struct KeptFiles(Vec<(PathBuf, Kept)>);
-
-impl KeptFiles {
-    fn take(paths: Vec<PathBuf>) -> Result<KeptFiles> {
-        use std::os::unix::fs::PermissionsExt;
-        let mut kept = Vec::new();
-        for path in paths {
-            let content = match fs_err::read(&path) {
-                Ok(bytes) => Some((
-                    bytes,
-                    fs_err::metadata(&path)?.permissions().mode() & 0o7777,
-                )),
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
-                Err(error) => return Err(anyhow::Error::new(error).into()),
-            };
-            kept.push((path, content));
-        }
-        Ok(KeptFiles(kept))
-    }
-
-    fn put_back(&self) -> anyhow::Result<()> {
-        for (path, content) in &self.0 {
-            match content {
-                Some((bytes, mode)) => crate::atomic::write(path, bytes, *mode)?,
-                None => match fs_err::remove_file(path) {
-                    Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                        return Err(error.into());
-                    }
-                    _ => {}
-                },
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Reconfigures instance `spec`; the outcome carries its new row and URL.
@@ -324,6 +314,9 @@ pub fn run(
         ),
     );
 
+    // The container's ID before the change: after a death, any other
+    // container under its name is the new one.
+    let old_container_id = docker.container_id(&row.container)?.unwrap_or_default();
     // Stopped and recorded: any failure from here to the removal (the
     // backup, the certificate) starts the previous container again.
     let out_of_service = OutOfService::take(
@@ -333,6 +326,14 @@ pub fn run(
         &row.container,
         Halt::Stop(DEFAULT_STOP_TIMEOUT),
     )?;
+    // Read before the backup: a symbolic link planted in the config volume
+    // is refused before anything is made or changed.
+    let (cert, key) = tls::instance_files(&instance.config(), container::tls_host(row));
+    let mut files = vec![cert, key, instance.config().join(tls::ACME_CA_FILE)];
+    if let Some(sso) = &checked.sso {
+        files.extend(crate::sso::files(&instance.config(), sso));
+    }
+    let kept = KeptFiles::take(files)?;
     progress(&format!(
         "backing up instance {} before the change",
         row.number
@@ -349,12 +350,36 @@ pub fn run(
             ))
         })?;
     let backup_id = made.id.to_string();
-    let (cert, key) = tls::instance_files(&instance.config(), container::tls_host(row));
-    let mut files = vec![cert, key];
-    if let Some(sso) = &checked.sso {
-        files.extend(crate::sso::files(&instance.config(), sso));
-    }
-    let kept = KeptFiles::take(files)?;
+    // Durable before any file changes: a death from here on is undone by
+    // the next command on this instance (or the guardian).
+    let mut journal = Journal {
+        pid: std::process::id(),
+        old_row: row.clone(),
+        new_row: checked.new_row.clone(),
+        old_container_id,
+        kept,
+        verified: false,
+    };
+    journal.write(&instance)?;
+    let kept = &journal.kept;
+    // Before the removal, a failure puts the files back and ends the
+    // journal; the guard then starts the previous container again.
+    let undo_files = |error: anyhow::Error, what: &str| -> Error {
+        let back = kept
+            .put_back()
+            .map_err(Error::from)
+            .and_then(|()| reconfigure_journal::clear(&instance));
+        let state = match back {
+            Ok(()) => "it runs as before".to_string(),
+            Err(undo) => format!(
+                "its files could not be put back yet ({undo}); the next command on it does it"
+            ),
+        };
+        Error::Failed(error.context(format!(
+            "{what} of instance {}; {state} (backup {backup_id} was made)",
+            row.number
+        )))
+    };
     let request = super::plan::Request {
         name: row.name.clone(),
         ip: row
@@ -373,59 +398,55 @@ pub fn run(
     };
     let ca_made = match install_certificate(home, &request, &checked.new_row, &instance) {
         Ok(made) => made.then(|| tls::ca_cert(home)),
-        Err(error) => {
-            let _ = kept.put_back();
-            return Err(Error::Failed(error.context(format!(
-                "cannot install the new certificate of instance {}; it runs as before \
-                 (backup {backup_id} was made)",
-                row.number
-            ))));
-        }
+        Err(error) => return Err(undo_files(error, "cannot install the new certificate")),
     };
 
     if let Some(sso) = &checked.sso
         && let Err(error) = crate::sso::install(&instance.config(), sso, &checked.new_row.url())
     {
-        let _ = kept.put_back();
-        return Err(Error::Failed(error.context(format!(
-            "cannot write the single sign-on settings of instance {}; it runs as before \
-             (backup {backup_id} was made)",
-            row.number
-        ))));
+        return Err(undo_files(
+            error,
+            "cannot write the single sign-on settings",
+        ));
     }
 
     // From the removal on, a signal waits: the container is replaced whole.
     let transition = lock::transition();
-    docker.remove(&row.container)?;
+    if let Err(error) = docker.remove(&row.container) {
+        drop(transition);
+        return Err(undo_files(error, "cannot remove the container"));
+    }
     out_of_service.keep_out(&transition)?;
     let started = docker.run(&container::run_spec(home, &checked.new_row, &instance));
     drop(transition);
     let verdict = match started {
         Err(error) => Err(format!("not started: {error:#}")),
-        Ok(_) => match docker.wait_healthy(&row.container, args.wait_timeout.0, progress)? {
-            Err(not_healthy) => Err(format!(
+        Ok(_) => match docker.wait_healthy(&row.container, args.wait_timeout.0, progress) {
+            // The engine failing while it is watched is no proof it serves.
+            Err(error) => Err(format!("its health could not be read: {error:#}")),
+            Ok(Err(not_healthy)) => Err(format!(
                 "not healthy after {}s ({}); last health check: {}\nLast lines of docker logs:\n{}",
                 not_healthy.waited.as_secs(),
                 not_healthy.seen,
                 not_healthy.last_output,
                 not_healthy.logs
             )),
-            Ok(()) => verify_certificate(home, &checked.new_row).map_err(|error| error.to_string()),
+            Ok(Ok(())) => {
+                verify_certificate(home, &checked.new_row).map_err(|error| error.to_string())
+            }
         },
     };
     if let Err(why) = verdict {
         return Err(roll_back(
-            home, &docker, row, &instance, &kept, args, &backup_id, &why, progress,
+            home, &docker, row, &instance, kept, args, &backup_id, &why, progress,
         ));
     }
 
-    let mut locked = inventory::lock(home)?;
-    if let Some(stored) = locked.row_mut(row.number) {
-        stored.tls = checked.new_row.tls.clone();
-        stored.note = String::new();
-    }
-    locked.commit()?;
-    drop(locked);
+    // Verified: from here a death finishes the change instead of undoing it.
+    journal.verified = true;
+    journal.write(&instance)?;
+    reconfigure_journal::commit_row(home, &checked.new_row)?;
+    reconfigure_journal::clear(&instance)?;
     if checked.mode == tls::Mode::GirofleCa
         && let Err(error) = cron::ensure_renewal_entry(home, &cron::renewal_command(home))
     {
@@ -482,6 +503,9 @@ fn roll_back(
         docker.remove(&row.container)?;
         kept.put_back()?;
         docker.run(&container::run_spec(home, row, instance))?;
+        // Put back: nothing is left for recovery to undo. (On an error
+        // above, the journal stays and the next command tries again.)
+        reconfigure_journal::clear(instance)?;
         Ok(
             match docker.wait_healthy(&row.container, args.wait_timeout.0, progress)? {
                 Ok(()) => format!(
@@ -521,20 +545,62 @@ fn roll_back(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
+    use crate::inventory::RowState;
+    use crate::ops::commission::plan::Acme;
+
+    fn acme_row() -> Row {
+        Row {
+            tls: "acme".into(),
+            acme_url: "https://acme.example/directory".into(),
+            acme_email: "ops@example.org".into(),
+            ..Row::example(1, "", RowState::Commissioned)
+        }
+    }
+
+    fn stored_after(row: &Row, mode: tls::Mode, acme: Option<Acme>) -> Row {
+        let acme = acme.map(|acme| acme_kept(acme, row));
+        let new_row = new_row_of(row, mode, acme.as_ref());
+        reconfigure_journal::reconfigured(row, &new_row)
+    }
 
     #[test]
-    fn kept_files_come_back_with_their_modes_and_new_ones_go() {
-        let temp = tempfile::tempdir().unwrap();
-        let (cert, key) = (temp.path().join("h.crt"), temp.path().join("h.key"));
-        crate::atomic::write(&key, b"old key", 0o600).unwrap();
-        let kept = KeptFiles::take(vec![cert.clone(), key.clone()]).unwrap();
-        crate::atomic::write(&key, b"new key", 0o644).unwrap();
-        crate::atomic::write(&cert, b"new cert", 0o644).unwrap();
-        kept.put_back().unwrap();
-        assert_eq!(fs_err::read(&key).unwrap(), b"old key");
-        let mode = fs_err::metadata(&key).unwrap().permissions().mode() & 0o7777;
-        assert_eq!(mode, 0o600);
-        assert!(!cert.exists(), "a file that was not there goes");
+    fn an_acme_instance_moved_to_another_mode_keeps_no_acme_fields_the_inventory_refuses() {
+        for mode in [tls::Mode::GirofleCa, tls::Mode::Own] {
+            let row = stored_after(&acme_row(), mode, None);
+            assert_eq!(row.tls, mode.as_str());
+            assert_eq!((row.acme_url.as_str(), row.acme_email.as_str()), ("", ""));
+            assert_eq!(inventory::check_row(&row), Ok(()));
+        }
+        // What copying `tls` alone left: the whole inventory refused.
+        let tls_only = Row {
+            tls: "girofle-ca".into(),
+            ..acme_row()
+        };
+        assert!(inventory::check_row(&tls_only).is_err());
+    }
+
+    #[test]
+    fn an_acme_instance_staying_acme_keeps_its_server_unless_another_is_given() {
+        let none_given = Acme {
+            url: None,
+            email: None,
+            ca: None,
+        };
+        let row = stored_after(&acme_row(), tls::Mode::Acme, Some(none_given.clone()));
+        assert_eq!(row.acme_url, "https://acme.example/directory");
+        assert_eq!(row.acme_email, "ops@example.org");
+        let other = Acme {
+            url: Some("https://other.example/dir".into()),
+            email: Some("new@example.org".into()),
+            ca: None,
+        };
+        let row = stored_after(&acme_row(), tls::Mode::Acme, Some(other));
+        assert_eq!(row.acme_url, "https://other.example/dir");
+        assert_eq!(row.acme_email, "new@example.org");
+        // A plain instance moving to acme without --acme-url: Let's Encrypt.
+        let plain = Row::example(1, "", RowState::Commissioned);
+        let row = stored_after(&plain, tls::Mode::Acme, Some(none_given));
+        assert_eq!((row.acme_url.as_str(), row.acme_email.as_str()), ("", ""));
+        assert_eq!(row.tls, "acme");
     }
 }
