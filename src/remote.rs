@@ -208,11 +208,21 @@ impl Remote {
 /// killed run would go on writing behind the next run's back.
 pub(crate) fn dying_with_parent(program: &str) -> std::process::Command {
     let mut command = std::process::Command::new(program);
-    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    let parent = nix::unistd::getpid();
+    // SAFETY: prctl and getppid are async-signal-safe; nothing else runs
+    // between fork and exec.
     unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
             nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
-                .map_err(std::io::Error::from)
+                .map_err(std::io::Error::from)?;
+            // A parent killed between the fork and the prctl sends no signal:
+            // the child would run to its end behind the next run's back.
+            if nix::unistd::getppid() != parent {
+                return Err(std::io::Error::other(
+                    "Girofle died before this program started",
+                ));
+            }
+            Ok(())
         });
     }
     command
