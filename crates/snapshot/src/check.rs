@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use fs_err as fs;
 use rayon::prelude::*;
 
+use crate::warm::Warmer;
+
 use super::listing::Listing;
 use super::manifest::{EntryWriter, ManifestReader};
 use super::sync::{Copier, Lookahead, SyncStats};
@@ -143,11 +145,13 @@ impl<F: FnMut(Entry) -> anyhow::Result<()>> Describer<'_, F> {
 
     fn flush(&mut self) -> anyhow::Result<()> {
         self.most_waiting = self.most_waiting.max(self.waiting.len());
-        let sums: Vec<String> = self
-            .to_hash
-            .par_iter()
-            .map(|path| hash_file(path))
-            .collect::<anyhow::Result<_>>()?;
+        let to_hash = &self.to_hash;
+        let sums: Vec<String> = crate::io_pool().install(|| {
+            to_hash
+                .par_iter()
+                .map(|path| hash_file(path))
+                .collect::<anyhow::Result<_>>()
+        })?;
         // A file with several names is read once per batch, not once per
         // tree: in a backup nearly every file has several names (hard links
         // into earlier backups), and remembering them all would make memory
@@ -215,6 +219,7 @@ fn describe_to_file_watched(
     let file = tempfile::tempfile_in(temporary)
         .with_context(|| format!("cannot create a temporary file in {}", temporary.display()))?;
     let mut lines = EntryWriter::new(Box::new(file.try_clone()?));
+    let _warmer = Warmer::start(vec![root.to_path_buf()]);
     let mut describer = Describer {
         root,
         visit: |entry: Entry| Ok(lines.push(&entry)?),
@@ -422,6 +427,7 @@ impl ManifestCheck {
 /// in path order and merged.
 pub fn verify(root: &Path) -> anyhow::Result<Verification> {
     let mut check = ManifestCheck::open(&root.join(MANIFEST))?;
+    let _warmer = Warmer::start(vec![root.to_path_buf()]);
     describe_each(root, |actual| check.actual(&actual))?;
     check.finish()
 }
@@ -474,6 +480,7 @@ pub fn copy_checked(
         .collect();
     // A backup's files nearly all have several names, most in other
     // backups: remembering them all would make memory grow with the tree.
+    let _warmer = Warmer::start(tops.iter().map(|top| backup.join(top)).collect());
     let mut copier = Copier::new(destination, sources, None).links_nearby(LINKS_REMEMBERED);
     if let Some(bytes) = keep_free {
         copier = copier.keep_free(bytes);

@@ -236,12 +236,13 @@ impl Pass<'_> {
         if let Some(space) = &self.space {
             space.check(self.pending_bytes)?;
         }
-        let outcomes: Vec<Outcome> = self
-            .jobs
-            .par_iter()
-            .with_min_len(16)
-            .map(Job::run)
-            .collect::<anyhow::Result<_>>()?;
+        let jobs = &self.jobs;
+        let outcomes: Vec<Outcome> = crate::io_pool().install(|| {
+            jobs.par_iter()
+                .with_min_len(16)
+                .map(Job::run)
+                .collect::<anyhow::Result<_>>()
+        })?;
         self.jobs.clear();
         self.pending_bytes = 0;
         for item in std::mem::take(&mut self.items) {
