@@ -102,6 +102,7 @@ impl HealthWatch {
         let thread = std::thread::spawn(move || {
             let mut went_down = false;
             while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                // An answer the engine could not give is no sign of a stop.
                 let state = Command::new("docker")
                     .args([
                         "inspect",
@@ -110,12 +111,15 @@ impl HealthWatch {
                     ])
                     .arg(&container)
                     .output()
+                    .ok()
+                    .filter(|output| output.status.success())
                     .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
                     .unwrap_or_default();
-                if state != "running healthy" {
-                    went_down = true;
-                } else if went_down {
-                    return Some(start.elapsed());
+                match state.as_str() {
+                    "" => {}
+                    "running healthy" if went_down => return Some(start.elapsed()),
+                    "running healthy" => {}
+                    _ => went_down = true,
                 }
                 std::thread::sleep(Duration::from_millis(250));
             }

@@ -45,11 +45,18 @@ pub(crate) fn io_pool() -> &'static rayon::ThreadPool {
     static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
     POOL.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        rayon::ThreadPoolBuilder::new()
-            .num_threads((cores * 4).clamp(4, 32))
-            .thread_name(|index| format!("girofle-copy-{index}"))
-            .build()
-            .expect("cannot start the copy threads")
+        // A host short of threads (a cgroup's pids limit) gets fewer, not a
+        // failed restore.
+        [(cores * 4).clamp(4, 32), cores, 1]
+            .into_iter()
+            .find_map(|threads| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .thread_name(|index| format!("girofle-copy-{index}"))
+                    .build()
+                    .ok()
+            })
+            .expect("cannot start a single copy thread")
     })
 }
 
