@@ -71,7 +71,12 @@ impl Warmer {
 
 impl Drop for Warmer {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::Relaxed);
+        // Under the lock: a thread between its look at `stop` and its wait
+        // cannot miss the wake-up.
+        {
+            let _work = self.shared.lock();
+            self.shared.stop.store(true, Ordering::Relaxed);
+        }
         self.shared.more.notify_all();
         for thread in self.threads.drain(..) {
             let _ = thread.join();
