@@ -101,7 +101,11 @@ impl HealthWatch {
         let start = Instant::now();
         let thread = std::thread::spawn(move || {
             let mut went_down = false;
-            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            // Once more after the command ended: it may end within a look
+            // of GitLab being healthy again.
+            let mut last_look = false;
+            while !last_look {
+                last_look = stopped.load(std::sync::atomic::Ordering::Relaxed);
                 // An answer the engine could not give is no sign of a stop.
                 let state = Command::new("docker")
                     .args([

@@ -19,7 +19,7 @@ use super::manifest::{EntryWriter, ManifestReader};
 use super::sync::{Copier, Lookahead, SyncStats};
 use super::{Entry, Kind, MANIFEST, Manifest, entry_of, hash_file};
 
-/// Files hashed per batch, on every core.
+/// Files hashed per batch, on the copy threads (four per core).
 const BATCH: usize = 4096;
 
 /// Entries waiting for a batch, at most: those whose checksums are known (a
@@ -28,7 +28,7 @@ const BATCH: usize = 4096;
 const WAITING: usize = 4 * BATCH;
 
 /// Walks a tree in path order and hands each entry, checksum included, to
-/// `visit`; files are read in batches on every core (the first error stops
+/// `visit`; files are read in batches on the copy threads (the first error stops
 /// them); a file with several names is read once per batch.
 struct Describer<'a, F> {
     root: &'a Path,
@@ -478,9 +478,9 @@ pub fn copy_checked(
         .iter()
         .map(|top| (PathBuf::from(top), backup.join(top)))
         .collect();
+    let _warmer = Warmer::start(tops.iter().map(|top| backup.join(top)).collect());
     // A backup's files nearly all have several names, most in other
     // backups: remembering them all would make memory grow with the tree.
-    let _warmer = Warmer::start(tops.iter().map(|top| backup.join(top)).collect());
     let mut copier = Copier::new(destination, sources, None).links_nearby(LINKS_REMEMBERED);
     if let Some(bytes) = keep_free {
         copier = copier.keep_free(bytes);

@@ -291,17 +291,14 @@ fn the_drill_cron_entry_checks_restic_targets_weekly_silently_and_alerts_once() 
     vault.never_in("the log", &world.log_text());
 }
 
-/// The command line of a live process that names one of the scratch
-/// directories `names`, if any.
-fn writing_into(names: &[String]) -> Option<String> {
-    fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
-        let cmdline = fs::read(entry.path().join("cmdline")).ok()?;
-        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        names
-            .iter()
-            .any(|name| text.contains(name.as_str()))
-            .then_some(text)
-    })
+/// Whether a process still holds the lock of fetches from targets in
+/// `instance` (what the clean-up asks): the killed run's programs inherit it.
+fn fetch_lock_held(instance: &std::path::Path) -> bool {
+    let Ok(file) = fs::File::open(instance.join(".girofle-from-target.lock")) else {
+        return false;
+    };
+    // Released when `file` is dropped.
+    matches!(file.try_lock(), Err(fs::TryLockError::WouldBlock))
 }
 
 #[test]
@@ -356,13 +353,13 @@ fn a_verify_from_a_target_killed_mid_way_is_cleaned_up_by_the_next_command() {
         let left = scratch(&world);
         assert!(!left.is_empty(), "{args:?}");
         // The restic it started dies with it (SIGTERM from the kernel), but
-        // takes a moment to exit: until then the clean-up rightly leaves the
-        // directory to it.
+        // takes a moment to exit, holding the lock it inherited: until then
+        // the clean-up rightly leaves the directory to it.
         let start = Instant::now();
-        while let Some(program) = writing_into(&left) {
+        while fetch_lock_held(&world.instance_dir(1)) {
             assert!(
                 start.elapsed() < Duration::from_secs(30),
-                "{args:?}: `{program}` outlived the killed run"
+                "{args:?}: a program of the killed run outlived it"
             );
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -49,8 +49,8 @@ pub(super) fn temp_beside(path: &Path) -> PathBuf {
 
 thread_local! {
     // One per copy thread (four per core): 256 KiB keeps a read's cost in
-    // the disk, not in the system call, and eight threads' buffers under
-    // 2 MiB of the restore's memory when every file is large.
+    // the disk, not in the system call, and eight threads' buffers at 2 MiB
+    // of the restore's memory when every file is large (1 MiB per core).
     static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 256 << 10]);
 }
 
